@@ -1,0 +1,1 @@
+"""Command-line interface: commands, one error-to-exit-code dispatcher, rich output."""

@@ -1,0 +1,237 @@
+"""The `peervault` command. Errors become one line and an exit code here, and only here."""
+
+from __future__ import annotations
+
+from ..metrics import mark_process_start
+
+mark_process_start()
+
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import secrets  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import click  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from ..config import Config, env_no_relay  # noqa: E402
+from ..errors import BadTicket, NoPeerReachable, PairingRefused, PeerVaultError  # noqa: E402
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _config(no_relay: bool, bind: str | None, debounce_ms: int | None = None) -> Config:
+    kw: dict[str, Any] = {"no_relay": no_relay or env_no_relay(), "bind": bind}
+    if debounce_ms is not None:
+        kw["debounce_ms"] = debounce_ms
+    return Config(**kw)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+
+
+net_options = [
+    click.option("--no-relay", is_flag=True, help="Direct addresses only (LAN, offline, tests). Also PEERVAULT_NO_RELAY=1."),
+    click.option("--bind", metavar="HOST:PORT", help="Fix the address to listen on."),
+]
+
+
+def with_net(f: Any) -> Any:
+    for opt in reversed(net_options):
+        f = opt(f)
+    return f
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PeerVaultError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            sys.exit(130)
+
+
+@click.group(cls=_Group)
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]), show_default=True)
+@click.version_option(package_name="peervault")
+def cli(log_level: str) -> None:
+    """PeerVault: keep a folder of notes identical across your devices, peer to peer."""
+    _setup_logging(log_level)
+
+
+def _open(vault: str) -> Any:
+    from ..state import VaultState
+
+    return VaultState.open(Path(vault))
+
+
+@cli.command()
+@click.argument("vault", type=click.Path(file_okay=False))
+def init(vault: str) -> None:
+    """Make VAULT a vault and print this device's id."""
+    from ..state import VaultState
+
+    state, created = VaultState.init(Path(vault))
+    if created:
+        err.print(f"Initialised vault in {state.root}", highlight=False)
+    else:
+        err.print(f"{state.root} is already a vault; nothing changed", highlight=False)
+    out.print(state.device_id, highlight=False)
+
+
+@cli.command()
+@click.argument("vault", type=click.Path(exists=True, file_okay=False))
+@click.option("--ttl", default=3600, show_default=True, help="Seconds the ticket stays valid.")
+@click.option("--wait/--no-wait", default=True, help="With no daemon running: wait here until a device joins.")
+@with_net
+def invite(vault: str, ttl: int, wait: bool, no_relay: bool, bind: str | None) -> None:
+    """Print a one-line pairing ticket for another device."""
+    from ..net.endpoint import ticket_from
+    from ..protocol.ticket import Ticket, encode_ticket
+
+    state = _open(vault)
+    secret = secrets.token_bytes(16)
+    expires = int(time.time() + ttl)
+    vault_id = bytes.fromhex(state.vault_id)
+    state.store.add_invite(secret, expires)
+
+    def emit(addrs: list[str]) -> None:
+        ticket = Ticket(vault_id, secret, expires, ticket_from(state.device_id, addrs))
+        out.print(encode_ticket(ticket), highlight=False, soft_wrap=True)
+        sys.stdout.flush()
+
+    if state.daemon_running():
+        runtime = state.runtime() or {}
+        emit(list(runtime.get("addrs", [])))
+        err.print(f"The running daemon will accept it until {time.strftime('%H:%M', time.localtime(expires))}.")
+        return
+    from ..daemon import Daemon
+
+    state.lock()
+    cfg = _config(no_relay, bind)
+    daemon = Daemon(state, cfg, mode="serve", timeout=ttl if wait else 0)
+    daemon.on_ready = lambda: emit(daemon.engine.addrs)  # type: ignore[attr-defined]
+    if wait:
+        err.print("Waiting for the other device to run `peervault join` (Ctrl-C to stop)…")
+    outcome = asyncio.run(daemon.main())
+    if wait and outcome.paired:
+        err.print(f"Paired with {', '.join(p[:10] for p in outcome.paired)} and in sync.")
+    elif wait:
+        err.print("No device joined; the ticket still works while `peervault run` is active.")
+
+
+@cli.command()
+@click.argument("vault", type=click.Path(exists=True, file_okay=False))
+@click.argument("ticket")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the inviting device.")
+@with_net
+def join(vault: str, ticket: str, timeout: float, no_relay: bool, bind: str | None) -> None:
+    """Pair VAULT with the device that printed TICKET, then sync."""
+    from ..daemon import Daemon
+    from ..net.endpoint import parse_endpoint_ticket
+    from ..protocol.ticket import decode_ticket
+
+    state = _open(vault)
+    t = decode_ticket(ticket)
+    if t.expires_at < time.time():
+        raise BadTicket(f"the ticket expired at {time.strftime('%Y-%m-%d %H:%M', time.localtime(t.expires_at))}; ask for a new one with `peervault invite`")
+    inviter, addrs = parse_endpoint_ticket(t.endpoint)
+    if inviter == state.device_id:
+        raise BadTicket("this ticket was printed by this same device; run `join` on the other device")
+    state.lock()
+    if state.vault_id != t.vault_id.hex():
+        if any(p.pair_secret is None for p in state.store.peers()):
+            raise PeerVaultError(f"{state.root} is already paired into another vault; use a fresh folder to join this one")
+        state.store.reset_for_join(t.vault_id.hex())
+    state.store.add_peer(inviter, addrs, t.secret)
+    daemon = Daemon(state, _config(no_relay, bind), mode="join", timeout=timeout)
+    outcome = asyncio.run(daemon.main())
+    if outcome.refused:
+        state.store.db.execute("DELETE FROM peers WHERE endpoint_id=? AND pair_secret IS NOT NULL", (inviter,))
+        raise PairingRefused(f"device {inviter[:10]} refused: {outcome.refused}")
+    if not outcome.synced_peers:
+        raise NoPeerReachable(
+            f"could not reach device {inviter[:10]} at {', '.join(addrs) or 'no address'} within {timeout:.0f} s; "
+            "is `peervault invite` or `peervault run` active there? The pairing is saved: `peervault run` here completes it."
+        )
+    files = daemon.engine.counts()["tracked"]
+    err.print(f"Paired with {inviter[:10]}; vault in sync ({files} files).", highlight=False)
+
+
+@cli.command()
+@click.argument("vault", type=click.Path(exists=True, file_okay=False))
+@click.option("--debounce-ms", type=int, default=None, help="Batch window for bursts of saves (default 1000).")
+@with_net
+def run(vault: str, debounce_ms: int | None, no_relay: bool, bind: str | None) -> None:
+    """Foreground daemon: watch VAULT and sync live with paired devices."""
+    from ..daemon import Daemon
+
+    state = _open(vault)
+    state.lock()
+    daemon = Daemon(state, _config(no_relay, bind, debounce_ms), mode="run")
+    asyncio.run(daemon.main())
+    err.print("Stopped; all local changes are saved.")
+
+
+@cli.command()
+@click.argument("vault", type=click.Path(exists=True, file_okay=False))
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for peers.")
+@with_net
+def sync(vault: str, timeout: float, no_relay: bool, bind: str | None) -> None:
+    """One-shot: sync with reachable paired devices, exit when converged."""
+    from ..daemon import Daemon
+
+    state = _open(vault)
+    if not state.store.peers():
+        raise NoPeerReachable(f"{state.root} has no paired devices yet; pair one with `peervault invite` / `peervault join`")
+    state.lock()
+    daemon = Daemon(state, _config(no_relay, bind), mode="once", timeout=timeout)
+    outcome = asyncio.run(daemon.main())
+    if not outcome.synced_peers:
+        raise NoPeerReachable(f"no paired device was reachable within {timeout:.0f} s; start `peervault run` on one of them")
+    err.print(f"In sync with {len(outcome.synced_peers)} device(s).")
+
+
+@cli.command()
+@click.argument("vault", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(vault: str, as_json: bool) -> None:
+    """Device, peers, files, pending work and metrics."""
+    from .status import collect, render
+
+    info = collect(_open(vault))
+    if as_json:
+        click.echo(json.dumps(info, indent=2, sort_keys=True))
+    else:
+        render(out, info)
+
+
+@cli.command()
+@click.option("--keep", is_flag=True, help="Keep the demo folders afterwards.")
+@click.option("--dir", "base", type=click.Path(file_okay=False), help="Where to create the demo vaults.")
+def demo(keep: bool, base: str | None) -> None:
+    """Two throw-away vaults on this machine, paired and syncing live."""
+    from .demo import run_demo
+
+    run_demo(out, keep=keep, base=Path(base) if base else None)
+
+
+def main() -> None:
+    cli(prog_name="peervault")
+
+
+__all__ = ["main", "cli", "Table"]

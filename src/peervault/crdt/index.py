@@ -1,0 +1,105 @@
+"""The vault index: one Loro document mapping a stable file id to its path and state.
+
+    files: { file_id: { path, kind, deleted, dvv } }   (each entry a mergeable map)
+
+File id -> path (not path -> id): a path -> id map loses a file when two devices
+create the same path (TECHNOTES 1.11). A delete is a tombstone that remembers the
+content version it deleted (`dvv`); an edit the deleter had not seen makes the
+file live again ("edit wins over a concurrent delete").
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from loro import ExportMode, LoroDoc, VersionVector
+
+from . import guard
+
+_FILES = "files"
+
+
+@dataclass(frozen=True)
+class Entry:
+    file_id: str
+    path: str
+    kind: str
+    deleted: bool
+    dvv: bytes
+
+
+def file_id_for(path: str, attempt: int = 0) -> str:
+    """Deterministic id for a file created at `path`, so two devices creating the same
+    path independently (a daily note) get the same document and merge instead of duplicating."""
+    seed = path if attempt == 0 else f"{path}\x00{attempt}"
+    return hashlib.blake2b(seed.encode("utf-8"), digest_size=16).hexdigest()
+
+
+class VaultIndex:
+    def __init__(self, doc: LoroDoc) -> None:
+        self.doc = doc
+        self._files = doc.get_map(_FILES)
+
+    @classmethod
+    def empty(cls, session_peer: int) -> VaultIndex:
+        doc = LoroDoc()
+        doc.peer_id = session_peer
+        return cls(doc)
+
+    @classmethod
+    def load(cls, snapshot: bytes, session_peer: int) -> VaultIndex:
+        doc = LoroDoc()
+        guard("load vault index", lambda: doc.import_(snapshot))
+        doc.peer_id = session_peer
+        return cls(doc)
+
+    def entries(self) -> dict[str, Entry]:
+        raw = self._files.get_deep_value()
+        out: dict[str, Entry] = {}
+        for fid, v in raw.items():
+            if isinstance(v, dict) and isinstance(v.get("path"), str):
+                out[fid] = Entry(fid, v["path"], str(v.get("kind", "text")), bool(v.get("deleted")), bytes(v.get("dvv") or b""))
+        return out
+
+    def get(self, file_id: str) -> Entry | None:
+        return self.entries().get(file_id) if file_id in self._files.keys() else None
+
+    def has(self, file_id: str) -> bool:
+        return self._files.get(file_id) is not None
+
+    def put(self, file_id: str, path: str, kind: str = "text") -> None:
+        entry = self._files.ensure_mergeable_map(file_id)
+        entry.insert("path", path)
+        entry.insert("kind", kind)
+        entry.insert("deleted", False)
+        self.doc.commit()
+
+    def set_path(self, file_id: str, path: str) -> None:
+        self._files.ensure_mergeable_map(file_id).insert("path", path)
+        self.doc.commit()
+
+    def mark_deleted(self, file_id: str, content_vv: bytes) -> None:
+        entry = self._files.ensure_mergeable_map(file_id)
+        entry.insert("deleted", True)
+        entry.insert("dvv", content_vv)
+        self.doc.commit()
+
+    def undelete(self, file_id: str) -> None:
+        self._files.ensure_mergeable_map(file_id).insert("deleted", False)
+        self.doc.commit()
+
+    def vv(self) -> bytes:
+        return bytes(self.doc.oplog_vv.encode())
+
+    def updates_since(self, vv: bytes) -> bytes | None:
+        theirs = guard("decode index version", lambda: VersionVector.decode(vv)) if vv else VersionVector()
+        if theirs.includes_vv(self.doc.oplog_vv):
+            return None
+        return bytes(self.doc.export(ExportMode.Updates(theirs)))
+
+    def apply(self, blob: bytes) -> None:
+        guard("import index update", lambda: self.doc.import_(blob))
+
+    def snapshot(self) -> bytes:
+        return bytes(self.doc.export(ExportMode.Snapshot()))

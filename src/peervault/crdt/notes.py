@@ -1,0 +1,107 @@
+"""One Loro document per text file: its content lives in the text container "content"."""
+
+from __future__ import annotations
+
+from loro import ExportMode, Frontiers, LoroDoc, VersionVector
+
+from . import genesis_peer, guard
+
+_CONTAINER = "content"
+
+
+def new_note(text: str, session_peer: int) -> LoroDoc:
+    """A note first imported on this device: inserted under a content-derived genesis peer
+    (identical imports elsewhere produce identical ops), then handed to this session's peer."""
+    doc = LoroDoc()
+    if text:
+        doc.peer_id = genesis_peer(text.encode("utf-8"))
+        doc.get_text(_CONTAINER).insert(0, text)
+        doc.commit()
+    doc.peer_id = session_peer
+    return doc
+
+
+def load_note(snapshot: bytes, session_peer: int) -> LoroDoc:
+    doc = LoroDoc()
+    guard("load note", lambda: doc.import_(snapshot))
+    # A fresh peer id per session: reusing one after state loss silently drops ops (TECHNOTES 1.1).
+    doc.peer_id = session_peer
+    return doc
+
+
+def empty_note(session_peer: int) -> LoroDoc:
+    doc = LoroDoc()
+    doc.peer_id = session_peer
+    return doc
+
+
+def text_of(doc: LoroDoc) -> str:
+    return doc.get_text(_CONTAINER).to_string()
+
+
+def set_text(doc: LoroDoc, new: str, diff_timeout_ms: int = 100, line_timeout_ms: int = 1000) -> bool:
+    """Make the note read `new` through a diff, so concurrent edits merge. Returns True if it changed.
+
+    Char diff first (bounded: it is quadratic on rewrites), then line diff, then a plain splice."""
+    text = doc.get_text(_CONTAINER)
+    if text.to_string() == new:
+        return False
+    try:
+        text.update(new, timeout_ms=diff_timeout_ms)
+    except ValueError:
+        try:
+            text.update_by_line(new, timeout_ms=line_timeout_ms)
+        except ValueError:
+            text.splice(0, len(text), new)
+    doc.commit()
+    return True
+
+
+def merge_foreign_text(doc: LoroDoc, content: str, session_peer: int) -> None:
+    """Bring in text created independently elsewhere (same path, different history):
+    its genesis ops merge with `doc`, so identical text stays one copy and different text keeps both."""
+    foreign = new_note(content, session_peer)
+    guard("merge note", lambda: doc.import_(foreign.export(ExportMode.Snapshot())))
+
+
+def snapshot(doc: LoroDoc) -> bytes:
+    return bytes(doc.export(ExportMode.Snapshot()))
+
+
+def vv_bytes(doc: LoroDoc) -> bytes:
+    return bytes(doc.oplog_vv.encode())
+
+
+def updates_since(doc: LoroDoc, vv: bytes | None) -> bytes:
+    since = VersionVector() if not vv else guard("decode version", lambda: VersionVector.decode(vv))
+    return bytes(doc.export(ExportMode.Updates(since)))
+
+
+def includes(vv_a: bytes, vv_b: bytes) -> bool:
+    """True if version `vv_a` already contains everything in `vv_b`."""
+    a = guard("decode version", lambda: VersionVector.decode(vv_a))
+    b = guard("decode version", lambda: VersionVector.decode(vv_b))
+    return bool(a.includes_vv(b))
+
+
+def apply(doc: LoroDoc, blob: bytes) -> None:
+    guard("import note update", lambda: doc.import_(blob))
+
+
+def frontiers(doc: LoroDoc) -> bytes:
+    return bytes(doc.oplog_frontiers.encode())
+
+
+def edit_from(doc: LoroDoc, base: bytes, new: str, diff_timeout_ms: int = 100, line_timeout_ms: int = 1000) -> bool:
+    """Apply a local edit made on top of version `base` (what the disk held), even if the
+    note has moved on since: the edit is diffed against `base` and merged, never against
+    newer remote text (which would silently revert it). Returns True if the note changed."""
+    if not base or base == frontiers(doc):
+        return set_text(doc, new, diff_timeout_ms, line_timeout_ms)
+    base_f = guard("decode base version", lambda: Frontiers.decode(base))
+    fork = guard("fork note", lambda: doc.fork_at(base_f))
+    if not set_text(fork, new, diff_timeout_ms, line_timeout_ms):
+        return False
+    before = doc.oplog_vv
+    guard("merge local edit", lambda: doc.import_(fork.export(ExportMode.Updates(before))))
+    return True

@@ -1,0 +1,362 @@
+"""Composition root: builds the parts for one vault, owns the tasks and the shutdown order.
+
+Modes:
+  run     watch the folder and sync live with every paired peer until SIGINT/SIGTERM
+  once    connect to paired peers, exchange everything, exit when converged (`sync`)
+  join    pair with the device in a ticket, then as `once`
+  serve   wait for one device to pair and sync, then exit (`invite` with no daemon running)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Config
+from .metrics import Metrics
+from .net import endpoint as netep
+from .net.stream import MessageStream
+from .protocol import messages as m
+from .protocol.session import Close, Event, Paired, PeerHello, Received, Session, Synced
+from .sync.engine import Engine
+from .sync.links import Link
+from .state import VaultState
+from .vault.watcher import watch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    synced_peers: set[str] = field(default_factory=set)
+    refused: str | None = None
+    paired: set[str] = field(default_factory=set)
+
+
+class Daemon:
+    def __init__(self, state: VaultState, cfg: Config, mode: str = "run", timeout: float = 30.0) -> None:
+        self.state = state
+        self.cfg = cfg
+        self.mode = mode
+        self.timeout = timeout
+        self.metrics = Metrics()
+        self.links: dict[str, Link] = {}
+        self.stopping = asyncio.Event()
+        self.outcome = Outcome()
+        self._dialers: dict[str, asyncio.Task[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._last_flush = 0.0
+        self._status_dirty = True
+        self.on_ready: Callable[[], None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def main(self) -> Outcome:
+        t0 = time.perf_counter()
+        self.engine = Engine(self.state.root, self.state.store, self.cfg)
+        self.metrics.phase("index_load", t0)
+        t1 = time.perf_counter()
+        changes = self.engine.reconcile()
+        self.metrics.phase("initial_scan", t1)
+        if changes:
+            log.info("recorded %d local change(s) made while PeerVault was not running", changes)
+        t2 = time.perf_counter()
+        self.ep = await self._bind()
+        self.metrics.phase("transport_init", t2)
+        self.engine.addrs = netep.direct_addrs(self.ep)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stopping.set)
+        self._tasks.append(asyncio.create_task(self._accept_loop()))
+        self._tasks.append(asyncio.create_task(self._ticker()))
+        if self.mode == "run":
+            self._tasks.append(asyncio.create_task(self._watch_loop()))
+            self._tasks.append(asyncio.create_task(self._reconcile_loop()))
+        if self.mode in ("run", "once", "join"):
+            for peer in self.state.store.peers():
+                self._start_dialer(peer.endpoint_id)
+        self.metrics.startup_done()
+        self._write_status()
+        if self.on_ready is not None:
+            self.on_ready()
+        log.info("device %s serving vault %s on %s", self.state.device_id[:10], self.engine.vault_id.hex()[:8], ", ".join(self.engine.addrs))
+        try:
+            if self.mode == "run":
+                await self.stopping.wait()
+            else:
+                await self._until_done()
+        finally:
+            await self._shutdown()
+        return self.outcome
+
+    async def _bind(self) -> object:
+        store = self.state.store
+        bind = self.cfg.bind
+        port = store.get_meta("port")
+        candidates: list[str | None] = []
+        if bind:
+            host, _, p = bind.rpartition(":")
+            if p == "0" and port:
+                candidates.append(f"{host}:{port}")  # keep the address tickets and peers know
+            candidates.append(bind)
+        else:
+            if port:
+                candidates.append(f"0.0.0.0:{port}")
+            candidates.append(None)
+        last: Exception | None = None
+        for addr in candidates:
+            try:
+                ep = await netep.bind(self.state.secret_key, no_relay=self.cfg.no_relay, bind_addr=addr)
+            except Exception as exc:  # noqa: BLE001 - port taken: try the next candidate
+                last = exc
+                continue
+            bound = netep.bound_port(ep)
+            if bound:
+                store.set_meta("port", bound)
+            return ep
+        raise ConnectionError(f"cannot bind the network endpoint: {netep.describe(last) if last else 'unknown'}")
+
+    async def _until_done(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not self.stopping.is_set():
+            if self._finished():
+                return
+            if time.monotonic() > deadline:
+                return
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), 0.1)
+
+    def _finished(self) -> bool:
+        if self.outcome.refused:
+            return True
+        if self.mode == "serve":
+            return bool(self.outcome.paired & self.outcome.synced_peers)
+        if self.mode == "join":
+            return bool(self.outcome.synced_peers)
+        peers = {p.endpoint_id for p in self.state.store.peers()}
+        # once: every peer either synced, or its dialer gave up
+        waiting = [p for p in peers if p not in self.outcome.synced_peers and not self._gave_up(p)]
+        return not waiting and bool(self.outcome.synced_peers or peers)
+
+    def _gave_up(self, peer: str) -> bool:
+        task = self._dialers.get(peer)
+        return task is not None and task.done() and peer not in self.links
+
+    async def _shutdown(self) -> None:
+        self._flush_now()
+        links = list(self.links.values())
+        if links:
+            await asyncio.gather(*(lk.barrier(2.0) for lk in links), return_exceptions=True)
+        for lk in links:
+            lk.close(0, "peer is shutting down")
+        for t in [*self._tasks, *self._dialers.values()]:
+            t.cancel()
+        await asyncio.gather(*self._tasks, *self._dialers.values(), return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ep.close(), 2.0)
+        self._write_status(running=False)
+
+    # ------------------------------------------------------------------ connections
+    async def _accept_loop(self) -> None:
+        while True:
+            inc = await self.ep.accept_next()
+            if inc is None:
+                return
+            asyncio.create_task(self._accept(inc))
+
+    async def _accept(self, inc: object) -> None:
+        try:
+            acc = await asyncio.wait_for(inc.accept(), self.cfg.connect_timeout_s)  # type: ignore[attr-defined]
+            conn = await asyncio.wait_for(acc.connect(), self.cfg.connect_timeout_s)
+            peer = str(conn.remote_id())
+            known = self.state.store.peer(peer)
+            paired = known is not None and known.pair_secret is None
+            if self.mode in ("once", "join") and not paired:
+                conn.close(403, b"not accepting pairings now")
+                return
+            stream = await asyncio.wait_for(MessageStream.accept(conn), self.cfg.pair_timeout_s)
+        except Exception as exc:  # noqa: BLE001 - a failed handshake only affects that peer
+            log.info("incoming connection failed: %s", netep.describe(exc))
+            return
+        if not paired:
+            log.info("unknown device %s connected: it must present a pairing ticket", peer[:10])
+        self._install(peer, stream, dialer=False, paired=paired, secret=None)
+
+    def _start_dialer(self, peer: str) -> None:
+        if peer not in self._dialers or self._dialers[peer].done():
+            self._dialers[peer] = asyncio.create_task(self._dial_loop(peer))
+
+    async def _dial_loop(self, peer: str) -> None:
+        attempt = 0
+        while not self.stopping.is_set():
+            link = self.links.get(peer)
+            if link is not None:
+                await link.closed.wait()
+                attempt = 0
+                continue
+            row = self.state.store.peer(peer)
+            if row is None:
+                return
+            try:
+                conn = await netep.connect(self.ep, peer, row.addrs, self.cfg.connect_timeout_s)  # type: ignore[arg-type]
+                stream = await MessageStream.open(conn)
+                if peer not in self.links:
+                    link = self._install(peer, stream, dialer=True, paired=row.pair_secret is None, secret=row.pair_secret)
+                attempt = 0
+                continue
+            except Exception as exc:  # noqa: BLE001 - unreachable now; retry with backoff
+                log.info("cannot reach %s yet: %s", peer[:10], netep.describe(exc))
+            if self.mode != "run" and attempt >= 1:
+                return  # one-shot modes: two attempts, then report unreachable
+            delay = self.cfg.reconnect_backoff_s[min(attempt, len(self.cfg.reconnect_backoff_s) - 1)]
+            attempt += 1
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
+
+    def _install(self, peer: str, stream: MessageStream, *, dialer: bool, paired: bool, secret: bytes | None) -> Link | None:
+        existing = self.links.get(peer)
+        if existing is not None and not existing.closed.is_set():
+            # Both sides dialed: keep the connection dialed by the smaller endpoint id, on both sides.
+            me = self.state.device_id
+            new_pref = (me if dialer else peer) < (peer if dialer else me)
+            if not new_pref:
+                stream.close(409, "duplicate connection")
+                return None
+            existing.close(409, "duplicate connection")
+        session = Session(
+            self.engine,
+            peer=peer,
+            dialer=dialer,
+            paired=paired,
+            now=time.monotonic(),
+            pair_secret=secret,
+            heartbeat_interval=self.cfg.heartbeat_interval_s,
+            silent_timeout=self.cfg.peer_silent_timeout_s if paired else self.cfg.pair_timeout_s,
+        )
+        link = Link(peer, session, stream, self._on_event)
+        self.links[peer] = link
+        link.start()
+        self._status_dirty = True
+        return link
+
+    # ------------------------------------------------------------------ events
+    def _on_event(self, link: Link, ev: Event) -> None:
+        store = self.state.store
+        if isinstance(ev, Received):
+            msg = ev.message
+            try:
+                if isinstance(msg, m.IndexUpdates):
+                    self.engine.apply_index(msg.blob)
+                else:
+                    self.engine.apply_docs(msg.entries)
+            except Exception:  # noqa: BLE001 - a bad update is refused, the link closed
+                log.exception("could not apply an update from %s", link.peer[:10])
+                link.close(400, "update could not be applied")
+                return
+            self.metrics.bytes_received = sum(lk.stream.bytes_received for lk in self.links.values())
+            for other in self.links.values():
+                if other is not link:
+                    other.push(msg)  # forward: a third device learns of it too
+            self._schedule_flush()
+            self._status_dirty = True
+        elif isinstance(ev, Paired):
+            if link.session.dialer:
+                store.update_peer(link.peer, paired=True)
+                log.info("paired with %s", link.peer[:10])
+            else:
+                log.info("device %s paired with this vault", link.peer[:10])
+                self._start_dialer(link.peer)
+            self.outcome.paired.add(link.peer)
+            link.session.silent_timeout = self.cfg.peer_silent_timeout_s
+        elif isinstance(ev, PeerHello):
+            store.update_peer(link.peer, addrs=list(ev.addrs), seen=True)
+        elif isinstance(ev, Synced):
+            published = self.engine.publish_pending()
+            if published:
+                log.info("announced %d note(s) this device had before pairing", published)
+            self.outcome.synced_peers.add(link.peer)
+            store.update_peer(link.peer, seen=True)
+            self.metrics.record_sync(time.monotonic() - link.opened_at)
+            link.synced.set()
+            self._flush_now()
+            log.info("in sync with %s", link.peer[:10])
+            self._status_dirty = True
+        elif isinstance(ev, Close):
+            if self.links.get(link.peer) is link:
+                del self.links[link.peer]
+                store.update_peer(link.peer, seen=True) if store.peer(link.peer) else None
+                log.info("disconnected from %s: %s", link.peer[:10], ev.reason)
+                self._status_dirty = True
+            if ev.code in (403, 404, 426) and link.session.dialer:
+                self.outcome.refused = ev.reason
+
+    # ------------------------------------------------------------------ local changes
+    async def _watch_loop(self) -> None:
+        async for rels in watch(self.state.root, self.stopping, self.cfg.watch_step_ms, self.cfg.watch_debounce_ms):
+            t = time.perf_counter()
+            try:
+                if self.engine.local_paths(rels):
+                    self.metrics.record_local(time.perf_counter() - t)
+                    self._schedule_flush()
+            except Exception:  # noqa: BLE001 - keep watching; reconcile will retry
+                log.exception("could not record local changes to %s", ", ".join(sorted(rels)[:3]))
+
+    async def _reconcile_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.reconcile_interval_s)
+            if self.engine.reconcile():
+                self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        """Leading edge at once, then at most one batch per debounce window."""
+        if not self.engine.has_pending() or self._flush_handle is not None:
+            return
+        wait = self._last_flush + self.cfg.debounce_ms / 1000 - time.monotonic()
+        if wait <= 0:
+            self._flush_now()
+        else:
+            self._flush_handle = asyncio.get_running_loop().call_later(wait, self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._flush_handle = None
+        if not self.engine.has_pending():
+            return
+        self._last_flush = time.monotonic()
+        for msg in self.engine.take_pending():
+            for link in self.links.values():
+                link.push(msg)
+        self._status_dirty = True
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            for link in list(self.links.values()):
+                link.tick()
+            if self._status_dirty:
+                self._write_status()
+
+    # ------------------------------------------------------------------ status
+    def _write_status(self, running: bool = True) -> None:
+        self._status_dirty = False
+        self.metrics.active_connections = len(self.links)
+        self.metrics.bytes_sent = sum(lk.stream.bytes_sent for lk in self.links.values())
+        doc = {
+            "pid": os.getpid(),
+            "running": running,
+            "mode": self.mode,
+            "addrs": self.engine.addrs,
+            "connected": {p: lk.session.state.value for p, lk in self.links.items()},
+            "pending": len(self.engine._pending_docs) + int(self.engine._index_dirty),
+            "metrics": self.metrics.snapshot(self.engine),
+            "updated_at": time.time(),
+        }
+        self.state.write_runtime(doc)

@@ -1,0 +1,65 @@
+"""The spec's PerformanceMonitor: start-up phases, sync latency, memory, cache, network.
+
+Kept by the daemon, exported as JSON in daemon.json (and so by `status --json`)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+import psutil
+
+_PROCESS_START = time.perf_counter()
+
+
+def mark_process_start() -> None:
+    """Called first thing by the CLI so `startup_ms` counts module loading too."""
+    global _PROCESS_START
+    _PROCESS_START = time.perf_counter()
+
+
+class _EngineView(Protocol):
+    stats: dict[str, int]
+
+    def counts(self) -> dict[str, int]: ...
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.phases_ms: dict[str, float] = {}
+        self.startup_ms = 0.0
+        self.last_sync_ms = 0.0
+        self.avg_sync_ms = 0.0
+        self.last_local_ms = 0.0
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.active_connections = 0
+
+    def phase(self, name: str, started: float) -> None:
+        self.phases_ms[name] = round((time.perf_counter() - started) * 1000, 2)
+
+    def startup_done(self) -> None:
+        self.startup_ms = round((time.perf_counter() - _PROCESS_START) * 1000, 2)
+
+    def record_sync(self, seconds: float) -> None:
+        ms = seconds * 1000
+        self.last_sync_ms = round(ms, 2)
+        self.avg_sync_ms = round(ms if not self.avg_sync_ms else self.avg_sync_ms * 0.9 + ms * 0.1, 2)
+
+    def record_local(self, seconds: float) -> None:
+        self.last_local_ms = round(seconds * 1000, 2)
+
+    def snapshot(self, engine: _EngineView) -> dict[str, Any]:
+        return {
+            "startup_time_ms": self.startup_ms,
+            "phases_ms": self.phases_ms,
+            "last_sync_duration_ms": self.last_sync_ms,
+            "avg_sync_latency_ms": self.avg_sync_ms,
+            "last_local_change_ms": self.last_local_ms,
+            "sync_error_count": engine.stats.get("sync_errors", 0),
+            "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+            "bytes_sent": self.bytes_sent,
+            "bytes_received": self.bytes_received,
+            "active_connections": self.active_connections,
+            **engine.stats,
+        }

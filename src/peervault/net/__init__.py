@@ -1,0 +1,1 @@
+"""The only importer of iroh: endpoint set-up, the write-path patch and framed streams."""

@@ -1,0 +1,124 @@
+"""Iroh endpoint for one vault: persisted identity, no-relay mode, and the uniffi patch.
+
+iroh's Python bindings copy written bytes into Rust one byte at a time (~4 MB/s,
+blocking the event loop; TECHNOTES 2.9). `patch_uniffi_write` replaces that copy
+with one memmove; tests/unit/test_net_patch.py fails if the binding's internals change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+from collections.abc import Iterator
+
+import iroh
+from iroh import (
+    Connection,
+    Endpoint,
+    EndpointAddr,
+    EndpointId,
+    EndpointOptions,
+    EndpointTicket,
+    IrohError,
+    RelayMode,
+    SecretKey,
+    preset_minimal,
+    preset_n0,
+)
+
+from ..config import ALPN
+
+log = logging.getLogger(__name__)
+_patched = False
+
+
+def patch_uniffi_write() -> None:
+    global _patched
+    if _patched:
+        return
+    builder = iroh.iroh_ffi._UniffiRustBufferBuilder
+
+    def write(self: object, value: bytes) -> None:
+        n = len(value)
+        with self._reserve(n):  # type: ignore[attr-defined]
+            rbuf = self.rbuf  # type: ignore[attr-defined]
+            ctypes.memmove(ctypes.addressof(rbuf.data.contents) + rbuf.len, bytes(value), n)
+
+    builder.write = write
+    _patched = True
+
+
+def describe(exc: BaseException) -> str:
+    """IrohError prints as an empty string; this gives its kind and message."""
+    if isinstance(exc, IrohError):
+        with contextlib.suppress(Exception):
+            return f"{exc.kind().name}: {exc.message()}"
+    return str(exc) or type(exc).__name__
+
+
+def new_secret_key() -> bytes:
+    return bytes(SecretKey.generate().to_bytes())
+
+
+def endpoint_id_of(secret: bytes) -> str:
+    return str(SecretKey.from_bytes(secret).public())
+
+
+async def bind(secret: bytes, *, no_relay: bool, bind_addr: str | None) -> Endpoint:
+    patch_uniffi_write()
+    iroh.iroh_ffi.uniffi_set_event_loop(asyncio.get_running_loop())
+    opts = EndpointOptions(
+        preset=preset_minimal() if no_relay else preset_n0(),
+        relay_mode=RelayMode.disabled() if no_relay else RelayMode.default_mode(),
+        secret_key=secret,
+        alpns=[ALPN],
+        **({"bind_addr": bind_addr} if bind_addr else {}),
+    )
+    return await Endpoint.bind(opts)
+
+
+def direct_addrs(ep: Endpoint) -> list[str]:
+    return [str(a) for a in ep.addr().direct_addresses()]
+
+
+def bound_port(ep: Endpoint) -> int | None:
+    for s in ep.bound_sockets():
+        if not s.startswith("["):
+            return int(s.rsplit(":", 1)[1])
+    return None
+
+
+def ticket_for(ep: Endpoint) -> str:
+    return str(EndpointTicket.from_addr(ep.addr()))
+
+
+def parse_endpoint_ticket(s: str) -> tuple[str, list[str]]:
+    try:
+        addr = EndpointTicket.from_string(s).endpoint_addr()
+    except IrohError as exc:
+        from ..errors import BadTicket
+
+        raise BadTicket(f"the device address in the ticket is invalid ({describe(exc)})") from None
+    return str(addr.id()), [str(a) for a in addr.direct_addresses()]
+
+
+async def connect(ep: Endpoint, endpoint_id: str, addrs: list[str], timeout: float) -> Connection:
+    """Dial a peer; iroh hangs ~30 s on dead addresses, so this gives up after `timeout`."""
+    target = EndpointAddr(EndpointId.from_string(endpoint_id), None, addrs)
+    return await asyncio.wait_for(ep.connect(target, ALPN), timeout)
+
+
+@contextlib.contextmanager
+def iroh_errors() -> Iterator[None]:
+    """Re-raise iroh errors as ConnectionError with a readable message."""
+    try:
+        yield
+    except IrohError as exc:
+        raise ConnectionError(describe(exc)) from None
+
+
+def ticket_from(endpoint_id: str, addrs: list[str]) -> str:
+    """An endpoint ticket for a device whose daemon runs in another process."""
+    return str(EndpointTicket.from_addr(EndpointAddr(EndpointId.from_string(endpoint_id), None, addrs)))

@@ -1,0 +1,1 @@
+"""Sans-I/O wire protocol: frame codec, messages and the session state machine."""

@@ -1,0 +1,251 @@
+"""Message types and their binary encoding (no I/O).
+
+Every message body starts with a one-byte type. Fields are fixed-size integers,
+or byte strings / UTF-8 strings / lists prefixed with a u32 count. Decoding
+checks every length against what is left, so a truncated or hostile body gives
+a ProtocolError, never an IndexError or a huge allocation.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from ..errors import ProtocolError
+
+PROTOCOL_VERSION = 1
+ID_LEN = 16  # vault ids and file ids on the wire are 16 raw bytes
+BUCKETS = 256  # docs are grouped by first id byte; one 8-byte digest per bucket
+MAX_ITEMS = 1_000_000
+
+
+class _Writer:
+    def __init__(self, kind: int) -> None:
+        self.parts: list[bytes] = [bytes([kind])]
+
+    def u16(self, v: int) -> None:
+        self.parts.append(struct.pack(">H", v))
+
+    def u32(self, v: int) -> None:
+        self.parts.append(struct.pack(">I", v))
+
+    def f64(self, v: float) -> None:
+        self.parts.append(struct.pack(">d", v))
+
+    def fixed(self, b: bytes, n: int) -> None:
+        if len(b) != n:
+            raise ValueError(f"expected {n} bytes, got {len(b)}")
+        self.parts.append(b)
+
+    def blob(self, b: bytes) -> None:
+        self.u32(len(b))
+        self.parts.append(b)
+
+    def text(self, s: str) -> None:
+        self.blob(s.encode("utf-8"))
+
+    def done(self) -> bytes:
+        return b"".join(self.parts)
+
+
+class _Reader:
+    def __init__(self, body: bytes) -> None:
+        self.b = memoryview(body)
+        self.pos = 1
+
+    def _take(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > len(self.b):
+            raise ProtocolError("truncated message")
+        out = bytes(self.b[self.pos : self.pos + n])
+        self.pos += n
+        return out
+
+    def u16(self) -> int:
+        return int(struct.unpack(">H", self._take(2))[0])
+
+    def u32(self) -> int:
+        return int(struct.unpack(">I", self._take(4))[0])
+
+    def f64(self) -> float:
+        return float(struct.unpack(">d", self._take(8))[0])
+
+    def fixed(self, n: int) -> bytes:
+        return self._take(n)
+
+    def blob(self) -> bytes:
+        return self._take(self.u32())
+
+    def text(self) -> str:
+        try:
+            return self.blob().decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError("string field is not UTF-8") from None
+
+    def count(self) -> int:
+        n = self.u32()
+        if n > MAX_ITEMS or n > len(self.b) - self.pos:
+            raise ProtocolError(f"list of {n} items does not fit the message")
+        return n
+
+    def end(self) -> None:
+        if self.pos != len(self.b):
+            raise ProtocolError(f"{len(self.b) - self.pos} unexpected trailing bytes")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Joiner -> inviter, first frame of an unpaired connection: prove the ticket secret."""
+
+    kind = 1
+    vault_id: bytes
+    secret: bytes
+
+
+@dataclass(frozen=True)
+class PairOk:
+    kind = 2
+    vault_id: bytes
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Sent just before closing: why the connection is refused."""
+
+    kind = 3
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Hello:
+    """Opens a sync: what this side has, summarised in a few KB whatever the vault size."""
+
+    kind = 4
+    version: int
+    vault_id: bytes
+    addrs: tuple[str, ...]
+    index_vv: bytes
+    buckets: bytes  # BUCKETS x 8-byte digests
+
+
+@dataclass(frozen=True)
+class IndexUpdates:
+    kind = 5
+    blob: bytes
+
+
+@dataclass(frozen=True)
+class DocVersions:
+    """For the buckets whose digests differ: every doc id there and its version vector."""
+
+    kind = 6
+    buckets: bytes  # bucket numbers, one byte each
+    entries: tuple[tuple[bytes, bytes], ...]  # (doc id, encoded version vector)
+
+
+@dataclass(frozen=True)
+class DocUpdates:
+    kind = 7
+    entries: tuple[tuple[bytes, bytes], ...]  # (doc id, loro updates blob)
+
+
+@dataclass(frozen=True)
+class Done:
+    """Everything this side owes after the handshake has been sent."""
+
+    kind = 8
+
+
+@dataclass(frozen=True)
+class DoneAck:
+    """Everything before the peer's Done has been applied."""
+
+    kind = 9
+
+
+@dataclass(frozen=True)
+class Ping:
+    kind = 10
+
+
+@dataclass(frozen=True)
+class Pong:
+    kind = 11
+
+
+Message = Pair | PairOk | Refused | Hello | IndexUpdates | DocVersions | DocUpdates | Done | DoneAck | Ping | Pong
+
+
+def encode(msg: Message) -> bytes:
+    w = _Writer(msg.kind)
+    if isinstance(msg, Pair):
+        w.fixed(msg.vault_id, ID_LEN)
+        w.fixed(msg.secret, ID_LEN)
+    elif isinstance(msg, PairOk):
+        w.fixed(msg.vault_id, ID_LEN)
+    elif isinstance(msg, Refused):
+        w.u16(msg.code)
+        w.text(msg.reason)
+    elif isinstance(msg, Hello):
+        w.u16(msg.version)
+        w.fixed(msg.vault_id, ID_LEN)
+        w.u32(len(msg.addrs))
+        for a in msg.addrs:
+            w.text(a)
+        w.blob(msg.index_vv)
+        w.fixed(msg.buckets, BUCKETS * 8)
+    elif isinstance(msg, IndexUpdates):
+        w.blob(msg.blob)
+    elif isinstance(msg, DocVersions):
+        w.blob(msg.buckets)
+        _pairs(w, msg.entries)
+    elif isinstance(msg, DocUpdates):
+        _pairs(w, msg.entries)
+    return w.done()
+
+
+def _pairs(w: _Writer, entries: tuple[tuple[bytes, bytes], ...]) -> None:
+    w.u32(len(entries))
+    for doc_id, data in entries:
+        w.fixed(doc_id, ID_LEN)
+        w.blob(data)
+
+
+def _read_pairs(r: _Reader) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((r.fixed(ID_LEN), r.blob()) for _ in range(r.count()))
+
+
+def decode(body: bytes) -> Message:
+    if not body:
+        raise ProtocolError("empty message")
+    r = _Reader(body)
+    kind = body[0]
+    msg: Message
+    if kind == Pair.kind:
+        msg = Pair(r.fixed(ID_LEN), r.fixed(ID_LEN))
+    elif kind == PairOk.kind:
+        msg = PairOk(r.fixed(ID_LEN))
+    elif kind == Refused.kind:
+        msg = Refused(r.u16(), r.text())
+    elif kind == Hello.kind:
+        version, vault_id = r.u16(), r.fixed(ID_LEN)
+        addrs = tuple(r.text() for _ in range(r.count()))
+        msg = Hello(version, vault_id, addrs, r.blob(), r.fixed(BUCKETS * 8))
+    elif kind == IndexUpdates.kind:
+        msg = IndexUpdates(r.blob())
+    elif kind == DocVersions.kind:
+        msg = DocVersions(r.blob(), _read_pairs(r))
+    elif kind == DocUpdates.kind:
+        msg = DocUpdates(_read_pairs(r))
+    elif kind == Done.kind:
+        msg = Done()
+    elif kind == DoneAck.kind:
+        msg = DoneAck()
+    elif kind == Ping.kind:
+        msg = Ping()
+    elif kind == Pong.kind:
+        msg = Pong()
+    else:
+        raise ProtocolError(f"unknown message type {kind}")
+    r.end()
+    return msg

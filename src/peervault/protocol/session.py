@@ -1,0 +1,265 @@
+"""The sync session state machine, sans I/O.
+
+One Session per connection. It takes decoded messages and the current time in,
+and returns messages to send plus events for the engine; it never touches a
+socket, a file or a clock. Vault data comes from a `Replica` (the engine in
+production, an in-memory fake in tests).
+
+    dialer, paired      HELLO ───────────────────────────────► (acceptor)
+    dialer, pairing     PAIR ──► (acceptor checks secret) ──► PAIR_OK, then HELLO
+    on HELLO            INDEX_UPDATES (if peer lacks index ops), DOC_VERSIONS (differing buckets)
+    on DOC_VERSIONS     DOC_UPDATES (what the peer lacks) ..., DONE
+    on DONE             DONE_ACK            both DONE and DONE_ACK seen ──► Synced event
+    live                INDEX_UPDATES / DOC_UPDATES pushed as changes happen
+    always              PING when quiet for heartbeat_interval; Close when silent for silent_timeout
+
+See docs/PROTOCOL.md for the diagram and limits.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..errors import ProtocolError
+from . import messages as m
+
+MAX_UPDATES_PER_MESSAGE = 4 * 1024 * 1024  # split DOC_UPDATES so each frame stays far below MAX_FRAME
+
+
+class Replica(Protocol):
+    """What a session needs from the vault engine."""
+
+    vault_id: bytes
+
+    def index_vv(self) -> bytes: ...
+    def index_updates_since(self, vv: bytes) -> bytes | None: ...
+    def bucket_digests(self) -> bytes: ...
+    def doc_versions(self, buckets: bytes) -> list[tuple[bytes, bytes]]: ...
+    def doc_updates_for(self, buckets: bytes, peer_versions: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]: ...
+    def local_addrs(self) -> list[str]: ...
+    def accept_pairing(self, peer: str, vault_id: bytes, secret: bytes) -> bool: ...
+
+
+class State(enum.Enum):
+    AWAIT_PAIR = "await-pair"  # acceptor, unknown endpoint: only PAIR is acceptable
+    AWAIT_PAIR_OK = "await-pair-ok"  # dialer that is pairing
+    AWAIT_HELLO = "await-hello"
+    SYNCING = "syncing"  # hellos exchanged, initial exchange under way
+    LIVE = "live"  # initial exchange finished both ways
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Received:
+    """Event: apply these updates from the peer (and forward them to other peers)."""
+
+    message: m.IndexUpdates | m.DocUpdates
+
+
+@dataclass(frozen=True)
+class Paired:
+    vault_id: bytes
+
+
+@dataclass(frozen=True)
+class PeerHello:
+    addrs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Synced:
+    """Initial exchange complete: each side has what the other had at HELLO time."""
+
+
+@dataclass(frozen=True)
+class Close:
+    code: int
+    reason: str
+
+
+Event = Received | Paired | PeerHello | Synced | Close
+
+# Close codes, shared with the peer in Refused and the QUIC close frame.
+CODE_OK, CODE_PROTOCOL, CODE_UNKNOWN_PEER, CODE_WRONG_VAULT, CODE_SILENT, CODE_VERSION = 0, 400, 403, 404, 408, 426
+
+
+class Session:
+    def __init__(
+        self,
+        replica: Replica,
+        *,
+        peer: str,
+        dialer: bool,
+        paired: bool,
+        now: float,
+        pair_secret: bytes | None = None,
+        heartbeat_interval: float = 2.5,
+        silent_timeout: float = 10.0,
+    ) -> None:
+        self.replica = replica
+        self.peer = peer
+        self.dialer = dialer
+        self.heartbeat_interval = heartbeat_interval
+        self.silent_timeout = silent_timeout
+        self.last_sent = now
+        self.last_received = now
+        self._pair_secret = pair_secret
+        self._paired = paired
+        self._done_received = False
+        self._done_acked = False
+        self._hello_sent = False
+        if dialer:
+            self.state = State.AWAIT_HELLO if paired else State.AWAIT_PAIR_OK
+        else:
+            self.state = State.AWAIT_HELLO if paired else State.AWAIT_PAIR
+
+    # -- outputs -------------------------------------------------------------------------
+    def start(self, now: float) -> list[m.Message]:
+        """Messages to send as soon as the connection is up."""
+        if self.dialer and not self._paired:
+            if self._pair_secret is None:
+                raise ValueError("pairing dial needs the ticket secret")
+            return self._sent(now, [m.Pair(self.replica.vault_id, self._pair_secret)])
+        if self._paired:
+            return self._sent(now, [self._hello()])
+        return []
+
+    def tick(self, now: float) -> tuple[list[m.Message], list[Event]]:
+        """Heartbeat and liveness: call every second or so."""
+        if self.state is State.CLOSED:
+            return [], []
+        if now - self.last_received > self.silent_timeout:
+            self.state = State.CLOSED
+            return [], [Close(CODE_SILENT, f"no message from peer for {self.silent_timeout:.0f} s")]
+        if now - self.last_sent >= self.heartbeat_interval:
+            return self._sent(now, [m.Ping()]), []
+        return [], []
+
+    def push(self, now: float, msg: m.IndexUpdates | m.DocUpdates) -> list[m.Message]:
+        """A live update to send, if the peer may receive vault data yet."""
+        if not self._hello_sent or self.state is State.CLOSED:
+            return []  # the HELLO exchange will cover it
+        return self._sent(now, [msg])
+
+    @property
+    def live(self) -> bool:
+        return self.state is State.LIVE
+
+    # -- input ---------------------------------------------------------------------------
+    def receive(self, now: float, msg: m.Message) -> tuple[list[m.Message], list[Event]]:
+        if self.state is State.CLOSED:
+            return [], []
+        self.last_received = now
+        try:
+            out, events = self._dispatch(msg)
+        except ProtocolError as exc:
+            return self._refuse(now, CODE_PROTOCOL, str(exc))
+        return self._sent(now, out), events
+
+    def _dispatch(self, msg: m.Message) -> tuple[list[m.Message], list[Event]]:
+        if isinstance(msg, m.Ping):
+            return [m.Pong()], []
+        if isinstance(msg, m.Pong):
+            return [], []
+        if isinstance(msg, m.Refused):
+            self.state = State.CLOSED
+            return [], [Close(msg.code, f"peer refused: {msg.reason}")]
+        st = self.state
+        if st is State.AWAIT_PAIR:
+            if not isinstance(msg, m.Pair):
+                return self._refuse_now(CODE_UNKNOWN_PEER, "unknown device: pair with a ticket first")
+            if msg.vault_id != self.replica.vault_id or not self.replica.accept_pairing(
+                self.peer, msg.vault_id, msg.secret
+            ):
+                return self._refuse_now(CODE_UNKNOWN_PEER, "pairing ticket is invalid, used or expired")
+            self._paired = True
+            self.state = State.AWAIT_HELLO
+            return [m.PairOk(self.replica.vault_id), self._hello()], [Paired(msg.vault_id)]
+        if st is State.AWAIT_PAIR_OK:
+            if not isinstance(msg, m.PairOk) or msg.vault_id != self.replica.vault_id:
+                raise ProtocolError(f"expected PAIR_OK, got {type(msg).__name__}")
+            self._paired = True
+            self.state = State.AWAIT_HELLO
+            return [self._hello()], [Paired(msg.vault_id)]
+        if st is State.AWAIT_HELLO:
+            if not isinstance(msg, m.Hello):
+                raise ProtocolError(f"expected HELLO, got {type(msg).__name__}")
+            if msg.version != m.PROTOCOL_VERSION:
+                return self._refuse_now(CODE_VERSION, f"protocol version {msg.version} is not supported")
+            if msg.vault_id != self.replica.vault_id:
+                return self._refuse_now(CODE_WRONG_VAULT, "this device belongs to a different vault")
+            self.state = State.SYNCING
+            return self._answer_hello(msg), [PeerHello(msg.addrs)]
+        # SYNCING or LIVE
+        if isinstance(msg, m.DocVersions):
+            peer_versions = dict(msg.entries)
+            out: list[m.Message] = []
+            for batch in _batches(self.replica.doc_updates_for(msg.buckets, peer_versions)):
+                out.append(m.DocUpdates(tuple(batch)))
+            out.append(m.Done())
+            return out, []
+        if isinstance(msg, (m.IndexUpdates, m.DocUpdates)):
+            return [], [Received(msg)]
+        if isinstance(msg, m.Done):
+            self._done_received = True
+            return [m.DoneAck()], self._maybe_synced()
+        if isinstance(msg, m.DoneAck):
+            self._done_acked = True
+            return [], self._maybe_synced()
+        raise ProtocolError(f"unexpected {type(msg).__name__} in state {st.value}")
+
+    def _answer_hello(self, hello: m.Hello) -> list[m.Message]:
+        out: list[m.Message] = []
+        if not self._hello_sent:
+            out.append(self._hello())
+        index = self.replica.index_updates_since(hello.index_vv)
+        if index:
+            out.append(m.IndexUpdates(index))
+        mine = self.replica.bucket_digests()
+        differing = bytes(i for i in range(m.BUCKETS) if mine[i * 8 : i * 8 + 8] != hello.buckets[i * 8 : i * 8 + 8])
+        versions = self.replica.doc_versions(differing) if differing else []
+        out.append(m.DocVersions(differing, tuple(versions)))
+        return out
+
+    def _maybe_synced(self) -> list[Event]:
+        if self._done_received and self._done_acked and self.state is State.SYNCING:
+            self.state = State.LIVE
+            return [Synced()]
+        return []
+
+    def _hello(self) -> m.Hello:
+        self._hello_sent = True
+        return m.Hello(
+            m.PROTOCOL_VERSION,
+            self.replica.vault_id,
+            tuple(self.replica.local_addrs()),
+            self.replica.index_vv(),
+            self.replica.bucket_digests(),
+        )
+
+    def _refuse_now(self, code: int, reason: str) -> tuple[list[m.Message], list[Event]]:
+        self.state = State.CLOSED
+        return [m.Refused(code, reason)], [Close(code, reason)]
+
+    def _refuse(self, now: float, code: int, reason: str) -> tuple[list[m.Message], list[Event]]:
+        out, events = self._refuse_now(code, reason)
+        return self._sent(now, out), events
+
+    def _sent(self, now: float, out: list[m.Message]) -> list[m.Message]:
+        if out:
+            self.last_sent = now
+        return out
+
+
+def _batches(entries: list[tuple[bytes, bytes]]) -> list[list[tuple[bytes, bytes]]]:
+    batches: list[list[tuple[bytes, bytes]]] = []
+    size = MAX_UPDATES_PER_MESSAGE
+    for entry in entries:
+        if size + len(entry[1]) > MAX_UPDATES_PER_MESSAGE:
+            batches.append([])
+            size = 0
+        batches[-1].append(entry)
+        size += len(entry[1]) + 32
+    return batches

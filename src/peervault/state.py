@@ -1,0 +1,114 @@
+"""A vault on disk: `.peervault/` with its database, identity key, lock and runtime file.
+
+    VAULT/.peervault/state.db       SQLite (WAL): notes, index, peers, invites
+    VAULT/.peervault/secret.key     the device's Iroh secret key, mode 0600
+    VAULT/.peervault/lock           flock held by the process that runs the engine
+    VAULT/.peervault/daemon.json    what a running daemon reports to `status`
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import stat
+from pathlib import Path
+from typing import Any
+
+from .config import STATE_DIR
+from .errors import NotAVault, PeerVaultError, VaultBusy
+from .net.endpoint import endpoint_id_of, new_secret_key
+from .store.db import Store
+
+
+class VaultState:
+    def __init__(self, root: Path, store: Store, secret_key: bytes) -> None:
+        self.root = root
+        self.store = store
+        self.secret_key = secret_key
+        self.device_id = endpoint_id_of(secret_key)
+        self._lock_fd: int | None = None
+
+    @property
+    def dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @staticmethod
+    def init(root: Path) -> tuple[VaultState, bool]:
+        """Make `root` a vault (harmless if it already is one). Returns (state, created)."""
+        root = root.resolve()
+        if root.exists() and not root.is_dir():
+            raise PeerVaultError(f"{root} is a file, not a folder")
+        d = root / STATE_DIR
+        created = not (d / "state.db").exists()
+        d.mkdir(parents=True, exist_ok=True)
+        key_path = d / "secret.key"
+        if not key_path.exists():
+            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(new_secret_key())
+                f.flush()
+                os.fsync(f.fileno())
+        store = Store(d / "state.db")
+        if store.get_meta("vault_id") is None:
+            store.set_meta("vault_id", secrets.token_hex(16))
+            store.set_meta("published", 1)
+        return VaultState.open(root), created
+
+    @staticmethod
+    def open(root: Path) -> VaultState:
+        root = root.resolve()
+        d = root / STATE_DIR
+        key_path = d / "secret.key"
+        if not (d / "state.db").exists() or not key_path.exists():
+            raise NotAVault(f"{root} is not a PeerVault vault; run `peervault init {root}` first")
+        mode = key_path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise PeerVaultError(f"{key_path} is readable by other users; run `chmod 600 {key_path}`")
+        key = key_path.read_bytes()
+        if len(key) != 32:
+            raise PeerVaultError(f"{key_path} is damaged (expected 32 bytes, found {len(key)})")
+        return VaultState(root, Store(d / "state.db"), key)
+
+    @property
+    def vault_id(self) -> str:
+        return str(self.store.get_meta("vault_id"))
+
+    def lock(self) -> None:
+        """Only one engine per vault: a second daemon (or `sync` beside `run`) is refused."""
+        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            pid = (self.runtime() or {}).get("pid", "?")
+            raise VaultBusy(f"a PeerVault daemon (pid {pid}) is already running on {self.root}; stop it first") from None
+        self._lock_fd = fd
+
+    def daemon_running(self) -> bool:
+        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def write_runtime(self, doc: dict[str, Any]) -> None:
+        tmp = self.dir / "daemon.json.tmp"
+        tmp.write_text(json.dumps(doc, indent=1))
+        os.replace(tmp, self.dir / "daemon.json")
+
+    def runtime(self) -> dict[str, Any] | None:
+        try:
+            return dict(json.loads((self.dir / "daemon.json").read_text()))
+        except (OSError, ValueError):
+            return None
+
+    def close(self) -> None:
+        self.store.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None

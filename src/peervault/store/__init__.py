@@ -1,0 +1,1 @@
+"""The only importer of sqlite3: the vault database under .peervault/."""

@@ -1,0 +1,181 @@
+"""SQLite storage for one vault (WAL, numbered schema files, one connection per process).
+
+Every write that must survive a crash is committed before the engine announces it
+to any peer; `transaction()` groups the writes of a batch into one commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from ..errors import StoreCorrupt
+
+SCHEMA_FILES = ["001_initial.sql"]  # append new numbered files; never edit an applied one
+
+
+@dataclass(frozen=True)
+class FileRow:
+    file_id: str
+    path: str
+    size: int
+    mtime_ns: int
+    hash: bytes
+    base: bytes
+
+
+@dataclass(frozen=True)
+class PeerRow:
+    endpoint_id: str
+    addrs: list[str]
+    pair_secret: bytes | None
+    added_at: float
+    last_seen: float | None
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorrupt(f"cannot open {path}: {exc}; move it aside and run `peervault join` again") from None
+        self._depth = 0
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        for n, name in enumerate(SCHEMA_FILES, start=1):
+            if version < n:
+                sql = resources.files("peervault.store").joinpath("schema", name).read_text()
+                self.db.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version={n};\nCOMMIT;")
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Nestable: only the outermost block commits."""
+        if self._depth == 0:
+            self.db.execute("BEGIN IMMEDIATE")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                self.db.execute("ROLLBACK")
+            raise
+        self._depth -= 1
+        if self._depth == 0:
+            self.db.execute("COMMIT")
+
+    # -- meta ----------------------------------------------------------------------------
+    def get_meta(self, key: str, default: object = None) -> object:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return default if row is None else row[0]
+
+    def set_meta(self, key: str, value: object) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # -- docs ----------------------------------------------------------------------------
+    def load_doc(self, doc_id: str) -> bytes | None:
+        row = self.db.execute("SELECT snapshot FROM docs WHERE doc_id=?", (doc_id,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def save_doc(self, doc_id: str, snapshot: bytes, vv: bytes, published: bool = True) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO docs(doc_id, snapshot, vv, published) VALUES (?, ?, ?, ?)",
+            (doc_id, snapshot, vv, int(published)),
+        )
+
+    def delete_doc(self, doc_id: str) -> None:
+        self.db.execute("DELETE FROM docs WHERE doc_id=?", (doc_id,))
+
+    def published_versions(self) -> Iterator[tuple[str, bytes]]:
+        for doc_id, vv in self.db.execute("SELECT doc_id, vv FROM docs WHERE published=1"):
+            yield doc_id, bytes(vv)
+
+    def publish_doc(self, doc_id: str) -> None:
+        self.db.execute("UPDATE docs SET published=1 WHERE doc_id=?", (doc_id,))
+
+    def reset_for_join(self, vault_id: str) -> None:
+        """Before a never-paired vault joins another: forget its own index and hold its notes
+        as unpublished ('u' ids), to be reconciled with the other vault's copies first."""
+        with self.transaction():
+            for (fid,) in self.db.execute("SELECT file_id FROM files WHERE file_id NOT LIKE 'u%'").fetchall():
+                new = "u" + fid[1:]
+                self.db.execute("UPDATE docs SET doc_id=?, published=0 WHERE doc_id=?", (new, fid))
+                self.db.execute("UPDATE files SET file_id=? WHERE file_id=?", (new, fid))
+            self.db.execute("DELETE FROM docs WHERE published=1")
+            self.db.execute("DELETE FROM meta WHERE key='index_snapshot'")
+            self.set_meta("vault_id", vault_id)
+            self.set_meta("published", 0)
+
+    # -- files ---------------------------------------------------------------------------
+    def files(self) -> dict[str, FileRow]:
+        rows = self.db.execute("SELECT file_id, path, size, mtime_ns, hash, base FROM files")
+        return {r[0]: FileRow(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5])) for r in rows}
+
+    def put_file(self, row: FileRow) -> None:
+        self.db.execute("DELETE FROM files WHERE path=? AND file_id<>?", (row.path, row.file_id))
+        self.db.execute(
+            "INSERT OR REPLACE INTO files(file_id, path, size, mtime_ns, hash, base) VALUES (?, ?, ?, ?, ?, ?)",
+            (row.file_id, row.path, row.size, row.mtime_ns, row.hash, row.base),
+        )
+
+    def delete_file(self, file_id: str) -> None:
+        self.db.execute("DELETE FROM files WHERE file_id=?", (file_id,))
+
+    # -- unsynced ------------------------------------------------------------------------
+    def set_unsynced(self, path: str, reason: str | None) -> None:
+        if reason is None:
+            self.db.execute("DELETE FROM unsynced WHERE path=?", (path,))
+        else:
+            self.db.execute("INSERT OR REPLACE INTO unsynced(path, reason) VALUES (?, ?)", (path, reason))
+
+    def unsynced(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT path, reason FROM unsynced ORDER BY path").fetchall())
+
+    # -- peers ---------------------------------------------------------------------------
+    def peers(self) -> list[PeerRow]:
+        rows = self.db.execute("SELECT endpoint_id, addrs, pair_secret, added_at, last_seen FROM peers ORDER BY added_at")
+        return [PeerRow(r[0], json.loads(r[1]), None if r[2] is None else bytes(r[2]), r[3], r[4]) for r in rows]
+
+    def peer(self, endpoint_id: str) -> PeerRow | None:
+        return next((p for p in self.peers() if p.endpoint_id == endpoint_id), None)
+
+    def add_peer(self, endpoint_id: str, addrs: list[str], pair_secret: bytes | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO peers(endpoint_id, addrs, pair_secret, added_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(endpoint_id) DO UPDATE SET addrs=excluded.addrs, pair_secret=excluded.pair_secret",
+            (endpoint_id, json.dumps(addrs), pair_secret, time.time()),
+        )
+
+    def update_peer(self, endpoint_id: str, *, addrs: list[str] | None = None, seen: bool = False, paired: bool = False) -> None:
+        if addrs:
+            self.db.execute("UPDATE peers SET addrs=? WHERE endpoint_id=?", (json.dumps(addrs), endpoint_id))
+        if seen:
+            self.db.execute("UPDATE peers SET last_seen=? WHERE endpoint_id=?", (time.time(), endpoint_id))
+        if paired:
+            self.db.execute("UPDATE peers SET pair_secret=NULL WHERE endpoint_id=?", (endpoint_id,))
+
+    # -- invites -------------------------------------------------------------------------
+    def add_invite(self, secret: bytes, expires_at: float) -> None:
+        self.db.execute("INSERT INTO invites(secret, expires_at) VALUES (?, ?)", (secret, expires_at))
+
+    def redeem_invite(self, secret: bytes, endpoint_id: str, now: float) -> bool:
+        """Single use: true only for an unexpired, unused secret, which it marks used."""
+        cur = self.db.execute(
+            "UPDATE invites SET used_by=? WHERE secret=? AND used_by IS NULL AND expires_at>?",
+            (endpoint_id, secret, now),
+        )
+        return cur.rowcount == 1

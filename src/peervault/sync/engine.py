@@ -1,0 +1,548 @@
+"""The vault engine: the one place where disk, database, CRDTs and peers meet.
+
+Local side:  changed paths -> read -> diff into the note (against the version the
+             disk held) -> commit to SQLite -> mark pending for peers.
+Remote side: updates -> import -> commit to SQLite -> write the merged text to
+             disk atomically, after first reading any local edit it has not seen.
+
+It is synchronous and single-threaded (the daemon calls it from its event loop);
+it implements the session's `Replica` protocol, so sessions read vault state
+from it without knowing about disk or SQLite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import time
+from collections import defaultdict
+from pathlib import Path, PurePosixPath
+
+from cachetools import LRUCache
+from loro import LoroDoc
+
+from ..config import Config
+from ..crdt import CrdtError, notes
+from ..crdt.index import Entry, VaultIndex, file_id_for
+from ..errors import UnsafePath
+from ..protocol import messages as m
+from ..store.db import FileRow, Store
+from ..vault.fsops import Stat, atomic_write, content_hash, prune_empty_dirs, stat_of
+from ..vault.paths import check_remote_path, is_ignored, safe_target
+from ..vault.scanner import scan
+
+log = logging.getLogger(__name__)
+
+INDEX_KEY = "index_snapshot"
+
+
+def _digest(doc_id: str, vv: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(doc_id.encode() + vv, digest_size=8).digest(), "big")
+
+
+class Engine:
+    def __init__(self, root: Path, store: Store, cfg: Config) -> None:
+        self.root = root
+        self.store = store
+        self.cfg = cfg
+        self.vault_id = bytes.fromhex(str(store.get_meta("vault_id")))
+        self.published = bool(store.get_meta("published", 1))
+        # A fresh Loro peer id per process: reusing one after state loss silently drops ops.
+        self.session_peer = secrets.randbits(63)
+        snap = store.get_meta(INDEX_KEY)
+        self.index = VaultIndex.load(bytes(snap), self.session_peer) if snap else VaultIndex.empty(self.session_peer)  # type: ignore[arg-type]
+        self.entries: dict[str, Entry] = self.index.entries()
+        self.files: dict[str, FileRow] = store.files()
+        self._vvs: dict[str, bytes] = dict(store.published_versions())
+        self._buckets = [0] * m.BUCKETS
+        for doc_id, vv in self._vvs.items():
+            self._buckets[int(doc_id[:2], 16)] ^= _digest(doc_id, vv)
+        self._cache: LRUCache[str, LoroDoc] = LRUCache(maxsize=cfg.cache_docs)
+        self._pending_docs: dict[str, bytes | None] = {}
+        self._pending_index: bytes | None = None
+        self._index_dirty = False
+        self.addrs: list[str] = []
+        self.stats = {"local_changes": 0, "remote_changes": 0, "files_written": 0, "sync_errors": 0}
+
+    # ================================================================== documents
+    def _doc(self, fid: str) -> LoroDoc | None:
+        doc = self._cache.get(fid)
+        if doc is None:
+            snap = self.store.load_doc(fid)
+            if snap is None:
+                return None
+            doc = notes.load_note(snap, self.session_peer)
+            self._cache[fid] = doc
+        return doc
+
+    def _save(self, fid: str, doc: LoroDoc) -> None:
+        published = not fid.startswith("u")
+        vv = notes.vv_bytes(doc)
+        self.store.save_doc(fid, notes.snapshot(doc), vv, published)
+        self._cache[fid] = doc
+        if published:
+            bucket = int(fid[:2], 16)
+            old = self._vvs.get(fid)
+            if old is not None:
+                self._buckets[bucket] ^= _digest(fid, old)
+            self._buckets[bucket] ^= _digest(fid, vv)
+            self._vvs[fid] = vv
+
+    def _mark_pending(self, fid: str, before: bytes | None) -> None:
+        if not fid.startswith("u") and fid not in self._pending_docs:
+            self._pending_docs[fid] = before
+
+    def _index_changed(self, before: bytes | None) -> None:
+        self.entries = self.index.entries()
+        self.store.set_meta(INDEX_KEY, self.index.snapshot())
+        if not self._index_dirty:
+            self._pending_index, self._index_dirty = before, True
+
+    def text(self, fid: str) -> str | None:
+        doc = self._doc(fid)
+        return None if doc is None else notes.text_of(doc)
+
+    def is_live(self, entry: Entry) -> bool:
+        """Deleted, unless the note holds edits the deleting device had not seen (edit wins)."""
+        if not entry.deleted:
+            return True
+        vv = self._vvs.get(entry.file_id)
+        if vv is None or not entry.dvv:
+            return False
+        try:
+            return not notes.includes(entry.dvv, vv)
+        except CrdtError:
+            return False
+
+    # ================================================================== local side
+    def reconcile(self) -> int:
+        """Full pass over the folder: cheap (size+mtime) unless something changed. Returns changes."""
+        disk = scan(self.root)
+        by_path = {row.path: row for row in self.files.values()}
+        present = {
+            rel: st
+            for rel, st in disk.items()
+            if (row := by_path.get(rel)) is None or (row.size, row.mtime_ns) != (st.size, st.mtime_ns)
+        }
+        gone = {fid for fid, row in self.files.items() if row.path not in disk}
+        return self._ingest(present, gone)
+
+    def local_paths(self, rels: set[str]) -> int:
+        """Look again at these paths (files or folders, present or gone). Returns changes."""
+        present: dict[str, Stat] = {}
+        for rel in rels:
+            p = self.root.joinpath(*rel.split("/"))
+            if p.is_dir() and not p.is_symlink():
+                present.update(scan(self.root, rel))
+            elif not is_ignored(rel) and (st := stat_of(p)) is not None and not p.is_symlink():
+                present[rel] = st
+        gone = set()
+        for fid, row in self.files.items():
+            if any(row.path == r or row.path.startswith(r + "/") for r in rels):
+                if stat_of(self.root.joinpath(*row.path.split("/"))) is None:
+                    gone.add(fid)
+        return self._ingest(present, gone)
+
+    def _ingest(self, present: dict[str, Stat], gone: set[str]) -> int:
+        by_path = {row.path: row for row in self.files.values()}
+        gone_by_hash = {self.files[fid].hash: fid for fid in gone}
+        changes = 0
+        with self.store.transaction():
+            for rel in sorted(present):
+                row = by_path.get(rel)
+                st = present[rel]
+                if row is not None and (row.size, row.mtime_ns) == (st.size, st.mtime_ns):
+                    continue
+                try:
+                    data = self.root.joinpath(*rel.split("/")).read_bytes()
+                except OSError:
+                    continue  # vanished or unreadable: the next event or reconcile sees it
+                h = content_hash(data)
+                if row is not None and row.hash == h:
+                    self._record(row.file_id, rel, st, h, row.base)
+                    continue
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    self.store.set_unsynced(rel, "not UTF-8 text (attachments sync in a later version)")
+                    continue
+                self.store.set_unsynced(rel, None)
+                changes += 1
+                if row is not None:
+                    self._local_edit(row, text, st, h)
+                elif h in gone_by_hash:
+                    fid = gone_by_hash.pop(h)
+                    gone.discard(fid)
+                    self._local_rename(fid, rel, st, h)
+                else:
+                    self._local_create(rel, text, st, h)
+            for fid in gone:
+                changes += 1
+                self._local_delete(fid)
+            for rel in list(self.store.unsynced()):
+                if stat_of(self.root.joinpath(*rel.split("/"))) is None:
+                    self.store.set_unsynced(rel, None)
+        self.stats["local_changes"] += changes
+        return changes
+
+    def _record(self, fid: str, rel: str, st: Stat, h: bytes, base: bytes) -> None:
+        row = FileRow(fid, rel, st.size, st.mtime_ns, h, base)
+        for other in [f for f, r in self.files.items() if r.path == rel and f != fid]:
+            del self.files[other]
+        self.files[fid] = row
+        self.store.put_file(row)
+
+    def _local_edit(self, row: FileRow, text: str, st: Stat, h: bytes) -> None:
+        doc = self._doc(row.file_id)
+        if doc is None:
+            self.store.delete_file(row.file_id)
+            del self.files[row.file_id]
+            self._local_create(row.path, text, st, h)
+            return
+        before = notes.vv_bytes(doc)
+        if notes.edit_from(doc, row.base, text, self.cfg.text_diff_timeout_ms, self.cfg.line_diff_timeout_ms):
+            self._save(row.file_id, doc)
+            self._mark_pending(row.file_id, before)
+        entry = self.entries.get(row.file_id)
+        if entry is not None and entry.deleted:
+            ibefore = self.index.vv()
+            self.index.undelete(row.file_id)
+            self._index_changed(ibefore)
+        merged = notes.text_of(doc)
+        self._record(row.file_id, row.path, st, h, notes.frontiers(doc) if merged == text else row.base)
+        if merged != text:  # remote edits arrived since the disk was written: show the merge
+            self._materialize({row.file_id})
+
+    def _local_create(self, rel: str, text: str, st: Stat, h: bytes) -> None:
+        if not self.published:
+            fid = "u" + secrets.token_hex(15)
+            doc = notes.new_note(text, self.session_peer)
+        else:
+            fid = self._alloc_id(rel)
+            doc = self._doc(fid)
+            before = None if doc is None else notes.vv_bytes(doc)
+            if doc is None:
+                doc = notes.new_note(text, self.session_peer)
+            else:  # the same path was created elsewhere and its note is here already: merge
+                notes.merge_foreign_text(doc, text, self.session_peer)
+            self._mark_pending(fid, before)
+            ibefore = self.index.vv()
+            self.index.put(fid, rel)
+            self._index_changed(ibefore)
+        self._save(fid, doc)
+        self._record(fid, rel, st, h, notes.frontiers(doc))
+        if notes.text_of(doc) != text:
+            self._materialize({fid})
+
+    def _alloc_id(self, rel: str) -> str:
+        """Deterministic: the same path created on two devices gets the same id (and merges)."""
+        for attempt in range(10_000):
+            fid = file_id_for(rel, attempt)
+            entry = self.entries.get(fid)
+            if entry is None and fid not in self._vvs:
+                return fid
+            if entry is not None and entry.path == rel and self.is_live(entry) and fid not in self.files:
+                return fid
+        raise RuntimeError(f"no free file id for {rel}")
+
+    def _local_rename(self, fid: str, rel: str, st: Stat, h: bytes) -> None:
+        self._record(fid, rel, st, h, self.files[fid].base)
+        if not fid.startswith("u"):
+            before = self.index.vv()
+            self.index.set_path(fid, rel)
+            self._index_changed(before)
+
+    def _local_delete(self, fid: str) -> None:
+        self.files.pop(fid, None)
+        self.store.delete_file(fid)
+        if fid.startswith("u"):
+            self.store.delete_doc(fid)
+            self._cache.pop(fid, None)
+            return
+        entry = self.entries.get(fid)
+        vv = self._vvs.get(fid)
+        if entry is None or vv is None or entry.deleted:
+            return
+        before = self.index.vv()
+        self.index.mark_deleted(fid, vv)
+        self._index_changed(before)
+
+    # ================================================================== remote side
+    def apply_index(self, blob: bytes) -> None:
+        before = self.entries
+        with self.store.transaction():
+            self.index.apply(blob)
+            self.entries = self.index.entries()
+            self.store.set_meta(INDEX_KEY, self.index.snapshot())
+            changed = {fid for fid, e in self.entries.items() if before.get(fid) != e}
+            self._materialize(changed)
+        self.stats["remote_changes"] += len(changed)
+
+    def apply_docs(self, entries: tuple[tuple[bytes, bytes], ...]) -> None:
+        changed = set()
+        with self.store.transaction():
+            for raw_id, blob in entries:
+                fid = raw_id.hex()
+                doc = self._doc(fid) or notes.empty_note(self.session_peer)
+                try:
+                    notes.apply(doc, blob)
+                except CrdtError as exc:
+                    self.stats["sync_errors"] += 1
+                    log.warning("refused an update for note %s: %s", fid, exc)
+                    self._cache.pop(fid, None)  # drop a possibly half-applied in-memory copy
+                    continue
+                self._save(fid, doc)
+                changed.add(fid)
+            self._materialize(changed)
+        self.stats["remote_changes"] += len(changed)
+
+    def layout(self) -> dict[str, str]:
+        """Where each live note belongs on disk. Duplicate live paths (rare: concurrent
+        renames onto one name) resolve deterministically: the smallest id keeps the name."""
+        by_path: dict[str, list[str]] = defaultdict(list)
+        for fid, e in self.entries.items():
+            if fid in self._vvs and self.is_live(e):
+                try:
+                    check_remote_path(e.path)
+                except UnsafePath as exc:
+                    log.warning("ignoring note %s from a peer: %s", fid, exc)
+                    continue
+                by_path[e.path].append(fid)
+        out: dict[str, str] = {}
+        for path, fids in by_path.items():
+            fids.sort()
+            out[fids[0]] = path
+            p = PurePosixPath(path)
+            for fid in fids[1:]:
+                out[fid] = str(p.with_name(f"{p.stem} ({fid[:6]}){p.suffix}"))
+        return out
+
+    def _materialize(self, fids: set[str]) -> None:
+        """Bring the disk in line with the CRDT state for these notes (and any whose place moved)."""
+        layout = self.layout()
+        todo = set(fids) | {fid for fid, row in self.files.items() if not fid.startswith("u") and layout.get(fid) != row.path}
+        for fid in sorted(todo):
+            try:
+                target = layout.get(fid)
+                row = self.files.get(fid)
+                if target is None:
+                    if row is not None and fid in self.entries:
+                        self._remove_local(fid, row)
+                else:
+                    self._write_local(fid, target, row)
+            except (UnsafePath, OSError) as exc:
+                self.stats["sync_errors"] += 1
+                log.warning("could not write %s: %s", self.entries[fid].path if fid in self.entries else fid, exc)
+
+    def _local_changed(self, row: FileRow) -> tuple[bytes, Stat] | None:
+        """The disk content of `row` if the user changed it since we last read or wrote it."""
+        path = self.root.joinpath(*row.path.split("/"))
+        st = stat_of(path)
+        if st is None or (st.size, st.mtime_ns) == (row.size, row.mtime_ns):
+            return None
+        data = path.read_bytes()
+        if content_hash(data) == row.hash:
+            self._record(row.file_id, row.path, st, row.hash, row.base)
+            return None
+        return data, st
+
+    def _absorb_local_edit(self, row: FileRow) -> bool:
+        """Read, merge, then write: pull in an unseen local edit before touching the file."""
+        changed = self._local_changed(row)
+        if changed is None:
+            return False
+        data, st = changed
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        self._local_edit(row, text, st, content_hash(data))
+        return True
+
+    def _remove_local(self, fid: str, row: FileRow) -> None:
+        if self._absorb_local_edit(row):
+            return  # edited here after the delete: the edit wins and the note stays
+        path = self.root.joinpath(*row.path.split("/"))
+        if path.exists() and not path.is_symlink():
+            path.unlink()
+            prune_empty_dirs(self.root, path.parent)
+        self.files.pop(fid, None)
+        self.store.delete_file(fid)
+
+    def _write_local(self, fid: str, target: str, row: FileRow | None) -> None:
+        doc = self._doc(fid)
+        if doc is None:
+            return
+        if row is not None:
+            self._absorb_local_edit(row)
+            row = self.files.get(fid)
+        dst = safe_target(self.root, target)
+        if row is not None and row.path != target:  # renamed or moved elsewhere
+            src = self.root.joinpath(*row.path.split("/"))
+            if src.exists() and not dst.exists():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(src, dst)
+                prune_empty_dirs(self.root, src.parent)
+                st = stat_of(dst)
+                if st is not None:
+                    self._record(fid, target, st, row.hash, row.base)
+                    row = self.files[fid]
+        occupant = stat_of(dst)
+        known = row is not None and row.path == target
+        if occupant is not None and not known:
+            self._merge_occupant(fid, doc, target, dst)
+        text = notes.text_of(doc)
+        data = text.encode("utf-8")
+        h = content_hash(data)
+        row = self.files.get(fid)
+        if row is not None and row.path == target and row.hash == h and stat_of(dst) is not None:
+            self._record(fid, target, stat_of(dst), h, notes.frontiers(doc))  # type: ignore[arg-type]
+            return
+        st = atomic_write(self.root, dst, data)
+        self.stats["files_written"] += 1
+        if row is not None and row.path != target:
+            old = self.root.joinpath(*row.path.split("/"))
+            if old.exists() and not self._local_changed(row):
+                old.unlink()
+                prune_empty_dirs(self.root, old.parent)
+        self._record(fid, target, st, h, notes.frontiers(doc))
+
+    def _merge_occupant(self, fid: str, doc: LoroDoc, target: str, dst: Path) -> None:
+        """A file we don't know as this note sits where it belongs (created here meanwhile, or
+        a local copy from before pairing): identical text is adopted, different text merged in."""
+        try:
+            local = dst.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise UnsafePath(f"{target} is a binary file here; the note was not written over it") from None
+        other = next((f for f, r in self.files.items() if r.path == target), None)
+        if local != notes.text_of(doc):
+            before = notes.vv_bytes(doc)
+            pre = self._doc(other) if other and other.startswith("u") else None
+            if pre is not None:
+                notes.apply(doc, notes.updates_since(pre, None))
+            else:
+                notes.merge_foreign_text(doc, local, self.session_peer)
+            self._save(fid, doc)
+            self._mark_pending(fid, before)
+        if other is not None:
+            self.files.pop(other, None)
+            self.store.delete_file(other)
+            if other.startswith("u"):
+                self.store.delete_doc(other)
+                self._cache.pop(other, None)
+
+    # ================================================================== publishing
+    def publish_pending(self) -> int:
+        """After the first sync with a peer: announce notes imported before pairing that the
+        peer's vault did not already hold. Stale copies of notes deleted elsewhere are dropped."""
+        if self.published:
+            return 0
+        n = 0
+        with self.store.transaction():
+            tombstoned = defaultdict(list)
+            for e in self.entries.values():
+                if not self.is_live(e):
+                    tombstoned[e.path].append(e.file_id)
+            for ufid, row in list(self.files.items()):
+                if not ufid.startswith("u"):
+                    continue
+                doc = self._doc(ufid)
+                if doc is None:
+                    continue
+                text = notes.text_of(doc)
+                if any(self.text(t) == text for t in tombstoned.get(row.path, [])):
+                    path = self.root.joinpath(*row.path.split("/"))
+                    if not self._local_changed(row) and path.exists():
+                        path.unlink()
+                        prune_empty_dirs(self.root, path.parent)
+                    self._drop_unpublished(ufid)
+                    continue
+                fid = self._alloc_id(row.path)
+                existing = self._doc(fid)
+                if existing is not None:
+                    notes.apply(existing, notes.updates_since(doc, None))
+                    doc = existing
+                self._save(fid, doc)
+                self._mark_pending(fid, None)
+                before = self.index.vv()
+                self.index.put(fid, row.path)
+                self._index_changed(before)
+                self._drop_unpublished(ufid)
+                self._record(fid, row.path, Stat(row.size, row.mtime_ns), row.hash, notes.frontiers(doc))
+                n += 1
+            self.published = True
+            self.store.set_meta("published", 1)
+        return n
+
+    def _drop_unpublished(self, ufid: str) -> None:
+        self.files.pop(ufid, None)
+        self.store.delete_file(ufid)
+        self.store.delete_doc(ufid)
+        self._cache.pop(ufid, None)
+
+    # ================================================================== outgoing
+    def has_pending(self) -> bool:
+        return bool(self._pending_docs) or self._index_dirty
+
+    def take_pending(self) -> list[m.IndexUpdates | m.DocUpdates]:
+        """Everything changed locally since the last call, as messages for every peer."""
+        out: list[m.IndexUpdates | m.DocUpdates] = []
+        if self._index_dirty:
+            blob = self.index.updates_since(self._pending_index or b"")
+            if blob:
+                out.append(m.IndexUpdates(blob))
+        docs = []
+        for fid, before in self._pending_docs.items():
+            doc = self._doc(fid)
+            if doc is not None:
+                docs.append((bytes.fromhex(fid), notes.updates_since(doc, before)))
+        if docs:
+            out.append(m.DocUpdates(tuple(docs)))
+        self._pending_docs.clear()
+        self._pending_index, self._index_dirty = None, False
+        return out
+
+    # ================================================================== Replica protocol
+    def index_vv(self) -> bytes:
+        return self.index.vv()
+
+    def index_updates_since(self, vv: bytes) -> bytes | None:
+        return self.index.updates_since(vv)
+
+    def bucket_digests(self) -> bytes:
+        return b"".join(d.to_bytes(8, "big") for d in self._buckets)
+
+    def doc_versions(self, buckets: bytes) -> list[tuple[bytes, bytes]]:
+        wanted = set(buckets)
+        return [(bytes.fromhex(fid), vv) for fid, vv in self._vvs.items() if int(fid[:2], 16) in wanted]
+
+    def doc_updates_for(self, buckets: bytes, peer_versions: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+        out = []
+        for raw_id, vv in self.doc_versions(buckets):
+            theirs = peer_versions.get(raw_id)
+            try:
+                if theirs is not None and notes.includes(theirs, vv):
+                    continue
+                doc = self._doc(raw_id.hex())
+                if doc is not None:
+                    out.append((raw_id, notes.updates_since(doc, theirs)))
+            except CrdtError as exc:
+                log.warning("peer sent a bad version for note %s: %s", raw_id.hex(), exc)
+        return out
+
+    def local_addrs(self) -> list[str]:
+        return self.addrs
+
+    def accept_pairing(self, peer: str, vault_id: bytes, secret: bytes) -> bool:
+        if vault_id != self.vault_id or not self.store.redeem_invite(secret, peer, time.time()):
+            return False
+        self.store.add_peer(peer, [])
+        return True
+
+    # ================================================================== status
+    def counts(self) -> dict[str, int]:
+        live = sum(1 for e in self.entries.values() if self.is_live(e))
+        unpublished = sum(1 for f in self.files if f.startswith("u"))
+        return {"tracked": live + unpublished, "deleted": len(self.entries) - live}

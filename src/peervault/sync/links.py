@@ -1,0 +1,129 @@
+"""A Link pumps one Session over one MessageStream: the thin asyncio shell around the
+sans-I/O state machine. Events go to the daemon through a callback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from ..errors import ProtocolError
+from ..net.stream import MessageStream
+from ..protocol import messages as m
+from ..protocol.session import Close, Event, Session
+
+log = logging.getLogger(__name__)
+
+
+class Link:
+    def __init__(self, peer: str, session: Session, stream: MessageStream, on_event: Callable[[Link, Event], None]) -> None:
+        self.peer = peer
+        self.session = session
+        self.stream = stream
+        self.on_event = on_event
+        self.opened_at = time.monotonic()
+        self.closed = asyncio.Event()
+        self.close_reason = ""
+        self.synced = asyncio.Event()
+        self._pongs = 0
+        self._pong_seen = asyncio.Event()
+        self._send_queue: asyncio.Queue[list[m.Message] | None] = asyncio.Queue(maxsize=1024)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self.send(self.session.start(time.monotonic()))
+        self._tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._writer())]
+
+    def send(self, msgs: list[m.Message]) -> None:
+        if msgs and not self.closed.is_set():
+            try:
+                self._send_queue.put_nowait(msgs)
+            except asyncio.QueueFull:
+                self.close(408, "peer is not reading; send queue full")
+
+    def push(self, msg: m.IndexUpdates | m.DocUpdates) -> None:
+        self.send(self.session.push(time.monotonic(), msg))
+
+    def tick(self) -> None:
+        out, events = self.session.tick(time.monotonic())
+        self.send(out)
+        for ev in events:
+            self._handle(ev)
+
+    async def barrier(self, timeout: float) -> bool:
+        """True once the peer has processed everything sent so far (a ping's pong came back)."""
+        seen = self._pongs
+        self._pong_seen.clear()
+        self.send([m.Ping()])
+        deadline = time.monotonic() + timeout
+        while self._pongs == seen and not self.closed.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._pong_seen.wait(), remaining)
+            self._pong_seen.clear()
+        return self._pongs > seen
+
+    async def _writer(self) -> None:
+        while True:
+            msgs = await self._send_queue.get()
+            if msgs is None:
+                return
+            try:
+                await self.stream.send(msgs)
+            except ConnectionError as exc:
+                self._finish(f"send failed: {exc}")
+                return
+
+    async def _reader(self) -> None:
+        try:
+            while not self.closed.is_set():
+                msgs = await self.stream.receive()
+                for msg in msgs:
+                    if isinstance(msg, m.Pong):
+                        self._pongs += 1
+                        self._pong_seen.set()
+                    out, events = self.session.receive(time.monotonic(), msg)
+                    self.send(out)
+                    for ev in events:
+                        self._handle(ev)
+        except ProtocolError as exc:
+            log.warning("peer %s broke the protocol: %s", self.peer[:10], exc)
+            self.send([m.Refused(400, str(exc)[:200])])
+            await asyncio.sleep(0.05)
+            self.close(400, str(exc))
+        except ConnectionError as exc:
+            self._finish(str(exc))
+        except Exception as exc:  # noqa: BLE001 - one bad link must not take the daemon down
+            log.exception("link to %s failed", self.peer[:10])
+            self.close(500, f"internal error: {exc}")
+
+    def _handle(self, ev: Event) -> None:
+        try:
+            self.on_event(self, ev)
+        finally:
+            if isinstance(ev, Close):
+                # let the Refused frame (if any) reach the peer before closing
+                asyncio.get_running_loop().call_later(0.1, self.close, ev.code, ev.reason)
+
+    def close(self, code: int, reason: str) -> None:
+        if self.closed.is_set():
+            return
+        self.stream.close(code, reason)
+        self._finish(reason)
+
+    def _finish(self, reason: str) -> None:
+        if self.closed.is_set():
+            return
+        self.close_reason = reason
+        self.closed.set()
+        with contextlib.suppress(asyncio.QueueFull):
+            self._send_queue.put_nowait(None)
+        current = asyncio.current_task()
+        for t in self._tasks:
+            if t is not current:
+                t.cancel()
+        self.on_event(self, Close(0, reason))

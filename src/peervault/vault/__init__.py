@@ -1,0 +1,1 @@
+"""The folder on disk: path rules, scanning, atomic writes and the watcher."""

@@ -1,0 +1,61 @@
+"""Disk operations that must not lose data: atomic replace, stat snapshots, tidy folders."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import STATE_DIR
+
+
+@dataclass(frozen=True)
+class Stat:
+    size: int
+    mtime_ns: int
+
+
+def stat_of(path: Path) -> Stat | None:
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not path.is_file():
+        return None
+    return Stat(st.st_size, st.st_mtime_ns)
+
+
+def content_hash(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def atomic_write(root: Path, target: Path, data: bytes) -> Stat:
+    """Write via a temp file in .peervault/tmp (the watcher ignores it), fsync, rename into place."""
+    tmp_dir = root / STATE_DIR / "tmp"
+    tmp_dir.mkdir(exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_dir / f"{os.getpid()}-{hashlib.blake2b(str(target).encode(), digest_size=6).hexdigest()}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, target)
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    st = target.stat()
+    return Stat(st.st_size, st.st_mtime_ns)
+
+
+def prune_empty_dirs(root: Path, start: Path) -> None:
+    """Remove `start` and its parents while they are empty, stopping at the vault root."""
+    d = start
+    while d != root and root in d.parents:
+        try:
+            d.rmdir()
+        except OSError:
+            return
+        d = d.parent

@@ -1,0 +1,78 @@
+"""Path rules. Every path that comes from a peer passes `check_remote_path`;
+every local path is turned into the vault's canonical form with `rel_path`.
+
+Canonical form: relative, '/'-separated, no '.', '..' or empty parts, nothing
+under .peervault/, no NUL or control characters.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..config import STATE_DIR
+from ..errors import UnsafePath
+
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
+# Editors' temporary and swap files, and folders that are per-device state.
+IGNORED_DIRS = frozenset({STATE_DIR, ".git", ".trash", ".obsidian", "__pycache__", "node_modules"})
+IGNORED_SUFFIXES = (".tmp", ".swp", ".swx", "~", ".crdownload", ".part")
+IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+
+
+def check_remote_path(path: str) -> str:
+    """Return `path` if it is a safe vault-relative path, else raise UnsafePath."""
+    if not isinstance(path, str) or not path:
+        raise UnsafePath("empty path")
+    if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        raise UnsafePath(f"path longer than {MAX_PATH_BYTES} bytes")
+    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+        raise UnsafePath(f"control character in path {path!r}")
+    if path.startswith("/") or "\\" in path or (len(path) > 1 and path[1] == ":"):
+        raise UnsafePath(f"absolute or non-POSIX path {path!r}")
+    parts = path.split("/")
+    for part in parts:
+        if part in ("", ".", ".."):
+            raise UnsafePath(f"path {path!r} has an empty, '.' or '..' component")
+        if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+            raise UnsafePath(f"name longer than {MAX_NAME_BYTES} bytes in {path!r}")
+    if parts[0] == STATE_DIR:
+        raise UnsafePath(f"path {path!r} is inside {STATE_DIR}/")
+    return path
+
+
+def is_ignored(rel: str) -> bool:
+    parts = rel.split("/")
+    if any(p in IGNORED_DIRS for p in parts[:-1]) or parts[0] in IGNORED_DIRS:
+        return True
+    name = parts[-1]
+    return name in IGNORED_NAMES or name.endswith(IGNORED_SUFFIXES) or name.startswith(".#")
+
+
+def rel_path(root: Path, abs_path: str | Path) -> str | None:
+    """The canonical vault path of a local absolute path, or None if outside the vault."""
+    try:
+        rel = Path(os.path.abspath(abs_path)).relative_to(root)
+    except ValueError:
+        return None
+    s = rel.as_posix()
+    return None if s in ("", ".") else s
+
+
+def safe_target(root: Path, rel: str) -> Path:
+    """The absolute path for `rel`, refusing any parent that is a symlink leaving the vault."""
+    check_remote_path(rel)
+    target = root.joinpath(*rel.split("/"))
+    parent = target.parent
+    real_root = os.path.realpath(root)
+    # Walk up to the deepest existing ancestor; it must resolve inside the vault.
+    probe = parent
+    while not probe.exists() and probe != root:
+        probe = probe.parent
+    real = os.path.realpath(probe)
+    if real != real_root and not real.startswith(real_root + os.sep):
+        raise UnsafePath(f"{rel!r} would be written through a link leaving the vault")
+    if target.is_symlink():
+        raise UnsafePath(f"{rel!r} is a symbolic link; PeerVault does not write through links")
+    return target
