@@ -71,6 +71,7 @@ class _Group(click.Group):
 def cli(log_level: str) -> None:
     """PeerVault: keep a folder of notes identical across your devices, peer to peer."""
     _setup_logging(log_level)
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
 
 
 def _open(vault: str) -> Any:
