@@ -297,7 +297,7 @@ class Daemon:
                 log.info("disconnected from %s: %s", link.peer[:10], ev.reason)
                 self._status_dirty = True
             if ev.code in (403, 404, 426) and link.session.dialer:
-                self.outcome.refused = ev.reason
+                self.outcome.refused = ev.reason.removeprefix("peer refused: ")
 
     # ------------------------------------------------------------------ local changes
     async def _watch_loop(self) -> None:

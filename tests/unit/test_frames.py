@@ -160,3 +160,33 @@ def test_zstd_frame_without_content_size_decodes() -> None:
     cctx = zstandard.ZstdCompressor(write_content_size=False)
     packed = cctx.compress(body)
     assert FrameDecoder().feed(struct.pack(">IB", len(packed) + 1, ZSTD) + packed) == [body]
+
+
+def test_zip_bomb_without_content_size_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frames, "MAX_BODY", 10_000)
+    packed = zstandard.ZstdCompressor(write_content_size=False).compress(b"\x00" * 20_000)
+    with pytest.raises(ProtocolError):
+        FrameDecoder().feed(struct.pack(">IB", len(packed) + 1, ZSTD) + packed)
+
+
+def test_header_announcing_a_huge_body_is_refused_without_allocating() -> None:
+    # zstd frame header: magic, descriptor (single segment, 8-byte content size), content size 1 TiB,
+    # then one RLE block; the decoder must refuse on the header alone.
+    header = struct.pack("<IB", 0xFD2FB528, 0xE0) + struct.pack("<Q", 1 << 40)
+    block = struct.pack("<I", (1 << 0) | (1 << 1) | (100 << 3))[:3] + b"\x00"  # last, RLE, 100 bytes
+    payload = header + block
+    with pytest.raises(FrameTooLarge):
+        FrameDecoder().feed(struct.pack(">IB", len(payload) + 1, ZSTD) + payload)
+
+
+def test_trailing_bytes_after_zstd_frame_raise() -> None:
+    packed = zstandard.ZstdCompressor().compress(b"a" * 5000) + b"junk"
+    with pytest.raises(ProtocolError):
+        FrameDecoder().feed(struct.pack(">IB", len(packed) + 1, ZSTD) + packed)
+
+
+def test_body_exactly_max_body_without_content_size_decodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frames, "MAX_BODY", 10_000)
+    body = b"q" * 10_000
+    packed = zstandard.ZstdCompressor(write_content_size=False).compress(body)
+    assert FrameDecoder().feed(struct.pack(">IB", len(packed) + 1, ZSTD) + packed) == [body]

@@ -66,11 +66,16 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group)
-@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]), show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Default: info for `run`, warning for the other commands.",
+)
 @click.version_option(package_name="peervault")
-def cli(log_level: str) -> None:
+@click.pass_context
+def cli(ctx: click.Context, log_level: str | None) -> None:
     """PeerVault: keep a folder of notes identical across your devices, peer to peer."""
-    _setup_logging(log_level)
+    _setup_logging(log_level or ("info" if ctx.invoked_subcommand == "run" else "warning"))
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
 
 
@@ -163,7 +168,7 @@ def join(vault: str, ticket: str, timeout: float, no_relay: bool, bind: str | No
     outcome = asyncio.run(daemon.main())
     if outcome.refused:
         state.store.db.execute("DELETE FROM peers WHERE endpoint_id=? AND pair_secret IS NOT NULL", (inviter,))
-        raise PairingRefused(f"device {inviter[:10]} refused: {outcome.refused}")
+        raise PairingRefused(f"device {inviter[:10]} refused to pair ({outcome.refused}); ask for a new ticket")
     if not outcome.synced_peers:
         raise NoPeerReachable(
             f"could not reach device {inviter[:10]} at {', '.join(addrs) or 'no address'} within {timeout:.0f} s; "

@@ -67,12 +67,15 @@ def _unpack(flag: int, payload: bytes) -> bytes:
     if flag == RAW:
         return payload
     if flag == ZSTD:
+        # One-shot decompression: unlike a stream reader it fails on a truncated or empty
+        # frame instead of quietly returning part of the body. It trusts the content size in
+        # the frame header, so that is checked against MAX_BODY first (zip bomb); without one,
+        # max_output_size bounds the output.
         try:
-            reader = _decompressor.stream_reader(payload)
-            body = reader.read(MAX_BODY + 1)
+            params = zstandard.get_frame_parameters(payload)
+            if params.content_size != zstandard.CONTENTSIZE_UNKNOWN and params.content_size > MAX_BODY:
+                raise FrameTooLarge(f"compressed frame expands past {MAX_BODY} bytes")
+            return _decompressor.decompress(payload, max_output_size=MAX_BODY, allow_extra_data=False)
         except zstandard.ZstdError as exc:
-            raise ProtocolError(f"undecodable compressed frame: {exc}") from None
-        if len(body) > MAX_BODY:
-            raise FrameTooLarge(f"compressed frame expands past {MAX_BODY} bytes")
-        return body
+            raise ProtocolError(f"undecodable compressed frame (or larger than {MAX_BODY} bytes): {exc}") from None
     raise ProtocolError(f"unknown frame flag {flag}")

@@ -1,0 +1,450 @@
+"""The sans-I/O session state machine, driven pairwise against an in-memory fake replica."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pytest
+
+from peervault.protocol import messages as m
+from peervault.protocol import session as s
+from peervault.protocol.session import Close, Paired, PeerHello, Received, Session, State, Synced
+
+VAULT = bytes(range(16))
+OTHER_VAULT = bytes(range(16, 32))
+SECRET = b"S" * 16
+
+
+# ------------------------------------------------------------------------------- fake replica
+def _enc(ops: Iterable[str]) -> bytes:
+    return json.dumps(sorted(ops)).encode()
+
+
+def _dec(b: bytes) -> set[str]:
+    return set(json.loads(b)) if b else set()
+
+
+@dataclass
+class FakeReplica:
+    """Index and docs are grow-only sets of op names; a "version" is the encoded set."""
+
+    vault_id: bytes = VAULT
+    index: set[str] = field(default_factory=set)
+    docs: dict[bytes, set[str]] = field(default_factory=dict)
+    invites: set[bytes] = field(default_factory=set)
+    addrs: list[str] = field(default_factory=lambda: ["127.0.0.1:1"])
+    paired_with: list[str] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+
+    def index_vv(self) -> bytes:
+        return _enc(self.index)
+
+    def index_updates_since(self, vv: bytes) -> bytes | None:
+        missing = self.index - _dec(vv)
+        return _enc(missing) if missing else None
+
+    def bucket_digests(self) -> bytes:
+        buckets = [0] * m.BUCKETS
+        for doc_id, ops in self.docs.items():
+            buckets[doc_id[0]] ^= int.from_bytes(hashlib.blake2b(doc_id + _enc(ops), digest_size=8).digest(), "big")
+        return b"".join(d.to_bytes(8, "big") for d in buckets)
+
+    def doc_versions(self, buckets: bytes) -> list[tuple[bytes, bytes]]:
+        self.calls.append(f"doc_versions {sorted(buckets)}")
+        wanted = set(buckets)
+        return [(d, _enc(ops)) for d, ops in sorted(self.docs.items()) if d[0] in wanted]
+
+    def doc_updates_for(self, buckets: bytes, peer_versions: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+        out = []
+        for d, vv in self.doc_versions(buckets):
+            missing = _dec(vv) - _dec(peer_versions.get(d, b""))
+            if missing:
+                out.append((d, _enc(missing)))
+        return out
+
+    def local_addrs(self) -> list[str]:
+        return self.addrs
+
+    def accept_pairing(self, peer: str, vault_id: bytes, secret: bytes) -> bool:
+        if vault_id != self.vault_id or secret not in self.invites:
+            return False
+        self.invites.discard(secret)
+        self.paired_with.append(peer)
+        return True
+
+    # what the engine does with Received events
+    def apply(self, msg: m.IndexUpdates | m.DocUpdates) -> None:
+        if isinstance(msg, m.IndexUpdates):
+            self.index |= _dec(msg.blob)
+        else:
+            for d, blob in msg.entries:
+                self.docs.setdefault(d, set()).update(_dec(blob))
+
+
+def doc_id(bucket: int, n: int) -> bytes:
+    return bytes([bucket]) + n.to_bytes(15, "big")
+
+
+# ------------------------------------------------------------------------------- driver
+@dataclass
+class Side:
+    name: str
+    session: Session
+    replica: FakeReplica
+    sent: list[m.Message] = field(default_factory=list)
+    events: list[s.Event] = field(default_factory=list)
+
+
+def pump(a: Side, b: Side, first: dict[str, list[m.Message]], now: float = 1.0, limit: int = 200) -> None:
+    """Deliver messages both ways (FIFO, wire-encoded) until both sides are quiet."""
+    queues: dict[str, list[m.Message]] = {a.name: [], b.name: []}  # messages in flight TO side
+    for side, other in ((a, b), (b, a)):
+        out = first.get(side.name, [])
+        side.sent += out
+        queues[other.name] += out
+    steps = 0
+    while queues[a.name] or queues[b.name]:
+        steps += 1
+        assert steps < limit, "sessions did not go quiet"
+        for side, other in ((a, b), (b, a)):
+            if not queues[side.name]:
+                continue
+            msg = queues[side.name].pop(0)
+            msg = m.decode(m.encode(msg))  # everything goes through the real codec
+            out, events = side.session.receive(now, msg)
+            for ev in events:
+                if isinstance(ev, Received):
+                    side.replica.apply(ev.message)
+            side.events += events
+            side.sent += out
+            queues[other.name] += out
+
+
+def kinds(msgs: list[m.Message]) -> list[str]:
+    return [type(x).__name__ for x in msgs]
+
+
+def make_pair(
+    rd: FakeReplica,
+    ra: FakeReplica,
+    *,
+    dialer_paired: bool = True,
+    acceptor_paired: bool = True,
+    secret: bytes | None = None,
+) -> tuple[Side, Side]:
+    d = Side("dialer", Session(rd, peer="acceptor-id", dialer=True, paired=dialer_paired, now=0.0, pair_secret=secret), rd)
+    a = Side("acceptor", Session(ra, peer="dialer-id", dialer=False, paired=acceptor_paired, now=0.0), ra)
+    return d, a
+
+
+def start(d: Side, a: Side) -> None:
+    pump(d, a, {"dialer": d.session.start(0.5), "acceptor": a.session.start(0.5)})
+
+
+# ------------------------------------------------------------------------------- handshake
+def test_paired_handshake_identical_replicas() -> None:
+    docs = {doc_id(3, 1): {"x1"}, doc_id(200, 2): {"y1", "y2"}}
+    rd = FakeReplica(index={"i1"}, docs={k: set(v) for k, v in docs.items()})
+    ra = FakeReplica(index={"i1"}, docs={k: set(v) for k, v in docs.items()})
+    d, a = make_pair(rd, ra)
+    start(d, a)
+    for side in (d, a):
+        assert kinds(side.sent) == ["Hello", "DocVersions", "Done", "DoneAck"]
+        dv = side.sent[1]
+        assert isinstance(dv, m.DocVersions) and dv.buckets == b"" and dv.entries == ()
+        assert [type(e) for e in side.events] == [PeerHello, Synced]
+        assert side.session.state is State.LIVE and side.session.live
+    assert a.events[0] == PeerHello(("127.0.0.1:1",))
+    hello = d.sent[0]
+    assert isinstance(hello, m.Hello)
+    assert hello.version == m.PROTOCOL_VERSION and hello.vault_id == VAULT
+    assert hello.buckets == rd.bucket_digests() and hello.index_vv == rd.index_vv()
+
+
+def test_paired_handshake_exchanges_what_each_side_lacks() -> None:
+    rd = FakeReplica(index={"i1", "i2"}, docs={doc_id(1, 1): {"a", "b"}})
+    ra = FakeReplica(index={"i1", "i3"}, docs={doc_id(1, 1): {"a", "c"}, doc_id(9, 1): {"z"}})
+    d, a = make_pair(rd, ra)
+    start(d, a)
+    for side in (d, a):
+        assert kinds(side.sent) == ["Hello", "IndexUpdates", "DocVersions", "DocUpdates", "Done", "DoneAck"]
+        assert [type(e) for e in side.events] == [PeerHello, Received, Received, Synced]
+        assert side.session.live
+    # the dialer owed doc 1 op "b" only; the acceptor owed "c" on doc 1 and all of doc 9
+    du_d = d.sent[3]
+    assert isinstance(du_d, m.DocUpdates) and du_d.entries == ((doc_id(1, 1), _enc({"b"})),)
+    du_a = a.sent[3]
+    assert isinstance(du_a, m.DocUpdates)
+    assert dict(du_a.entries) == {doc_id(1, 1): _enc({"c"}), doc_id(9, 1): _enc({"z"})}
+    assert rd.index == ra.index == {"i1", "i2", "i3"}
+    assert rd.docs == ra.docs == {doc_id(1, 1): {"a", "b", "c"}, doc_id(9, 1): {"z"}}
+
+
+def test_one_sided_difference_sends_no_empty_messages() -> None:
+    rd = FakeReplica(index={"i1", "i2"}, docs={doc_id(1, 1): {"a", "b"}})
+    ra = FakeReplica(index={"i1"}, docs={doc_id(1, 1): {"a"}})
+    d, a = make_pair(rd, ra)
+    start(d, a)
+    assert kinds(d.sent) == ["Hello", "IndexUpdates", "DocVersions", "DocUpdates", "Done", "DoneAck"]
+    assert kinds(a.sent) == ["Hello", "DocVersions", "Done", "DoneAck"]
+    assert ra.docs == rd.docs and ra.index == rd.index
+    assert Synced() in d.events and Synced() in a.events
+
+
+def test_differing_bucket_sends_only_the_doc_the_peer_lacks() -> None:
+    shared = {doc_id(b, n): {f"op{b}-{n}"} for b in range(0, 256, 5) for n in range(3)}
+    extra = doc_id(10, 99)  # bucket 10 also holds three shared docs
+    rd = FakeReplica(docs={k: set(v) for k, v in shared.items()} | {extra: {"new"}})
+    ra = FakeReplica(docs={k: set(v) for k, v in shared.items()})
+    d, a = make_pair(rd, ra)
+    start(d, a)
+    # only bucket 10 differs, and both sides list just that bucket's docs
+    for side in (d, a):
+        dv = next(x for x in side.sent if isinstance(x, m.DocVersions))
+        assert dv.buckets == bytes([10])
+    dv_a = next(x for x in a.sent if isinstance(x, m.DocVersions))
+    assert {e[0] for e in dv_a.entries} == {doc_id(10, n) for n in range(3)}
+    updates = [x for x in d.sent if isinstance(x, m.DocUpdates)]
+    assert len(updates) == 1 and len(updates[0].entries) == 1
+    assert updates[0].entries[0][0] == extra
+    assert not any(isinstance(x, m.DocUpdates) for x in a.sent)
+    assert ra.docs == rd.docs
+
+
+def test_large_doc_updates_are_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(s, "MAX_UPDATES_PER_MESSAGE", 200)
+    rd = FakeReplica(docs={doc_id(7, n): {f"{'x' * 60}{n}"} for n in range(10)})
+    ra = FakeReplica()
+    d, a = make_pair(rd, ra)
+    start(d, a)
+    updates = [x for x in d.sent if isinstance(x, m.DocUpdates)]
+    assert len(updates) > 1
+    assert sum(len(u.entries) for u in updates) == 10
+    for u in updates:
+        assert sum(len(blob) for _, blob in u.entries) <= 200 or len(u.entries) == 1
+    assert ra.docs == rd.docs
+    assert kinds(d.sent)[-2:] == ["Done", "DoneAck"]
+
+
+def test_batches_helper() -> None:
+    assert s._batches([]) == []
+    big = (b"i" * 16, b"x" * (s.MAX_UPDATES_PER_MESSAGE + 1))
+    small = (b"j" * 16, b"y")
+    assert s._batches([small, big, small]) == [[small], [big], [small]]
+    assert s._batches([small, small]) == [[small, small]]
+
+
+# ------------------------------------------------------------------------------- pairing
+def test_pairing_with_valid_secret() -> None:
+    rd = FakeReplica(docs={doc_id(1, 1): {"mine"}})
+    ra = FakeReplica(invites={SECRET}, docs={doc_id(2, 1): {"theirs"}})
+    d, a = make_pair(rd, ra, dialer_paired=False, acceptor_paired=False, secret=SECRET)
+    assert d.session.state is State.AWAIT_PAIR_OK and a.session.state is State.AWAIT_PAIR
+    start(d, a)
+    assert kinds(d.sent) == ["Pair", "Hello", "DocVersions", "DocUpdates", "Done", "DoneAck"]
+    assert kinds(a.sent) == ["PairOk", "Hello", "DocVersions", "DocUpdates", "Done", "DoneAck"]
+    pair = d.sent[0]
+    assert pair == m.Pair(VAULT, SECRET)
+    assert a.sent[0] == m.PairOk(VAULT)
+    assert d.events[0] == Paired(VAULT) and a.events[0] == Paired(VAULT)
+    assert Synced() in d.events and Synced() in a.events
+    assert ra.paired_with == ["dialer-id"]
+    assert ra.invites == set()  # single use
+    assert rd.docs == ra.docs
+
+
+def test_pairing_dial_without_secret_is_a_programming_error() -> None:
+    sess = Session(FakeReplica(), peer="p", dialer=True, paired=False, now=0.0)
+    with pytest.raises(ValueError):
+        sess.start(0.0)
+
+
+def _assert_no_vault_data(msgs: list[m.Message]) -> None:
+    assert not any(isinstance(x, (m.Hello, m.IndexUpdates, m.DocVersions, m.DocUpdates, m.PairOk)) for x in msgs)
+
+
+def test_unknown_peer_sending_hello_first_is_refused() -> None:
+    rd = FakeReplica()
+    ra = FakeReplica(docs={doc_id(5, 5): {"secret-note"}}, index={"i"})
+    d, a = make_pair(rd, ra, dialer_paired=True, acceptor_paired=False)
+    start(d, a)
+    assert kinds(a.sent) == ["Refused"]
+    refused = a.sent[0]
+    assert isinstance(refused, m.Refused) and refused.code == s.CODE_UNKNOWN_PEER == 403
+    _assert_no_vault_data(a.sent)
+    assert a.events == [Close(403, refused.reason)]
+    assert d.events == [Close(403, f"peer refused: {refused.reason}")]
+    assert a.session.state is State.CLOSED and d.session.state is State.CLOSED
+    assert rd.docs == {} and rd.index == set()
+    assert ra.paired_with == []
+
+
+@pytest.mark.parametrize("msg", [m.DocUpdates(((b"\x05" * 16, b"[]"),)), m.IndexUpdates(b"[]"), m.Done(), m.PairOk(VAULT)])
+def test_unknown_peer_sending_anything_but_pair_is_refused(msg: m.Message) -> None:
+    ra = FakeReplica(docs={doc_id(5, 5): {"x"}})
+    sess = Session(ra, peer="stranger", dialer=False, paired=False, now=0.0)
+    assert sess.start(0.0) == []
+    out, events = sess.receive(1.0, msg)
+    assert [type(x) for x in out] == [m.Refused] and out[0].code == 403  # type: ignore[union-attr]
+    assert [type(e) for e in events] == [Close]
+    assert ra.docs == {doc_id(5, 5): {"x"}}
+    assert sess.receive(2.0, m.Pair(VAULT, SECRET)) == ([], [])  # closed for good
+
+
+def test_wrong_secret_is_refused() -> None:
+    rd = FakeReplica()
+    ra = FakeReplica(invites={SECRET}, docs={doc_id(1, 1): {"x"}})
+    d, a = make_pair(rd, ra, dialer_paired=False, acceptor_paired=False, secret=b"W" * 16)
+    start(d, a)
+    assert kinds(d.sent) == ["Pair"]
+    assert kinds(a.sent) == ["Refused"]
+    assert a.sent[0].code == 403  # type: ignore[union-attr]
+    _assert_no_vault_data(a.sent)
+    assert not any(isinstance(e, Paired) for e in a.events + d.events)
+    assert d.events and isinstance(d.events[-1], Close) and d.events[-1].code == 403
+    assert ra.invites == {SECRET}  # not consumed
+    assert rd.docs == {}
+
+
+def test_pair_for_another_vault_is_refused_even_with_valid_secret() -> None:
+    rd = FakeReplica(vault_id=OTHER_VAULT)
+    ra = FakeReplica(invites={SECRET})
+    d, a = make_pair(rd, ra, dialer_paired=False, acceptor_paired=False, secret=SECRET)
+    start(d, a)
+    assert kinds(a.sent) == ["Refused"] and a.sent[0].code == 403  # type: ignore[union-attr]
+    assert ra.invites == {SECRET}
+
+
+def test_pair_ok_for_another_vault_is_a_protocol_error() -> None:
+    sess = Session(FakeReplica(), peer="p", dialer=True, paired=False, now=0.0, pair_secret=SECRET)
+    sess.start(0.0)
+    out, events = sess.receive(1.0, m.PairOk(OTHER_VAULT))
+    assert kinds(out) == ["Refused"] and out[0].code == s.CODE_PROTOCOL == 400  # type: ignore[union-attr]
+    assert [type(e) for e in events] == [Close]
+    assert sess.state is State.CLOSED
+
+
+def test_wrong_vault_in_hello_is_refused() -> None:
+    rd = FakeReplica(vault_id=OTHER_VAULT, docs={doc_id(1, 1): {"d"}})
+    ra = FakeReplica(docs={doc_id(1, 1): {"a"}})
+    d, a = make_pair(rd, ra)
+    start(d, a)
+    # each side already said HELLO (no note content), then refuses the other's HELLO
+    for side in (d, a):
+        assert kinds(side.sent) == ["Hello", "Refused"]
+        assert side.sent[1].code == s.CODE_WRONG_VAULT == 404  # type: ignore[union-attr]
+        assert Close(404, "this device belongs to a different vault") in side.events
+        assert side.session.state is State.CLOSED
+        assert not any(isinstance(e, (Synced, Received)) for e in side.events)
+    assert rd.docs == {doc_id(1, 1): {"d"}} and ra.docs == {doc_id(1, 1): {"a"}}
+
+
+def test_protocol_version_mismatch_is_refused() -> None:
+    ra = FakeReplica(docs={doc_id(1, 1): {"a"}})
+    sess = Session(ra, peer="p", dialer=False, paired=True, now=0.0)
+    sess.start(0.0)
+    hello = m.Hello(m.PROTOCOL_VERSION + 1, VAULT, (), b"", bytes(m.BUCKETS * 8))
+    out, events = sess.receive(1.0, hello)
+    assert kinds(out) == ["Refused"]
+    assert out[0].code == s.CODE_VERSION == 426  # type: ignore[union-attr]
+    assert events == [Close(426, f"protocol version {m.PROTOCOL_VERSION + 1} is not supported")]
+    assert sess.state is State.CLOSED
+
+
+def test_message_before_hello_is_a_protocol_error() -> None:
+    sess = Session(FakeReplica(), peer="p", dialer=False, paired=True, now=0.0)
+    sess.start(0.0)
+    out, events = sess.receive(1.0, m.DocUpdates(()))
+    assert kinds(out) == ["Refused"] and out[0].code == 400  # type: ignore[union-attr]
+    assert [type(e) for e in events] == [Close]
+
+
+def test_unexpected_message_when_live_is_a_protocol_error() -> None:
+    d, a = make_pair(FakeReplica(), FakeReplica())
+    start(d, a)
+    assert d.session.live
+    out, events = d.session.receive(2.0, m.Hello(m.PROTOCOL_VERSION, VAULT, (), b"", bytes(m.BUCKETS * 8)))
+    assert kinds(out) == ["Refused"] and out[0].code == 400  # type: ignore[union-attr]
+    assert [type(e) for e in events] == [Close]
+
+
+def test_live_updates_are_received() -> None:
+    d, a = make_pair(FakeReplica(), FakeReplica())
+    start(d, a)
+    msg = m.DocUpdates(((doc_id(4, 4), _enc({"live"})),))
+    out = d.session.push(3.0, msg)
+    assert out == [msg]
+    reply, events = a.session.receive(3.1, out[0])
+    assert reply == [] and events == [Received(msg)]
+
+
+# ------------------------------------------------------------------------------- heartbeat
+def test_heartbeat_ping_and_silent_close() -> None:
+    sess = Session(FakeReplica(), peer="p", dialer=True, paired=True, now=0.0, heartbeat_interval=2.5, silent_timeout=10.0)
+    sess.start(0.0)  # last_sent = 0
+    assert sess.tick(1.0) == ([], [])
+    assert sess.tick(2.4) == ([], [])
+    assert sess.tick(2.5) == ([m.Ping()], [])
+    assert sess.tick(3.0) == ([], [])  # the ping counts as sending
+    assert sess.tick(5.0) == ([m.Ping()], [])
+    assert sess.tick(6.0) == ([], [])
+    assert sess.tick(10.0) == ([m.Ping()], [])  # silent for exactly 10 s: still only a ping
+    out, events = sess.tick(10.01)
+    assert out == [] and len(events) == 1
+    assert isinstance(events[0], Close) and events[0].code == s.CODE_SILENT == 408
+    assert sess.state is State.CLOSED
+    assert sess.tick(100.0) == ([], [])
+
+
+def test_receiving_keeps_the_session_alive_and_ping_gets_pong() -> None:
+    sess = Session(FakeReplica(), peer="p", dialer=True, paired=True, now=0.0, heartbeat_interval=2.5, silent_timeout=10.0)
+    sess.start(0.0)
+    for t in (3.0, 6.0, 9.0, 12.0, 15.0):
+        out, events = sess.receive(t, m.Ping())
+        assert out == [m.Pong()] and events == []
+    assert sess.receive(16.0, m.Pong()) == ([], [])
+    assert sess.tick(25.0)[1] == []  # last received 16.0: 9 s of silence
+    assert [type(e) for e in sess.tick(26.5)[1]] == [Close]
+
+
+def test_sending_pushes_back_the_heartbeat() -> None:
+    sess = Session(FakeReplica(), peer="p", dialer=True, paired=True, now=0.0, heartbeat_interval=2.5)
+    sess.start(0.0)
+    sess.receive(0.1, m.Hello(m.PROTOCOL_VERSION, VAULT, (), b"", FakeReplica().bucket_digests()))  # replies at 0.1
+    assert sess.push(2.0, m.IndexUpdates(b"[]")) == [m.IndexUpdates(b"[]")]
+    assert sess.tick(4.0) == ([], [])
+    assert sess.tick(4.5) == ([m.Ping()], [])
+
+
+# ------------------------------------------------------------------------------- push
+def test_push_before_hello_is_dropped_and_after_passes() -> None:
+    msg = m.IndexUpdates(b'["x"]')
+    sess = Session(FakeReplica(), peer="p", dialer=True, paired=True, now=0.0)
+    assert sess.push(0.1, msg) == []
+    sess.start(0.2)
+    assert sess.push(0.3, msg) == [msg]
+    assert sess.last_sent == 0.3
+
+
+def test_push_while_pairing_is_dropped() -> None:
+    msg = m.DocUpdates(())
+    dialer = Session(FakeReplica(), peer="p", dialer=True, paired=False, now=0.0, pair_secret=SECRET)
+    dialer.start(0.0)
+    assert dialer.push(0.1, msg) == []
+    acceptor = Session(FakeReplica(invites={SECRET}), peer="p", dialer=False, paired=False, now=0.0)
+    acceptor.start(0.0)
+    assert acceptor.push(0.1, msg) == []
+    acceptor.receive(0.2, m.Pair(VAULT, SECRET))  # now it has said HELLO
+    assert acceptor.push(0.3, msg) == [msg]
+
+
+def test_push_after_close_is_dropped() -> None:
+    sess = Session(FakeReplica(), peer="p", dialer=True, paired=True, now=0.0)
+    sess.start(0.0)
+    sess.receive(1.0, m.Refused(403, "go away"))
+    assert sess.state is State.CLOSED
+    assert sess.push(2.0, m.IndexUpdates(b"x")) == []
+    assert sess.receive(3.0, m.Ping()) == ([], [])
