@@ -79,3 +79,17 @@ def test_thousand_files_reach_an_empty_joined_vault(make_device):
     b.join(a.invite())
     assert len(b.files()) == 1000
     assert b.files() == a.files()
+
+
+def test_join_while_inviter_is_off_completes_when_both_run(make_device):
+    a, b = make_device("A"), make_device("B")
+    a.write("from-a.md", "A's note\n")
+    ticket = a.invite("--no-wait", "--bind", "127.0.0.1:0")
+    res = b.cli("join", str(b.root), ticket, "--timeout", "3", "--bind", "127.0.0.1:0", check=False)
+    assert res.returncode == 5 and "pairing is saved" in res.stderr
+    assert [p["paired"] for p in b.status()["peers"]] == [False]
+    a.start()  # listens where the ticket says (the port is remembered)
+    b.start()  # dials with the saved pairing secret
+    wait_until(lambda: b.read("from-a.md") == "A's note\n", what="pairing completed by the daemons")
+    assert [p["paired"] for p in b.status()["peers"]] == [True]
+    assert [p["paired"] for p in a.status()["peers"]] == [True]

@@ -17,6 +17,7 @@ PROTOCOL_VERSION = 1
 ID_LEN = 16  # vault ids and file ids on the wire are 16 raw bytes
 BUCKETS = 256  # docs are grouped by first id byte; one 8-byte digest per bucket
 MAX_ITEMS = 1_000_000
+MAX_UPDATES_PER_MESSAGE = 4 * 1024 * 1024  # split DOC_UPDATES so each frame stays far below MAX_FRAME
 
 
 class _Writer:
@@ -249,3 +250,16 @@ def decode(body: bytes) -> Message:
         raise ProtocolError(f"unknown message type {kind}")
     r.end()
     return msg
+
+
+def batch_updates(entries: list[tuple[bytes, bytes]]) -> list[list[tuple[bytes, bytes]]]:
+    """Split (doc id, update) pairs into DOC_UPDATES-sized groups."""
+    batches: list[list[tuple[bytes, bytes]]] = []
+    size = MAX_UPDATES_PER_MESSAGE
+    for entry in entries:
+        if size + len(entry[1]) > MAX_UPDATES_PER_MESSAGE:
+            batches.append([])
+            size = 0
+        batches[-1].append(entry)
+        size += len(entry[1]) + 32
+    return batches

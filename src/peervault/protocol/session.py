@@ -25,9 +25,6 @@ from typing import Protocol
 from ..errors import ProtocolError
 from . import messages as m
 
-MAX_UPDATES_PER_MESSAGE = 4 * 1024 * 1024  # split DOC_UPDATES so each frame stays far below MAX_FRAME
-
-
 class Replica(Protocol):
     """What a session needs from the vault engine."""
 
@@ -196,7 +193,7 @@ class Session:
         if isinstance(msg, m.DocVersions):
             peer_versions = dict(msg.entries)
             out: list[m.Message] = []
-            for batch in _batches(self.replica.doc_updates_for(msg.buckets, peer_versions)):
+            for batch in m.batch_updates(self.replica.doc_updates_for(msg.buckets, peer_versions)):
                 out.append(m.DocUpdates(tuple(batch)))
             out.append(m.Done())
             return out, []
@@ -251,15 +248,3 @@ class Session:
         if out:
             self.last_sent = now
         return out
-
-
-def _batches(entries: list[tuple[bytes, bytes]]) -> list[list[tuple[bytes, bytes]]]:
-    batches: list[list[tuple[bytes, bytes]]] = []
-    size = MAX_UPDATES_PER_MESSAGE
-    for entry in entries:
-        if size + len(entry[1]) > MAX_UPDATES_PER_MESSAGE:
-            batches.append([])
-            size = 0
-        batches[-1].append(entry)
-        size += len(entry[1]) + 32
-    return batches

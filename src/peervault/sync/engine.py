@@ -64,6 +64,7 @@ class Engine:
         self._pending_index: bytes | None = None
         self._index_dirty = False
         self.addrs: list[str] = []
+        self._refused_paths: set[str] = set()
         self.stats = {"local_changes": 0, "remote_changes": 0, "files_written": 0, "sync_errors": 0}
 
     # ================================================================== documents
@@ -263,7 +264,7 @@ class Engine:
             return
         entry = self.entries.get(fid)
         vv = self._vvs.get(fid)
-        if entry is None or vv is None or entry.deleted:
+        if entry is None or vv is None or not self.is_live(entry):
             return
         before = self.index.vv()
         self.index.mark_deleted(fid, vv)
@@ -306,8 +307,12 @@ class Engine:
             if fid in self._vvs and self.is_live(e):
                 try:
                     check_remote_path(e.path)
+                    if is_ignored(e.path):
+                        raise UnsafePath(f"{e.path!r} is in a folder or name PeerVault ignores")
                 except UnsafePath as exc:
-                    log.warning("ignoring note %s from a peer: %s", fid, exc)
+                    if fid not in self._refused_paths:
+                        self._refused_paths.add(fid)
+                        log.warning("ignoring note %s from a peer: %s", fid, exc)
                     continue
                 by_path[e.path].append(fid)
         out: dict[str, str] = {}
@@ -379,6 +384,8 @@ class Engine:
             self._absorb_local_edit(row)
             row = self.files.get(fid)
         dst = safe_target(self.root, target)
+        if not (row is not None and row.path == target) and stat_of(dst) is not None and self._vacate(fid, target):
+            row = self.files.get(fid)
         if row is not None and row.path != target:  # renamed or moved elsewhere
             src = self.root.joinpath(*row.path.split("/"))
             if src.exists() and not dst.exists():
@@ -408,6 +415,37 @@ class Engine:
                 old.unlink()
                 prune_empty_dirs(self.root, old.parent)
         self._record(fid, target, st, h, notes.frontiers(doc))
+
+    def _vacate(self, fid: str, target: str) -> bool:
+        """The file at `target` is another tracked note's that no longer belongs there (it was
+        renamed elsewhere, lost the name to a concurrent rename, or was deleted): move or remove
+        it first, so it is not mistaken for a local copy of `fid` and merged into it.
+        Returns True if `target` was freed."""
+        other = next((f for f, r in self.files.items() if r.path == target and f != fid), None)
+        if other is None or other.startswith("u"):
+            return False  # an untracked file or a pre-pairing copy: _merge_occupant handles those
+        place = self.layout().get(other)
+        if place == target:
+            return False
+        if place is None:
+            if other not in self.entries:
+                return False
+            self._remove_local(other, self.files[other])  # keeps it if edited here (edit wins)
+            return stat_of(self.root.joinpath(*target.split("/"))) is None
+        self._absorb_local_edit(self.files[other])
+        orow = self.files.get(other)
+        if orow is None or orow.path != target:
+            return stat_of(self.root.joinpath(*target.split("/"))) is None
+        if self._local_changed(orow) is not None:
+            return False  # not text: never delete it
+        # Its content is in its note: drop the file and write the note at its own place.
+        # Each step removes a tracked file, so chains and cycles of renames terminate.
+        path = self.root.joinpath(*target.split("/"))
+        path.unlink()
+        self.files.pop(other, None)
+        self.store.delete_file(other)
+        self._write_local(other, place, None)
+        return True
 
     def _merge_occupant(self, fid: str, doc: LoroDoc, target: str, dst: Path) -> None:
         """A file we don't know as this note sits where it belongs (created here meanwhile, or
@@ -498,8 +536,7 @@ class Engine:
             doc = self._doc(fid)
             if doc is not None:
                 docs.append((bytes.fromhex(fid), notes.updates_since(doc, before)))
-        if docs:
-            out.append(m.DocUpdates(tuple(docs)))
+        out.extend(m.DocUpdates(tuple(batch)) for batch in m.batch_updates(docs))
         self._pending_docs.clear()
         self._pending_index, self._index_dirty = None, False
         return out

@@ -1,0 +1,610 @@
+"""The vault engine on real folders and real SQLite, two engines exchanging in-process."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from peervault.config import Config
+from peervault.crdt import notes
+from peervault.crdt.index import VaultIndex, file_id_for
+from peervault.protocol import messages as m
+from peervault.protocol.session import Received, Session, Synced
+from peervault.state import VaultState
+from peervault.sync.engine import Engine
+
+ALL_BUCKETS = bytes(range(256))
+_clock = itertools.count(time.time_ns(), 1_000_000)
+
+
+def write(path: Path, content: str | bytes) -> None:
+    """Write a file as an editor would, with a fresh unique mtime (coarse clocks can't fool the engine)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    t = next(_clock)
+    os.utime(path, ns=(t, t))
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every user file in the vault and its text."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if rel.parts[0] == ".peervault" or not p.is_file():
+            continue
+        out[rel.as_posix()] = p.read_text(encoding="utf-8")
+    return out
+
+
+def live_paths(e: Engine) -> dict[str, str]:
+    return {fid: ent.path for fid, ent in e.entries.items() if e.is_live(ent)}
+
+
+@dataclass
+class Pair:
+    a: Engine
+    b: Engine
+    state_a: VaultState
+    state_b: VaultState
+
+
+def _engine(state: VaultState) -> Engine:
+    return Engine(state.root, state.store, Config())
+
+
+@pytest.fixture
+def vault_a(tmp_path: Path) -> Iterator[VaultState]:
+    state, created = VaultState.init(tmp_path / "A")
+    assert created
+    yield state
+    state.close()
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[Pair]:
+    """Two published engines of the same vault (B joined A before either had notes)."""
+    sa, _ = VaultState.init(tmp_path / "A")
+    sb, _ = VaultState.init(tmp_path / "B")
+    sb.store.reset_for_join(sa.vault_id)
+    sb.store.set_meta("published", 1)
+    a, b = _engine(sa), _engine(sb)
+    assert a.vault_id == b.vault_id and a.published and b.published
+    yield Pair(a, b, sa, sb)
+    sa.close()
+    sb.close()
+
+
+def flush(src: Engine, dst: Engine) -> list[m.IndexUpdates | m.DocUpdates]:
+    """Deliver src's pending changes to dst, as the daemon does, through the wire codec."""
+    msgs = src.take_pending()
+    for msg in msgs:
+        msg = m.decode(m.encode(msg))
+        if isinstance(msg, m.IndexUpdates):
+            dst.apply_index(msg.blob)
+        else:
+            assert isinstance(msg, m.DocUpdates)
+            dst.apply_docs(msg.entries)
+    return msgs
+
+
+def full_sync(src: Engine, dst: Engine) -> None:
+    """What a HELLO exchange sends from src to dst."""
+    blob = src.index_updates_since(dst.index_vv())
+    if blob:
+        dst.apply_index(blob)
+    updates = src.doc_updates_for(ALL_BUCKETS, dict(dst.doc_versions(ALL_BUCKETS)))
+    if updates:
+        dst.apply_docs(tuple(updates))
+
+
+def exchange(p: Pair) -> None:
+    flush(p.a, p.b)
+    flush(p.b, p.a)
+    flush(p.a, p.b)  # anything A merged while applying B's changes
+
+
+# ------------------------------------------------------------------------------- local side
+def test_reconcile_create_edit_rename_delete(vault_a: VaultState) -> None:
+    e = _engine(vault_a)
+    root = vault_a.root
+    write(root / "a.md", "hello\n")
+    assert e.reconcile() == 1
+    fid = file_id_for("a.md")
+    assert live_paths(e) == {fid: "a.md"}
+    assert e.text(fid) == "hello\n"
+    assert e.reconcile() == 0  # unchanged: nothing to do
+
+    write(root / "a.md", "hello world\n")
+    assert e.reconcile() == 1
+    assert e.text(fid) == "hello world\n"
+    assert live_paths(e) == {fid: "a.md"}
+
+    (root / "sub").mkdir()
+    os.rename(root / "a.md", root / "sub" / "renamed.md")
+    assert e.reconcile() == 1
+    assert live_paths(e) == {fid: "sub/renamed.md"}  # same file id, new path
+    assert e.files[fid].path == "sub/renamed.md"
+    assert e.text(fid) == "hello world\n"
+
+    (root / "sub" / "renamed.md").unlink()
+    assert e.reconcile() == 1
+    assert live_paths(e) == {}
+    assert e.entries[fid].deleted
+    assert fid not in e.files and vault_a.store.files() == {}
+    assert e.counts() == {"tracked": 0, "deleted": 1}
+
+
+def test_local_paths_sees_the_same_changes(vault_a: VaultState) -> None:
+    e = _engine(vault_a)
+    write(vault_a.root / "d" / "x.md", "x")
+    write(vault_a.root / "d" / "y.md", "y")
+    assert e.local_paths({"d"}) == 2
+    assert sorted(live_paths(e).values()) == ["d/x.md", "d/y.md"]
+    (vault_a.root / "d" / "x.md").unlink()
+    assert e.local_paths({"d/x.md"}) == 1
+    assert sorted(live_paths(e).values()) == ["d/y.md"]
+
+
+def test_ignored_files_are_not_tracked(vault_a: VaultState) -> None:
+    e = _engine(vault_a)
+    write(vault_a.root / "note.md", "n")
+    write(vault_a.root / "note.md~", "backup")
+    write(vault_a.root / ".obsidian" / "app.json", "{}")
+    write(vault_a.root / "x.swp", "swap")
+    assert e.reconcile() == 1
+    assert list(live_paths(e).values()) == ["note.md"]
+
+
+def test_non_utf8_file_is_listed_unsynced(vault_a: VaultState) -> None:
+    e = _engine(vault_a)
+    write(vault_a.root / "image.png", b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x01")
+    write(vault_a.root / "ok.md", "fine")
+    assert e.reconcile() == 1
+    unsynced = vault_a.store.unsynced()
+    assert list(unsynced) == ["image.png"] and "UTF-8" in unsynced["image.png"]
+    assert list(live_paths(e).values()) == ["ok.md"]
+    assert e.reconcile() == 0  # does not crash, and is not retried as a change
+    (vault_a.root / "image.png").unlink()
+    e.reconcile()
+    assert vault_a.store.unsynced() == {}
+
+
+def test_file_that_becomes_text_leaves_unsynced(vault_a: VaultState) -> None:
+    e = _engine(vault_a)
+    write(vault_a.root / "f.md", b"\xff\xff")
+    e.reconcile()
+    assert "f.md" in vault_a.store.unsynced()
+    write(vault_a.root / "f.md", "now text")
+    assert e.reconcile() == 1
+    assert vault_a.store.unsynced() == {}
+    assert e.text(file_id_for("f.md")) == "now text"
+
+
+def test_state_survives_a_restart(vault_a: VaultState) -> None:
+    e = _engine(vault_a)
+    write(vault_a.root / "a.md", "one")
+    write(vault_a.root / "b" / "c.md", "two")
+    e.reconcile()
+    before = (e.entries, e.bucket_digests(), e.index_vv())
+    e2 = _engine(vault_a)
+    assert (e2.entries, e2.bucket_digests(), e2.index_vv()) == before
+    assert e2.session_peer != e.session_peer
+    assert e2.reconcile() == 0
+    assert e2.text(file_id_for("b/c.md")) == "two"
+
+
+def test_take_pending_is_empty_after_taking(vault_a: VaultState) -> None:
+    e = _engine(vault_a)
+    assert not e.has_pending() and e.take_pending() == []
+    write(vault_a.root / "a.md", "x")
+    e.reconcile()
+    assert e.has_pending()
+    msgs = e.take_pending()
+    assert [type(x) for x in msgs] == [m.IndexUpdates, m.DocUpdates]
+    assert not e.has_pending() and e.take_pending() == []
+
+
+# ------------------------------------------------------------------------------- two engines
+def test_two_engines_converge_on_disk(pair: Pair) -> None:
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(ra / "a.md", "alpha\n")
+    write(ra / "dir" / "sub" / "ünï 📝.md", "unicode ✓\n")
+    write(ra / "empty.md", "")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    assert tree(rb) == tree(ra) == {"a.md": "alpha\n", "dir/sub/ünï 📝.md": "unicode ✓\n", "empty.md": ""}
+    assert pair.b.bucket_digests() == pair.a.bucket_digests()
+    assert pair.b.reconcile() == 0  # what the engine wrote is not an edit
+
+    write(rb / "a.md", "alpha edited on B\n")
+    write(rb / "new-on-b.md", "b\n")
+    (rb / "empty.md").unlink()
+    pair.b.reconcile()
+    flush(pair.b, pair.a)
+    assert tree(ra) == tree(rb) == {"a.md": "alpha edited on B\n", "dir/sub/ünï 📝.md": "unicode ✓\n", "new-on-b.md": "b\n"}
+    assert pair.a.entries == pair.b.entries
+    assert pair.a.bucket_digests() == pair.b.bucket_digests()
+    assert pair.a.reconcile() == 0
+
+
+def test_full_sync_via_replica_methods(pair: Pair) -> None:
+    write(pair.state_a.root / "x.md", "x")
+    write(pair.state_a.root / "y.md", "y")
+    pair.a.reconcile()
+    pair.a.take_pending()  # lost: the peer was offline
+    full_sync(pair.a, pair.b)
+    assert tree(pair.state_b.root) == {"x.md": "x", "y.md": "y"}
+    # nothing left to send either way
+    assert pair.a.index_updates_since(pair.b.index_vv()) is None
+    assert pair.a.doc_updates_for(ALL_BUCKETS, dict(pair.b.doc_versions(ALL_BUCKETS))) == []
+    assert pair.b.doc_updates_for(ALL_BUCKETS, dict(pair.a.doc_versions(ALL_BUCKETS))) == []
+
+
+def test_rename_travels_and_keeps_the_file_id(pair: Pair) -> None:
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(ra / "old.md", "content\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    (ra / "new").mkdir()
+    os.rename(ra / "old.md", ra / "new" / "place.md")
+    assert pair.a.reconcile() == 1
+    msgs = flush(pair.a, pair.b)
+    assert [type(x) for x in msgs] == [m.IndexUpdates]  # a rename sends no note content
+    assert tree(rb) == {"new/place.md": "content\n"}
+    assert not (rb / "old.md").exists()
+    assert live_paths(pair.b) == {file_id_for("old.md"): "new/place.md"}
+
+
+def test_concurrent_edits_to_different_lines_both_survive(pair: Pair) -> None:
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(ra / "n.md", "line 1\nline 2\nline 3\nline 4\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    write(ra / "n.md", "line 1 edited on A\nline 2\nline 3\nline 4\n")
+    write(rb / "n.md", "line 1\nline 2\nline 3\nline 4 edited on B\n")
+    pair.a.reconcile()
+    pair.b.reconcile()
+    exchange(pair)
+    expected = "line 1 edited on A\nline 2\nline 3\nline 4 edited on B\n"
+    assert tree(ra) == tree(rb) == {"n.md": expected}
+
+
+def test_unsaved_local_edit_is_read_before_a_remote_write(pair: Pair) -> None:
+    """The disk changed on B but B has not reconciled yet when A's edit arrives: nothing is lost."""
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(ra / "n.md", "top\nmiddle\nbottom\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    write(rb / "n.md", "top\nmiddle\nbottom edited on B\n")  # not reconciled
+    write(ra / "n.md", "top edited on A\nmiddle\nbottom\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    assert (rb / "n.md").read_text() == "top edited on A\nmiddle\nbottom edited on B\n"
+    assert pair.b.has_pending()  # B's absorbed edit goes out
+    flush(pair.b, pair.a)
+    assert tree(ra) == tree(rb)
+
+
+def test_edit_wins_over_concurrent_delete(pair: Pair) -> None:
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(ra / "n.md", "original\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    (ra / "n.md").unlink()
+    pair.a.reconcile()
+    write(rb / "n.md", "edited on B\n")
+    pair.b.reconcile()
+    exchange(pair)
+    assert tree(ra) == tree(rb) == {"n.md": "edited on B\n"}  # the file came back on A
+    fid = file_id_for("n.md")
+    assert pair.a.is_live(pair.a.entries[fid]) and pair.b.is_live(pair.b.entries[fid])
+    assert pair.a.reconcile() == 0 and pair.b.reconcile() == 0
+
+
+def test_delete_when_the_other_side_is_stale_stays_deleted(pair: Pair) -> None:
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(ra / "n.md", "to be deleted\n")
+    write(ra / "keep.md", "keep\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    (ra / "n.md").unlink()
+    pair.a.reconcile()
+    # B reconnects with its old copy: a full exchange both ways
+    full_sync(pair.b, pair.a)
+    full_sync(pair.a, pair.b)
+    flush(pair.a, pair.b)
+    flush(pair.b, pair.a)
+    assert tree(ra) == tree(rb) == {"keep.md": "keep\n"}
+    assert pair.b.reconcile() == 0 and pair.a.reconcile() == 0
+    assert tree(ra) == {"keep.md": "keep\n"}
+    fid = file_id_for("n.md")
+    assert not pair.a.is_live(pair.a.entries[fid]) and not pair.b.is_live(pair.b.entries[fid])
+
+
+def test_same_path_identical_content_created_independently(pair: Pair) -> None:
+    ra, rb = pair.state_a.root, pair.state_b.root
+    text = "# 2024-01-01\n\n- standup\n"
+    write(ra / "daily" / "2024-01-01.md", text)
+    write(rb / "daily" / "2024-01-01.md", text)
+    pair.a.reconcile()
+    pair.b.reconcile()
+    exchange(pair)
+    assert tree(ra) == tree(rb) == {"daily/2024-01-01.md": text}
+    assert len(live_paths(pair.a)) == 1 and live_paths(pair.a) == live_paths(pair.b)
+
+
+def test_same_path_different_content_keeps_both_in_one_file(pair: Pair) -> None:
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(ra / "todo.md", "from A\n")
+    write(rb / "todo.md", "from B\n")
+    pair.a.reconcile()
+    pair.b.reconcile()
+    exchange(pair)
+    ta, tb = tree(ra), tree(rb)
+    assert ta == tb
+    assert list(ta) == ["todo.md"]  # one file, no conflict copy
+    merged = ta["todo.md"]
+    assert "from A\n" in merged and "from B\n" in merged and len(merged) == len("from A\nfrom B\n")
+    assert pair.a.reconcile() == 0 and pair.b.reconcile() == 0
+
+
+def test_remote_note_arriving_on_an_untracked_local_file_merges_into_it(pair: Pair) -> None:
+    """B created daily.md but has not reconciled it when A's daily.md arrives: one file, both texts."""
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(ra / "daily.md", "A's day\n")
+    pair.a.reconcile()
+    write(rb / "daily.md", "B's day\n")  # not yet seen by B's engine
+    flush(pair.a, pair.b)
+    flush(pair.b, pair.a)
+    ta, tb = tree(ra), tree(rb)
+    assert ta == tb and list(ta) == ["daily.md"]
+    assert "A's day\n" in ta["daily.md"] and "B's day\n" in ta["daily.md"]
+    assert len(ta["daily.md"]) == len("A's day\n") + len("B's day\n")
+    assert pair.a.reconcile() == 0 and pair.b.reconcile() == 0
+
+
+def test_remote_note_arriving_on_identical_untracked_local_file_is_adopted(pair: Pair) -> None:
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(ra / "same.md", "identical\n")
+    pair.a.reconcile()
+    write(rb / "same.md", "identical\n")
+    flush(pair.a, pair.b)
+    assert not pair.b.has_pending()  # nothing new to tell A
+    assert tree(rb) == {"same.md": "identical\n"}
+    assert pair.b.reconcile() == 0
+
+
+# ------------------------------------------------------------------------------- renames onto taken names
+def test_concurrent_renames_onto_one_name_keep_both_notes_apart(pair: Pair) -> None:
+    """Regression: the note that kept the name used to absorb the other's text."""
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(ra / "x.md", "xxx\n")
+    write(ra / "y.md", "yyy\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    os.rename(ra / "x.md", ra / "n.md")
+    pair.a.reconcile()
+    os.rename(rb / "y.md", rb / "n.md")
+    pair.b.reconcile()
+    exchange(pair)
+    flush(pair.b, pair.a)
+    ta, tb = tree(ra), tree(rb)
+    assert ta == tb
+    assert sorted(ta.values()) == ["xxx\n", "yyy\n"]  # each text once, nothing merged
+    assert "n.md" in ta and len(ta) == 2
+    fx, fy = file_id_for("x.md"), file_id_for("y.md")
+    assert pair.a.text(fx) == pair.b.text(fx) == "xxx\n"
+    assert pair.a.text(fy) == pair.b.text(fy) == "yyy\n"
+    winner = min(fx, fy)
+    assert ta["n.md"] == pair.a.text(winner)  # the smallest id keeps the name
+    assert pair.a.reconcile() == 0 and pair.b.reconcile() == 0
+
+
+def _names_around(anchor: str) -> tuple[str, str]:
+    """A file name whose id sorts before `anchor`'s and one whose id sorts after."""
+    ref = file_id_for(anchor)
+    names = [f"other{i}.md" for i in range(50)]
+    before = next(n for n in names if file_id_for(n) < ref)
+    after = next(n for n in names if file_id_for(n) > ref)
+    return before, after
+
+
+@pytest.mark.parametrize("order", ["renamed-id-first", "renamed-id-last"])
+def test_delete_then_rename_onto_the_name_does_not_resurrect_the_deleted_text(pair: Pair, order: str) -> None:
+    """Regression: when the renamed note's id sorted first, it merged the deleted note's file."""
+    before, after = _names_around("n.md")
+    other = before if order == "renamed-id-first" else after
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(ra / "n.md", "old n\n")
+    write(ra / other, "replacement\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    (ra / "n.md").unlink()
+    pair.a.reconcile()
+    os.rename(ra / other, ra / "n.md")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)  # delete and rename arrive together
+    assert tree(rb) == tree(ra) == {"n.md": "replacement\n"}
+    assert not pair.b.has_pending()
+    assert pair.b.text(file_id_for(other)) == "replacement\n"
+
+
+def test_rotating_note_names_moves_files_without_merging(pair: Pair) -> None:
+    """Regression: p1 -> tmp, p2 -> p1, p3 -> p2, tmp -> p3 arrives as a cycle of renames."""
+    ra, rb = pair.state_a.root, pair.state_b.root
+    for name, text in (("p1.md", "one\n"), ("p2.md", "two\n"), ("p3.md", "three\n")):
+        write(ra / name, text)
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    for src, dst in (("p1.md", "tmp.md"), ("p2.md", "p1.md"), ("p3.md", "p2.md"), ("tmp.md", "p3.md")):
+        os.rename(ra / src, ra / dst)
+        assert pair.a.reconcile() == 1
+    flush(pair.a, pair.b)
+    expected = {"p1.md": "two\n", "p2.md": "three\n", "p3.md": "one\n"}
+    assert tree(ra) == expected
+    assert tree(rb) == expected
+    assert not pair.b.has_pending()
+    assert pair.b.reconcile() == 0
+
+
+@pytest.mark.parametrize("incoming_first", [True, False])
+def test_rename_onto_a_name_whose_note_was_edited_here_keeps_the_edit(pair: Pair, incoming_first: bool) -> None:
+    """A renames x -> n and y -> x. On B, x's file has an unreconciled edit and must move to n
+    with the edit, whichever note the engine handles first."""
+    names = [f"note{i}.md" for i in range(50)]
+    x = names[0]
+    y = next(n for n in names[1:] if (file_id_for(n) < file_id_for(x)) == incoming_first)
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(ra / x, "xxx\n")
+    write(ra / y, "yyy\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    os.rename(ra / x, ra / "n.md")
+    pair.a.reconcile()
+    os.rename(ra / y, ra / x)
+    pair.a.reconcile()
+    write(rb / x, "xxx edited on B\n")  # B has not reconciled this edit
+    flush(pair.a, pair.b)
+    flush(pair.b, pair.a)
+    assert tree(rb) == tree(ra) == {"n.md": "xxx edited on B\n", x: "yyy\n"}
+    assert pair.a.text(file_id_for(x)) == "xxx edited on B\n"
+    assert pair.a.text(file_id_for(y)) == "yyy\n"
+
+
+# ------------------------------------------------------------------------------- hostile peer
+def _hostile_rename(src: Engine, fid: str, path: str) -> bytes:
+    """An index update from a peer that renames `fid` to `path`."""
+    hostile = VaultIndex.load(src.index.snapshot(), 424242)
+    hostile.set_path(fid, path)
+    blob = hostile.updates_since(src.index_vv())
+    assert blob is not None
+    return blob
+
+
+@pytest.mark.parametrize("evil", ["../evil.md", "../../evil.md", "/tmp/evil-abs.md", ".peervault/state.db", "a/../../evil.md", "C:/evil.md"])
+def test_remote_unsafe_path_is_not_written_outside_the_vault(pair: Pair, tmp_path: Path, evil: str) -> None:
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(ra / "x.md", "payload\n")
+    pair.a.reconcile()
+    pair.a.take_pending()
+    fid = file_id_for("x.md")
+    blob = _hostile_rename(pair.a, fid, evil)
+    # a fresh device learns of the note only under the hostile path
+    pair.b.apply_index(blob)
+    full_sync(pair.a, pair.b)
+    assert not (tmp_path / "evil.md").exists()
+    assert not Path("/tmp/evil-abs.md").exists()
+    assert tree(rb) == {}
+    assert pair.b.layout() == {}
+    # the database was not overwritten
+    assert pair.state_b.store.get_meta("vault_id") == pair.state_a.vault_id
+    assert (rb / ".peervault" / "state.db").read_bytes()[:15] == b"SQLite format 3"
+
+
+def test_remote_write_through_symlink_leaving_vault_is_refused(pair: Pair, tmp_path: Path) -> None:
+    ra, rb = pair.state_a.root, pair.state_b.root
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (rb / "link").symlink_to(outside, target_is_directory=True)
+    write(ra / "link" / "x.md", "payload\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    assert list(outside.iterdir()) == []
+    assert pair.b.stats["sync_errors"] >= 1
+
+
+def test_garbage_doc_update_is_refused_and_counted(pair: Pair) -> None:
+    write(pair.state_a.root / "x.md", "x\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    fid = file_id_for("x.md")
+    pair.b.apply_docs(((bytes.fromhex(fid), b"loro garbage"),))
+    assert pair.b.stats["sync_errors"] == 1
+    assert pair.b.text(fid) == "x\n"
+    assert tree(pair.state_b.root) == {"x.md": "x\n"}
+
+
+def test_bad_peer_version_in_doc_versions_is_ignored(pair: Pair) -> None:
+    write(pair.state_a.root / "x.md", "x\n")
+    pair.a.reconcile()
+    fid = bytes.fromhex(file_id_for("x.md"))
+    assert pair.a.doc_updates_for(ALL_BUCKETS, {fid: b"\xff\xff"}) == []
+
+
+# ------------------------------------------------------------------------------- joining
+def _pump(d: Session, a: Session, ed: Engine, ea: Engine) -> list[str]:
+    """Run two sessions over two engines until quiet, applying updates as the daemon does."""
+    events: list[str] = []
+    q: dict[int, list[m.Message]] = {id(d): [], id(a): []}
+    q[id(a)] += d.start(0.0)
+    q[id(d)] += a.start(0.0)
+    pairs = ((d, a, ed), (a, d, ea))
+    for _ in range(100):
+        if not q[id(d)] and not q[id(a)]:
+            break
+        for me, other, eng in pairs:
+            if not q[id(me)]:
+                continue
+            msg = m.decode(m.encode(q[id(me)].pop(0)))
+            out, evs = me.receive(1.0, msg)
+            q[id(other)] += out
+            for ev in evs:
+                events.append(f"{'dialer' if me is d else 'acceptor'}:{type(ev).__name__}")
+                if isinstance(ev, Received):
+                    if isinstance(ev.message, m.IndexUpdates):
+                        eng.apply_index(ev.message.blob)
+                    else:
+                        eng.apply_docs(ev.message.entries)
+                elif isinstance(ev, Synced):
+                    eng.publish_pending()
+                    for pushed in eng.take_pending():
+                        q[id(other)] += me.push(1.0, pushed)
+    else:
+        raise AssertionError("sessions did not go quiet")
+    return events
+
+
+def test_joining_device_with_its_own_notes_converges_through_sessions(tmp_path: Path) -> None:
+    sa, _ = VaultState.init(tmp_path / "A")
+    sb, _ = VaultState.init(tmp_path / "B")
+    try:
+        write(sa.root / "shared.md", "same on both\n")
+        write(sa.root / "only-a.md", "a\n")
+        write(sa.root / "differs.md", "A version\n")
+        ea = _engine(sa)
+        ea.reconcile()
+        ea.take_pending()
+        # B had a vault of its own before joining
+        write(sb.root / "shared.md", "same on both\n")
+        write(sb.root / "only-b.md", "b\n")
+        write(sb.root / "differs.md", "B version\n")
+        eb0 = _engine(sb)
+        eb0.reconcile()
+        sb.store.reset_for_join(sa.vault_id)
+        eb = _engine(sb)
+        assert not eb.published
+        assert eb.bucket_digests() == bytes(m.BUCKETS * 8)  # nothing announced before the first sync
+
+        d = Session(eb, peer="A", dialer=True, paired=True, now=0.0)
+        acc = Session(ea, peer="B", dialer=False, paired=True, now=0.0)
+        events = _pump(d, acc, eb, ea)
+        assert "dialer:Synced" in events and "acceptor:Synced" in events
+        assert eb.published and sb.store.get_meta("published") == 1
+
+        ta, tb = tree(sa.root), tree(sb.root)
+        assert ta == tb
+        assert set(ta) == {"shared.md", "only-a.md", "only-b.md", "differs.md"}
+        assert ta["shared.md"] == "same on both\n"  # once, not twice
+        assert "A version\n" in ta["differs.md"] and "B version\n" in ta["differs.md"]
+        assert not any(f.startswith("u") for f in eb.files)  # nothing left unpublished
+        assert ea.bucket_digests() == eb.bucket_digests()
+        assert ea.reconcile() == 0 and eb.reconcile() == 0
+    finally:
+        sa.close()
+        sb.close()
