@@ -215,7 +215,7 @@ def test_differing_bucket_sends_only_the_doc_the_peer_lacks() -> None:
 
 
 def test_large_doc_updates_are_split(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(s, "MAX_UPDATES_PER_MESSAGE", 200)
+    monkeypatch.setattr(m, "MAX_UPDATES_PER_MESSAGE", 200)
     rd = FakeReplica(docs={doc_id(7, n): {f"{'x' * 60}{n}"} for n in range(10)})
     ra = FakeReplica()
     d, a = make_pair(rd, ra)
@@ -229,12 +229,12 @@ def test_large_doc_updates_are_split(monkeypatch: pytest.MonkeyPatch) -> None:
     assert kinds(d.sent)[-2:] == ["Done", "DoneAck"]
 
 
-def test_batches_helper() -> None:
-    assert s._batches([]) == []
-    big = (b"i" * 16, b"x" * (s.MAX_UPDATES_PER_MESSAGE + 1))
+def test_batch_updates_helper() -> None:
+    assert m.batch_updates([]) == []
+    big = (b"i" * 16, b"x" * (m.MAX_UPDATES_PER_MESSAGE + 1))
     small = (b"j" * 16, b"y")
-    assert s._batches([small, big, small]) == [[small], [big], [small]]
-    assert s._batches([small, small]) == [[small, small]]
+    assert m.batch_updates([small, big, small]) == [[small], [big], [small]]
+    assert m.batch_updates([small, small]) == [[small, small]]
 
 
 # ------------------------------------------------------------------------------- pairing
