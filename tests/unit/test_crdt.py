@@ -184,6 +184,20 @@ def test_includes_and_updates_since() -> None:
     assert notes.text_of(partial) == "abcd"
 
 
+def test_vv_canonical_is_equal_for_equal_versions_across_devices() -> None:
+    a = notes.new_note("delta\n", 11)
+    b = notes.new_note("alpha\nalpha\n", 22)
+    _sync(a, b)
+    va, vb = notes.vv_bytes(a), notes.vv_bytes(b)
+    assert notes.includes(va, vb) and notes.includes(vb, va)  # the same version...
+    # ...whose loro encoding may differ (hash-map order); the canonical form may not
+    assert notes.vv_canonical(va) == notes.vv_canonical(vb)
+    assert notes.vv_canonical(va) != notes.vv_canonical(notes.vv_bytes(notes.new_note("delta\n", 11)))
+    assert notes.vv_canonical(notes.vv_bytes(notes.empty_note(1))) == b""
+    with pytest.raises(CrdtError):
+        notes.vv_canonical(b"\xff\xff\xff")
+
+
 # ------------------------------------------------------------------------------- garbage
 @pytest.mark.parametrize("garbage", [b"", b"garbage", b"\x00" * 64, bytes(range(256)) * 4])
 def test_garbage_bytes_give_crdt_error(garbage: bytes) -> None:

@@ -352,6 +352,8 @@ def test_same_path_different_content_keeps_both_in_one_file(pair: Pair) -> None:
     merged = ta["todo.md"]
     assert "from A\n" in merged and "from B\n" in merged and len(merged) == len("from A\nfrom B\n")
     assert pair.a.reconcile() == 0 and pair.b.reconcile() == 0
+    # equal notes summarise equally, so the next HELLO finds no differing bucket
+    assert pair.a.bucket_digests() == pair.b.bucket_digests()
 
 
 def test_remote_note_arriving_on_an_untracked_local_file_merges_into_it(pair: Pair) -> None:
@@ -475,6 +477,99 @@ def test_rename_onto_a_name_whose_note_was_edited_here_keeps_the_edit(pair: Pair
     assert tree(rb) == tree(ra) == {"n.md": "xxx edited on B\n", x: "yyy\n"}
     assert pair.a.text(file_id_for(x)) == "xxx edited on B\n"
     assert pair.a.text(file_id_for(y)) == "yyy\n"
+
+
+@pytest.mark.parametrize("order", ["renamed-id-first", "renamed-id-last"])
+def test_local_edit_reviving_a_note_while_another_is_renamed_onto_its_name(pair: Pair, order: str) -> None:
+    """A deletes n.md and renames another note onto n.md; B has an unreconciled edit to n.md.
+    The edit wins (n.md's note lives on), and the two notes stay apart, each once on disk."""
+    before, after = _names_around("n.md")
+    other = before if order == "renamed-id-first" else after
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(ra / "n.md", "old n\n")
+    write(ra / other, "replacement\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    (ra / "n.md").unlink()
+    pair.a.reconcile()
+    os.rename(ra / other, ra / "n.md")
+    pair.a.reconcile()
+    write(rb / "n.md", "old n edited on B\n")
+    flush(pair.a, pair.b)
+    tb = tree(rb)
+    assert sorted(tb.values()) == ["old n edited on B\n", "replacement\n"]
+    exchange(pair)
+    assert tree(ra) == tree(rb) == tb
+    assert pair.a.text(file_id_for("n.md")) == "old n edited on B\n"
+    assert pair.a.text(file_id_for(other)) == "replacement\n"
+    assert pair.a.reconcile() == 0 and pair.b.reconcile() == 0
+
+
+@pytest.mark.parametrize("incoming_first", [True, False])
+def test_displaced_note_whose_new_place_is_refused_stays_put(pair: Pair, tmp_path: Path, incoming_first: bool) -> None:
+    """x moves into link/ (a symlink leaving the vault on B) and y takes x's name: B refuses the
+    move and must neither lose x's file nor merge it into y."""
+    names = [f"note{i}.md" for i in range(50)]
+    x = names[0]
+    y = next(n for n in names[1:] if (file_id_for(n) < file_id_for(x)) == incoming_first)
+    ra, rb = pair.state_a.root, pair.state_b.root
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (rb / "link").symlink_to(outside, target_is_directory=True)
+    write(ra / x, "xxx\n")
+    write(ra / y, "yyy\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    (ra / "link").mkdir()
+    os.rename(ra / x, ra / "link" / x)
+    pair.a.reconcile()
+    os.rename(ra / y, ra / x)
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    assert list(outside.iterdir()) == []
+    assert pair.b.stats["sync_errors"] >= 1
+    assert (rb / x).read_text() == "xxx\n"  # still there, not merged
+    assert pair.b.text(file_id_for(x)) == "xxx\n" and pair.b.text(file_id_for(y)) == "yyy\n"
+    assert not pair.b.has_pending()
+
+
+def test_digest_of_equal_versions_is_equal_whatever_their_encoding() -> None:
+    from peervault.sync.engine import _digest
+
+    a, b = notes.new_note("delta\n", 11), notes.new_note("alpha\nalpha\n", 22)
+    notes.apply(b, notes.updates_since(a, None))
+    notes.apply(a, notes.updates_since(b, None))
+    va, vb = notes.vv_bytes(a), notes.vv_bytes(b)
+    assert va != vb  # loro encodes this same version differently on the two devices
+    fid = file_id_for("x.md")
+    assert _digest(fid, va) == _digest(fid, vb)
+    assert _digest(fid, va) != _digest(file_id_for("y.md"), va)
+    assert _digest(fid, va) != _digest(fid, notes.vv_bytes(notes.new_note("delta\n", 11)))
+
+
+def test_hello_after_convergence_finds_no_differing_bucket(pair: Pair) -> None:
+    """Regression: bucket digests hashed loro's version encoding, which is not canonical, so
+    notes edited on both devices looked different on every reconnect."""
+    ra, rb = pair.state_a.root, pair.state_b.root
+    for i in range(40):
+        write(ra / f"n{i}.md", f"note {i}\nline\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    for i in range(40):
+        write(rb / f"n{i}.md", f"note {i} edited on B\nline\n")
+        write(ra / f"n{i}.md", f"note {i}\nline edited on A\n")
+    pair.a.reconcile()
+    pair.b.reconcile()
+    exchange(pair)
+    assert tree(ra) == tree(rb)
+    d = Session(pair.b, peer="A", dialer=True, paired=True, now=0.0)
+    acc = Session(pair.a, peer="B", dialer=False, paired=True, now=0.0)
+    hello = d.start(0.0)[0]
+    acc.start(0.0)
+    out, _ = acc.receive(0.1, hello)
+    versions = [x for x in out if isinstance(x, m.DocVersions)]
+    assert versions == [m.DocVersions(b"", ())]
+    assert not any(isinstance(x, m.IndexUpdates) for x in out)
 
 
 # ------------------------------------------------------------------------------- hostile peer

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 from loro import ExportMode, Frontiers, LoroDoc, VersionVector
 
 from . import genesis_peer, guard
@@ -70,6 +72,14 @@ def snapshot(doc: LoroDoc) -> bytes:
 
 def vv_bytes(doc: LoroDoc) -> bytes:
     return bytes(doc.oplog_vv.encode())
+
+
+def vv_canonical(vv: bytes) -> bytes:
+    """The same version as bytes every device agrees on. Loro's own encoding writes its peer
+    map in hash order, so equal versions can encode differently on two devices; anything that
+    compares versions by their bytes (the sync bucket digests) must use this form."""
+    spans = guard("decode version", lambda: VersionVector.decode(vv).to_spans().inner())
+    return b"".join(struct.pack(">Qqq", peer, start, end) for peer, (start, end) in sorted(spans.items()))
 
 
 def updates_since(doc: LoroDoc, vv: bytes | None) -> bytes:

@@ -39,7 +39,11 @@ INDEX_KEY = "index_snapshot"
 
 
 def _digest(doc_id: str, vv: bytes) -> int:
-    return int.from_bytes(hashlib.blake2b(doc_id.encode() + vv, digest_size=8).digest(), "big")
+    try:
+        key = notes.vv_canonical(vv)  # equal versions must digest equally on every device
+    except CrdtError:
+        key = vv
+    return int.from_bytes(hashlib.blake2b(doc_id.encode() + key, digest_size=8).digest(), "big")
 
 
 class Engine:
@@ -326,9 +330,17 @@ class Engine:
 
     def _materialize(self, fids: set[str]) -> None:
         """Bring the disk in line with the CRDT state for these notes (and any whose place moved)."""
-        layout = self.layout()
-        todo = set(fids) | {fid for fid, row in self.files.items() if not fid.startswith("u") and layout.get(fid) != row.path}
-        for fid in sorted(todo):
+        layout, seen = self.layout(), self.entries
+        todo = set(fids) | self._misplaced(layout)
+        failed: set[str] = set()
+        while todo:
+            fid = min(todo)
+            todo.discard(fid)
+            if self.entries is not seen:
+                # A local edit read during this pass revived a deleted note (edit wins): places
+                # may have changed, so lay out again before writing anything more.
+                layout, seen = self.layout(), self.entries
+                todo |= self._misplaced(layout) - failed
             try:
                 target = layout.get(fid)
                 row = self.files.get(fid)
@@ -338,8 +350,12 @@ class Engine:
                 else:
                     self._write_local(fid, target, row)
             except (UnsafePath, OSError) as exc:
+                failed.add(fid)
                 self.stats["sync_errors"] += 1
                 log.warning("could not write %s: %s", self.entries[fid].path if fid in self.entries else fid, exc)
+
+    def _misplaced(self, layout: dict[str, str]) -> set[str]:
+        return {fid for fid, row in self.files.items() if not fid.startswith("u") and layout.get(fid) != row.path}
 
     def _local_changed(self, row: FileRow) -> tuple[bytes, Stat] | None:
         """The disk content of `row` if the user changed it since we last read or wrote it."""
@@ -425,23 +441,33 @@ class Engine:
         if other is None or other.startswith("u"):
             return False  # an untracked file or a pre-pairing copy: _merge_occupant handles those
         place = self.layout().get(other)
-        if place == target:
-            return False
-        if place is None:
-            if other not in self.entries:
-                return False
+        if place is None and other in self.entries:
             self._remove_local(other, self.files[other])  # keeps it if edited here (edit wins)
-            return stat_of(self.root.joinpath(*target.split("/"))) is None
+            if stat_of(self.root.joinpath(*target.split("/"))) is None:
+                return True
+            place = self.layout().get(other)  # the edit brought it back: it may belong elsewhere
+        if place is None or place == target or other not in self.files:
+            return False
         self._absorb_local_edit(self.files[other])
         orow = self.files.get(other)
         if orow is None or orow.path != target:
             return stat_of(self.root.joinpath(*target.split("/"))) is None
         if self._local_changed(orow) is not None:
             return False  # not text: never delete it
-        # Its content is in its note: drop the file and write the note at its own place.
-        # Each step removes a tracked file, so chains and cycles of renames terminate.
-        path = self.root.joinpath(*target.split("/"))
-        path.unlink()
+        src = self.root.joinpath(*target.split("/"))
+        dst = safe_target(self.root, place)  # refuse before touching anything
+        if stat_of(dst) is None:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(src, dst)
+            st = stat_of(dst)
+            if st is not None:
+                self._record(other, place, st, orow.hash, orow.base)
+                self._write_local(other, place, self.files[other])  # shows any newer note text
+            return True
+        # Its place is taken too (a chain or cycle of renames). Its content is in its note:
+        # drop the file and write the note at its place. Each step removes a tracked file,
+        # so this terminates.
+        src.unlink()
         self.files.pop(other, None)
         self.store.delete_file(other)
         self._write_local(other, place, None)
