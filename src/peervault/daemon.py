@@ -26,6 +26,7 @@ from .net import endpoint as netep
 from .net.stream import MessageStream
 from .protocol import messages as m
 from .protocol.session import Close, Event, Paired, PeerHello, Received, Session, Synced
+from .sync.debounce import Debouncer
 from .sync.engine import Engine
 from .sync.links import Link
 from .state import VaultState
@@ -54,7 +55,7 @@ class Daemon:
         self._dialers: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
-        self._last_flush = 0.0
+        self._debouncer = Debouncer(cfg.debounce_ms / 1000)
         self._status_dirty = True
         self.on_ready: Callable[[], None] | None = None
 
@@ -65,6 +66,7 @@ class Daemon:
         self.metrics.phase("index_load", t0)
         t1 = time.perf_counter()
         changes = self.engine.reconcile()
+        self.engine.clear_pending()  # no peer yet: each one gets these changes in its handshake
         self.metrics.phase("initial_scan", t1)
         if changes:
             log.info("recorded %d local change(s) made while PeerVault was not running", changes)
@@ -152,7 +154,7 @@ class Daemon:
         return task is not None and task.done() and peer not in self.links
 
     async def _shutdown(self) -> None:
-        self._flush_now()
+        self._flush()
         links = list(self.links.values())
         if links:
             await asyncio.gather(*(lk.barrier(2.0) for lk in links), return_exceptions=True)
@@ -253,6 +255,7 @@ class Daemon:
         store = self.state.store
         if isinstance(ev, Received):
             msg = ev.message
+            log.debug("received %s from %s", type(msg).__name__, link.peer[:10])
             try:
                 if isinstance(msg, m.IndexUpdates):
                     self.engine.apply_index(msg.blob)
@@ -287,7 +290,7 @@ class Daemon:
             store.update_peer(link.peer, seen=True)
             self.metrics.record_sync(time.monotonic() - link.opened_at)
             link.synced.set()
-            self._flush_now()
+            self._flush()
             log.info("in sync with %s", link.peer[:10])
             self._status_dirty = True
         elif isinstance(ev, Close):
@@ -303,6 +306,7 @@ class Daemon:
     async def _watch_loop(self) -> None:
         async for rels in watch(self.state.root, self.stopping, self.cfg.watch_step_ms, self.cfg.watch_debounce_ms):
             t = time.perf_counter()
+            log.debug("watcher reported %s", ", ".join(sorted(rels)[:5]) + (" …" if len(rels) > 5 else ""))
             try:
                 if self.engine.local_paths(rels):
                     self.metrics.record_local(time.perf_counter() - t)
@@ -317,21 +321,24 @@ class Daemon:
                 self._schedule_flush()
 
     def _schedule_flush(self) -> None:
-        """Leading edge at once, then at most one batch per debounce window."""
-        if not self.engine.has_pending() or self._flush_handle is not None:
-            return
-        wait = self._last_flush + self.cfg.debounce_ms / 1000 - time.monotonic()
-        if wait <= 0:
-            self._flush_now()
-        else:
-            self._flush_handle = asyncio.get_running_loop().call_later(wait, self._flush_now)
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        now = time.monotonic()
+        ready, wake = self._debouncer.due(self.engine.pending(), now)
+        if ready:
+            self._flush(ready)
+        if wake is not None:
+            self._flush_handle = asyncio.get_running_loop().call_later(max(wake - now, 0.0), self._schedule_flush)
 
-    def _flush_now(self) -> None:
-        self._flush_handle = None
-        if not self.engine.has_pending():
+    def _flush(self, keys: set[str] | None = None) -> None:
+        """Push local changes (all, or just `keys`) to every connected peer."""
+        if not self.links:
+            self.engine.clear_pending()  # whoever connects next gets it all in the handshake
             return
-        self._last_flush = time.monotonic()
-        for msg in self.engine.take_pending():
+        msgs = self.engine.take_pending(keys)
+        log.debug("pushing %d message(s) to %d peer(s)", len(msgs), len(self.links))
+        for msg in msgs:
             for link in self.links.values():
                 link.push(msg)
         self._status_dirty = True
@@ -355,7 +362,7 @@ class Daemon:
             "mode": self.mode,
             "addrs": self.engine.addrs,
             "connected": {p: lk.session.state.value for p, lk in self.links.items()},
-            "pending": len(self.engine._pending_docs) + int(self.engine._index_dirty),
+            "pending": len(self.engine.pending()),
             "metrics": self.metrics.snapshot(self.engine),
             "updated_at": time.time(),
         }

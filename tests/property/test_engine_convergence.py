@@ -95,9 +95,9 @@ def test_two_engines_converge(script: list[tuple]) -> None:  # type: ignore[type
                     e.reconcile()
                 _send(engines[0], engines[1])
                 _send(engines[1], engines[0])
-                if not any(e.has_pending() for e in engines):
+                if not any(e.pending() for e in engines):
                     break
-            assert not any(e.has_pending() for e in engines), "exchange did not go quiet"
+            assert not any(e.pending() for e in engines), "exchange did not go quiet"
             ta, tb = _tree(sa.root), _tree(sb.root)
             assert ta == tb
             assert engines[0].entries == engines[1].entries

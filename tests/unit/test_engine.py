@@ -201,13 +201,13 @@ def test_state_survives_a_restart(vault_a: VaultState) -> None:
 
 def test_take_pending_is_empty_after_taking(vault_a: VaultState) -> None:
     e = _engine(vault_a)
-    assert not e.has_pending() and e.take_pending() == []
+    assert not e.pending() and e.take_pending() == []
     write(vault_a.root / "a.md", "x")
     e.reconcile()
-    assert e.has_pending()
+    assert e.pending()
     msgs = e.take_pending()
     assert [type(x) for x in msgs] == [m.IndexUpdates, m.DocUpdates]
-    assert not e.has_pending() and e.take_pending() == []
+    assert not e.pending() and e.take_pending() == []
 
 
 # ------------------------------------------------------------------------------- two engines
@@ -286,7 +286,7 @@ def test_unsaved_local_edit_is_read_before_a_remote_write(pair: Pair) -> None:
     pair.a.reconcile()
     flush(pair.a, pair.b)
     assert (rb / "n.md").read_text() == "top edited on A\nmiddle\nbottom edited on B\n"
-    assert pair.b.has_pending()  # B's absorbed edit goes out
+    assert pair.b.pending()  # B's absorbed edit goes out
     flush(pair.b, pair.a)
     assert tree(ra) == tree(rb)
 
@@ -377,7 +377,7 @@ def test_remote_note_arriving_on_identical_untracked_local_file_is_adopted(pair:
     pair.a.reconcile()
     write(rb / "same.md", "identical\n")
     flush(pair.a, pair.b)
-    assert not pair.b.has_pending()  # nothing new to tell A
+    assert not pair.b.pending()  # nothing new to tell A
     assert tree(rb) == {"same.md": "identical\n"}
     assert pair.b.reconcile() == 0
 
@@ -433,7 +433,7 @@ def test_delete_then_rename_onto_the_name_does_not_resurrect_the_deleted_text(pa
     pair.a.reconcile()
     flush(pair.a, pair.b)  # delete and rename arrive together
     assert tree(rb) == tree(ra) == {"n.md": "replacement\n"}
-    assert not pair.b.has_pending()
+    assert not pair.b.pending()
     assert pair.b.text(file_id_for(other)) == "replacement\n"
 
 
@@ -451,7 +451,7 @@ def test_rotating_note_names_moves_files_without_merging(pair: Pair) -> None:
     expected = {"p1.md": "two\n", "p2.md": "three\n", "p3.md": "one\n"}
     assert tree(ra) == expected
     assert tree(rb) == expected
-    assert not pair.b.has_pending()
+    assert not pair.b.pending()
     assert pair.b.reconcile() == 0
 
 
@@ -530,7 +530,7 @@ def test_displaced_note_whose_new_place_is_refused_stays_put(pair: Pair, tmp_pat
     assert pair.b.stats["sync_errors"] >= 1
     assert (rb / x).read_text() == "xxx\n"  # still there, not merged
     assert pair.b.text(file_id_for(x)) == "xxx\n" and pair.b.text(file_id_for(y)) == "yyy\n"
-    assert not pair.b.has_pending()
+    assert not pair.b.pending()
 
 
 def test_digest_of_equal_versions_is_equal_whatever_their_encoding() -> None:

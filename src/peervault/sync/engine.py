@@ -36,6 +36,7 @@ from ..vault.scanner import scan
 log = logging.getLogger(__name__)
 
 INDEX_KEY = "index_snapshot"
+INDEX = "index"  # pending-change key of the vault index (note ids are hex, so no clash)
 
 
 def _digest(doc_id: str, vv: bytes) -> int:
@@ -64,9 +65,8 @@ class Engine:
         for doc_id, vv in self._vvs.items():
             self._buckets[int(doc_id[:2], 16)] ^= _digest(doc_id, vv)
         self._cache: LRUCache[str, LoroDoc] = LRUCache(maxsize=cfg.cache_docs)
-        self._pending_docs: dict[str, bytes | None] = {}
-        self._pending_index: bytes | None = None
-        self._index_dirty = False
+        # What changed locally and is not yet pushed: note id (or INDEX) -> version before the change.
+        self._pending: dict[str, bytes | None] = {}
         self.addrs: list[str] = []
         self._refused_paths: set[str] = set()
         self.stats = {"local_changes": 0, "remote_changes": 0, "files_written": 0, "sync_errors": 0}
@@ -96,14 +96,13 @@ class Engine:
             self._vvs[fid] = vv
 
     def _mark_pending(self, fid: str, before: bytes | None) -> None:
-        if not fid.startswith("u") and fid not in self._pending_docs:
-            self._pending_docs[fid] = before
+        if not fid.startswith("u") and fid not in self._pending:
+            self._pending[fid] = before
 
     def _index_changed(self, before: bytes | None) -> None:
         self.entries = self.index.entries()
         self.store.set_meta(INDEX_KEY, self.index.snapshot())
-        if not self._index_dirty:
-            self._pending_index, self._index_dirty = before, True
+        self._pending.setdefault(INDEX, before)
 
     def text(self, fid: str) -> str | None:
         doc = self._doc(fid)
@@ -547,24 +546,29 @@ class Engine:
         self._cache.pop(ufid, None)
 
     # ================================================================== outgoing
-    def has_pending(self) -> bool:
-        return bool(self._pending_docs) or self._index_dirty
+    def pending(self) -> set[str]:
+        """Keys (note ids, and INDEX for the vault index) with local changes not yet pushed."""
+        return set(self._pending)
 
-    def take_pending(self) -> list[m.IndexUpdates | m.DocUpdates]:
-        """Everything changed locally since the last call, as messages for every peer."""
+    def clear_pending(self) -> None:
+        self._pending.clear()
+
+    def take_pending(self, keys: set[str] | None = None) -> list[m.IndexUpdates | m.DocUpdates]:
+        """Local changes since they were last taken (all, or just `keys`), as messages for peers."""
+        keys = set(self._pending) if keys is None else keys & set(self._pending)
         out: list[m.IndexUpdates | m.DocUpdates] = []
-        if self._index_dirty:
-            blob = self.index.updates_since(self._pending_index or b"")
+        if INDEX in keys:
+            blob = self.index.updates_since(self._pending[INDEX] or b"")
             if blob:
                 out.append(m.IndexUpdates(blob))
         docs = []
-        for fid, before in self._pending_docs.items():
+        for fid in sorted(keys - {INDEX}):
             doc = self._doc(fid)
             if doc is not None:
-                docs.append((bytes.fromhex(fid), notes.updates_since(doc, before)))
+                docs.append((bytes.fromhex(fid), notes.updates_since(doc, self._pending[fid])))
         out.extend(m.DocUpdates(tuple(batch)) for batch in m.batch_updates(docs))
-        self._pending_docs.clear()
-        self._pending_index, self._index_dirty = None, False
+        for k in keys:
+            del self._pending[k]
         return out
 
     # ================================================================== Replica protocol
