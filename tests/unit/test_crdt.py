@@ -266,17 +266,17 @@ def test_file_id_for_is_deterministic() -> None:
 def test_index_put_set_path_delete_undelete() -> None:
     idx = VaultIndex.empty(1)
     fid = file_id_for("a.md")
-    assert not idx.has(fid) and idx.get(fid) is None
+    assert idx.entry(fid) is None
     idx.put(fid, "a.md")
-    assert idx.has(fid)
-    assert idx.get(fid) == Entry(fid, "a.md", "text", False, b"")
+    assert idx.entry(fid) is not None
+    assert idx.entry(fid) == Entry(fid, "a.md", "text", False, b"")
     idx.set_path(fid, "dir/b.md")
     assert idx.entries()[fid].path == "dir/b.md"
     idx.mark_deleted(fid, b"vv-bytes")
-    e = idx.get(fid)
+    e = idx.entry(fid)
     assert e is not None and e.deleted and e.dvv == b"vv-bytes" and e.path == "dir/b.md"
     idx.undelete(fid)
-    e = idx.get(fid)
+    e = idx.entry(fid)
     assert e is not None and not e.deleted
     loaded = VaultIndex.load(idx.snapshot(), 2)
     assert loaded.entries() == idx.entries()

@@ -56,17 +56,12 @@ class VaultIndex:
 
     def entries(self) -> dict[str, Entry]:
         raw = self._files.get_deep_value()
-        out: dict[str, Entry] = {}
-        for fid, v in raw.items():
-            if isinstance(v, dict) and isinstance(v.get("path"), str):
-                out[fid] = Entry(fid, v["path"], str(v.get("kind", "text")), bool(v.get("deleted")), bytes(v.get("dvv") or b""))
-        return out
+        return {fid: e for fid, v in raw.items() if (e := _entry(fid, v)) is not None}
 
-    def get(self, file_id: str) -> Entry | None:
-        return self.entries().get(file_id) if file_id in self._files.keys() else None
-
-    def has(self, file_id: str) -> bool:
-        return self._files.get(file_id) is not None
+    def entry(self, file_id: str) -> Entry | None:
+        """One entry, without reading the whole index (that is O(vault size))."""
+        v = self._files.get(file_id)
+        return None if v is None or v.container is None else _entry(file_id, v.container.get_deep_value())
 
     def put(self, file_id: str, path: str, kind: str = "text") -> None:
         entry = self._files.ensure_mergeable_map(file_id)
@@ -103,3 +98,9 @@ class VaultIndex:
 
     def snapshot(self) -> bytes:
         return bytes(self.doc.export(ExportMode.Snapshot()))
+
+
+def _entry(fid: str, v: object) -> Entry | None:
+    if not isinstance(v, dict) or not isinstance(v.get("path"), str):
+        return None
+    return Entry(fid, v["path"], str(v.get("kind", "text")), bool(v.get("deleted")), bytes(v.get("dvv") or b""))

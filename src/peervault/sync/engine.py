@@ -12,12 +12,14 @@ from it without knowing about disk or SQLite.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import secrets
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from cachetools import LRUCache
@@ -60,6 +62,9 @@ class Engine:
         self.index = VaultIndex.load(bytes(snap), self.session_peer) if snap else VaultIndex.empty(self.session_peer)  # type: ignore[arg-type]
         self.entries: dict[str, Entry] = self.index.entries()
         self.files: dict[str, FileRow] = store.files()
+        self._fid_at: dict[str, str] = {row.path: fid for fid, row in self.files.items()}
+        self._layout_version = 0  # bumped whenever index entries change (layout may move)
+        self._index_unsaved = False
         self._vvs: dict[str, bytes] = dict(store.published_versions())
         self._buckets = [0] * m.BUCKETS
         for doc_id, vv in self._vvs.items():
@@ -99,10 +104,31 @@ class Engine:
         if not fid.startswith("u") and fid not in self._pending:
             self._pending[fid] = before
 
-    def _index_changed(self, before: bytes | None) -> None:
-        self.entries = self.index.entries()
-        self.store.set_meta(INDEX_KEY, self.index.snapshot())
+    def _index_changed(self, fid: str, before: bytes | None) -> None:
+        entry = self.index.entry(fid)
+        if entry is None:
+            self.entries.pop(fid, None)
+        else:
+            self.entries[fid] = entry
+        self._layout_version += 1
+        self._index_unsaved = True  # saved once per batch, see _batch()
         self._pending.setdefault(INDEX, before)
+
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[None]:
+        """One SQLite transaction per batch of changes, with the index snapshot saved once."""
+        with self.store.transaction():
+            yield
+            if self._index_unsaved:
+                self.store.set_meta(INDEX_KEY, self.index.snapshot())
+                self._index_unsaved = False
+
+    def _forget(self, fid: str) -> None:
+        """This device no longer has a file for `fid` on disk."""
+        row = self.files.pop(fid, None)
+        if row is not None and self._fid_at.get(row.path) == fid:
+            del self._fid_at[row.path]
+        self.store.delete_file(fid)
 
     def text(self, fid: str) -> str | None:
         doc = self._doc(fid)
@@ -153,7 +179,7 @@ class Engine:
         by_path = {row.path: row for row in self.files.values()}
         gone_by_hash = {self.files[fid].hash: fid for fid in gone}
         changes = 0
-        with self.store.transaction():
+        with self._batch():
             for rel in sorted(present):
                 row = by_path.get(rel)
                 st = present[rel]
@@ -193,16 +219,20 @@ class Engine:
 
     def _record(self, fid: str, rel: str, st: Stat, h: bytes, base: bytes) -> None:
         row = FileRow(fid, rel, st.size, st.mtime_ns, h, base)
-        for other in [f for f, r in self.files.items() if r.path == rel and f != fid]:
-            del self.files[other]
+        other = self._fid_at.get(rel)
+        if other is not None and other != fid:
+            self.files.pop(other, None)
+        old = self.files.get(fid)
+        if old is not None and old.path != rel and self._fid_at.get(old.path) == fid:
+            del self._fid_at[old.path]
         self.files[fid] = row
+        self._fid_at[rel] = fid
         self.store.put_file(row)
 
     def _local_edit(self, row: FileRow, text: str, st: Stat, h: bytes) -> None:
         doc = self._doc(row.file_id)
         if doc is None:
-            self.store.delete_file(row.file_id)
-            del self.files[row.file_id]
+            self._forget(row.file_id)
             self._local_create(row.path, text, st, h)
             return
         before = notes.vv_bytes(doc)
@@ -213,7 +243,7 @@ class Engine:
         if entry is not None and entry.deleted:
             ibefore = self.index.vv()
             self.index.undelete(row.file_id)
-            self._index_changed(ibefore)
+            self._index_changed(row.file_id, ibefore)
         merged = notes.text_of(doc)
         self._record(row.file_id, row.path, st, h, notes.frontiers(doc) if merged == text else row.base)
         if merged != text:  # remote edits arrived since the disk was written: show the merge
@@ -234,7 +264,7 @@ class Engine:
             self._mark_pending(fid, before)
             ibefore = self.index.vv()
             self.index.put(fid, rel)
-            self._index_changed(ibefore)
+            self._index_changed(fid, ibefore)
         self._save(fid, doc)
         self._record(fid, rel, st, h, notes.frontiers(doc))
         if notes.text_of(doc) != text:
@@ -256,11 +286,10 @@ class Engine:
         if not fid.startswith("u"):
             before = self.index.vv()
             self.index.set_path(fid, rel)
-            self._index_changed(before)
+            self._index_changed(fid, before)
 
     def _local_delete(self, fid: str) -> None:
-        self.files.pop(fid, None)
-        self.store.delete_file(fid)
+        self._forget(fid)
         if fid.startswith("u"):
             self.store.delete_doc(fid)
             self._cache.pop(fid, None)
@@ -271,22 +300,23 @@ class Engine:
             return
         before = self.index.vv()
         self.index.mark_deleted(fid, vv)
-        self._index_changed(before)
+        self._index_changed(fid, before)
 
     # ================================================================== remote side
     def apply_index(self, blob: bytes) -> None:
         before = self.entries
-        with self.store.transaction():
+        with self._batch():
             self.index.apply(blob)
             self.entries = self.index.entries()
-            self.store.set_meta(INDEX_KEY, self.index.snapshot())
+            self._layout_version += 1
+            self._index_unsaved = True
             changed = {fid for fid, e in self.entries.items() if before.get(fid) != e}
             self._materialize(changed)
         self.stats["remote_changes"] += len(changed)
 
     def apply_docs(self, entries: tuple[tuple[bytes, bytes], ...]) -> None:
         changed = set()
-        with self.store.transaction():
+        with self._batch():
             for raw_id, blob in entries:
                 fid = raw_id.hex()
                 doc = self._doc(fid) or notes.empty_note(self.session_peer)
@@ -329,16 +359,16 @@ class Engine:
 
     def _materialize(self, fids: set[str]) -> None:
         """Bring the disk in line with the CRDT state for these notes (and any whose place moved)."""
-        layout, seen = self.layout(), self.entries
+        layout, seen = self.layout(), self._layout_version
         todo = set(fids) | self._misplaced(layout)
         failed: set[str] = set()
         while todo:
             fid = min(todo)
             todo.discard(fid)
-            if self.entries is not seen:
+            if self._layout_version != seen:
                 # A local edit read during this pass revived a deleted note (edit wins): places
                 # may have changed, so lay out again before writing anything more.
-                layout, seen = self.layout(), self.entries
+                layout, seen = self.layout(), self._layout_version
                 todo |= self._misplaced(layout) - failed
             try:
                 target = layout.get(fid)
@@ -388,8 +418,7 @@ class Engine:
         if path.exists() and not path.is_symlink():
             path.unlink()
             prune_empty_dirs(self.root, path.parent)
-        self.files.pop(fid, None)
-        self.store.delete_file(fid)
+        self._forget(fid)
 
     def _write_local(self, fid: str, target: str, row: FileRow | None) -> None:
         doc = self._doc(fid)
@@ -436,8 +465,8 @@ class Engine:
         renamed elsewhere, lost the name to a concurrent rename, or was deleted): move or remove
         it first, so it is not mistaken for a local copy of `fid` and merged into it.
         Returns True if `target` was freed."""
-        other = next((f for f, r in self.files.items() if r.path == target and f != fid), None)
-        if other is None or other.startswith("u"):
+        other = self._fid_at.get(target)
+        if other is None or other == fid or other.startswith("u"):
             return False  # an untracked file or a pre-pairing copy: _merge_occupant handles those
         place = self.layout().get(other)
         if place is None and other in self.entries:
@@ -467,8 +496,7 @@ class Engine:
         # drop the file and write the note at its place. Each step removes a tracked file,
         # so this terminates.
         src.unlink()
-        self.files.pop(other, None)
-        self.store.delete_file(other)
+        self._forget(other)
         self._write_local(other, place, None)
         return True
 
@@ -479,7 +507,7 @@ class Engine:
             local = dst.read_bytes().decode("utf-8")
         except UnicodeDecodeError:
             raise UnsafePath(f"{target} is a binary file here; the note was not written over it") from None
-        other = next((f for f, r in self.files.items() if r.path == target), None)
+        other = self._fid_at.get(target)
         if local != notes.text_of(doc):
             before = notes.vv_bytes(doc)
             pre = self._doc(other) if other and other.startswith("u") else None
@@ -490,8 +518,7 @@ class Engine:
             self._save(fid, doc)
             self._mark_pending(fid, before)
         if other is not None:
-            self.files.pop(other, None)
-            self.store.delete_file(other)
+            self._forget(other)
             if other.startswith("u"):
                 self.store.delete_doc(other)
                 self._cache.pop(other, None)
@@ -503,7 +530,7 @@ class Engine:
         if self.published:
             return 0
         n = 0
-        with self.store.transaction():
+        with self._batch():
             tombstoned = defaultdict(list)
             for e in self.entries.values():
                 if not self.is_live(e):
@@ -531,7 +558,7 @@ class Engine:
                 self._mark_pending(fid, None)
                 before = self.index.vv()
                 self.index.put(fid, row.path)
-                self._index_changed(before)
+                self._index_changed(fid, before)
                 self._drop_unpublished(ufid)
                 self._record(fid, row.path, Stat(row.size, row.mtime_ns), row.hash, notes.frontiers(doc))
                 n += 1
@@ -540,8 +567,7 @@ class Engine:
         return n
 
     def _drop_unpublished(self, ufid: str) -> None:
-        self.files.pop(ufid, None)
-        self.store.delete_file(ufid)
+        self._forget(ufid)
         self.store.delete_doc(ufid)
         self._cache.pop(ufid, None)
 
