@@ -64,6 +64,7 @@ class Engine:
         self.files: dict[str, FileRow] = store.files()
         self._fid_at: dict[str, str] = {row.path: fid for fid, row in self.files.items()}
         self._layout_version = 0  # bumped whenever index entries change (layout may move)
+        self._layout_cache: tuple[int, dict[str, str]] = (-1, {})
         self._index_unsaved = False
         self._vvs: dict[str, bytes] = dict(store.published_versions())
         self._buckets = [0] * m.BUCKETS
@@ -95,6 +96,8 @@ class Engine:
         if published:
             bucket = int(fid[:2], 16)
             old = self._vvs.get(fid)
+            if old is None or ((e := self.entries.get(fid)) is not None and e.deleted):
+                self._layout_version += 1  # a new note, or one whose liveness may change
             if old is not None:
                 self._buckets[bucket] ^= _digest(fid, old)
             self._buckets[bucket] ^= _digest(fid, vv)
@@ -169,9 +172,14 @@ class Engine:
             elif not is_ignored(rel) and (st := stat_of(p)) is not None and not p.is_symlink():
                 present[rel] = st
         gone = set()
-        for fid, row in self.files.items():
-            if any(row.path == r or row.path.startswith(r + "/") for r in rels):
-                if stat_of(self.root.joinpath(*row.path.split("/"))) is None:
+        for rel in rels:
+            if rel in self._fid_at:
+                candidates = [self._fid_at[rel]]
+            else:  # perhaps a folder that went away: everything tracked under it
+                prefix = rel + "/"
+                candidates = [fid for path, fid in self._fid_at.items() if path.startswith(prefix)]
+            for fid in candidates:
+                if stat_of(self.root.joinpath(*self.files[fid].path.split("/"))) is None:
                     gone.add(fid)
         return self._ingest(present, gone)
 
@@ -334,7 +342,13 @@ class Engine:
 
     def layout(self) -> dict[str, str]:
         """Where each live note belongs on disk. Duplicate live paths (rare: concurrent
-        renames onto one name) resolve deterministically: the smallest id keeps the name."""
+        renames onto one name) resolve deterministically: the smallest id keeps the name.
+        Cached until an index entry changes or a note appears or may come back to life."""
+        if self._layout_cache[0] != self._layout_version:
+            self._layout_cache = (self._layout_version, self._compute_layout())
+        return self._layout_cache[1]
+
+    def _compute_layout(self) -> dict[str, str]:
         by_path: dict[str, list[str]] = defaultdict(list)
         for fid, e in self.entries.items():
             if fid in self._vvs and self.is_live(e):
