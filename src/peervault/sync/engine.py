@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import heapq
 import logging
 import os
 import secrets
@@ -375,15 +376,18 @@ class Engine:
         """Bring the disk in line with the CRDT state for these notes (and any whose place moved)."""
         layout, seen = self.layout(), self._layout_version
         todo = set(fids) | self._misplaced(layout)
+        queue = sorted(todo)  # a heap: id order keeps every device's choices the same
         failed: set[str] = set()
-        while todo:
-            fid = min(todo)
+        while queue:
+            fid = heapq.heappop(queue)
             todo.discard(fid)
             if self._layout_version != seen:
                 # A local edit read during this pass revived a deleted note (edit wins): places
                 # may have changed, so lay out again before writing anything more.
                 layout, seen = self.layout(), self._layout_version
-                todo |= self._misplaced(layout) - failed
+                for extra in self._misplaced(layout) - failed - todo:
+                    todo.add(extra)
+                    heapq.heappush(queue, extra)
             try:
                 target = layout.get(fid)
                 row = self.files.get(fid)
