@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config
+from .errors import PeerVaultError
 from .metrics import Metrics
 from .net import endpoint as netep
 from .net.stream import MessageStream
@@ -125,7 +126,8 @@ class Daemon:
             if bound:
                 store.set_meta("port", bound)
             return ep
-        raise ConnectionError(f"cannot bind the network endpoint: {netep.describe(last) if last else 'unknown'}")
+        where = bind or "the default address"
+        raise PeerVaultError(f"cannot listen on {where} ({netep.describe(last) if last else 'unknown error'}); choose another --bind HOST:PORT")
 
     async def _until_done(self) -> None:
         deadline = time.monotonic() + self.timeout
