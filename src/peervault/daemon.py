@@ -35,6 +35,8 @@ from .vault.watcher import watch
 
 log = logging.getLogger(__name__)
 
+SIMULTANEOUS_DIAL_S = 3.0  # two links to one peer opened within this window are a simultaneous dial
+
 
 @dataclass
 class Outcome:
@@ -57,6 +59,7 @@ class Daemon:
         self._tasks: list[asyncio.Task[None]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
         self._debouncer = Debouncer(cfg.debounce_ms / 1000)
+        self._settle_handle: asyncio.TimerHandle | None = None
         self._status_dirty = True
         self.on_ready: Callable[[], None] | None = None
 
@@ -67,6 +70,7 @@ class Daemon:
         self.metrics.phase("index_load", t0)
         t1 = time.perf_counter()
         changes = self.engine.reconcile()
+        self.engine.recover()
         self.engine.clear_pending()  # no peer yet: each one gets these changes in its handshake
         self.metrics.phase("initial_scan", t1)
         if changes:
@@ -205,7 +209,11 @@ class Daemon:
             link = self.links.get(peer)
             if link is not None:
                 await link.closed.wait()
-                attempt = 0
+                # a link that died young (refused, duplicate) must not turn into a dial storm
+                attempt = 0 if time.monotonic() - link.opened_at > SIMULTANEOUS_DIAL_S else max(attempt, 1)
+                if attempt:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self.stopping.wait(), self.cfg.reconnect_backoff_s[attempt])
                 continue
             row = self.state.store.peer(peer)
             if row is None:
@@ -229,9 +237,13 @@ class Daemon:
     def _install(self, peer: str, stream: MessageStream, *, dialer: bool, paired: bool, secret: bytes | None) -> Link | None:
         existing = self.links.get(peer)
         if existing is not None and not existing.closed.is_set():
-            # Both sides dialed: keep the connection dialed by the smaller endpoint id, on both sides.
+            # Both sides dialed at once: keep the connection dialed by the smaller endpoint id,
+            # on both sides. An older link is replaced: the peer only dials when it has lost
+            # its side of it (it restarted), and our side would otherwise linger until the
+            # heartbeat gives up.
             me = self.state.device_id
-            new_pref = (me if dialer else peer) < (peer if dialer else me)
+            fresh = time.monotonic() - existing.opened_at < SIMULTANEOUS_DIAL_S
+            new_pref = not fresh or (me if dialer else peer) < (peer if dialer else me)
             if not new_pref:
                 stream.close(409, "duplicate connection")
                 return None
@@ -272,6 +284,7 @@ class Daemon:
                 if other is not link:
                     other.push(msg)  # forward: a third device learns of it too
             self._schedule_flush()
+            self._schedule_settle()
             self._status_dirty = True
         elif isinstance(ev, Paired):
             if link.session.dialer:
@@ -313,6 +326,7 @@ class Daemon:
                 if self.engine.local_paths(rels):
                     self.metrics.record_local(time.perf_counter() - t)
                     self._schedule_flush()
+                self._schedule_settle()
             except Exception:  # noqa: BLE001 - keep watching; reconcile will retry
                 log.exception("could not record local changes to %s", ", ".join(sorted(rels)[:3]))
 
@@ -321,6 +335,22 @@ class Daemon:
             await asyncio.sleep(self.cfg.reconcile_interval_s)
             if self.engine.reconcile():
                 self._schedule_flush()
+
+    def _schedule_settle(self) -> None:
+        """Wake up when a possibly half-saved file has had time to settle (see Engine.settle)."""
+        when = self.engine.next_settle()
+        if when is None or self._settle_handle is not None:
+            return
+        self._settle_handle = asyncio.get_running_loop().call_later(max(when - time.time(), 0.0) + 0.01, self._settle)
+
+    def _settle(self) -> None:
+        self._settle_handle = None
+        try:
+            self.engine.settle()
+        except Exception:  # noqa: BLE001 - retried at the next reconcile
+            log.exception("could not finish settling local changes")
+        self._schedule_flush()
+        self._schedule_settle()
 
     def _schedule_flush(self) -> None:
         if self._flush_handle is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 import signal
 
 from .conftest import in_sync, pair_running, wait_until
@@ -98,3 +99,19 @@ def test_own_writes_are_not_reimported_and_binary_files_are_listed(make_device):
     assert b_metrics["local_changes"] == 0  # B's own writes never came back as local edits
     assert not b.exists("picture.png")
     assert a.runtime()["metrics"]["sync_error_count"] == 0
+
+
+def test_killed_and_restarted_peer_resumes_without_waiting_for_timeouts(make_device):
+    a, b = make_device("A"), make_device("B")
+    a.start()
+    pair_running(a, b)
+    for _ in range(2):  # either side may hold the smaller id; restart twice to vary timing
+        b.proc.kill()
+        b.proc.wait()
+        b.proc = None
+        b._log.close()
+        b.start()
+        marker = f"after restart {time.monotonic()}\n"
+        b.write("resumed.md", marker)
+        # A still holds the dead link (its heartbeat needs 10 s); B's new dial must replace it.
+        wait_until(lambda: a.read("resumed.md") == marker, timeout=8, what="sync resumed after kill -9")

@@ -17,7 +17,7 @@ from peervault.crdt.index import VaultIndex, file_id_for
 from peervault.protocol import messages as m
 from peervault.protocol.session import Received, Session, Synced
 from peervault.state import VaultState
-from peervault.sync.engine import Engine
+from peervault.sync.engine import SETTLE_S, Engine
 
 ALL_BUCKETS = bytes(range(256))
 _clock = itertools.count(time.time_ns(), 1_000_000)
@@ -147,8 +147,78 @@ def test_local_paths_sees_the_same_changes(vault_a: VaultState) -> None:
     assert e.local_paths({"d"}) == 2
     assert sorted(live_paths(e).values()) == ["d/x.md", "d/y.md"]
     (vault_a.root / "d" / "x.md").unlink()
-    assert e.local_paths({"d/x.md"}) == 1
+    now = time.time()
+    assert e.local_paths({"d/x.md"}, now) == 0  # may be an editor's save: waits to settle
+    assert sorted(live_paths(e).values()) == ["d/x.md", "d/y.md"]
+    assert e.next_settle() == pytest.approx(now + SETTLE_S)
+    assert e.settle(now + SETTLE_S) == 1
     assert sorted(live_paths(e).values()) == ["d/y.md"]
+    assert e.next_settle() is None
+
+
+def test_vim_style_save_is_an_edit_not_a_delete(vault_a: VaultState) -> None:
+    e = _engine(vault_a)
+    write(vault_a.root / "v.md", "one\ntwo\n")
+    e.reconcile()
+    fid = e._fid_at["v.md"]
+    (vault_a.root / "v.md").rename(vault_a.root / "v.md~")
+    now = time.time()
+    assert e.local_paths({"v.md", "v.md~"}, now) == 0
+    write(vault_a.root / "v.md", "one\ntwo edited\n")
+    (vault_a.root / "v.md~").unlink()
+    assert e.local_paths({"v.md", "v.md~"}, now + 1.5) == 1
+    assert e._fid_at["v.md"] == fid and not e.entries[fid].deleted
+    assert e.settle(now + 10) == 0
+    assert e.text(fid) == "one\ntwo edited\n"
+
+
+def test_rename_detected_across_batches(vault_a: VaultState) -> None:
+    e = _engine(vault_a)
+    write(vault_a.root / "a.md", "content\n")
+    e.reconcile()
+    fid = e._fid_at["a.md"]
+    (vault_a.root / "a.md").rename(vault_a.root / "b.md")
+    now = time.time()
+    e.local_paths({"a.md"}, now)  # the watcher reported the two halves separately
+    e.local_paths({"b.md"}, now + 0.2)
+    assert e.entries[fid].path == "b.md" and not e.entries[fid].deleted
+    assert e.next_settle() is None
+
+
+def test_truncate_then_write_is_not_synced_as_empty(vault_a: VaultState) -> None:
+    e = _engine(vault_a)
+    write(vault_a.root / "t.md", "precious text\n")
+    e.reconcile()
+    e.clear_pending()
+    fid = e._fid_at["t.md"]
+    (vault_a.root / "t.md").write_text("")  # an editor truncated the file and has not written yet
+    now = time.time()
+    assert e.local_paths({"t.md"}, now) == 0
+    assert e.text(fid) == "precious text\n" and not e.pending()
+    write(vault_a.root / "t.md", "precious text, saved\n")
+    assert e.local_paths({"t.md"}, now + 0.5) == 1
+    assert e.text(fid) == "precious text, saved\n"
+    # emptied on purpose: it syncs once the file stays empty
+    (vault_a.root / "t.md").write_text("")
+    e.local_paths({"t.md"}, now + 1)
+    assert e.settle(now + 1 + SETTLE_S) == 1
+    assert e.text(fid) == ""
+
+
+def test_swapped_names_of_same_size_files_are_seen(vault_a: VaultState) -> None:
+    e = _engine(vault_a)
+    a, b = vault_a.root / "a.md", vault_a.root / "b.md"
+    write(a, "AAA\n")
+    write(b, "BBB\n")
+    st = a.stat()
+    os.utime(b, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime
+    e.reconcile()
+    a.rename(vault_a.root / "tmp.md")
+    b.rename(a)
+    (vault_a.root / "tmp.md").rename(b)
+    e.reconcile()
+    texts = {e.entries[f].path: e.text(f) for f in e._fid_at.values()}
+    assert texts == {"a.md": "BBB\n", "b.md": "AAA\n"}
 
 
 def test_ignored_files_are_not_tracked(vault_a: VaultState) -> None:
@@ -703,3 +773,53 @@ def test_joining_device_with_its_own_notes_converges_through_sessions(tmp_path: 
     finally:
         sa.close()
         sb.close()
+
+
+def _restart(state: VaultState) -> Engine:
+    """A new process on the same vault: start-up reconcile, then recovery."""
+    e = _engine(state)
+    e.reconcile()
+    e.recover()
+    return e
+
+
+def test_crash_before_disk_write_is_finished_at_restart(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(pair.a.root / "n.md", "first\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    write(pair.a.root / "n.md", "first\nsecond\n")
+    pair.a.reconcile()
+    monkeypatch.setattr(Engine, "_write_out", lambda self, fids: None)  # "crash" after the commit
+    flush(pair.a, pair.b)
+    monkeypatch.undo()
+    assert tree(pair.b.root) == {"n.md": "first\n"}  # the disk is behind the committed note
+    b2 = _restart(pair.state_b)
+    assert tree(pair.b.root) == {"n.md": "first\nsecond\n"}
+    assert not pair.state_b.store.pending_writes() and not b2.pending()
+
+
+def test_crash_after_disk_write_before_commit_does_not_duplicate(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(3):
+        write(pair.a.root / f"n{i}.md", f"note {i}\n")
+    pair.a.reconcile()
+    for i in range(3):
+        write(pair.a.root / f"n{i}.md", f"note {i} EDITED\nbody\n")
+    pair.a.reconcile()
+    real_put = pair.state_b.store.put_file
+    calls = []
+
+    def put_then_crash(row: object) -> None:
+        calls.append(row)
+        real_put(row)  # type: ignore[arg-type]
+        if len(calls) == 2:
+            raise RuntimeError("power cut")
+
+    monkeypatch.setattr(pair.state_b.store, "put_file", put_then_crash)
+    with pytest.raises(RuntimeError):
+        flush(pair.a, pair.b)
+    monkeypatch.undo()
+    b2 = _restart(pair.state_b)
+    expected = {f"n{i}.md": f"note {i} EDITED\nbody\n" for i in range(3)}
+    assert tree(pair.b.root) == expected  # files written before the crash adopted, not merged twice
+    assert {b2.entries[f].path: b2.text(f) for f in b2._fid_at.values()} == expected
+    assert not b2.pending()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import StoreCorrupt
 
-SCHEMA_FILES = ["001_initial.sql"]  # append new numbered files; never edit an applied one
+SCHEMA_FILES = ["001_initial.sql", "002_inode_pending_writes.sql"]  # append new numbered files; never edit an applied one
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,11 @@ class FileRow:
     mtime_ns: int
     hash: bytes
     base: bytes
+    ino: int = 0
+
+    @property
+    def stat(self) -> tuple[int, int, int]:
+        return (self.size, self.mtime_ns, self.ino)
 
 
 @dataclass(frozen=True)
@@ -122,18 +127,28 @@ class Store:
 
     # -- files ---------------------------------------------------------------------------
     def files(self) -> dict[str, FileRow]:
-        rows = self.db.execute("SELECT file_id, path, size, mtime_ns, hash, base FROM files")
-        return {r[0]: FileRow(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5])) for r in rows}
+        rows = self.db.execute("SELECT file_id, path, size, mtime_ns, hash, base, ino FROM files")
+        return {r[0]: FileRow(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), r[6]) for r in rows}
 
     def put_file(self, row: FileRow) -> None:
         self.db.execute("DELETE FROM files WHERE path=? AND file_id<>?", (row.path, row.file_id))
         self.db.execute(
-            "INSERT OR REPLACE INTO files(file_id, path, size, mtime_ns, hash, base) VALUES (?, ?, ?, ?, ?, ?)",
-            (row.file_id, row.path, row.size, row.mtime_ns, row.hash, row.base),
+            "INSERT OR REPLACE INTO files(file_id, path, size, mtime_ns, hash, base, ino) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (row.file_id, row.path, row.size, row.mtime_ns, row.hash, row.base, row.ino),
         )
 
     def delete_file(self, file_id: str) -> None:
         self.db.execute("DELETE FROM files WHERE file_id=?", (file_id,))
+
+    # -- pending writes ------------------------------------------------------------------
+    def add_pending_writes(self, fids: set[str]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO pending_writes(file_id) VALUES (?)", [(f,) for f in fids])
+
+    def clear_pending_writes(self, fids: set[str]) -> None:
+        self.db.executemany("DELETE FROM pending_writes WHERE file_id=?", [(f,) for f in fids])
+
+    def pending_writes(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT file_id FROM pending_writes")}
 
     # -- unsynced ------------------------------------------------------------------------
     def set_unsynced(self, path: str, reason: str | None) -> None:

@@ -39,6 +39,7 @@ from ..vault.scanner import scan
 log = logging.getLogger(__name__)
 
 INDEX_KEY = "index_snapshot"
+SETTLE_S = 2.0  # editors' saves that briefly remove or empty a file finish well within this
 INDEX = "index"  # pending-change key of the vault index (note ids are hex, so no clash)
 
 
@@ -76,6 +77,10 @@ class Engine:
         self._pending: dict[str, bytes | None] = {}
         self.addrs: list[str] = []
         self._refused_paths: set[str] = set()
+        # Waiting out SETTLE_S (see local_paths): vanished notes, emptied paths, held-back writes.
+        self._vanished: dict[str, float] = {}
+        self._unsettled: dict[str, float] = {}
+        self._deferred: set[str] = set()
         self.stats = {"local_changes": 0, "remote_changes": 0, "files_written": 0, "sync_errors": 0}
 
     # ================================================================== documents
@@ -114,9 +119,13 @@ class Engine:
             self.entries.pop(fid, None)
         else:
             self.entries[fid] = entry
-        self._layout_version += 1
-        self._index_unsaved = True  # saved once per batch, see _batch()
+        self._reindex()
         self._pending.setdefault(INDEX, before)
+
+    def _reindex(self) -> None:
+        """Index entries changed: layouts must be recomputed, the snapshot saved (once per batch)."""
+        self._layout_version += 1
+        self._index_unsaved = True
 
     @contextlib.contextmanager
     def _batch(self) -> Iterator[None]:
@@ -158,13 +167,17 @@ class Engine:
         present = {
             rel: st
             for rel, st in disk.items()
-            if (row := by_path.get(rel)) is None or (row.size, row.mtime_ns) != (st.size, st.mtime_ns)
+            if (row := by_path.get(rel)) is None or row.stat != st.key
         }
         gone = {fid for fid, row in self.files.items() if row.path not in disk}
-        return self._ingest(present, gone)
+        return self._ingest(present, gone, final=True)
 
-    def local_paths(self, rels: set[str]) -> int:
-        """Look again at these paths (files or folders, present or gone). Returns changes."""
+    def local_paths(self, rels: set[str], now: float | None = None) -> int:
+        """Look again at these paths (files or folders, present or gone). Returns changes.
+
+        A file that vanished, or became empty while its note has text, may be in the middle
+        of an editor's save (vim renames it away; others truncate, then write): that waits
+        SETTLE_S and is decided by `settle`, so a save is never mistaken for a delete."""
         present: dict[str, Stat] = {}
         for rel in rels:
             p = self.root.joinpath(*rel.split("/"))
@@ -182,17 +195,52 @@ class Engine:
             for fid in candidates:
                 if stat_of(self.root.joinpath(*self.files[fid].path.split("/"))) is None:
                     gone.add(fid)
-        return self._ingest(present, gone)
+        return self._ingest(present, gone, time.time() if now is None else now)
 
-    def _ingest(self, present: dict[str, Stat], gone: set[str]) -> int:
+    def settle(self, now: float | None = None) -> int:
+        """Decide what waited out its settle period: still gone is deleted, still empty is
+        emptied, and remote changes held back meanwhile are written. Returns changes."""
+        now = time.time() if now is None else now
+        due_fids = {f for f, t in self._vanished.items() if now - t >= SETTLE_S}
+        due_paths = {r for r, t in self._unsettled.items() if now - t >= SETTLE_S}
+        for f in due_fids:
+            del self._vanished[f]
+        for r in due_paths:
+            del self._unsettled[r]
+        rels = due_paths | {self.files[f].path for f in due_fids if f in self.files}
+        changes = self._ingest_paths(rels, now) if rels else 0
+        deferred, self._deferred = self._deferred, set()
+        if deferred:
+            self._write_out(deferred)
+        return changes
+
+    def next_settle(self) -> float | None:
+        """When `settle` has work to do (wall-clock time), or None."""
+        times = [t + SETTLE_S for t in (*self._vanished.values(), *self._unsettled.values())]
+        if self._deferred and not times:
+            times.append(time.time())
+        return min(times) if times else None
+
+    def _ingest_paths(self, rels: set[str], now: float) -> int:
+        present = {r: st for r in rels if (st := stat_of(self.root.joinpath(*r.split("/")))) is not None}
+        gone = {self._fid_at[r] for r in rels if r in self._fid_at and r not in present}
+        return self._ingest(present, gone, now, final=True)
+
+    def _ingest(self, present: dict[str, Stat], gone: set[str], now: float | None = None, final: bool = False) -> int:
+        """Record local changes. `final` (start-up, periodic reconcile, settle) skips the
+        settle period: whatever is missing now is deleted."""
+        grace = now is not None and not final
         by_path = {row.path: row for row in self.files.values()}
-        gone_by_hash = {self.files[fid].hash: fid for fid in gone}
+        candidates = gone | (set(self._vanished) & set(self.files))
+        gone_by_hash = {self.files[fid].hash: fid for fid in candidates}
         changes = 0
         with self._batch():
             for rel in sorted(present):
                 row = by_path.get(rel)
                 st = present[rel]
-                if row is not None and (row.size, row.mtime_ns) == (st.size, st.mtime_ns):
+                if row is not None:
+                    self._vanished.pop(row.file_id, None)  # it came back: a save, not a delete
+                if row is not None and row.stat == st.key:
                     continue
                 try:
                     data = self.root.joinpath(*rel.split("/")).read_bytes()
@@ -207,6 +255,10 @@ class Engine:
                 except UnicodeDecodeError:
                     self.store.set_unsynced(rel, "not UTF-8 text (attachments sync in a later version)")
                     continue
+                if grace and not text and row is not None and self.text(row.file_id):
+                    self._unsettled.setdefault(rel, now)  # type: ignore[arg-type]
+                    continue
+                self._unsettled.pop(rel, None)
                 self.store.set_unsynced(rel, None)
                 changes += 1
                 if row is not None:
@@ -214,11 +266,16 @@ class Engine:
                 elif h in gone_by_hash:
                     fid = gone_by_hash.pop(h)
                     gone.discard(fid)
+                    self._vanished.pop(fid, None)
                     self._local_rename(fid, rel, st, h)
                 else:
                     self._local_create(rel, text, st, h)
             for fid in gone:
+                if grace:
+                    self._vanished.setdefault(fid, now)  # type: ignore[arg-type]
+                    continue
                 changes += 1
+                self._vanished.pop(fid, None)
                 self._local_delete(fid)
             for rel in list(self.store.unsynced()):
                 if stat_of(self.root.joinpath(*rel.split("/"))) is None:
@@ -227,7 +284,7 @@ class Engine:
         return changes
 
     def _record(self, fid: str, rel: str, st: Stat, h: bytes, base: bytes) -> None:
-        row = FileRow(fid, rel, st.size, st.mtime_ns, h, base)
+        row = FileRow(fid, rel, st.size, st.mtime_ns, h, base, st.ino)
         other = self._fid_at.get(rel)
         if other is not None and other != fid:
             self.files.pop(other, None)
@@ -245,7 +302,9 @@ class Engine:
             self._local_create(row.path, text, st, h)
             return
         before = notes.vv_bytes(doc)
-        if notes.edit_from(doc, row.base, text, self.cfg.text_diff_timeout_ms, self.cfg.line_diff_timeout_ms):
+        if text == notes.text_of(doc):
+            pass  # the disk already shows the note (e.g. written just before a crash): nothing to diff
+        elif notes.edit_from(doc, row.base, text, self.cfg.text_diff_timeout_ms, self.cfg.line_diff_timeout_ms):
             self._save(row.file_id, doc)
             self._mark_pending(row.file_id, before)
         entry = self.entries.get(row.file_id)
@@ -265,15 +324,20 @@ class Engine:
         else:
             fid = self._alloc_id(rel)
             doc = self._doc(fid)
-            before = None if doc is None else notes.vv_bytes(doc)
             if doc is None:
                 doc = notes.new_note(text, self.session_peer)
-            else:  # the same path was created elsewhere and its note is here already: merge
+                self._mark_pending(fid, None)
+            elif notes.text_of(doc) != text:
+                # The same path was created elsewhere and its note is here already: merge.
+                # (Equal text is adopted as it is, e.g. a file written just before a crash.)
+                before = notes.vv_bytes(doc)
                 notes.merge_foreign_text(doc, text, self.session_peer)
-            self._mark_pending(fid, before)
-            ibefore = self.index.vv()
-            self.index.put(fid, rel)
-            self._index_changed(fid, ibefore)
+                self._mark_pending(fid, before)
+            entry = self.entries.get(fid)
+            if entry is None or entry.path != rel or entry.deleted:
+                ibefore = self.index.vv()
+                self.index.put(fid, rel)
+                self._index_changed(fid, ibefore)
         self._save(fid, doc)
         self._record(fid, rel, st, h, notes.frontiers(doc))
         if notes.text_of(doc) != text:
@@ -317,10 +381,10 @@ class Engine:
         with self._batch():
             self.index.apply(blob)
             self.entries = self.index.entries()
-            self._layout_version += 1
-            self._index_unsaved = True
+            self._reindex()
             changed = {fid for fid, e in self.entries.items() if before.get(fid) != e}
-            self._materialize(changed)
+            self.store.add_pending_writes(changed)
+        self._write_out(changed)
         self.stats["remote_changes"] += len(changed)
 
     def apply_docs(self, entries: tuple[tuple[bytes, bytes], ...]) -> None:
@@ -338,8 +402,22 @@ class Engine:
                     continue
                 self._save(fid, doc)
                 changed.add(fid)
-            self._materialize(changed)
+            self.store.add_pending_writes(changed)
+        self._write_out(changed)
         self.stats["remote_changes"] += len(changed)
+
+    def _write_out(self, fids: set[str]) -> None:
+        """Second step of applying remote updates (the first committed them): the disk."""
+        with self._batch():
+            self._materialize(fids)
+            self.store.clear_pending_writes(fids - self._deferred)
+
+    def recover(self) -> None:
+        """At start-up: finish disk writes a crash or stop interrupted, and write any live
+        note that has no file yet."""
+        todo = self.store.pending_writes() | (set(self.layout()) - set(self.files))
+        if todo:
+            self._write_out(todo)
 
     def layout(self) -> dict[str, str]:
         """Where each live note belongs on disk. Duplicate live paths (rare: concurrent
@@ -399,7 +477,9 @@ class Engine:
             except (UnsafePath, OSError) as exc:
                 failed.add(fid)
                 self.stats["sync_errors"] += 1
-                log.warning("could not write %s: %s", self.entries[fid].path if fid in self.entries else fid, exc)
+                path = self.entries[fid].path if fid in self.entries else fid
+                log.warning("could not write %s: %s", path, exc)
+                self.store.set_unsynced(path, f"could not be written here: {exc}")
 
     def _misplaced(self, layout: dict[str, str]) -> set[str]:
         return {fid for fid, row in self.files.items() if not fid.startswith("u") and layout.get(fid) != row.path}
@@ -408,7 +488,7 @@ class Engine:
         """The disk content of `row` if the user changed it since we last read or wrote it."""
         path = self.root.joinpath(*row.path.split("/"))
         st = stat_of(path)
-        if st is None or (st.size, st.mtime_ns) == (row.size, row.mtime_ns):
+        if st is None or st.key == row.stat:
             return None
         data = path.read_bytes()
         if content_hash(data) == row.hash:
@@ -442,6 +522,9 @@ class Engine:
         doc = self._doc(fid)
         if doc is None:
             return
+        if target in self._unsettled or (row is not None and row.path in self._unsettled):
+            self._deferred.add(fid)  # an editor is mid-save there: replacing the file would lose it
+            return
         if row is not None:
             self._absorb_local_edit(row)
             row = self.files.get(fid)
@@ -471,6 +554,7 @@ class Engine:
             return
         st = atomic_write(self.root, dst, data)
         self.stats["files_written"] += 1
+        self.store.set_unsynced(target, None)
         if row is not None and row.path != target:
             old = self.root.joinpath(*row.path.split("/"))
             if old.exists() and not self._local_changed(row):
@@ -578,7 +662,7 @@ class Engine:
                 self.index.put(fid, row.path)
                 self._index_changed(fid, before)
                 self._drop_unpublished(ufid)
-                self._record(fid, row.path, Stat(row.size, row.mtime_ns), row.hash, notes.frontiers(doc))
+                self._record(fid, row.path, Stat(*row.stat), row.hash, notes.frontiers(doc))
                 n += 1
             self.published = True
             self.store.set_meta("published", 1)
@@ -638,7 +722,9 @@ class Engine:
                     continue
                 doc = self._doc(raw_id.hex())
                 if doc is not None:
-                    out.append((raw_id, notes.updates_since(doc, theirs)))
+                    # A peer without the note gets a snapshot: it imports in milliseconds where
+                    # replaying a long history of big rewrites can take Loro tens of seconds.
+                    out.append((raw_id, notes.snapshot(doc) if theirs is None else notes.updates_since(doc, theirs)))
             except CrdtError as exc:
                 log.warning("peer sent a bad version for note %s: %s", raw_id.hex(), exc)
         return out

@@ -12,8 +12,16 @@ from ..config import STATE_DIR
 
 @dataclass(frozen=True)
 class Stat:
+    """What tells us a file may have changed without reading it. The inode catches swaps
+    and atomic saves that keep size and mtime."""
+
     size: int
     mtime_ns: int
+    ino: int
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.size, self.mtime_ns, self.ino)
 
 
 def stat_of(path: Path) -> Stat | None:
@@ -23,7 +31,7 @@ def stat_of(path: Path) -> Stat | None:
         return None
     if not path.is_file():
         return None
-    return Stat(st.st_size, st.st_mtime_ns)
+    return Stat(st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def content_hash(data: bytes) -> bytes:
@@ -47,7 +55,7 @@ def atomic_write(root: Path, target: Path, data: bytes) -> Stat:
     finally:
         os.close(dir_fd)
     st = target.stat()
-    return Stat(st.st_size, st.st_mtime_ns)
+    return Stat(st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def prune_empty_dirs(root: Path, start: Path) -> None:
