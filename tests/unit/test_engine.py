@@ -823,3 +823,22 @@ def test_crash_after_disk_write_before_commit_does_not_duplicate(pair: Pair, mon
     assert tree(pair.b.root) == expected  # files written before the crash adopted, not merged twice
     assert {b2.entries[f].path: b2.text(f) for f in b2._fid_at.values()} == expected
     assert not b2.pending()
+
+
+def test_remote_change_waits_while_a_local_save_is_half_done(pair: Pair) -> None:
+    write(pair.a.root / "r.md", "line1\nline2\nline3\n")
+    pair.a.reconcile()
+    exchange(pair)
+    (pair.b.root / "r.md").write_text("")  # B's editor truncated the file; its write is still to come
+    write(pair.a.root / "r.md", "line1 from A\nline2\nline3\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)  # arrives before B's watcher has even reported the truncation
+    fid = pair.b._fid_at["r.md"]
+    assert "line2" in pair.b.text(fid)  # the empty read was not taken as "delete everything"
+    assert (pair.b.root / "r.md").read_text() == ""  # and the half-saved file was not replaced
+    write(pair.b.root / "r.md", "line1\nline2\nline3 from B\n")  # the editor finishes its save
+    pair.b.local_paths({"r.md"})
+    pair.b.settle(time.time() + SETTLE_S)
+    assert (pair.b.root / "r.md").read_text() == "line1 from A\nline2\nline3 from B\n"
+    exchange(pair)
+    assert tree(pair.a.root) == tree(pair.b.root)

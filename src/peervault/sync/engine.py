@@ -506,12 +506,25 @@ class Engine:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             return False
+        if not text and self.text(row.file_id):
+            self._unsettled.setdefault(row.path, time.time())  # maybe mid-save: `settle` decides
+            return False
         self._local_edit(row, text, st, content_hash(data))
         return True
+
+    def _busy(self, fid: str, *paths: str) -> bool:
+        """An editor may be mid-save at one of these paths: hold the disk write back until
+        `settle`, since replacing the file now could swallow the editor's pending write."""
+        if any(p in self._unsettled for p in paths):
+            self._deferred.add(fid)
+            return True
+        return False
 
     def _remove_local(self, fid: str, row: FileRow) -> None:
         if self._absorb_local_edit(row):
             return  # edited here after the delete: the edit wins and the note stays
+        if self._busy(fid, row.path):
+            return
         path = self.root.joinpath(*row.path.split("/"))
         if path.exists() and not path.is_symlink():
             path.unlink()
@@ -522,12 +535,11 @@ class Engine:
         doc = self._doc(fid)
         if doc is None:
             return
-        if target in self._unsettled or (row is not None and row.path in self._unsettled):
-            self._deferred.add(fid)  # an editor is mid-save there: replacing the file would lose it
-            return
         if row is not None:
             self._absorb_local_edit(row)
             row = self.files.get(fid)
+        if self._busy(fid, target, *([row.path] if row is not None else [])):
+            return
         dst = safe_target(self.root, target)
         if not (row is not None and row.path == target) and stat_of(dst) is not None and self._vacate(fid, target):
             row = self.files.get(fid)
