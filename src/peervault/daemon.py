@@ -311,7 +311,7 @@ class Daemon:
         elif isinstance(ev, Close):
             if self.links.get(link.peer) is link:
                 del self.links[link.peer]
-                store.update_peer(link.peer, seen=True) if store.peer(link.peer) else None
+                store.update_peer(link.peer, seen=True)
                 log.info("disconnected from %s: %s", link.peer[:10], ev.reason)
                 self._status_dirty = True
             if ev.code in (403, 404, 426) and link.session.dialer:
@@ -393,6 +393,7 @@ class Daemon:
             "running": running,
             "mode": self.mode,
             "addrs": self.engine.addrs,
+            "endpoint_ticket": netep.ticket_for(self.ep),  # with the relay URL, when there is one
             "connected": {p: lk.session.state.value for p, lk in self.links.items()},
             "pending": len(self.engine.pending()),
             "metrics": self.metrics.snapshot(self.engine),

@@ -9,13 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from peervault.errors import BadTicket
-from peervault.net.endpoint import endpoint_id_of, new_secret_key, parse_endpoint_ticket, ticket_from
+from iroh import EndpointAddr, EndpointId, EndpointTicket
+
+from peervault.net.endpoint import endpoint_id_of, new_secret_key, parse_endpoint_ticket
 from peervault.protocol.ticket import PREFIX, Ticket, decode_ticket, encode_ticket
 
 
 @pytest.fixture(scope="module")
 def endpoint_ticket() -> str:
-    return ticket_from(endpoint_id_of(new_secret_key()), ["127.0.0.1:4433", "[::1]:4433"])
+    endpoint = EndpointId.from_string(endpoint_id_of(new_secret_key()))
+    return str(EndpointTicket.from_addr(EndpointAddr(endpoint, None, ["127.0.0.1:4433", "[::1]:4433"])))
 
 
 def _ticket(endpoint: str) -> Ticket:

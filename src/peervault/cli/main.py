@@ -106,7 +106,6 @@ def init(vault: str) -> None:
 @with_net
 def invite(vault: str, ttl: int, wait: bool, no_relay: bool, bind: str | None) -> None:
     """Print a one-line pairing ticket for another device."""
-    from ..net.endpoint import ticket_from
     from ..protocol.ticket import Ticket, encode_ticket
 
     state = _open(vault)
@@ -115,22 +114,21 @@ def invite(vault: str, ttl: int, wait: bool, no_relay: bool, bind: str | None) -
     vault_id = bytes.fromhex(state.vault_id)
     state.store.add_invite(secret, expires)
 
-    def emit(addrs: list[str]) -> None:
-        ticket = Ticket(vault_id, secret, expires, ticket_from(state.device_id, addrs))
-        out.print(encode_ticket(ticket), highlight=False, soft_wrap=True)
+    def emit(endpoint_ticket: str) -> None:
+        out.print(encode_ticket(Ticket(vault_id, secret, expires, endpoint_ticket)), highlight=False, soft_wrap=True)
         sys.stdout.flush()
 
     if state.daemon_running():
-        runtime = state.runtime() or {}
-        emit(list(runtime.get("addrs", [])))
+        emit(str((state.runtime() or {}).get("endpoint_ticket", "")))
         err.print(f"The running daemon will accept it until {time.strftime('%H:%M', time.localtime(expires))}.")
         return
     from ..daemon import Daemon
+    from ..net.endpoint import ticket_for
 
     state.lock()
     cfg = _config(no_relay, bind)
     daemon = Daemon(state, cfg, mode="serve", timeout=ttl if wait else 0)
-    daemon.on_ready = lambda: emit(daemon.engine.addrs)  # type: ignore[attr-defined]
+    daemon.on_ready = lambda: emit(ticket_for(daemon.ep))  # type: ignore[attr-defined]
     if wait:
         err.print("Waiting for the other device to run `peervault join` (Ctrl-C to stop)…")
     outcome = asyncio.run(daemon.main())

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import ctypes
 import logging
-from collections.abc import Iterator
 
 import iroh
 from iroh import (
@@ -109,16 +108,3 @@ async def connect(ep: Endpoint, endpoint_id: str, addrs: list[str], timeout: flo
     target = EndpointAddr(EndpointId.from_string(endpoint_id), None, addrs)
     return await asyncio.wait_for(ep.connect(target, ALPN), timeout)
 
-
-@contextlib.contextmanager
-def iroh_errors() -> Iterator[None]:
-    """Re-raise iroh errors as ConnectionError with a readable message."""
-    try:
-        yield
-    except IrohError as exc:
-        raise ConnectionError(describe(exc)) from None
-
-
-def ticket_from(endpoint_id: str, addrs: list[str]) -> str:
-    """An endpoint ticket for a device whose daemon runs in another process."""
-    return str(EndpointTicket.from_addr(EndpointAddr(EndpointId.from_string(endpoint_id), None, addrs)))

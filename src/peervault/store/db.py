@@ -109,9 +109,6 @@ class Store:
         for doc_id, vv in self.db.execute("SELECT doc_id, vv FROM docs WHERE published=1"):
             yield doc_id, bytes(vv)
 
-    def publish_doc(self, doc_id: str) -> None:
-        self.db.execute("UPDATE docs SET published=1 WHERE doc_id=?", (doc_id,))
-
     def reset_for_join(self, vault_id: str) -> None:
         """Before a never-paired vault joins another: forget its own index and hold its notes
         as unpublished ('u' ids), to be reconciled with the other vault's copies first."""
