@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .config import Config
 from .errors import PeerVaultError
@@ -27,10 +25,10 @@ from .net import endpoint as netep
 from .net.stream import MessageStream
 from .protocol import messages as m
 from .protocol.session import Close, Event, Paired, PeerHello, Received, Session, Synced
+from .state import VaultState
 from .sync.debounce import Debouncer
 from .sync.engine import Engine
 from .sync.links import Link
-from .state import VaultState
 from .vault.watcher import watch
 
 log = logging.getLogger(__name__)
@@ -105,7 +103,7 @@ class Daemon:
             await self._shutdown()
         return self.outcome
 
-    async def _bind(self) -> object:
+    async def _bind(self) -> netep.Endpoint:
         store = self.state.store
         bind = self.cfg.bind
         port = store.get_meta("port")

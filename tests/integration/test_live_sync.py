@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import shutil
-import time
 import signal
+import time
 
 from .conftest import in_sync, pair_running, wait_until
 

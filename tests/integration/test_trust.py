@@ -24,7 +24,7 @@ async def _probe(addr: str, peer_id: str, first: list[m.Message]) -> list[m.Mess
         while time.monotonic() < deadline:
             try:
                 got += await asyncio.wait_for(stream.receive(), deadline - time.monotonic())
-            except (ConnectionError, asyncio.TimeoutError):
+            except (TimeoutError, ConnectionError):
                 break
     finally:
         await ep.close()

@@ -7,10 +7,9 @@ import os
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from peervault.errors import BadTicket
 from iroh import EndpointAddr, EndpointId, EndpointTicket
 
+from peervault.errors import BadTicket
 from peervault.net.endpoint import endpoint_id_of, new_secret_key, parse_endpoint_ticket
 from peervault.protocol.ticket import PREFIX, Ticket, decode_ticket, encode_ticket
 

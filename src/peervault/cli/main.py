@@ -128,7 +128,7 @@ def invite(vault: str, ttl: int, wait: bool, no_relay: bool, bind: str | None) -
     state.lock()
     cfg = _config(no_relay, bind)
     daemon = Daemon(state, cfg, mode="serve", timeout=ttl if wait else 0)
-    daemon.on_ready = lambda: emit(ticket_for(daemon.ep))  # type: ignore[attr-defined]
+    daemon.on_ready = lambda: emit(ticket_for(daemon.ep))
     if wait:
         err.print("Waiting for the other device to run `peervault join` (Ctrl-C to stop)…")
     outcome = asyncio.run(daemon.main())

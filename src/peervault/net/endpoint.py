@@ -15,7 +15,6 @@ import logging
 import iroh
 from iroh import (
     Connection,
-    Endpoint,
     EndpointAddr,
     EndpointId,
     EndpointOptions,
@@ -25,6 +24,9 @@ from iroh import (
     SecretKey,
     preset_minimal,
     preset_n0,
+)
+from iroh import (
+    Endpoint as Endpoint,  # re-exported: the daemon holds one
 )
 
 from ..config import ALPN

@@ -12,8 +12,8 @@ import contextlib
 
 from iroh import Connection, IrohError, RecvStream, SendStream
 
-from ..protocol.frames import FrameDecoder, encode_frame
 from ..protocol import messages as m
+from ..protocol.frames import FrameDecoder, encode_frame
 from .endpoint import describe
 
 READ_CHUNK = 256 * 1024

@@ -25,6 +25,7 @@ from typing import Protocol
 from ..errors import ProtocolError
 from . import messages as m
 
+
 class Replica(Protocol):
     """What a session needs from the vault engine."""
 

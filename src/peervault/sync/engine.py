@@ -61,7 +61,7 @@ class Engine:
         # A fresh Loro peer id per process: reusing one after state loss silently drops ops.
         self.session_peer = secrets.randbits(63)
         snap = store.get_meta(INDEX_KEY)
-        self.index = VaultIndex.load(bytes(snap), self.session_peer) if snap else VaultIndex.empty(self.session_peer)  # type: ignore[arg-type]
+        self.index = VaultIndex.load(snap, self.session_peer) if isinstance(snap, bytes) else VaultIndex.empty(self.session_peer)
         self.entries: dict[str, Entry] = self.index.entries()
         self.files: dict[str, FileRow] = store.files()
         self._fid_at: dict[str, str] = {row.path: fid for fid, row in self.files.items()}
@@ -323,9 +323,9 @@ class Engine:
             doc = notes.new_note(text, self.session_peer)
         else:
             fid = self._alloc_id(rel)
-            doc = self._doc(fid)
-            if doc is None:
-                doc = notes.new_note(text, self.session_peer)
+            existing = self._doc(fid)
+            doc = existing if existing is not None else notes.new_note(text, self.session_peer)
+            if existing is None:
                 self._mark_pending(fid, None)
             elif notes.text_of(doc) != text:
                 # The same path was created elsewhere and its note is here already: merge.
