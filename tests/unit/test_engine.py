@@ -842,3 +842,81 @@ def test_remote_change_waits_while_a_local_save_is_half_done(pair: Pair) -> None
     assert (pair.b.root / "r.md").read_text() == "line1 from A\nline2\nline3 from B\n"
     exchange(pair)
     assert tree(pair.a.root) == tree(pair.b.root)
+
+
+def test_remote_change_is_not_written_into_a_path_an_editor_just_renamed_away(pair: Pair) -> None:
+    write(pair.a.root / "v.md", "v1\nv2\nv3\n")
+    pair.a.reconcile()
+    exchange(pair)
+    t0 = time.time()
+    (pair.a.root / "v.md").rename(pair.a.root / "v.md~")  # vim: move the original aside…
+    pair.a.local_paths({"v.md", "v.md~"}, t0)
+    write(pair.b.root / "v.md", "v1\nv2\nv3 B-EDIT\n")
+    pair.b.reconcile()
+    flush(pair.b, pair.a)  # …B's edit arrives meanwhile…
+    assert not (pair.a.root / "v.md").exists()
+    write(pair.a.root / "v.md", "v1 A-EDIT\nv2\nv3\n")  # …then vim writes its buffer
+    (pair.a.root / "v.md~").unlink()
+    pair.a.local_paths({"v.md", "v.md~"}, t0 + 0.5)
+    pair.a.settle(t0 + 0.5 + 2 * SETTLE_S)
+    assert (pair.a.root / "v.md").read_text() == "v1 A-EDIT\nv2\nv3 B-EDIT\n"
+
+
+def test_remote_change_waits_for_a_file_being_written_to_go_quiet(pair: Pair) -> None:
+    write(pair.a.root / "log.md", "start\n")
+    pair.a.reconcile()
+    exchange(pair)
+    path = pair.b.root / "log.md"
+    with open(path, "a") as writer:  # a program on B holds the note open, appending
+        writer.write("more from B\n")
+        writer.flush()
+        t0 = time.time()
+        pair.b.local_paths({"log.md"}, t0)
+        write(pair.a.root / "log.md", "A's heading\nstart\n")
+        pair.a.reconcile()
+        flush(pair.a, pair.b)
+        assert path.read_text() == "start\nmore from B\n"  # not replaced under the writer
+        writer.write("end from B\n")
+    pair.b.local_paths({"log.md"}, t0 + 0.5)
+    pair.b.settle(t0 + 0.5 + SETTLE_S)
+    assert path.read_text() == "A's heading\nstart\nmore from B\nend from B\n"
+
+
+def test_note_blocked_by_a_folder_is_written_once_the_folder_moves(pair: Pair) -> None:
+    write(pair.b.root / "x.md" / "inner.md", "inside\n")
+    write(pair.a.root / "x.md", "a file\n")
+    pair.a.reconcile()
+    flush(pair.a, pair.b)
+    assert pair.state_b.store.unsynced()  # listed with the reason, not only logged
+    (pair.b.root / "x.md").rename(pair.b.root / "xdir")
+    pair.b.local_paths({"x.md", "xdir"}, time.time() + 10)
+    assert (pair.b.root / "x.md").read_text() == "a file\n"
+
+
+def test_edit_with_its_mtime_put_back_is_still_seen(vault_a: VaultState) -> None:
+    e = _engine(vault_a)
+    p = vault_a.root / "m.md"
+    write(p, "m1\nm2\n")
+    e.reconcile()
+    st = p.stat()
+    p.write_text("M1\nM2\n")  # same size…
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))  # …and the old mtime (cp -p, rsync -t)
+    assert e.reconcile() == 1
+    assert e.text(e._fid_at["m.md"]) == "M1\nM2\n"
+
+
+def test_delete_decided_after_a_remote_edit_arrived_still_loses_to_it(pair: Pair) -> None:
+    write(pair.a.root / "c.md", "base\n")
+    pair.a.reconcile()
+    exchange(pair)
+    t0 = time.time()
+    (pair.a.root / "c.md").unlink()
+    pair.a.local_paths({"c.md"}, t0)  # waits out the settle period…
+    write(pair.b.root / "c.md", "base\nedited on B meanwhile\n")
+    pair.b.reconcile()
+    flush(pair.b, pair.a)  # …while B's edit arrives
+    pair.a.settle(t0 + SETTLE_S)  # the delete is decided after the edit was imported
+    pair.a.settle(t0 + 3 * SETTLE_S)
+    exchange(pair)
+    for d in (pair.a, pair.b):
+        assert (d.root / "c.md").read_text() == "base\nedited on B meanwhile\n"

@@ -82,6 +82,14 @@ def vv_canonical(vv: bytes) -> bytes:
     return b"".join(struct.pack(">Qqq", peer, start, end) for peer, (start, end) in sorted(spans.items()))
 
 
+def vv_at(doc: LoroDoc, frontiers_bytes: bytes) -> bytes:
+    """The version vector of the note at `frontiers_bytes` (the current one if empty)."""
+    if not frontiers_bytes:
+        return vv_bytes(doc)
+    f = guard("decode version", lambda: Frontiers.decode(frontiers_bytes))
+    return bytes(guard("resolve version", lambda: doc.frontiers_to_vv(f)).encode())
+
+
 def updates_since(doc: LoroDoc, vv: bytes | None) -> bytes:
     since = VersionVector() if not vv else guard("decode version", lambda: VersionVector.decode(vv))
     return bytes(doc.export(ExportMode.Updates(since)))

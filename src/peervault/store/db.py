@@ -29,10 +29,11 @@ class FileRow:
     hash: bytes
     base: bytes
     ino: int = 0
+    ctime_ns: int = 0
 
     @property
-    def stat(self) -> tuple[int, int, int]:
-        return (self.size, self.mtime_ns, self.ino)
+    def stat(self) -> tuple[int, int, int, int]:
+        return (self.size, self.mtime_ns, self.ino, self.ctime_ns)
 
 
 @dataclass(frozen=True)
@@ -124,14 +125,14 @@ class Store:
 
     # -- files ---------------------------------------------------------------------------
     def files(self) -> dict[str, FileRow]:
-        rows = self.db.execute("SELECT file_id, path, size, mtime_ns, hash, base, ino FROM files")
-        return {r[0]: FileRow(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), r[6]) for r in rows}
+        rows = self.db.execute("SELECT file_id, path, size, mtime_ns, hash, base, ino, ctime_ns FROM files")
+        return {r[0]: FileRow(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), r[6], r[7]) for r in rows}
 
     def put_file(self, row: FileRow) -> None:
         self.db.execute("DELETE FROM files WHERE path=? AND file_id<>?", (row.path, row.file_id))
         self.db.execute(
-            "INSERT OR REPLACE INTO files(file_id, path, size, mtime_ns, hash, base, ino) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (row.file_id, row.path, row.size, row.mtime_ns, row.hash, row.base, row.ino),
+            "INSERT OR REPLACE INTO files(file_id, path, size, mtime_ns, hash, base, ino, ctime_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (row.file_id, row.path, row.size, row.mtime_ns, row.hash, row.base, row.ino, row.ctime_ns),
         )
 
     def delete_file(self, file_id: str) -> None:

@@ -80,7 +80,9 @@ class Engine:
         # Waiting out SETTLE_S (see local_paths): vanished notes, emptied paths, held-back writes.
         self._vanished: dict[str, float] = {}
         self._unsettled: dict[str, float] = {}
+        self._touched: dict[str, float] = {}  # path -> last local activity seen there
         self._deferred: set[str] = set()
+        self._now = time.time()  # time of the operation under way (an input, for tests)
         self.stats = {"local_changes": 0, "remote_changes": 0, "files_written": 0, "sync_errors": 0}
 
     # ================================================================== documents
@@ -185,6 +187,7 @@ class Engine:
                 present.update(scan(self.root, rel))
             elif not is_ignored(rel) and (st := stat_of(p)) is not None and not p.is_symlink():
                 present[rel] = st
+        self._now = time.time() if now is None else now
         gone = set()
         for rel in rels:
             if rel in self._fid_at:
@@ -195,30 +198,38 @@ class Engine:
             for fid in candidates:
                 if stat_of(self.root.joinpath(*self.files[fid].path.split("/"))) is None:
                     gone.add(fid)
-        return self._ingest(present, gone, time.time() if now is None else now)
+        changes = self._ingest(present, gone, self._now)
+        # notes that could not be written where these paths are (a folder was in the way)
+        blocked = {f for f, path in self.layout().items() if f not in self.files and _under_any(path, rels)}
+        if blocked:
+            self._write_out(blocked)
+        return changes
 
     def settle(self, now: float | None = None) -> int:
         """Decide what waited out its settle period: still gone is deleted, still empty is
         emptied, and remote changes held back meanwhile are written. Returns changes."""
-        now = time.time() if now is None else now
+        now = self._now = time.time() if now is None else now
         due_fids = {f for f, t in self._vanished.items() if now - t >= SETTLE_S}
         due_paths = {r for r, t in self._unsettled.items() if now - t >= SETTLE_S}
         for f in due_fids:
             del self._vanished[f]
         for r in due_paths:
             del self._unsettled[r]
+        self._touched = {p: t for p, t in self._touched.items() if now - t < SETTLE_S}
         rels = due_paths | {self.files[f].path for f in due_fids if f in self.files}
         changes = self._ingest_paths(rels, now) if rels else 0
         deferred, self._deferred = self._deferred, set()
         if deferred:
-            self._write_out(deferred)
+            self._write_out(deferred)  # whatever is still busy defers itself again
         return changes
 
     def next_settle(self) -> float | None:
         """When `settle` has work to do (wall-clock time), or None."""
         times = [t + SETTLE_S for t in (*self._vanished.values(), *self._unsettled.values())]
-        if self._deferred and not times:
-            times.append(time.time())
+        for fid in self._deferred:
+            row = self.files.get(fid)
+            paths = [p for p in (row.path if row else None, self.layout().get(fid)) if p]
+            times.append(max([self._touched.get(p, 0.0) + SETTLE_S for p in paths] + [self._now]))
         return min(times) if times else None
 
     def _ingest_paths(self, rels: set[str], now: float) -> int:
@@ -255,6 +266,8 @@ class Engine:
                 except UnicodeDecodeError:
                     self.store.set_unsynced(rel, "not UTF-8 text (attachments sync in a later version)")
                     continue
+                if now is not None:
+                    self._touched[rel] = now
                 if grace and not text and row is not None and self.text(row.file_id):
                     self._unsettled.setdefault(rel, now)  # type: ignore[arg-type]
                     continue
@@ -284,7 +297,7 @@ class Engine:
         return changes
 
     def _record(self, fid: str, rel: str, st: Stat, h: bytes, base: bytes) -> None:
-        row = FileRow(fid, rel, st.size, st.mtime_ns, h, base, st.ino)
+        row = FileRow(fid, rel, st.size, st.mtime_ns, h, base, st.ino, st.ctime_ns)
         other = self._fid_at.get(rel)
         if other is not None and other != fid:
             self.files.pop(other, None)
@@ -362,21 +375,26 @@ class Engine:
             self._index_changed(fid, before)
 
     def _local_delete(self, fid: str) -> None:
+        row = self.files.get(fid)
         self._forget(fid)
         if fid.startswith("u"):
             self.store.delete_doc(fid)
             self._cache.pop(fid, None)
             return
         entry = self.entries.get(fid)
-        vv = self._vvs.get(fid)
-        if entry is None or vv is None or not self.is_live(entry):
+        doc = self._doc(fid)
+        if entry is None or doc is None or not self.is_live(entry):
             return
+        # The delete covers the version the user saw on disk, not edits that arrived since
+        # (held back while the file was busy, say): those still win over the delete.
+        vv = notes.vv_at(doc, row.base if row is not None else b"")
         before = self.index.vv()
         self.index.mark_deleted(fid, vv)
         self._index_changed(fid, before)
 
     # ================================================================== remote side
     def apply_index(self, blob: bytes) -> None:
+        self._now = time.time()
         before = self.entries
         with self._batch():
             self.index.apply(blob)
@@ -388,6 +406,7 @@ class Engine:
         self.stats["remote_changes"] += len(changed)
 
     def apply_docs(self, entries: tuple[tuple[bytes, bytes], ...]) -> None:
+        self._now = time.time()
         changed = set()
         with self._batch():
             for raw_id, blob in entries:
@@ -507,15 +526,21 @@ class Engine:
         except UnicodeDecodeError:
             return False
         if not text and self.text(row.file_id):
-            self._unsettled.setdefault(row.path, time.time())  # maybe mid-save: `settle` decides
+            self._unsettled.setdefault(row.path, self._now)  # maybe mid-save: `settle` decides
             return False
         self._local_edit(row, text, st, content_hash(data))
         return True
 
     def _busy(self, fid: str, *paths: str) -> bool:
-        """An editor may be mid-save at one of these paths: hold the disk write back until
-        `settle`, since replacing the file now could swallow the editor's pending write."""
-        if any(p in self._unsettled for p in paths):
+        """Someone may still be writing at one of these paths (an editor mid-save, a program
+        holding the file open, a user saving every few seconds): hold the disk write back
+        until the path has been quiet for SETTLE_S. Replacing the file now would swallow
+        the writer's pending output (its handle points at the replaced file)."""
+        if (
+            fid in self._vanished
+            or any(p in self._unsettled for p in paths)
+            or any(self._now - self._touched.get(p, -SETTLE_S) < SETTLE_S for p in paths)
+        ):
             self._deferred.add(fid)
             return True
         return False
@@ -755,3 +780,7 @@ class Engine:
         live = sum(1 for e in self.entries.values() if self.is_live(e))
         unpublished = sum(1 for f in self.files if f.startswith("u"))
         return {"tracked": live + unpublished, "deleted": len(self.entries) - live}
+
+
+def _under_any(path: str, rels: set[str]) -> bool:
+    return any(path == r or path.startswith(r + "/") for r in rels)

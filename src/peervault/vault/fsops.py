@@ -12,16 +12,17 @@ from ..config import STATE_DIR
 
 @dataclass(frozen=True)
 class Stat:
-    """What tells us a file may have changed without reading it. The inode catches swaps
-    and atomic saves that keep size and mtime."""
+    """What tells us a file may have changed without reading it. The inode catches swaps,
+    the ctime an edit whose mtime was put back; a false alarm only costs a read and a hash."""
 
     size: int
     mtime_ns: int
     ino: int
+    ctime_ns: int
 
     @property
-    def key(self) -> tuple[int, int, int]:
-        return (self.size, self.mtime_ns, self.ino)
+    def key(self) -> tuple[int, int, int, int]:
+        return (self.size, self.mtime_ns, self.ino, self.ctime_ns)
 
 
 def stat_of(path: Path) -> Stat | None:
@@ -31,7 +32,7 @@ def stat_of(path: Path) -> Stat | None:
         return None
     if not path.is_file():
         return None
-    return Stat(st.st_size, st.st_mtime_ns, st.st_ino)
+    return Stat(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
 def content_hash(data: bytes) -> bytes:
@@ -55,7 +56,7 @@ def atomic_write(root: Path, target: Path, data: bytes) -> Stat:
     finally:
         os.close(dir_fd)
     st = target.stat()
-    return Stat(st.st_size, st.st_mtime_ns, st.st_ino)
+    return Stat(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
 def prune_empty_dirs(root: Path, start: Path) -> None:

@@ -34,5 +34,5 @@ def scan(root: Path, under: str | None = None) -> dict[str, Stat]:
                 st = e.stat(follow_symlinks=False)
             except (FileNotFoundError, PermissionError):
                 continue
-            out[rel] = Stat(st.st_size, st.st_mtime_ns, st.st_ino)
+            out[rel] = Stat(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
     return out
