@@ -333,6 +333,8 @@ class Daemon:
             await asyncio.sleep(self.cfg.reconcile_interval_s)
             if self.engine.reconcile():
                 self._schedule_flush()
+            self.engine.recover()  # notes that could not be written before (a folder in the way)
+            self._schedule_settle()
 
     def _schedule_settle(self) -> None:
         """Wake up when a possibly half-saved file has had time to settle (see Engine.settle)."""

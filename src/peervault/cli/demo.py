@@ -98,7 +98,10 @@ def run_demo(out: Console, keep: bool, base: Path | None) -> None:
             "both edits merged",
             lambda: all("laptop says hi" in (_read(r / "Welcome.md") or "") and "Desktop added" in (_read(r / "Welcome.md") or "") for r in (a, b)),
         )
-        out.print(f"5. Both devices edited Welcome.md at once: merged on both after [green]{dt * 1000:.0f} ms[/], no conflict copy")
+        out.print(
+            f"5. Both devices edited Welcome.md at once: merged on both after [green]{dt * 1000:.0f} ms[/], no conflict copy\n"
+            "   (a device writes a merge into a file only once it has been quiet for 2 s, so it never cuts into a save)"
+        )
         (b / "projects" / "Garden.md").rename(b / "Garden (moved).md")
         dt = _wait("rename on laptop", lambda: (a / "Garden (moved).md").exists() and not (a / note).exists())
         out.print(f"6. Rename on desktop applied on laptop after [green]{dt * 1000:.0f} ms[/]")
