@@ -124,7 +124,7 @@ def test_edit_from_keeps_newer_remote_edits() -> None:
     notes.apply(doc, notes.updates_since(remote, notes.vv_bytes(doc)))
     assert notes.text_of(doc) == "line1\nline2\nline3 remote\n"
     # the user edits line 1 of the old disk content
-    assert notes.edit_from(doc, base, "line1 local\nline2\nline3\n") is True
+    assert notes.edit_from(doc, base, "line1 local\nline2\nline3\n") is not None
     assert notes.text_of(doc) == "line1 local\nline2\nline3 remote\n"
 
 
@@ -145,15 +145,15 @@ def test_edit_from_with_unchanged_disk_text_is_no_change() -> None:
     remote = notes.load_note(notes.snapshot(doc), 2)
     notes.set_text(remote, "x\ny\nz\n")
     notes.apply(doc, notes.updates_since(remote, notes.vv_bytes(doc)))
-    assert notes.edit_from(doc, base, "x\ny\n") is False
+    assert notes.edit_from(doc, base, "x\ny\n") is None
     assert notes.text_of(doc) == "x\ny\nz\n"
 
 
 def test_edit_from_at_current_version_or_empty_base_is_set_text() -> None:
     doc = notes.new_note("abc", 1)
-    assert notes.edit_from(doc, notes.frontiers(doc), "abcd") is True
+    assert notes.edit_from(doc, notes.frontiers(doc), "abcd") is not None
     assert notes.text_of(doc) == "abcd"
-    assert notes.edit_from(doc, b"", "abcde") is True
+    assert notes.edit_from(doc, b"", "abcde") is not None
     assert notes.text_of(doc) == "abcde"
 
 

@@ -920,3 +920,25 @@ def test_delete_decided_after_a_remote_edit_arrived_still_loses_to_it(pair: Pair
     exchange(pair)
     for d in (pair.a, pair.b):
         assert (d.root / "c.md").read_text() == "base\nedited on B meanwhile\n"
+
+
+def test_saving_again_while_a_remote_change_waits_applies_each_edit_once(pair: Pair) -> None:
+    write(pair.a.root / "n.md", "L0\nL1\nL2\nL3\n")
+    pair.a.reconcile()
+    exchange(pair)
+    t0 = time.time()
+    write(pair.a.root / "n.md", "L0 A-1\nL1\nL2\nL3\n")
+    pair.a.local_paths({"n.md"}, t0)
+    write(pair.b.root / "n.md", "L0\nL1\nL2\nL3 B-1\n")
+    pair.b.reconcile()
+    flush(pair.b, pair.a)  # A's file is busy (just saved): the merge waits
+    assert (pair.a.root / "n.md").read_text() == "L0 A-1\nL1\nL2\nL3\n"
+    write(pair.a.root / "n.md", "L0 A-1\nL1 foo\nL2\nL3\n")  # A's editor saves its buffer again…
+    pair.a.local_paths({"n.md"}, t0 + 1)
+    write(pair.a.root / "n.md", "L0 A-1\nL1 bar\nL2 A-3\nL3\n")  # …and again
+    pair.a.local_paths({"n.md"}, t0 + 2)
+    pair.a.settle(t0 + 2 + SETTLE_S)
+    expected = "L0 A-1\nL1 bar\nL2 A-3\nL3 B-1\n"
+    assert (pair.a.root / "n.md").read_text() == expected
+    exchange(pair)
+    assert (pair.b.root / "n.md").read_text() == expected

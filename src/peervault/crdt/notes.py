@@ -110,16 +110,20 @@ def frontiers(doc: LoroDoc) -> bytes:
     return bytes(doc.oplog_frontiers.encode())
 
 
-def edit_from(doc: LoroDoc, base: bytes, new: str, diff_timeout_ms: int = 100, line_timeout_ms: int = 1000) -> bool:
+def edit_from(doc: LoroDoc, base: bytes, new: str, diff_timeout_ms: int = 100, line_timeout_ms: int = 1000) -> bytes | None:
     """Apply a local edit made on top of version `base` (what the disk held), even if the
     note has moved on since: the edit is diffed against `base` and merged, never against
-    newer remote text (which would silently revert it). Returns True if the note changed."""
+    newer remote text (which would silently revert it).
+
+    Returns the version whose text is exactly `new` (what the disk now shows: the next
+    local edit must be diffed against it, or this edit would be applied twice), or None
+    if `new` is no change from `base`."""
     if not base or base == frontiers(doc):
-        return set_text(doc, new, diff_timeout_ms, line_timeout_ms)
+        return frontiers(doc) if set_text(doc, new, diff_timeout_ms, line_timeout_ms) else None
     base_f = guard("decode base version", lambda: Frontiers.decode(base))
     fork = guard("fork note", lambda: doc.fork_at(base_f))
     if not set_text(fork, new, diff_timeout_ms, line_timeout_ms):
-        return False
+        return None
     before = doc.oplog_vv
     guard("merge local edit", lambda: doc.import_(fork.export(ExportMode.Updates(before))))
-    return True
+    return frontiers(fork)

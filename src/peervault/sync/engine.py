@@ -316,18 +316,24 @@ class Engine:
             return
         before = notes.vv_bytes(doc)
         if text == notes.text_of(doc):
-            pass  # the disk already shows the note (e.g. written just before a crash): nothing to diff
-        elif notes.edit_from(doc, row.base, text, self.cfg.text_diff_timeout_ms, self.cfg.line_diff_timeout_ms):
-            self._save(row.file_id, doc)
-            self._mark_pending(row.file_id, before)
+            shown = notes.frontiers(doc)  # the disk already shows the note (e.g. written just before a crash)
+        else:
+            version = notes.edit_from(doc, row.base, text, self.cfg.text_diff_timeout_ms, self.cfg.line_diff_timeout_ms)
+            if version is None:
+                shown = row.base or notes.frontiers(doc)
+            else:
+                shown = version
+                self._save(row.file_id, doc)
+                self._mark_pending(row.file_id, before)
         entry = self.entries.get(row.file_id)
         if entry is not None and entry.deleted:
             ibefore = self.index.vv()
             self.index.undelete(row.file_id)
             self._index_changed(row.file_id, ibefore)
-        merged = notes.text_of(doc)
-        self._record(row.file_id, row.path, st, h, notes.frontiers(doc) if merged == text else row.base)
-        if merged != text:  # remote edits arrived since the disk was written: show the merge
+        # The base is the version the disk shows now, even while the merged text waits to be
+        # written (the file may be busy): the next save is diffed against exactly that.
+        self._record(row.file_id, row.path, st, h, shown)
+        if notes.text_of(doc) != text:  # remote edits arrived since the disk was written: show the merge
             self._materialize({row.file_id})
 
     def _local_create(self, rel: str, text: str, st: Stat, h: bytes) -> None:
