@@ -527,6 +527,7 @@ class Engine:
         if changed is None:
             return False
         data, st = changed
+        self._touched[row.path] = self._now  # someone wrote it just now and may still be writing
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
