@@ -13,10 +13,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from peervault.config import Config
-from peervault.protocol import messages as m
-from peervault.state import VaultState
-from peervault.sync.engine import SETTLE_S, Engine
+from peervault.sync.engine import SETTLE_S
+from twin_engines import deliver, engine, twin_vaults
 
 LINES = 8  # device A owns lines 0-3, device B lines 4-7
 _mtime = itertools.count(time.time_ns(), 1_000_000)
@@ -28,29 +26,18 @@ steps = st.one_of(
 )
 
 
-def _send(src: Engine, dst: Engine) -> None:
-    for msg in src.take_pending():
-        if isinstance(msg, m.IndexUpdates):
-            dst.apply_index(msg.blob)
-        else:
-            dst.apply_docs(msg.entries)
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(steps, max_size=25))
 def test_concurrent_typing_converges_with_every_edit_once(script: list[tuple]) -> None:  # type: ignore[type-arg]
     with tempfile.TemporaryDirectory() as tmp:
-        sa, _ = VaultState.init(Path(tmp) / "A")
-        sb, _ = VaultState.init(Path(tmp) / "B")
+        sa, sb = twin_vaults(Path(tmp))
         try:
-            sb.store.reset_for_join(sa.vault_id)
-            sb.store.set_meta("published", 1)
-            eng = [Engine(sa.root, sa.store, Config()), Engine(sb.root, sb.store, Config())]
+            eng = [engine(sa), engine(sb)]
             paths = [sa.root / "n.md", sb.root / "n.md"]
             expected = [f"line {i}" for i in range(LINES)]
             paths[0].write_text("".join(x + "\n" for x in expected))
             eng[0].reconcile()
-            _send(eng[0], eng[1])
+            deliver(eng[0], eng[1])
             now = time.time()
             for step in script:
                 if step[0] == "save":  # an editor rewrites one of its own lines in what the disk shows
@@ -63,7 +50,7 @@ def test_concurrent_typing_converges_with_every_edit_once(script: list[tuple]) -
                     os.utime(paths[side], ns=(t, t))
                     eng[side].local_paths({"n.md"}, now)
                 elif step[0] == "send":
-                    _send(eng[step[1]], eng[1 - step[1]])
+                    deliver(eng[step[1]], eng[1 - step[1]])
                 else:
                     now += step[1]
                     for e in eng:
@@ -72,8 +59,8 @@ def test_concurrent_typing_converges_with_every_edit_once(script: list[tuple]) -
                 now += 2 * SETTLE_S
                 for e in eng:
                     e.settle(now)
-                _send(eng[0], eng[1])
-                _send(eng[1], eng[0])
+                deliver(eng[0], eng[1])
+                deliver(eng[1], eng[0])
             want = "".join(x + "\n" for x in expected)
             assert paths[0].read_text() == want
             assert paths[1].read_text() == want

@@ -12,10 +12,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from peervault.config import Config
-from peervault.protocol import messages as m
-from peervault.state import VaultState
-from peervault.sync.engine import Engine
+from twin_engines import deliver, engine, twin_vaults
 
 ALL = bytes(range(256))
 NAMES = ["a.md", "b.md", "d/c.md", "d/e/f.md"]
@@ -49,26 +46,13 @@ def _tree(root: Path) -> dict[str, str]:
     }
 
 
-def _send(src: Engine, dst: Engine) -> None:
-    for msg in src.take_pending():
-        msg = m.decode(m.encode(msg))
-        if isinstance(msg, m.IndexUpdates):
-            dst.apply_index(msg.blob)
-        else:
-            assert isinstance(msg, m.DocUpdates)
-            dst.apply_docs(msg.entries)
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ops, max_size=14))
 def test_two_engines_converge(script: list[tuple]) -> None:  # type: ignore[type-arg]
     with tempfile.TemporaryDirectory() as tmp:
-        sa, _ = VaultState.init(Path(tmp) / "A")
-        sb, _ = VaultState.init(Path(tmp) / "B")
+        sa, sb = twin_vaults(Path(tmp))
         try:
-            sb.store.reset_for_join(sa.vault_id)
-            sb.store.set_meta("published", 1)
-            engines = [Engine(sa.root, sa.store, Config()), Engine(sb.root, sb.store, Config())]
+            engines = [engine(sa), engine(sb)]
             roots = [sa.root, sb.root]
             for op in script:
                 kind, side = op[0], op[1]
@@ -88,13 +72,13 @@ def test_two_engines_converge(script: list[tuple]) -> None:  # type: ignore[type
                         os.rename(src, dst)
                 elif kind == "send":
                     eng.reconcile()
-                    _send(eng, engines[1 - side])
+                    deliver(eng, engines[1 - side])
             # deliver everything, both ways, until quiet
             for _ in range(6):
                 for e in engines:
                     e.reconcile()
-                _send(engines[0], engines[1])
-                _send(engines[1], engines[0])
+                deliver(engines[0], engines[1])
+                deliver(engines[1], engines[0])
                 if not any(e.pending() for e in engines):
                     break
             assert not any(e.pending() for e in engines), "exchange did not go quiet"

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from peervault.config import Config
 from peervault.crdt import notes
 from peervault.crdt.index import VaultIndex, file_id_for
 from peervault.protocol import messages as m
 from peervault.protocol.session import Received, Session, Synced
 from peervault.state import VaultState
 from peervault.sync.engine import SETTLE_S, Engine
+from twin_engines import deliver, engine, twin_vaults
 
 ALL_BUCKETS = bytes(range(256))
 _clock = itertools.count(time.time_ns(), 1_000_000)
@@ -54,8 +54,6 @@ class Pair:
     state_b: VaultState
 
 
-def _engine(state: VaultState) -> Engine:
-    return Engine(state.root, state.store, Config())
 
 
 @pytest.fixture
@@ -69,28 +67,12 @@ def vault_a(tmp_path: Path) -> Iterator[VaultState]:
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[Pair]:
     """Two published engines of the same vault (B joined A before either had notes)."""
-    sa, _ = VaultState.init(tmp_path / "A")
-    sb, _ = VaultState.init(tmp_path / "B")
-    sb.store.reset_for_join(sa.vault_id)
-    sb.store.set_meta("published", 1)
-    a, b = _engine(sa), _engine(sb)
+    sa, sb = twin_vaults(tmp_path)
+    a, b = engine(sa), engine(sb)
     assert a.vault_id == b.vault_id and a.published and b.published
     yield Pair(a, b, sa, sb)
     sa.close()
     sb.close()
-
-
-def flush(src: Engine, dst: Engine) -> list[m.IndexUpdates | m.DocUpdates]:
-    """Deliver src's pending changes to dst, as the daemon does, through the wire codec."""
-    msgs = src.take_pending()
-    for msg in msgs:
-        msg = m.decode(m.encode(msg))
-        if isinstance(msg, m.IndexUpdates):
-            dst.apply_index(msg.blob)
-        else:
-            assert isinstance(msg, m.DocUpdates)
-            dst.apply_docs(msg.entries)
-    return msgs
 
 
 def full_sync(src: Engine, dst: Engine) -> None:
@@ -104,14 +86,14 @@ def full_sync(src: Engine, dst: Engine) -> None:
 
 
 def exchange(p: Pair) -> None:
-    flush(p.a, p.b)
-    flush(p.b, p.a)
-    flush(p.a, p.b)  # anything A merged while applying B's changes
+    deliver(p.a, p.b)
+    deliver(p.b, p.a)
+    deliver(p.a, p.b)  # anything A merged while applying B's changes
 
 
 # ------------------------------------------------------------------------------- local side
 def test_reconcile_create_edit_rename_delete(vault_a: VaultState) -> None:
-    e = _engine(vault_a)
+    e = engine(vault_a)
     root = vault_a.root
     write(root / "a.md", "hello\n")
     assert e.reconcile() == 1
@@ -141,7 +123,7 @@ def test_reconcile_create_edit_rename_delete(vault_a: VaultState) -> None:
 
 
 def test_local_paths_sees_the_same_changes(vault_a: VaultState) -> None:
-    e = _engine(vault_a)
+    e = engine(vault_a)
     write(vault_a.root / "d" / "x.md", "x")
     write(vault_a.root / "d" / "y.md", "y")
     assert e.local_paths({"d"}) == 2
@@ -157,7 +139,7 @@ def test_local_paths_sees_the_same_changes(vault_a: VaultState) -> None:
 
 
 def test_vim_style_save_is_an_edit_not_a_delete(vault_a: VaultState) -> None:
-    e = _engine(vault_a)
+    e = engine(vault_a)
     write(vault_a.root / "v.md", "one\ntwo\n")
     e.reconcile()
     fid = e._fid_at["v.md"]
@@ -173,7 +155,7 @@ def test_vim_style_save_is_an_edit_not_a_delete(vault_a: VaultState) -> None:
 
 
 def test_rename_detected_across_batches(vault_a: VaultState) -> None:
-    e = _engine(vault_a)
+    e = engine(vault_a)
     write(vault_a.root / "a.md", "content\n")
     e.reconcile()
     fid = e._fid_at["a.md"]
@@ -186,7 +168,7 @@ def test_rename_detected_across_batches(vault_a: VaultState) -> None:
 
 
 def test_truncate_then_write_is_not_synced_as_empty(vault_a: VaultState) -> None:
-    e = _engine(vault_a)
+    e = engine(vault_a)
     write(vault_a.root / "t.md", "precious text\n")
     e.reconcile()
     e.clear_pending()
@@ -206,7 +188,7 @@ def test_truncate_then_write_is_not_synced_as_empty(vault_a: VaultState) -> None
 
 
 def test_swapped_names_of_same_size_files_are_seen(vault_a: VaultState) -> None:
-    e = _engine(vault_a)
+    e = engine(vault_a)
     a, b = vault_a.root / "a.md", vault_a.root / "b.md"
     write(a, "AAA\n")
     write(b, "BBB\n")
@@ -222,7 +204,7 @@ def test_swapped_names_of_same_size_files_are_seen(vault_a: VaultState) -> None:
 
 
 def test_ignored_files_are_not_tracked(vault_a: VaultState) -> None:
-    e = _engine(vault_a)
+    e = engine(vault_a)
     write(vault_a.root / "note.md", "n")
     write(vault_a.root / "note.md~", "backup")
     write(vault_a.root / ".obsidian" / "app.json", "{}")
@@ -232,7 +214,7 @@ def test_ignored_files_are_not_tracked(vault_a: VaultState) -> None:
 
 
 def test_non_utf8_file_is_listed_unsynced(vault_a: VaultState) -> None:
-    e = _engine(vault_a)
+    e = engine(vault_a)
     write(vault_a.root / "image.png", b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x01")
     write(vault_a.root / "ok.md", "fine")
     assert e.reconcile() == 1
@@ -246,7 +228,7 @@ def test_non_utf8_file_is_listed_unsynced(vault_a: VaultState) -> None:
 
 
 def test_file_that_becomes_text_leaves_unsynced(vault_a: VaultState) -> None:
-    e = _engine(vault_a)
+    e = engine(vault_a)
     write(vault_a.root / "f.md", b"\xff\xff")
     e.reconcile()
     assert "f.md" in vault_a.store.unsynced()
@@ -257,12 +239,12 @@ def test_file_that_becomes_text_leaves_unsynced(vault_a: VaultState) -> None:
 
 
 def test_state_survives_a_restart(vault_a: VaultState) -> None:
-    e = _engine(vault_a)
+    e = engine(vault_a)
     write(vault_a.root / "a.md", "one")
     write(vault_a.root / "b" / "c.md", "two")
     e.reconcile()
     before = (e.entries, e.bucket_digests(), e.index_vv())
-    e2 = _engine(vault_a)
+    e2 = engine(vault_a)
     assert (e2.entries, e2.bucket_digests(), e2.index_vv()) == before
     assert e2.session_peer != e.session_peer
     assert e2.reconcile() == 0
@@ -270,7 +252,7 @@ def test_state_survives_a_restart(vault_a: VaultState) -> None:
 
 
 def test_take_pending_is_empty_after_taking(vault_a: VaultState) -> None:
-    e = _engine(vault_a)
+    e = engine(vault_a)
     assert not e.pending() and e.take_pending() == []
     write(vault_a.root / "a.md", "x")
     e.reconcile()
@@ -287,7 +269,7 @@ def test_two_engines_converge_on_disk(pair: Pair) -> None:
     write(ra / "dir" / "sub" / "ünï 📝.md", "unicode ✓\n")
     write(ra / "empty.md", "")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     assert tree(rb) == tree(ra) == {"a.md": "alpha\n", "dir/sub/ünï 📝.md": "unicode ✓\n", "empty.md": ""}
     assert pair.b.bucket_digests() == pair.a.bucket_digests()
     assert pair.b.reconcile() == 0  # what the engine wrote is not an edit
@@ -296,7 +278,7 @@ def test_two_engines_converge_on_disk(pair: Pair) -> None:
     write(rb / "new-on-b.md", "b\n")
     (rb / "empty.md").unlink()
     pair.b.reconcile()
-    flush(pair.b, pair.a)
+    deliver(pair.b, pair.a)
     assert tree(ra) == tree(rb) == {"a.md": "alpha edited on B\n", "dir/sub/ünï 📝.md": "unicode ✓\n", "new-on-b.md": "b\n"}
     assert pair.a.entries == pair.b.entries
     assert pair.a.bucket_digests() == pair.b.bucket_digests()
@@ -320,11 +302,11 @@ def test_rename_travels_and_keeps_the_file_id(pair: Pair) -> None:
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / "old.md", "content\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     (ra / "new").mkdir()
     os.rename(ra / "old.md", ra / "new" / "place.md")
     assert pair.a.reconcile() == 1
-    msgs = flush(pair.a, pair.b)
+    msgs = deliver(pair.a, pair.b)
     assert [type(x) for x in msgs] == [m.IndexUpdates]  # a rename sends no note content
     assert tree(rb) == {"new/place.md": "content\n"}
     assert not (rb / "old.md").exists()
@@ -335,7 +317,7 @@ def test_concurrent_edits_to_different_lines_both_survive(pair: Pair) -> None:
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / "n.md", "line 1\nline 2\nline 3\nline 4\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     write(ra / "n.md", "line 1 edited on A\nline 2\nline 3\nline 4\n")
     write(rb / "n.md", "line 1\nline 2\nline 3\nline 4 edited on B\n")
     pair.a.reconcile()
@@ -350,17 +332,17 @@ def test_unsaved_local_edit_is_read_before_a_remote_write(pair: Pair) -> None:
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / "n.md", "top\nmiddle\nbottom\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     write(rb / "n.md", "top\nmiddle\nbottom edited on B\n")  # not reconciled
     write(ra / "n.md", "top edited on A\nmiddle\nbottom\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     # B's file was written just now by someone else: the merge waits until it is quiet
     assert (rb / "n.md").read_text() == "top\nmiddle\nbottom edited on B\n"
     assert pair.b.pending()  # B's absorbed edit goes out
     pair.b.settle(time.time() + SETTLE_S)
     assert (rb / "n.md").read_text() == "top edited on A\nmiddle\nbottom edited on B\n"
-    flush(pair.b, pair.a)
+    deliver(pair.b, pair.a)
     assert tree(ra) == tree(rb)
 
 
@@ -368,7 +350,7 @@ def test_edit_wins_over_concurrent_delete(pair: Pair) -> None:
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / "n.md", "original\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     (ra / "n.md").unlink()
     pair.a.reconcile()
     write(rb / "n.md", "edited on B\n")
@@ -385,14 +367,14 @@ def test_delete_when_the_other_side_is_stale_stays_deleted(pair: Pair) -> None:
     write(ra / "n.md", "to be deleted\n")
     write(ra / "keep.md", "keep\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     (ra / "n.md").unlink()
     pair.a.reconcile()
     # B reconnects with its old copy: a full exchange both ways
     full_sync(pair.b, pair.a)
     full_sync(pair.a, pair.b)
-    flush(pair.a, pair.b)
-    flush(pair.b, pair.a)
+    deliver(pair.a, pair.b)
+    deliver(pair.b, pair.a)
     assert tree(ra) == tree(rb) == {"keep.md": "keep\n"}
     assert pair.b.reconcile() == 0 and pair.a.reconcile() == 0
     assert tree(ra) == {"keep.md": "keep\n"}
@@ -435,8 +417,8 @@ def test_remote_note_arriving_on_an_untracked_local_file_merges_into_it(pair: Pa
     write(ra / "daily.md", "A's day\n")
     pair.a.reconcile()
     write(rb / "daily.md", "B's day\n")  # not yet seen by B's engine
-    flush(pair.a, pair.b)
-    flush(pair.b, pair.a)
+    deliver(pair.a, pair.b)
+    deliver(pair.b, pair.a)
     ta, tb = tree(ra), tree(rb)
     assert ta == tb and list(ta) == ["daily.md"]
     assert "A's day\n" in ta["daily.md"] and "B's day\n" in ta["daily.md"]
@@ -449,7 +431,7 @@ def test_remote_note_arriving_on_identical_untracked_local_file_is_adopted(pair:
     write(ra / "same.md", "identical\n")
     pair.a.reconcile()
     write(rb / "same.md", "identical\n")
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     assert not pair.b.pending()  # nothing new to tell A
     assert tree(rb) == {"same.md": "identical\n"}
     assert pair.b.reconcile() == 0
@@ -462,13 +444,13 @@ def test_concurrent_renames_onto_one_name_keep_both_notes_apart(pair: Pair) -> N
     write(ra / "x.md", "xxx\n")
     write(ra / "y.md", "yyy\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     os.rename(ra / "x.md", ra / "n.md")
     pair.a.reconcile()
     os.rename(rb / "y.md", rb / "n.md")
     pair.b.reconcile()
     exchange(pair)
-    flush(pair.b, pair.a)
+    deliver(pair.b, pair.a)
     ta, tb = tree(ra), tree(rb)
     assert ta == tb
     assert sorted(ta.values()) == ["xxx\n", "yyy\n"]  # each text once, nothing merged
@@ -499,12 +481,12 @@ def test_delete_then_rename_onto_the_name_does_not_resurrect_the_deleted_text(pa
     write(ra / "n.md", "old n\n")
     write(ra / other, "replacement\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     (ra / "n.md").unlink()
     pair.a.reconcile()
     os.rename(ra / other, ra / "n.md")
     pair.a.reconcile()
-    flush(pair.a, pair.b)  # delete and rename arrive together
+    deliver(pair.a, pair.b)  # delete and rename arrive together
     assert tree(rb) == tree(ra) == {"n.md": "replacement\n"}
     assert not pair.b.pending()
     assert pair.b.text(file_id_for(other)) == "replacement\n"
@@ -516,11 +498,11 @@ def test_rotating_note_names_moves_files_without_merging(pair: Pair) -> None:
     for name, text in (("p1.md", "one\n"), ("p2.md", "two\n"), ("p3.md", "three\n")):
         write(ra / name, text)
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     for src, dst in (("p1.md", "tmp.md"), ("p2.md", "p1.md"), ("p3.md", "p2.md"), ("tmp.md", "p3.md")):
         os.rename(ra / src, ra / dst)
         assert pair.a.reconcile() == 1
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     expected = {"p1.md": "two\n", "p2.md": "three\n", "p3.md": "one\n"}
     assert tree(ra) == expected
     assert tree(rb) == expected
@@ -539,15 +521,15 @@ def test_rename_onto_a_name_whose_note_was_edited_here_keeps_the_edit(pair: Pair
     write(ra / x, "xxx\n")
     write(ra / y, "yyy\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     os.rename(ra / x, ra / "n.md")
     pair.a.reconcile()
     os.rename(ra / y, ra / x)
     pair.a.reconcile()
     write(rb / x, "xxx edited on B\n")  # B has not reconciled this edit
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     pair.b.settle(time.time() + SETTLE_S)  # B's file was written just now: B moves it once quiet
-    flush(pair.b, pair.a)
+    deliver(pair.b, pair.a)
     assert tree(rb) == tree(ra) == {"n.md": "xxx edited on B\n", x: "yyy\n"}
     assert pair.a.text(file_id_for(x)) == "xxx edited on B\n"
     assert pair.a.text(file_id_for(y)) == "yyy\n"
@@ -563,13 +545,13 @@ def test_local_edit_reviving_a_note_while_another_is_renamed_onto_its_name(pair:
     write(ra / "n.md", "old n\n")
     write(ra / other, "replacement\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     (ra / "n.md").unlink()
     pair.a.reconcile()
     os.rename(ra / other, ra / "n.md")
     pair.a.reconcile()
     write(rb / "n.md", "old n edited on B\n")
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     tb = tree(rb)
     assert sorted(tb.values()) == ["old n edited on B\n", "replacement\n"]
     exchange(pair)
@@ -593,13 +575,13 @@ def test_displaced_note_whose_new_place_is_refused_stays_put(pair: Pair, tmp_pat
     write(ra / x, "xxx\n")
     write(ra / y, "yyy\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     (ra / "link").mkdir()
     os.rename(ra / x, ra / "link" / x)
     pair.a.reconcile()
     os.rename(ra / y, ra / x)
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     assert list(outside.iterdir()) == []
     assert pair.b.stats["sync_errors"] >= 1
     assert (rb / x).read_text() == "xxx\n"  # still there, not merged
@@ -628,7 +610,7 @@ def test_hello_after_convergence_finds_no_differing_bucket(pair: Pair) -> None:
     for i in range(40):
         write(ra / f"n{i}.md", f"note {i}\nline\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     for i in range(40):
         write(rb / f"n{i}.md", f"note {i} edited on B\nline\n")
         write(ra / f"n{i}.md", f"note {i}\nline edited on A\n")
@@ -683,7 +665,7 @@ def test_remote_write_through_symlink_leaving_vault_is_refused(pair: Pair, tmp_p
     (rb / "link").symlink_to(outside, target_is_directory=True)
     write(ra / "link" / "x.md", "payload\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     assert list(outside.iterdir()) == []
     assert pair.b.stats["sync_errors"] >= 1
 
@@ -691,7 +673,7 @@ def test_remote_write_through_symlink_leaving_vault_is_refused(pair: Pair, tmp_p
 def test_garbage_doc_update_is_refused_and_counted(pair: Pair) -> None:
     write(pair.state_a.root / "x.md", "x\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     fid = file_id_for("x.md")
     pair.b.apply_docs(((bytes.fromhex(fid), b"loro garbage"),))
     assert pair.b.stats["sync_errors"] == 1
@@ -746,17 +728,17 @@ def test_joining_device_with_its_own_notes_converges_through_sessions(tmp_path: 
         write(sa.root / "shared.md", "same on both\n")
         write(sa.root / "only-a.md", "a\n")
         write(sa.root / "differs.md", "A version\n")
-        ea = _engine(sa)
+        ea = engine(sa)
         ea.reconcile()
         ea.take_pending()
         # B had a vault of its own before joining
         write(sb.root / "shared.md", "same on both\n")
         write(sb.root / "only-b.md", "b\n")
         write(sb.root / "differs.md", "B version\n")
-        eb0 = _engine(sb)
+        eb0 = engine(sb)
         eb0.reconcile()
         sb.store.reset_for_join(sa.vault_id)
-        eb = _engine(sb)
+        eb = engine(sb)
         assert not eb.published
         assert eb.bucket_digests() == bytes(m.BUCKETS * 8)  # nothing announced before the first sync
 
@@ -781,7 +763,7 @@ def test_joining_device_with_its_own_notes_converges_through_sessions(tmp_path: 
 
 def _restart(state: VaultState) -> Engine:
     """A new process on the same vault: start-up reconcile, then recovery."""
-    e = _engine(state)
+    e = engine(state)
     e.reconcile()
     e.recover()
     return e
@@ -790,11 +772,11 @@ def _restart(state: VaultState) -> Engine:
 def test_crash_before_disk_write_is_finished_at_restart(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
     write(pair.a.root / "n.md", "first\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     write(pair.a.root / "n.md", "first\nsecond\n")
     pair.a.reconcile()
     monkeypatch.setattr(Engine, "_write_out", lambda self, fids: None)  # "crash" after the commit
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     monkeypatch.undo()
     assert tree(pair.b.root) == {"n.md": "first\n"}  # the disk is behind the committed note
     b2 = _restart(pair.state_b)
@@ -820,7 +802,7 @@ def test_crash_after_disk_write_before_commit_does_not_duplicate(pair: Pair, mon
 
     monkeypatch.setattr(pair.state_b.store, "put_file", put_then_crash)
     with pytest.raises(RuntimeError):
-        flush(pair.a, pair.b)
+        deliver(pair.a, pair.b)
     monkeypatch.undo()
     b2 = _restart(pair.state_b)
     expected = {f"n{i}.md": f"note {i} EDITED\nbody\n" for i in range(3)}
@@ -836,7 +818,7 @@ def test_remote_change_waits_while_a_local_save_is_half_done(pair: Pair) -> None
     (pair.b.root / "r.md").write_text("")  # B's editor truncated the file; its write is still to come
     write(pair.a.root / "r.md", "line1 from A\nline2\nline3\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)  # arrives before B's watcher has even reported the truncation
+    deliver(pair.a, pair.b)  # arrives before B's watcher has even reported the truncation
     fid = pair.b._fid_at["r.md"]
     assert "line2" in pair.b.text(fid)  # the empty read was not taken as "delete everything"
     assert (pair.b.root / "r.md").read_text() == ""  # and the half-saved file was not replaced
@@ -857,7 +839,7 @@ def test_remote_change_is_not_written_into_a_path_an_editor_just_renamed_away(pa
     pair.a.local_paths({"v.md", "v.md~"}, t0)
     write(pair.b.root / "v.md", "v1\nv2\nv3 B-EDIT\n")
     pair.b.reconcile()
-    flush(pair.b, pair.a)  # …B's edit arrives meanwhile…
+    deliver(pair.b, pair.a)  # …B's edit arrives meanwhile…
     assert not (pair.a.root / "v.md").exists()
     write(pair.a.root / "v.md", "v1 A-EDIT\nv2\nv3\n")  # …then vim writes its buffer
     (pair.a.root / "v.md~").unlink()
@@ -878,7 +860,7 @@ def test_remote_change_waits_for_a_file_being_written_to_go_quiet(pair: Pair) ->
         pair.b.local_paths({"log.md"}, t0)
         write(pair.a.root / "log.md", "A's heading\nstart\n")
         pair.a.reconcile()
-        flush(pair.a, pair.b)
+        deliver(pair.a, pair.b)
         assert path.read_text() == "start\nmore from B\n"  # not replaced under the writer
         writer.write("end from B\n")
     pair.b.local_paths({"log.md"}, t0 + 0.5)
@@ -890,7 +872,7 @@ def test_note_blocked_by_a_folder_is_written_once_the_folder_moves(pair: Pair) -
     write(pair.b.root / "x.md" / "inner.md", "inside\n")
     write(pair.a.root / "x.md", "a file\n")
     pair.a.reconcile()
-    flush(pair.a, pair.b)
+    deliver(pair.a, pair.b)
     assert pair.state_b.store.unsynced()  # listed with the reason, not only logged
     (pair.b.root / "x.md").rename(pair.b.root / "xdir")
     pair.b.local_paths({"x.md", "xdir"}, time.time() + 10)
@@ -898,7 +880,7 @@ def test_note_blocked_by_a_folder_is_written_once_the_folder_moves(pair: Pair) -
 
 
 def test_edit_with_its_mtime_put_back_is_still_seen(vault_a: VaultState) -> None:
-    e = _engine(vault_a)
+    e = engine(vault_a)
     p = vault_a.root / "m.md"
     write(p, "m1\nm2\n")
     e.reconcile()
@@ -918,7 +900,7 @@ def test_delete_decided_after_a_remote_edit_arrived_still_loses_to_it(pair: Pair
     pair.a.local_paths({"c.md"}, t0)  # waits out the settle period…
     write(pair.b.root / "c.md", "base\nedited on B meanwhile\n")
     pair.b.reconcile()
-    flush(pair.b, pair.a)  # …while B's edit arrives
+    deliver(pair.b, pair.a)  # …while B's edit arrives
     pair.a.settle(t0 + SETTLE_S)  # the delete is decided after the edit was imported
     pair.a.settle(t0 + 3 * SETTLE_S)
     exchange(pair)
@@ -935,7 +917,7 @@ def test_saving_again_while_a_remote_change_waits_applies_each_edit_once(pair: P
     pair.a.local_paths({"n.md"}, t0)
     write(pair.b.root / "n.md", "L0\nL1\nL2\nL3 B-1\n")
     pair.b.reconcile()
-    flush(pair.b, pair.a)  # A's file is busy (just saved): the merge waits
+    deliver(pair.b, pair.a)  # A's file is busy (just saved): the merge waits
     assert (pair.a.root / "n.md").read_text() == "L0 A-1\nL1\nL2\nL3\n"
     write(pair.a.root / "n.md", "L0 A-1\nL1 foo\nL2\nL3\n")  # A's editor saves its buffer again…
     pair.a.local_paths({"n.md"}, t0 + 1)
