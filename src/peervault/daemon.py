@@ -54,6 +54,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.outcome = Outcome()
         self._dialers: dict[str, asyncio.Task[None]] = {}
+        self._handshakes: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
         self._debouncer = Debouncer(cfg.debounce_ms / 1000)
@@ -177,7 +178,9 @@ class Daemon:
             inc = await self.ep.accept_next()
             if inc is None:
                 return
-            asyncio.create_task(self._accept(inc))
+            task = asyncio.create_task(self._accept(inc))
+            self._handshakes.add(task)  # the loop keeps only weak references to tasks
+            task.add_done_callback(self._handshakes.discard)
 
     async def _accept(self, inc: object) -> None:
         try:
