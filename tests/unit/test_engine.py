@@ -472,9 +472,8 @@ def _names_around(anchor: str) -> tuple[str, str]:
     return before, after
 
 
-@pytest.mark.parametrize("order", ["renamed-id-first", "renamed-id-last"])
-def test_delete_then_rename_onto_the_name_does_not_resurrect_the_deleted_text(pair: Pair, order: str) -> None:
-    """Regression: when the renamed note's id sorted first, it merged the deleted note's file."""
+def _delete_n_and_rename_onto_it(pair: Pair, order: str) -> tuple[Path, Path, str]:
+    """On A: n.md is deleted and another note (its id sorting before or after) renamed onto n.md."""
     before, after = _names_around("n.md")
     other = before if order == "renamed-id-first" else after
     ra, rb = pair.state_a.root, pair.state_b.root
@@ -486,6 +485,13 @@ def test_delete_then_rename_onto_the_name_does_not_resurrect_the_deleted_text(pa
     pair.a.reconcile()
     os.rename(ra / other, ra / "n.md")
     pair.a.reconcile()
+    return ra, rb, other
+
+
+@pytest.mark.parametrize("order", ["renamed-id-first", "renamed-id-last"])
+def test_delete_then_rename_onto_the_name_does_not_resurrect_the_deleted_text(pair: Pair, order: str) -> None:
+    """Regression: when the renamed note's id sorted first, it merged the deleted note's file."""
+    ra, rb, other = _delete_n_and_rename_onto_it(pair, order)
     deliver(pair.a, pair.b)  # delete and rename arrive together
     assert tree(rb) == tree(ra) == {"n.md": "replacement\n"}
     assert not pair.b.pending()
@@ -539,17 +545,7 @@ def test_rename_onto_a_name_whose_note_was_edited_here_keeps_the_edit(pair: Pair
 def test_local_edit_reviving_a_note_while_another_is_renamed_onto_its_name(pair: Pair, order: str) -> None:
     """A deletes n.md and renames another note onto n.md; B has an unreconciled edit to n.md.
     The edit wins (n.md's note lives on), and the two notes stay apart, each once on disk."""
-    before, after = _names_around("n.md")
-    other = before if order == "renamed-id-first" else after
-    ra, rb = pair.state_a.root, pair.state_b.root
-    write(ra / "n.md", "old n\n")
-    write(ra / other, "replacement\n")
-    pair.a.reconcile()
-    deliver(pair.a, pair.b)
-    (ra / "n.md").unlink()
-    pair.a.reconcile()
-    os.rename(ra / other, ra / "n.md")
-    pair.a.reconcile()
+    ra, rb, other = _delete_n_and_rename_onto_it(pair, order)
     write(rb / "n.md", "old n edited on B\n")
     deliver(pair.a, pair.b)
     tb = tree(rb)
