@@ -12,6 +12,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from peervault.sync.engine import SETTLE_S
 from twin_engines import deliver, engine, twin_vaults
 
 ALL = bytes(range(256))
@@ -73,9 +74,10 @@ def test_two_engines_converge(script: list[tuple]) -> None:  # type: ignore[type
                 elif kind == "send":
                     eng.reconcile()
                     deliver(eng, engines[1 - side])
-            # deliver everything, both ways, until quiet
+            # deliver everything, both ways, until quiet; files settle (held-back writes land)
             for _ in range(6):
                 for e in engines:
+                    e.settle(time.time() + 10 * SETTLE_S)
                     e.reconcile()
                 deliver(engines[0], engines[1])
                 deliver(engines[1], engines[0])
