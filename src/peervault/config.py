@@ -1,40 +1,109 @@
-"""Tunables in one frozen dataclass; every constant says why it has its value."""
+"""Tunables in one frozen dataclass; every constant says why it has its value.
+
+Two profiles (the spec's desktop and mobile configurations): `default` and
+`low-power`. A vault picks one in `.peervault/config.toml`:
+
+    profile = "low-power"      # or "default"
+    debounce_ms = 1500         # any Config field may be overridden here
+
+and `--profile` on the command line wins over the file.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import PeerVaultError
 
 ALPN = b"peervault/sync/1"  # names the protocol and its version; bump on wire changes
 STATE_DIR = ".peervault"
+CONFIG_FILE = "config.toml"
+PROFILES = ("default", "low-power")
 
 
 @dataclass(frozen=True)
 class Config:
+    profile: str = "default"
     # A burst of saves: the first change goes out at once, the rest within this window as one batch.
     debounce_ms: int = 1000
-    # App-level heartbeat: iroh's idle timeout is ~30 s and not configurable from Python.
-    heartbeat_interval_s: float = 2.5
-    peer_silent_timeout_s: float = 10.0
+    # App-level keep-alive. iroh pings every ~5 s on its own and drops a dead peer after ~30 s;
+    # ours detects a dead peer sooner (a few missed heartbeats) at one tiny frame per interval.
+    heartbeat_interval_s: float = 5.0
+    peer_silent_timeout_s: float = 15.0
     # Dials to dead addresses hang ~30 s in iroh; we give up sooner and retry with backoff.
     connect_timeout_s: float = 5.0
     reconnect_backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
     # Unknown endpoints must prove a pairing secret quickly or be dropped.
     pair_timeout_s: float = 5.0
-    # Catches what watchfiles misses (dir renames, mkdir -p races); cheap: size+mtime first.
+    # Background work: a periodic cheap (size+mtime) reconcile catches what the watcher
+    # misses (directory renames, mkdir -p races). Off in low-power (start-up still does it).
+    background_sync: bool = True
     reconcile_interval_s: float = 60.0
-    # watchfiles latency is about 2 x step; 20 ms keeps one edit well under the 50 ms budget.
+    # The watcher yields a burst once it has been quiet this long (so one edit costs ~20 ms).
     watch_step_ms: int = 20
     watch_debounce_ms: int = 400
-    # Lazy document cache (spec: 100 docs / 50 MB).
+    # Lazy document cache (spec: 100 docs / 50 MB; low-power 50 / 25 MB).
     cache_docs: int = 100
     cache_bytes: int = 50 * 1024 * 1024
+    # Sync messages of at least this many bytes are zstd-compressed (kept if >= 10 % smaller).
+    compress_threshold: int = 1024
+    # Note batches in flight per peer before waiting for the peer's acknowledgement.
+    max_concurrent_syncs: int = 3
+    # Low-power: a connection with no vault traffic for this long is suspended; the next local
+    # change or incoming dial brings it back. None keeps connections up.
+    idle_suspend_s: float | None = None
     # Loro's char diff is quadratic on rewrites (100 KB rewrite: 2 min): always bounded.
     text_diff_timeout_ms: int = 100
     line_diff_timeout_ms: int = 1000
     invite_ttl_s: float = 3600.0
     no_relay: bool = False
     bind: str | None = None
+
+    @staticmethod
+    def for_profile(name: str, **overrides: Any) -> Config:
+        if name not in PROFILES:
+            raise PeerVaultError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}")
+        base = Config() if name == "default" else LOW_POWER
+        return replace(base, **overrides)
+
+
+LOW_POWER = Config(
+    profile="low-power",
+    debounce_ms=2000,
+    heartbeat_interval_s=60.0,  # iroh's own ~5 s keep-alive still detects a dead peer in ~30 s
+    peer_silent_timeout_s=150.0,
+    background_sync=False,
+    watch_step_ms=50,
+    cache_docs=50,
+    cache_bytes=25 * 1024 * 1024,
+    compress_threshold=512,
+    max_concurrent_syncs=2,
+    idle_suspend_s=300.0,
+)
+
+
+def load(state_dir: Path, profile: str | None = None, **overrides: Any) -> Config:
+    """The vault's config file, then the command line (`profile`, `overrides` not None)."""
+    path = state_dir / CONFIG_FILE
+    file_values: dict[str, Any] = {}
+    if path.exists():
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise PeerVaultError(f"{path}: not valid TOML ({exc}); fix or delete the file") from None
+    known = {f.name for f in fields(Config)} - {"profile", "no_relay", "bind"}
+    unknown = set(file_values) - known - {"profile"}
+    if unknown:
+        raise PeerVaultError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: profile, {', '.join(sorted(known))}")
+    name = profile or str(file_values.pop("profile", "default"))
+    file_values.pop("profile", None)
+    if "reconnect_backoff_s" in file_values:
+        file_values["reconnect_backoff_s"] = tuple(file_values["reconnect_backoff_s"])
+    return Config.for_profile(name, **file_values, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def env_no_relay() -> bool:

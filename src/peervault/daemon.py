@@ -258,7 +258,9 @@ class Daemon:
             pair_secret=secret,
             heartbeat_interval=self.cfg.heartbeat_interval_s,
             silent_timeout=self.cfg.peer_silent_timeout_s if paired else self.cfg.pair_timeout_s,
+            window=self.cfg.max_concurrent_syncs,
         )
+        stream.compress_threshold = self.cfg.compress_threshold
         link = Link(peer, session, stream, self._on_event)
         self.links[peer] = link
         link.start()

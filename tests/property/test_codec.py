@@ -39,6 +39,8 @@ MESSAGE_STRATEGIES: dict[type, st.SearchStrategy[m.Message]] = {
     m.DoneAck: st.just(m.DoneAck()),
     m.Ping: st.just(m.Ping()),
     m.Pong: st.just(m.Pong()),
+    m.DocBatch: st.builds(m.DocBatch, st.integers(0, 2**32 - 1), pairs),
+    m.BatchAck: st.builds(m.BatchAck, st.integers(0, 2**32 - 1)),
 }
 any_message = st.one_of(*MESSAGE_STRATEGIES.values())
 
@@ -47,7 +49,7 @@ def test_every_message_type_has_a_strategy() -> None:
     kinds = {cls.kind for cls in MESSAGE_STRATEGIES}
     all_types = set(m.Message.__args__)  # type: ignore[attr-defined]
     assert set(MESSAGE_STRATEGIES) == all_types
-    assert kinds == set(range(1, 12))
+    assert kinds == set(range(1, 14))
 
 
 # ------------------------------------------------------------------------------- frames
@@ -135,7 +137,7 @@ def test_random_bytes_raise_only_protocol_error(data: bytes) -> None:
 
 
 @FUZZ
-@given(st.sampled_from(range(1, 12)), st.binary(max_size=300))
+@given(st.sampled_from(range(1, 14)), st.binary(max_size=300))
 def test_random_bodies_with_valid_kind_raise_only_protocol_error(kind: int, rest: bytes) -> None:
     data = bytes([kind]) + rest
     try:

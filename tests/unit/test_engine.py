@@ -80,9 +80,8 @@ def full_sync(src: Engine, dst: Engine) -> None:
     blob = src.index_updates_since(dst.index_vv())
     if blob:
         dst.apply_index(blob)
-    updates = src.doc_updates_for(ALL_BUCKETS, dict(dst.doc_versions(ALL_BUCKETS)))
-    if updates:
-        dst.apply_docs(tuple(updates))
+    for batch in src.doc_batches(ALL_BUCKETS, dict(dst.doc_versions(ALL_BUCKETS))):
+        dst.apply_docs(tuple(batch))
 
 
 def exchange(p: Pair) -> None:
@@ -294,8 +293,8 @@ def test_full_sync_via_replica_methods(pair: Pair) -> None:
     assert tree(pair.state_b.root) == {"x.md": "x", "y.md": "y"}
     # nothing left to send either way
     assert pair.a.index_updates_since(pair.b.index_vv()) is None
-    assert pair.a.doc_updates_for(ALL_BUCKETS, dict(pair.b.doc_versions(ALL_BUCKETS))) == []
-    assert pair.b.doc_updates_for(ALL_BUCKETS, dict(pair.a.doc_versions(ALL_BUCKETS))) == []
+    assert list(pair.a.doc_batches(ALL_BUCKETS, dict(pair.b.doc_versions(ALL_BUCKETS)))) == []
+    assert list(pair.b.doc_batches(ALL_BUCKETS, dict(pair.a.doc_versions(ALL_BUCKETS)))) == []
 
 
 def test_rename_travels_and_keeps_the_file_id(pair: Pair) -> None:
@@ -681,7 +680,7 @@ def test_bad_peer_version_in_doc_versions_is_ignored(pair: Pair) -> None:
     write(pair.state_a.root / "x.md", "x\n")
     pair.a.reconcile()
     fid = bytes.fromhex(file_id_for("x.md"))
-    assert pair.a.doc_updates_for(ALL_BUCKETS, {fid: b"\xff\xff"}) == []
+    assert list(pair.a.doc_batches(ALL_BUCKETS, {fid: b"\xff\xff"})) == []
 
 
 # ------------------------------------------------------------------------------- joining

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -57,13 +57,15 @@ class FakeReplica:
         wanted = set(buckets)
         return [(d, _enc(ops)) for d, ops in sorted(self.docs.items()) if d[0] in wanted]
 
-    def doc_updates_for(self, buckets: bytes, peer_versions: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    def doc_batches(self, buckets: bytes, peer_versions: dict[bytes, bytes]) -> Iterator[list[tuple[bytes, bytes]]]:
         out = []
         for d, vv in self.doc_versions(buckets):
             missing = _dec(vv) - _dec(peer_versions.get(d, b""))
             if missing:
                 out.append((d, _enc(missing)))
-        return out
+        for i in range(0, len(out), 2):  # two docs per batch: windows get exercised
+            self.calls.append("batch")
+            yield out[i : i + 2]
 
     def local_addrs(self) -> list[str]:
         return self.addrs
@@ -170,14 +172,13 @@ def test_paired_handshake_exchanges_what_each_side_lacks() -> None:
     d, a = make_pair(rd, ra)
     start(d, a)
     for side in (d, a):
-        assert kinds(side.sent) == ["Hello", "IndexUpdates", "DocVersions", "DocUpdates", "Done", "DoneAck"]
+        assert sorted(kinds(side.sent)) == sorted(["Hello", "IndexUpdates", "DocVersions", "DocBatch", "BatchAck", "Done", "DoneAck"])
         assert [type(e) for e in side.events] == [PeerHello, Received, Received, Synced]
         assert side.session.live
     # the dialer owed doc 1 op "b" only; the acceptor owed "c" on doc 1 and all of doc 9
-    du_d = d.sent[3]
-    assert isinstance(du_d, m.DocUpdates) and du_d.entries == ((doc_id(1, 1), _enc({"b"})),)
-    du_a = a.sent[3]
-    assert isinstance(du_a, m.DocUpdates)
+    du_d = next(x for x in d.sent if isinstance(x, m.DocBatch))
+    assert du_d.entries == ((doc_id(1, 1), _enc({"b"})),)
+    du_a = next(x for x in a.sent if isinstance(x, m.DocBatch))
     assert dict(du_a.entries) == {doc_id(1, 1): _enc({"c"}), doc_id(9, 1): _enc({"z"})}
     assert rd.index == ra.index == {"i1", "i2", "i3"}
     assert rd.docs == ra.docs == {doc_id(1, 1): {"a", "b", "c"}, doc_id(9, 1): {"z"}}
@@ -188,8 +189,8 @@ def test_one_sided_difference_sends_no_empty_messages() -> None:
     ra = FakeReplica(index={"i1"}, docs={doc_id(1, 1): {"a"}})
     d, a = make_pair(rd, ra)
     start(d, a)
-    assert kinds(d.sent) == ["Hello", "IndexUpdates", "DocVersions", "DocUpdates", "Done", "DoneAck"]
-    assert kinds(a.sent) == ["Hello", "DocVersions", "Done", "DoneAck"]
+    assert kinds(d.sent) == ["Hello", "IndexUpdates", "DocVersions", "DocBatch", "DoneAck", "Done"]
+    assert kinds(a.sent) == ["Hello", "DocVersions", "Done", "BatchAck", "DoneAck"]
     assert ra.docs == rd.docs and ra.index == rd.index
     assert Synced() in d.events and Synced() in a.events
 
@@ -207,26 +208,44 @@ def test_differing_bucket_sends_only_the_doc_the_peer_lacks() -> None:
         assert dv.buckets == bytes([10])
     dv_a = next(x for x in a.sent if isinstance(x, m.DocVersions))
     assert {e[0] for e in dv_a.entries} == {doc_id(10, n) for n in range(3)}
-    updates = [x for x in d.sent if isinstance(x, m.DocUpdates)]
+    updates = [x for x in d.sent if isinstance(x, m.DocBatch)]
     assert len(updates) == 1 and len(updates[0].entries) == 1
     assert updates[0].entries[0][0] == extra
-    assert not any(isinstance(x, m.DocUpdates) for x in a.sent)
+    assert not any(isinstance(x, m.DocBatch) for x in a.sent)
     assert ra.docs == rd.docs
 
 
-def test_large_doc_updates_are_split(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(m, "MAX_UPDATES_PER_MESSAGE", 200)
-    rd = FakeReplica(docs={doc_id(7, n): {f"{'x' * 60}{n}"} for n in range(10)})
-    ra = FakeReplica()
-    d, a = make_pair(rd, ra)
-    start(d, a)
-    updates = [x for x in d.sent if isinstance(x, m.DocUpdates)]
-    assert len(updates) > 1
-    assert sum(len(u.entries) for u in updates) == 10
-    for u in updates:
-        assert sum(len(blob) for _, blob in u.entries) <= 200 or len(u.entries) == 1
-    assert ra.docs == rd.docs
-    assert kinds(d.sent)[-2:] == ["Done", "DoneAck"]
+def test_catch_up_batches_stay_within_the_window() -> None:
+    rd = FakeReplica(docs={doc_id(7, n): {f"op{n}"} for n in range(10)})  # 5 batches of 2
+    sender = Session(rd, peer="p", dialer=False, paired=True, now=0.0, window=3)
+    sender.receive(0.0, m.Hello(m.PROTOCOL_VERSION, VAULT, (), b"", bytes(m.BUCKETS * 8)))
+    out, _ = sender.receive(0.0, m.DocVersions(bytes([7]), ()))
+    assert kinds(out) == ["DocBatch"] * 3 and sender.inflight == 3
+    assert rd.calls.count("batch") == 3  # produced lazily: nothing computed beyond the window
+    out, _ = sender.receive(0.0, m.BatchAck(1))
+    assert kinds(out) == ["DocBatch"] and [x.seq for x in out] == [4]  # type: ignore[union-attr]
+    out, _ = sender.receive(0.0, m.BatchAck(2))
+    assert kinds(out) == ["DocBatch"]
+    for seq in (3, 4):
+        out, _ = sender.receive(0.0, m.BatchAck(seq))
+        assert out == []  # the last batch is still unacknowledged: no DONE yet
+    out, _ = sender.receive(0.0, m.BatchAck(5))
+    assert kinds(out) == ["Done"]
+
+
+def test_ack_for_a_batch_never_sent_is_a_protocol_error() -> None:
+    sess = Session(FakeReplica(), peer="p", dialer=False, paired=True, now=0.0)
+    sess.receive(0.0, m.Hello(m.PROTOCOL_VERSION, VAULT, (), b"", bytes(m.BUCKETS * 8)))
+    out, events = sess.receive(0.0, m.BatchAck(1))
+    assert kinds(out) == ["Refused"] and isinstance(events[0], s.Close) and events[0].code == 400
+
+
+def test_received_batch_is_acknowledged_and_applied_as_updates() -> None:
+    sess = Session(FakeReplica(), peer="p", dialer=False, paired=True, now=0.0)
+    sess.receive(0.0, m.Hello(m.PROTOCOL_VERSION, VAULT, (), b"", bytes(m.BUCKETS * 8)))
+    entries = ((doc_id(3, 1), _enc({"x"})),)
+    out, events = sess.receive(0.0, m.DocBatch(7, entries))
+    assert out == [m.BatchAck(7)] and events == [Received(m.DocUpdates(entries))]
 
 
 def test_batch_updates_helper() -> None:
@@ -244,8 +263,8 @@ def test_pairing_with_valid_secret() -> None:
     d, a = make_pair(rd, ra, dialer_paired=False, acceptor_paired=False, secret=SECRET)
     assert d.session.state is State.AWAIT_PAIR_OK and a.session.state is State.AWAIT_PAIR
     start(d, a)
-    assert kinds(d.sent) == ["Pair", "Hello", "DocVersions", "DocUpdates", "Done", "DoneAck"]
-    assert kinds(a.sent) == ["PairOk", "Hello", "DocVersions", "DocUpdates", "Done", "DoneAck"]
+    assert sorted(kinds(d.sent)) == sorted(["Pair", "Hello", "DocVersions", "DocBatch", "BatchAck", "Done", "DoneAck"])
+    assert sorted(kinds(a.sent)) == sorted(["PairOk", "Hello", "DocVersions", "DocBatch", "BatchAck", "Done", "DoneAck"])
     pair = d.sent[0]
     assert pair == m.Pair(VAULT, SECRET)
     assert a.sent[0] == m.PairOk(VAULT)

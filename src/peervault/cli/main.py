@@ -19,18 +19,17 @@ import click  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from ..config import Config, env_no_relay  # noqa: E402
+from ..config import PROFILES, Config, env_no_relay  # noqa: E402
+from ..config import load as load_config  # noqa: E402
 from ..errors import BadTicket, NoPeerReachable, PairingRefused, PeerVaultError  # noqa: E402
 
 out = Console()
 err = Console(stderr=True)
 
 
-def _config(no_relay: bool, bind: str | None, debounce_ms: int | None = None) -> Config:
-    kw: dict[str, Any] = {"no_relay": no_relay or env_no_relay(), "bind": bind}
-    if debounce_ms is not None:
-        kw["debounce_ms"] = debounce_ms
-    return Config(**kw)
+def _config(state: Any, profile: str | None, no_relay: bool, bind: str | None, debounce_ms: int | None = None) -> Config:
+    """The vault's profile and config file, then the command line's options."""
+    return load_config(state.dir, profile, no_relay=no_relay or env_no_relay(), bind=bind, debounce_ms=debounce_ms)
 
 
 def _setup_logging(level: str) -> None:
@@ -45,6 +44,11 @@ def _setup_logging(level: str) -> None:
 net_options = [
     click.option("--no-relay", is_flag=True, help="Direct addresses only (LAN, offline, tests). Also PEERVAULT_NO_RELAY=1."),
     click.option("--bind", metavar="HOST:PORT", help="Fix the address to listen on."),
+    click.option(
+        "--profile",
+        type=click.Choice(PROFILES),
+        help="Performance profile (default: the vault's .peervault/config.toml, else 'default').",
+    ),
 ]
 
 
@@ -104,7 +108,7 @@ def init(vault: str) -> None:
 @click.option("--ttl", default=3600, show_default=True, help="Seconds the ticket stays valid.")
 @click.option("--wait/--no-wait", default=True, help="With no daemon running: wait here until a device joins.")
 @with_net
-def invite(vault: str, ttl: int, wait: bool, no_relay: bool, bind: str | None) -> None:
+def invite(vault: str, ttl: int, wait: bool, no_relay: bool, bind: str | None, profile: str | None) -> None:
     """Print a one-line pairing ticket for another device."""
     from ..protocol.ticket import Ticket, encode_ticket
 
@@ -126,7 +130,7 @@ def invite(vault: str, ttl: int, wait: bool, no_relay: bool, bind: str | None) -
     from ..net.endpoint import ticket_for
 
     state.lock()
-    cfg = _config(no_relay, bind)
+    cfg = _config(state, profile, no_relay, bind)
     daemon = Daemon(state, cfg, mode="serve", timeout=ttl if wait else 0)
     daemon.on_ready = lambda: emit(ticket_for(daemon.ep))
     if wait:
@@ -143,7 +147,7 @@ def invite(vault: str, ttl: int, wait: bool, no_relay: bool, bind: str | None) -
 @click.argument("ticket")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the inviting device.")
 @with_net
-def join(vault: str, ticket: str, timeout: float, no_relay: bool, bind: str | None) -> None:
+def join(vault: str, ticket: str, timeout: float, no_relay: bool, bind: str | None, profile: str | None) -> None:
     """Pair VAULT with the device that printed TICKET, then sync."""
     from ..daemon import Daemon
     from ..net.endpoint import parse_endpoint_ticket
@@ -162,7 +166,7 @@ def join(vault: str, ticket: str, timeout: float, no_relay: bool, bind: str | No
             raise PeerVaultError(f"{state.root} is already paired into another vault; use a fresh folder to join this one")
         state.store.reset_for_join(t.vault_id.hex())
     state.store.add_peer(inviter, addrs, t.secret)
-    daemon = Daemon(state, _config(no_relay, bind), mode="join", timeout=timeout)
+    daemon = Daemon(state, _config(state, profile, no_relay, bind), mode="join", timeout=timeout)
     outcome = asyncio.run(daemon.main())
     if outcome.refused:
         state.store.db.execute("DELETE FROM peers WHERE endpoint_id=? AND pair_secret IS NOT NULL", (inviter,))
@@ -180,13 +184,13 @@ def join(vault: str, ticket: str, timeout: float, no_relay: bool, bind: str | No
 @click.argument("vault", type=click.Path(exists=True, file_okay=False))
 @click.option("--debounce-ms", type=int, default=None, help="Batch window for bursts of saves (default 1000).")
 @with_net
-def run(vault: str, debounce_ms: int | None, no_relay: bool, bind: str | None) -> None:
+def run(vault: str, debounce_ms: int | None, no_relay: bool, bind: str | None, profile: str | None) -> None:
     """Foreground daemon: watch VAULT and sync live with paired devices."""
     from ..daemon import Daemon
 
     state = _open(vault)
     state.lock()
-    daemon = Daemon(state, _config(no_relay, bind, debounce_ms), mode="run")
+    daemon = Daemon(state, _config(state, profile, no_relay, bind, debounce_ms), mode="run")
     asyncio.run(daemon.main())
     err.print("Stopped; all local changes are saved.")
 
@@ -195,7 +199,7 @@ def run(vault: str, debounce_ms: int | None, no_relay: bool, bind: str | None) -
 @click.argument("vault", type=click.Path(exists=True, file_okay=False))
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for peers.")
 @with_net
-def sync(vault: str, timeout: float, no_relay: bool, bind: str | None) -> None:
+def sync(vault: str, timeout: float, no_relay: bool, bind: str | None, profile: str | None) -> None:
     """One-shot: sync with reachable paired devices, exit when converged."""
     from ..daemon import Daemon
 
@@ -203,7 +207,7 @@ def sync(vault: str, timeout: float, no_relay: bool, bind: str | None) -> None:
     if not state.store.peers():
         raise NoPeerReachable(f"{state.root} has no paired devices yet; pair one with `peervault invite` / `peervault join`")
     state.lock()
-    daemon = Daemon(state, _config(no_relay, bind), mode="once", timeout=timeout)
+    daemon = Daemon(state, _config(state, profile, no_relay, bind), mode="once", timeout=timeout)
     outcome = asyncio.run(daemon.main())
     if not outcome.synced_peers:
         raise NoPeerReachable(f"no paired device was reachable within {timeout:.0f} s; start `peervault run` on one of them")

@@ -13,7 +13,7 @@ import contextlib
 from iroh import Connection, IrohError, RecvStream, SendStream
 
 from ..protocol import messages as m
-from ..protocol.frames import FrameDecoder, encode_frame
+from ..protocol.frames import COMPRESS_THRESHOLD, FrameDecoder, encode_frame
 from .endpoint import describe
 
 READ_CHUNK = 256 * 1024
@@ -22,6 +22,7 @@ READ_CHUNK = 256 * 1024
 class MessageStream:
     def __init__(self, conn: Connection, send: SendStream, recv: RecvStream) -> None:
         self.conn = conn
+        self.compress_threshold = COMPRESS_THRESHOLD  # the profile's; set by the daemon
         self._send = send
         self._recv = recv
         self._decoder = FrameDecoder()
@@ -42,7 +43,7 @@ class MessageStream:
     async def send(self, msgs: list[m.Message]) -> None:
         if not msgs:
             return
-        data = b"".join(encode_frame(m.encode(x)) for x in msgs)
+        data = b"".join(encode_frame(m.encode(x), self.compress_threshold) for x in msgs)
         async with self._lock:
             try:
                 await self._send.write_all(data)

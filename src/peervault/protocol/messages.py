@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..errors import ProtocolError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: catch-up in acknowledged DOC_BATCHes
 ID_LEN = 16  # vault ids and file ids on the wire are 16 raw bytes
 BUCKETS = 256  # docs are grouped by first id byte; one 8-byte digest per bucket
 MAX_ITEMS = 1_000_000
@@ -174,7 +174,27 @@ class Pong:
     kind = 11
 
 
-Message = Pair | PairOk | Refused | Hello | IndexUpdates | DocVersions | DocUpdates | Done | DoneAck | Ping | Pong
+@dataclass(frozen=True)
+class DocBatch:
+    """Catch-up updates, most recently modified notes first. At most a window of batches is
+    unacknowledged at a time, so a big initial sync never floods the receiver."""
+
+    kind = 12
+    seq: int
+    entries: tuple[tuple[bytes, bytes], ...]  # (doc id, loro updates blob or snapshot)
+
+
+@dataclass(frozen=True)
+class BatchAck:
+    """DOC_BATCH `seq` has been applied: the sender may send another."""
+
+    kind = 13
+    seq: int
+
+
+Message = (
+    Pair | PairOk | Refused | Hello | IndexUpdates | DocVersions | DocUpdates | Done | DoneAck | Ping | Pong | DocBatch | BatchAck
+)
 
 
 def encode(msg: Message) -> bytes:
@@ -202,6 +222,11 @@ def encode(msg: Message) -> bytes:
         _pairs(w, msg.entries)
     elif isinstance(msg, DocUpdates):
         _pairs(w, msg.entries)
+    elif isinstance(msg, DocBatch):
+        w.u32(msg.seq)
+        _pairs(w, msg.entries)
+    elif isinstance(msg, BatchAck):
+        w.u32(msg.seq)
     return w.done()
 
 
@@ -246,6 +271,10 @@ def decode(body: bytes) -> Message:
         msg = Ping()
     elif kind == Pong.kind:
         msg = Pong()
+    elif kind == DocBatch.kind:
+        msg = DocBatch(r.u32(), _read_pairs(r))
+    elif kind == BatchAck.kind:
+        msg = BatchAck(r.u32())
     else:
         raise ProtocolError(f"unknown message type {kind}")
     r.end()

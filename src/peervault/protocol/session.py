@@ -8,7 +8,8 @@ production, an in-memory fake in tests).
     dialer, paired      HELLO ───────────────────────────────► (acceptor)
     dialer, pairing     PAIR ──► (acceptor checks secret) ──► PAIR_OK, then HELLO
     on HELLO            INDEX_UPDATES (if peer lacks index ops), DOC_VERSIONS (differing buckets)
-    on DOC_VERSIONS     DOC_UPDATES (what the peer lacks) ..., DONE
+    on DOC_VERSIONS     DOC_BATCH (what the peer lacks, newest notes first), at most `window`
+                        unacknowledged; each BATCH_ACK lets one more go; DONE after the last ack
     on DONE             DONE_ACK            both DONE and DONE_ACK seen ──► Synced event
     live                INDEX_UPDATES / DOC_UPDATES pushed as changes happen
     always              PING when quiet for heartbeat_interval; Close when silent for silent_timeout
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Protocol
 
 from ..errors import ProtocolError
@@ -35,7 +37,10 @@ class Replica(Protocol):
     def index_updates_since(self, vv: bytes) -> bytes | None: ...
     def bucket_digests(self) -> bytes: ...
     def doc_versions(self, buckets: bytes) -> list[tuple[bytes, bytes]]: ...
-    def doc_updates_for(self, buckets: bytes, peer_versions: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]: ...
+    def doc_batches(self, buckets: bytes, peer_versions: dict[bytes, bytes]) -> Iterator[list[tuple[bytes, bytes]]]:
+        """What the peer lacks, in batches, in priority order; produced lazily, one batch per
+        acknowledgement, so the sender never holds a whole vault's updates in memory."""
+        ...
     def local_addrs(self) -> list[str]: ...
     def accept_pairing(self, peer: str, vault_id: bytes, secret: bytes) -> bool: ...
 
@@ -93,8 +98,9 @@ class Session:
         paired: bool,
         now: float,
         pair_secret: bytes | None = None,
-        heartbeat_interval: float = 2.5,
-        silent_timeout: float = 10.0,
+        heartbeat_interval: float = 5.0,
+        silent_timeout: float = 15.0,
+        window: int = 3,
     ) -> None:
         self.replica = replica
         self.peer = peer
@@ -108,6 +114,11 @@ class Session:
         self._done_received = False
         self._done_acked = False
         self._hello_sent = False
+        self.window = window  # DOC_BATCHes in flight (the spec's "max concurrent syncs")
+        self.inflight = 0
+        self._outbox: Iterator[list[tuple[bytes, bytes]]] | None = None
+        self._seq = 0
+        self._done_sent = False
         if dialer:
             self.state = State.AWAIT_HELLO if paired else State.AWAIT_PAIR_OK
         else:
@@ -192,12 +203,17 @@ class Session:
             return self._answer_hello(msg), [PeerHello(msg.addrs)]
         # SYNCING or LIVE
         if isinstance(msg, m.DocVersions):
-            peer_versions = dict(msg.entries)
-            out: list[m.Message] = []
-            for batch in m.batch_updates(self.replica.doc_updates_for(msg.buckets, peer_versions)):
-                out.append(m.DocUpdates(tuple(batch)))
-            out.append(m.Done())
-            return out, []
+            if self._outbox is not None or self._done_sent:
+                raise ProtocolError("DOC_VERSIONS sent twice")
+            self._outbox = iter(self.replica.doc_batches(msg.buckets, dict(msg.entries)))
+            return self._fill(), []
+        if isinstance(msg, m.BatchAck):
+            if not 0 < msg.seq <= self._seq or self.inflight == 0:
+                raise ProtocolError(f"BATCH_ACK {msg.seq} for a batch never sent")
+            self.inflight -= 1
+            return self._fill(), []
+        if isinstance(msg, m.DocBatch):
+            return [m.BatchAck(msg.seq)], [Received(m.DocUpdates(msg.entries))]
         if isinstance(msg, (m.IndexUpdates, m.DocUpdates)):
             return [], [Received(msg)]
         if isinstance(msg, m.Done):
@@ -219,6 +235,22 @@ class Session:
         differing = bytes(i for i in range(m.BUCKETS) if mine[i * 8 : i * 8 + 8] != hello.buckets[i * 8 : i * 8 + 8])
         versions = self.replica.doc_versions(differing) if differing else []
         out.append(m.DocVersions(differing, tuple(versions)))
+        return out
+
+    def _fill(self) -> list[m.Message]:
+        """Send batches while the window has room; DONE once the last one is acknowledged."""
+        out: list[m.Message] = []
+        while self._outbox is not None and self.inflight < self.window:
+            batch = next(self._outbox, None)
+            if batch is None:
+                self._outbox = None
+                break
+            self._seq += 1
+            self.inflight += 1
+            out.append(m.DocBatch(self._seq, tuple(batch)))
+        if self._outbox is None and self.inflight == 0 and not self._done_sent:
+            self._done_sent = True
+            out.append(m.Done())
         return out
 
     def _maybe_synced(self) -> list[Event]:

@@ -1,0 +1,1 @@
+"""Benchmark helpers: a WAN-like link (delay, loss, cuts) between daemons in network namespaces."""
