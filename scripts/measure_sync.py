@@ -79,7 +79,7 @@ def main(n: int) -> None:
         print(f"one edit, disk to disk: median {statistics.median(lat) * 1000:.0f} ms, p95 {lat[18] * 1000:.0f} ms")
         for name, root in (("A", a), ("B", b)):
             mt = json.loads((root / ".peervault/daemon.json").read_text())["metrics"]
-            print(f"daemon {name}: RSS {mt['rss_mb']} MB, startup {mt['startup_time_ms']} ms, phases {mt['phases_ms']}")
+            print(f"daemon {name}: RSS {mt['memory_mb']} MB, startup {mt['startup_time_ms']} ms, phases {mt['phases_ms']}")
         for name, p in (("A", pa), ("B", pb)):
             proc = psutil.Process(p.pid)
             c0 = proc.cpu_times()

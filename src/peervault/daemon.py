@@ -24,7 +24,7 @@ from .metrics import Metrics
 from .net import endpoint as netep
 from .net.stream import MessageStream
 from .protocol import messages as m
-from .protocol.session import Close, Event, Paired, PeerHello, Received, Session, Synced
+from .protocol.session import CODE_IDLE, Close, Event, Paired, PeerHello, Received, Session, Synced
 from .state import VaultState
 from .sync.debounce import Debouncer
 from .sync.engine import Engine
@@ -59,34 +59,40 @@ class Daemon:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._debouncer = Debouncer(cfg.debounce_ms / 1000)
         self._settle_handle: asyncio.TimerHandle | None = None
-        self._status_dirty = True
+        self._status_handle: asyncio.TimerHandle | None = None
+        self._suspended: set[str] = set()  # low-power: peers whose idle link was suspended
+        self._wake = asyncio.Event()  # set by a local change: suspended links come back
+        self._ready_at = 0.0
+        self.scan_done = False
         self.on_ready: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def main(self) -> Outcome:
+        """Ready as soon as the transport is bound and the index loaded; in `run` mode the
+        folder is compared with the database in the background (stat first, reading only
+        what changed), so a 10,000-file vault starts as fast as an empty one."""
         t0 = time.perf_counter()
-        self.engine = Engine(self.state.root, self.state.store, self.cfg)
-        self.metrics.phase("index_load", t0)
-        t1 = time.perf_counter()
-        changes = self.engine.reconcile()
-        self.engine.recover()
-        self.engine.clear_pending()  # no peer yet: each one gets these changes in its handshake
-        self.metrics.phase("initial_scan", t1)
-        if changes:
-            log.info("recorded %d local change(s) made while PeerVault was not running", changes)
-        t2 = time.perf_counter()
         self.ep = await self._bind()
-        self.metrics.phase("transport_init", t2)
+        self.metrics.phase("transport_init", t0)
+        t1 = time.perf_counter()
+        self.engine = Engine(self.state.root, self.state.store, self.cfg)
+        self.metrics.phase("index_load", t1)
+        if self.mode != "run":
+            self._initial_scan()  # one-shot modes: the peer must get everything in the handshake
         self.engine.addrs = netep.direct_addrs(self.ep)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stopping.set)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGUSR1, self._write_status)  # `status` asks for fresh figures
         self._tasks.append(asyncio.create_task(self._accept_loop()))
-        self._tasks.append(asyncio.create_task(self._ticker()))
         if self.mode == "run":
             self._tasks.append(asyncio.create_task(self._watch_loop()))
-            self._tasks.append(asyncio.create_task(self._reconcile_loop()))
+            self._tasks.append(asyncio.create_task(self._background_scan()))
+            if self.cfg.background_sync:
+                self._tasks.append(asyncio.create_task(self._reconcile_loop()))
+        self._ready_at = time.perf_counter()
         if self.mode in ("run", "once", "join"):
             for peer in self.state.store.peers():
                 self._start_dialer(peer.endpoint_id)
@@ -94,7 +100,14 @@ class Daemon:
         self._write_status()
         if self.on_ready is not None:
             self.on_ready()
-        log.info("device %s serving vault %s on %s", self.state.device_id[:10], self.engine.vault_id.hex()[:8], ", ".join(self.engine.addrs))
+        log.info(
+            "device %s serving vault %s on %s (%s profile, ready in %.0f ms)",
+            self.state.device_id[:10],
+            self.engine.vault_id.hex()[:8],
+            ", ".join(self.engine.addrs),
+            self.cfg.profile,
+            self.metrics.startup_ms,
+        )
         try:
             if self.mode == "run":
                 await self.stopping.wait()
@@ -103,6 +116,32 @@ class Daemon:
         finally:
             await self._shutdown()
         return self.outcome
+
+    def _initial_scan(self) -> None:
+        t = time.perf_counter()
+        changes = self.engine.reconcile()
+        self.engine.recover()
+        self.engine.clear_pending()  # no peer yet: each one gets these changes in its handshake
+        self.metrics.phase("initial_scan", t)
+        if changes:
+            log.info("recorded %d local change(s) made while PeerVault was not running", changes)
+
+    async def _background_scan(self) -> None:
+        """Start-up's comparison of folder and database, a chunk at a time between other work."""
+        t = time.perf_counter()
+        changes = 0
+        for n in self.engine.reconcile_steps():
+            changes += n
+            if n:
+                self._schedule_flush()
+            await asyncio.sleep(0)
+        self.engine.recover()
+        self._schedule_settle()
+        self.metrics.phase("initial_scan", t)
+        self.scan_done = True
+        self._mark_status()
+        if changes:
+            log.info("recorded %d local change(s) made while PeerVault was not running", changes)
 
     async def _bind(self) -> netep.Endpoint:
         store = self.state.store
@@ -208,8 +247,13 @@ class Daemon:
         attempt = 0
         while not self.stopping.is_set():
             link = self.links.get(peer)
+            if peer in self._suspended:
+                await self._wait_for_change(peer)
+                continue
             if link is not None:
                 await link.closed.wait()
+                if peer in self._suspended:
+                    continue
                 # a link that died young (refused, duplicate) must not turn into a dial storm
                 attempt = 0 if time.monotonic() - link.opened_at > SIMULTANEOUS_DIAL_S else max(attempt, 1)
                 if attempt:
@@ -235,6 +279,18 @@ class Daemon:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), delay)
 
+    async def _wait_for_change(self, peer: str) -> None:
+        """A suspended peer is dialled again after the next local change (or when it dials us)."""
+        wake = self._wake
+        waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(self.stopping.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        if wake.is_set():
+            self._suspended.discard(peer)
+
     def _install(self, peer: str, stream: MessageStream, *, dialer: bool, paired: bool, secret: bytes | None) -> Link | None:
         existing = self.links.get(peer)
         if existing is not None and not existing.closed.is_set():
@@ -259,12 +315,14 @@ class Daemon:
             heartbeat_interval=self.cfg.heartbeat_interval_s,
             silent_timeout=self.cfg.peer_silent_timeout_s if paired else self.cfg.pair_timeout_s,
             window=self.cfg.max_concurrent_syncs,
+            idle_suspend=self.cfg.idle_suspend_s,
         )
+        self._suspended.discard(peer)
         stream.compress_threshold = self.cfg.compress_threshold
         link = Link(peer, session, stream, self._on_event)
         self.links[peer] = link
         link.start()
-        self._status_dirty = True
+        self._mark_status()
         return link
 
     # ------------------------------------------------------------------ events
@@ -288,7 +346,7 @@ class Daemon:
                     other.push(msg)  # forward: a third device learns of it too
             self._schedule_flush()
             self._schedule_settle()
-            self._status_dirty = True
+            self._mark_status()
         elif isinstance(ev, Paired):
             if link.session.dialer:
                 store.update_peer(link.peer, paired=True)
@@ -307,16 +365,21 @@ class Daemon:
             self.outcome.synced_peers.add(link.peer)
             store.update_peer(link.peer, seen=True)
             self.metrics.record_sync(time.monotonic() - link.opened_at)
+            if "peer_connect" not in self.metrics.phases_ms:
+                self.metrics.phase("peer_connect", self._ready_at)
             link.synced.set()
             self._flush()
             log.info("in sync with %s", link.peer[:10])
-            self._status_dirty = True
+            self._mark_status()
         elif isinstance(ev, Close):
             if self.links.get(link.peer) is link:
                 del self.links[link.peer]
                 store.update_peer(link.peer, seen=True)
                 log.info("disconnected from %s: %s", link.peer[:10], ev.reason)
-                self._status_dirty = True
+                self._mark_status()
+            if ev.code == CODE_IDLE:
+                self._suspended.add(link.peer)
+                log.info("connection to %s suspended while idle (low-power profile)", link.peer[:10])
             if ev.code in (403, 404, 426) and link.session.dialer:
                 self.outcome.refused = ev.reason.removeprefix("peer refused: ")
 
@@ -370,6 +433,9 @@ class Daemon:
 
     def _flush(self, keys: set[str] | None = None) -> None:
         """Push local changes (all, or just `keys`) to every connected peer."""
+        if self._suspended and self.engine.pending():
+            self._wake.set()  # suspended links come back and get it all in their handshake
+            self._wake = asyncio.Event()
         if not self.links:
             self.engine.clear_pending()  # whoever connects next gets it all in the handshake
             return
@@ -378,19 +444,18 @@ class Daemon:
         for msg in msgs:
             for link in self.links.values():
                 link.push(msg)
-        self._status_dirty = True
-
-    async def _ticker(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            for link in list(self.links.values()):
-                link.tick()
-            if self._status_dirty:
-                self._write_status()
+        self._mark_status()
 
     # ------------------------------------------------------------------ status
+    def _mark_status(self) -> None:
+        """Something changed: rewrite daemon.json within a second (once, however many changes)."""
+        if self._status_handle is None:
+            self._status_handle = asyncio.get_running_loop().call_later(1.0, self._write_status)
+
     def _write_status(self, running: bool = True) -> None:
-        self._status_dirty = False
+        if self._status_handle is not None:
+            self._status_handle.cancel()
+            self._status_handle = None
         self.metrics.active_connections = len(self.links)
         self.metrics.bytes_sent = sum(lk.stream.bytes_sent for lk in self.links.values())
         doc = {
@@ -401,7 +466,9 @@ class Daemon:
             "endpoint_ticket": netep.ticket_for(self.ep),  # with the relay URL, when there is one
             "connected": {p: lk.session.state.value for p, lk in self.links.items()},
             "pending": len(self.engine.pending()),
-            "metrics": self.metrics.snapshot(self.engine),
+            "ready": True,
+            "scan_done": self.scan_done or self.mode != "run",
+            "metrics": {**self.metrics.snapshot(self.engine), "profile": self.cfg.profile},
             "updated_at": time.time(),
         }
         self.state.write_runtime(doc)

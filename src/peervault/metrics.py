@@ -21,7 +21,7 @@ def mark_process_start() -> None:
 class _EngineView(Protocol):
     stats: dict[str, int]
 
-    def counts(self) -> dict[str, int]: ...
+    def cache_stats(self) -> dict[str, float]: ...
 
 
 class Metrics:
@@ -52,12 +52,15 @@ class Metrics:
     def snapshot(self, engine: _EngineView) -> dict[str, Any]:
         return {
             "startup_time_ms": self.startup_ms,
+            "transport_init_ms": self.phases_ms.get("transport_init", 0.0),  # the spec's "WASM load"
+            "index_load_ms": self.phases_ms.get("index_load", 0.0),
             "phases_ms": self.phases_ms,
             "last_sync_duration_ms": self.last_sync_ms,
             "avg_sync_latency_ms": self.avg_sync_ms,
             "last_local_change_ms": self.last_local_ms,
             "sync_error_count": engine.stats.get("sync_errors", 0),
-            "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+            "memory_mb": round(psutil.Process().memory_info().rss / 2**20, 1),  # whole process (RSS)
+            **engine.cache_stats(),
             "bytes_sent": self.bytes_sent,
             "bytes_received": self.bytes_received,
             "active_connections": self.active_connections,

@@ -121,6 +121,25 @@ def test_reconcile_create_edit_rename_delete(vault_a: VaultState) -> None:
     assert e.counts() == {"tracked": 0, "deleted": 1}
 
 
+def test_reconcile_in_steps_keeps_renames_and_defers_deletes(vault_a: VaultState) -> None:
+    e = engine(vault_a)
+    root = vault_a.root
+    for name in ("a.md", "b.md", "gone.md"):
+        write(root / name, f"{name} text\n")
+    e.reconcile()
+    os.rename(root / "a.md", root / "z.md")  # sorts last: its new path is in the last step
+    (root / "gone.md").unlink()
+    for i in range(5):
+        write(root / f"n{i}.md", f"new {i}\n")
+    steps = e.reconcile_steps(chunk=2)
+    assert next(steps) == 2
+    assert not e.entries[file_id_for("gone.md")].deleted  # deletes wait for the last step
+    assert sum(steps) == 5  # 3 more creates, the rename, and the delete
+    assert live_paths(e)[file_id_for("a.md")] == "z.md"  # the same note, renamed
+    assert e.entries[file_id_for("gone.md")].deleted
+    assert e.reconcile() == 0
+
+
 def test_local_paths_sees_the_same_changes(vault_a: VaultState) -> None:
     e = engine(vault_a)
     write(vault_a.root / "d" / "x.md", "x")

@@ -16,15 +16,33 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import click  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
 
 from ..config import PROFILES, Config, env_no_relay  # noqa: E402
 from ..config import load as load_config  # noqa: E402
 from ..errors import BadTicket, NoPeerReachable, PairingRefused, PeerVaultError  # noqa: E402
 
-out = Console()
-err = Console(stderr=True)
+
+
+class _LazyConsole:
+    """rich costs ~5 MB of memory: the daemon (`run`) only loads it if it prints."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Any = None
+
+    def get(self) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, width=None if sys.stdout.isatty() else 160)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+out: Any = _LazyConsole()
+err: Any = _LazyConsole(stderr=True)
 
 
 def _config(state: Any, profile: str | None, no_relay: bool, bind: str | None, debounce_ms: int | None = None) -> Config:
@@ -225,7 +243,38 @@ def status(vault: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2, sort_keys=True))
     else:
-        render(out, info)
+        render(out.get(), info)
+
+
+@cli.command()
+@click.option(
+    "--tier",
+    "tiers",
+    multiple=True,
+    type=click.Choice(["small", "medium", "large", "xl", "all"]),
+    help="Which vault sizes (repeatable). Default: small, medium, large; `xl` is 50,000 files.",
+)
+@click.option("--quick", is_flag=True, help="Fewer runs and no 10,000-file figures: the subset CI gates on.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results as JSON here.")
+@click.option(
+    "--compare", "compare_path", type=click.Path(exists=True, dir_okay=False), help="Baseline JSON: exit 1 on a REGRESSION."
+)
+@click.option("--dir", "base", type=click.Path(file_okay=False), help="Where to create the scratch vaults.")
+def bench(tiers: tuple[str, ...], quick: bool, json_path: str | None, compare_path: str | None, base: str | None) -> None:
+    """Measure start-up, sync latency, memory, idle cost and bytes on real daemons."""
+    from ..bench.run import run as run_bench
+    from ..bench.suite import DEFAULT_TIERS, TIERS
+
+    chosen = TIERS if "all" in tiers else tiers or DEFAULT_TIERS
+    code = run_bench(
+        out.get(),
+        tuple(t for t in TIERS if t in chosen),
+        quick,
+        Path(json_path) if json_path else None,
+        Path(compare_path) if compare_path else None,
+        Path(base) if base else None,
+    )
+    sys.exit(code)
 
 
 @cli.command()
@@ -235,11 +284,11 @@ def demo(keep: bool, base: str | None) -> None:
     """Two throw-away vaults on this machine, paired and syncing live."""
     from .demo import run_demo
 
-    run_demo(out, keep=keep, base=Path(base) if base else None)
+    run_demo(out.get(), keep=keep, base=Path(base) if base else None)
 
 
 def main() -> None:
     cli(prog_name="peervault")
 
 
-__all__ = ["main", "cli", "Table"]
+__all__ = ["main", "cli"]

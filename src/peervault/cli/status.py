@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import Any
 
@@ -11,10 +13,29 @@ from rich.table import Table
 from ..crdt.index import VaultIndex
 
 
+def _fresh_runtime(state: Any) -> dict[str, Any]:
+    """The daemon rewrites its runtime file on SIGUSR1: ask, and wait up to a second for it."""
+    before = state.runtime() or {}
+    pid = before.get("pid")
+    if not pid:
+        return before
+    try:
+        os.kill(int(pid), signal.SIGUSR1)
+    except (OSError, ValueError):
+        return before
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        now = state.runtime() or {}
+        if now.get("updated_at") != before.get("updated_at"):
+            return now
+        time.sleep(0.01)
+    return before
+
+
 def collect(state: Any) -> dict[str, Any]:
     store = state.store
     running = state.daemon_running()
-    runtime = (state.runtime() or {}) if running else {}
+    runtime = _fresh_runtime(state) if running else {}
     connected = runtime.get("connected", {})
     snap = store.get_meta("index_snapshot")
     entries = VaultIndex.load(bytes(snap), 1).entries() if snap else {}
@@ -92,9 +113,36 @@ def render(out: Console, info: dict[str, Any]) -> None:
         out.print(t)
     mt = info["metrics"]
     if mt:
-        out.print(
-            f"[bold]Metrics[/]   start-up {mt.get('startup_time_ms', 0):.0f} ms, RSS {mt.get('rss_mb', 0)} MB, "
-            f"last sync {mt.get('last_sync_duration_ms', 0):.0f} ms, sent {mt.get('bytes_sent', 0)} B, "
-            f"received {mt.get('bytes_received', 0)} B, errors {mt.get('sync_error_count', 0)}",
-            highlight=False,
-        )
+        out.print(_metrics_table(mt))
+
+
+def _size(n: float) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 1024:.1f} KB" if n >= 1024 else f"{n:.0f} B"
+
+
+def _metrics_table(mt: dict[str, Any]) -> Table:
+    """The spec's PerformanceMetrics, grouped as it groups them."""
+    t = Table(title=f"Performance ({mt.get('profile', 'default')} profile)", title_justify="left", show_header=False)
+    t.add_column("group", style="bold")
+    t.add_column("figures")
+    t.add_row(
+        "start-up",
+        f"{mt.get('startup_time_ms', 0):.0f} ms to ready (transport {mt.get('transport_init_ms', 0):.0f} ms, "
+        f"index {mt.get('index_load_ms', 0):.0f} ms)",
+    )
+    t.add_row(
+        "sync",
+        f"last {mt.get('last_sync_duration_ms', 0):.0f} ms, average {mt.get('avg_sync_latency_ms', 0):.0f} ms, "
+        f"{mt.get('sync_error_count', 0)} error(s), {mt.get('sync_queued', 0)} note(s) queued",
+    )
+    t.add_row(
+        "memory",
+        f"{mt.get('memory_mb', 0)} MB; {mt.get('docs_cached', 0)} note(s) cached ({mt.get('cache_mb', 0)} MB), "
+        f"hit rate {mt.get('cache_hit_rate', 0) * 100:.0f} %",
+    )
+    t.add_row(
+        "network",
+        f"sent {_size(mt.get('bytes_sent', 0))}, received {_size(mt.get('bytes_received', 0))}, "
+        f"{mt.get('active_connections', 0)} connection(s)",
+    )
+    return t

@@ -20,8 +20,8 @@ See docs/PROTOCOL.md for the diagram and limits.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import ProtocolError
@@ -86,6 +86,7 @@ Event = Received | Paired | PeerHello | Synced | Close
 
 # Close codes, shared with the peer in Refused and the QUIC close frame.
 CODE_OK, CODE_PROTOCOL, CODE_UNKNOWN_PEER, CODE_WRONG_VAULT, CODE_SILENT, CODE_VERSION = 0, 400, 403, 404, 408, 426
+CODE_IDLE = 290  # low-power: suspended while idle; the next change on either side reconnects
 
 
 class Session:
@@ -101,6 +102,7 @@ class Session:
         heartbeat_interval: float = 5.0,
         silent_timeout: float = 15.0,
         window: int = 3,
+        idle_suspend: float | None = None,
     ) -> None:
         self.replica = replica
         self.peer = peer
@@ -109,6 +111,8 @@ class Session:
         self.silent_timeout = silent_timeout
         self.last_sent = now
         self.last_received = now
+        self.idle_suspend = idle_suspend
+        self.last_data = now  # vault data sent or received: what keeps a low-power link up
         self._pair_secret = pair_secret
         self._paired = paired
         self._done_received = False
@@ -142,14 +146,24 @@ class Session:
         if now - self.last_received > self.silent_timeout:
             self.state = State.CLOSED
             return [], [Close(CODE_SILENT, f"no message from peer for {self.silent_timeout:.0f} s")]
+        if self.idle_suspend is not None and self.state is State.LIVE and now - self.last_data >= self.idle_suspend:
+            return self._refuse(now, CODE_IDLE, f"idle for {self.idle_suspend:.0f} s: suspended until the next change")
         if now - self.last_sent >= self.heartbeat_interval:
             return self._sent(now, [m.Ping()]), []
         return [], []
+
+    def next_deadline(self) -> float:
+        """When `tick` next has something to do: the daemon sleeps until then (no polling)."""
+        due = min(self.last_sent + self.heartbeat_interval, self.last_received + self.silent_timeout)
+        if self.idle_suspend is not None and self.state is State.LIVE:
+            due = min(due, self.last_data + self.idle_suspend)
+        return due
 
     def push(self, now: float, msg: m.IndexUpdates | m.DocUpdates) -> list[m.Message]:
         """A live update to send, if the peer may receive vault data yet."""
         if not self._hello_sent or self.state is State.CLOSED:
             return []  # the HELLO exchange will cover it
+        self.last_data = now
         return self._sent(now, [msg])
 
     @property
@@ -161,6 +175,8 @@ class Session:
         if self.state is State.CLOSED:
             return [], []
         self.last_received = now
+        if isinstance(msg, (m.IndexUpdates, m.DocUpdates, m.DocBatch)):
+            self.last_data = now
         try:
             out, events = self._dispatch(msg)
         except ProtocolError as exc:

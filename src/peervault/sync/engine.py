@@ -23,7 +23,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-from cachetools import LRUCache
 from loro import LoroDoc
 
 from ..config import Config
@@ -35,6 +34,7 @@ from ..store.db import FileRow, Store
 from ..vault.fsops import Stat, atomic_write, content_hash, prune_empty_dirs, stat_of
 from ..vault.paths import check_remote_path, is_ignored, safe_target
 from ..vault.scanner import scan
+from .doccache import DocCache
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,8 @@ class Engine:
         self._buckets = [0] * m.BUCKETS
         for doc_id, vv in self._vvs.items():
             self._buckets[int(doc_id[:2], 16)] ^= _digest(doc_id, vv)
-        self._cache: LRUCache[str, LoroDoc] = LRUCache(maxsize=cfg.cache_docs)
+        self._cache: DocCache[LoroDoc] = DocCache(cfg.cache_docs, cfg.cache_bytes, self._load_doc, self._persist_doc)
+        self._batch_depth = 0
         # What changed locally and is not yet pushed: note id (or INDEX) -> version before the change.
         self._pending: dict[str, bytes | None] = {}
         self.addrs: list[str] = []
@@ -97,21 +98,25 @@ class Engine:
 
     # ================================================================== documents
     def _doc(self, fid: str) -> LoroDoc | None:
-        doc = self._cache.get(fid)
-        if doc is None:
-            snap = self.store.load_doc(fid)
-            if snap is None:
-                return None
-            doc = notes.load_note(snap, self.session_peer)
-            self._cache[fid] = doc
-        return doc
+        return self._cache.get(fid)
+
+    def _load_doc(self, fid: str) -> tuple[LoroDoc, int] | None:
+        snap = self.store.load_doc(fid)
+        return None if snap is None else (notes.load_note(snap, self.session_peer), len(snap))
+
+    def _persist_doc(self, fid: str, doc: LoroDoc) -> int:
+        snap = notes.snapshot(doc)
+        self.store.save_doc(fid, snap, notes.vv_bytes(doc), not fid.startswith("u"))
+        return len(snap)
 
     def _save(self, fid: str, doc: LoroDoc) -> None:
+        """Record a changed note: written back at the end of the batch (or at once outside one)."""
         published = not fid.startswith("u")
-        vv = notes.vv_bytes(doc)
-        self.store.save_doc(fid, notes.snapshot(doc), vv, published)
-        self._cache[fid] = doc
+        self._cache.put_dirty(fid, doc)
+        if not self._batch_depth:
+            self._cache.flush()
         if published:
+            vv = notes.vv_bytes(doc)
             bucket = int(fid[:2], 16)
             old = self._vvs.get(fid)
             if old is None or ((e := self.entries.get(fid)) is not None and e.deleted):
@@ -143,7 +148,15 @@ class Engine:
     def _batch(self) -> Iterator[None]:
         """One SQLite transaction per batch of changes, with the index snapshot saved once."""
         with self.store.transaction():
-            yield
+            self._batch_depth += 1
+            try:
+                yield
+            except BaseException:
+                self._cache.discard_dirty()  # rolled back: reload those notes from the database
+                raise
+            finally:
+                self._batch_depth -= 1
+            self._cache.flush()
             if self._index_unsaved:
                 self.store.set_meta(INDEX_KEY, self.index.snapshot())
                 self._index_unsaved = False
@@ -174,15 +187,21 @@ class Engine:
     # ================================================================== local side
     def reconcile(self) -> int:
         """Full pass over the folder: cheap (size+mtime) unless something changed. Returns changes."""
+        return sum(self.reconcile_steps(chunk=None))
+
+    def reconcile_steps(self, chunk: int | None = 256) -> Iterator[int]:
+        """`reconcile` cut into steps of `chunk` changed files (changes per step), so a daemon
+        starting on a large vault is ready at once and imports in the background without
+        stalling its peers. Deletions wait for the last step: a file missing from its old
+        path may turn up in a later step under a new one (a rename)."""
         disk = scan(self.root)
         by_path = {row.path: row for row in self.files.values()}
-        present = {
-            rel: st
-            for rel, st in disk.items()
-            if (row := by_path.get(rel)) is None or row.stat != st.key
-        }
+        changed = sorted(rel for rel, st in disk.items() if (row := by_path.get(rel)) is None or row.stat != st.key)
         gone = {fid for fid, row in self.files.items() if row.path not in disk}
-        return self._ingest(present, gone, final=True)
+        step = chunk or max(len(changed), 1)
+        for i in range(0, len(changed), step):
+            yield self._ingest({rel: disk[rel] for rel in changed[i : i + step]}, gone, final=True, delete_gone=False)
+        yield self._ingest({}, gone, final=True)
 
     def local_paths(self, rels: set[str], now: float | None = None) -> int:
         """Look again at these paths (files or folders, present or gone). Returns changes.
@@ -247,9 +266,12 @@ class Engine:
         gone = {self._fid_at[r] for r in rels if r in self._fid_at and r not in present}
         return self._ingest(present, gone, now, final=True)
 
-    def _ingest(self, present: dict[str, Stat], gone: set[str], now: float | None = None, final: bool = False) -> int:
+    def _ingest(
+        self, present: dict[str, Stat], gone: set[str], now: float | None = None, final: bool = False, delete_gone: bool = True
+    ) -> int:
         """Record local changes. `final` (start-up, periodic reconcile, settle) skips the
-        settle period: whatever is missing now is deleted."""
+        settle period: whatever is missing now is deleted. `gone` loses the notes found
+        renamed; with `delete_gone` False the rest are left for a later call."""
         grace = now is not None and not final
         by_path = {row.path: row for row in self.files.values()}
         candidates = gone | (set(self._vanished) & set(self.files))
@@ -293,7 +315,7 @@ class Engine:
                     self._local_rename(fid, rel, st, h)
                 else:
                     self._local_create(rel, text, st, h)
-            for fid in gone:
+            for fid in gone if delete_gone else ():
                 if grace:
                     self._vanished.setdefault(fid, now)  # type: ignore[arg-type]
                     continue
@@ -395,7 +417,7 @@ class Engine:
         self._forget(fid)
         if fid.startswith("u"):
             self.store.delete_doc(fid)
-            self._cache.pop(fid, None)
+            self._cache.discard(fid)
             return
         entry = self.entries.get(fid)
         doc = self._doc(fid)
@@ -433,7 +455,7 @@ class Engine:
                 except CrdtError as exc:
                     self.stats["sync_errors"] += 1
                     log.warning("refused an update for note %s: %s", fid, exc)
-                    self._cache.pop(fid, None)  # drop a possibly half-applied in-memory copy
+                    self._cache.discard(fid)  # drop a possibly half-applied in-memory copy
                     continue
                 self._save(fid, doc)
                 changed.add(fid)
@@ -677,7 +699,7 @@ class Engine:
             self._forget(other)
             if other.startswith("u"):
                 self.store.delete_doc(other)
-                self._cache.pop(other, None)
+                self._cache.discard(other)
 
     # ================================================================== publishing
     def publish_pending(self) -> int:
@@ -725,7 +747,7 @@ class Engine:
     def _drop_unpublished(self, ufid: str) -> None:
         self._forget(ufid)
         self.store.delete_doc(ufid)
-        self._cache.pop(ufid, None)
+        self._cache.discard(ufid)
 
     # ================================================================== outgoing
     def pending(self) -> set[str]:
@@ -795,13 +817,18 @@ class Engine:
                 batch, size = [], 0
             tier = t
             self.stats["sync_queued"] -= 1
-            doc = self._doc(raw_id.hex())
-            if doc is None:
-                continue
+            fid = raw_id.hex()
             try:
                 # A peer without the note gets a snapshot: it imports in milliseconds where
                 # replaying a long history of big rewrites can take Loro tens of seconds.
-                blob = notes.snapshot(doc) if theirs is None else notes.updates_since(doc, theirs)
+                # The stored one goes as it is, without loading the note at all.
+                if theirs is None and not self._cache.is_dirty(fid):
+                    blob = self.store.load_doc(fid)
+                else:
+                    doc = self._cache.get(fid, keep=False)
+                    blob = None if doc is None else notes.snapshot(doc) if theirs is None else notes.updates_since(doc, theirs)
+                if blob is None:
+                    continue
             except CrdtError as exc:
                 log.warning("peer sent a bad version for note %s: %s", raw_id.hex(), exc)
                 continue
@@ -820,6 +847,15 @@ class Engine:
         return True
 
     # ================================================================== status
+    def cache_stats(self) -> dict[str, float]:
+        c = self._cache
+        return {
+            "docs_cached": len(c),
+            "cache_mb": round(c.bytes / 2**20, 2),
+            "cache_hit_rate": round(c.hit_rate, 4),
+            "cache_evictions": c.evictions,
+        }
+
     def counts(self) -> dict[str, int]:
         live = sum(1 for e in self.entries.values() if self.is_live(e))
         unpublished = sum(1 for f in self.files if f.startswith("u"))

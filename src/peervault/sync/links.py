@@ -31,10 +31,24 @@ class Link:
         self._pong_seen = asyncio.Event()
         self._send_queue: asyncio.Queue[list[m.Message] | None] = asyncio.Queue(maxsize=1024)
         self._tasks: list[asyncio.Task[None]] = []
+        self._tick_handle: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         self.send(self.session.start(time.monotonic()))
         self._tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._writer())]
+        self._schedule_tick()
+
+    def _schedule_tick(self) -> None:
+        """One timer per link, set for the session's next deadline: an idle link wakes once
+        per heartbeat, not once a second."""
+        if self.closed.is_set():
+            return
+        delay = max(self.session.next_deadline() - time.monotonic(), 0.0) + 0.01
+        self._tick_handle = asyncio.get_running_loop().call_later(delay, self._on_tick)
+
+    def _on_tick(self) -> None:
+        self.tick()
+        self._schedule_tick()
 
     def send(self, msgs: list[m.Message]) -> None:
         if msgs and not self.closed.is_set():
@@ -120,6 +134,8 @@ class Link:
             return
         self.close_reason = reason
         self.closed.set()
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
         with contextlib.suppress(asyncio.QueueFull):
             self._send_queue.put_nowait(None)
         current = asyncio.current_task()
