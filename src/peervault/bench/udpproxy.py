@@ -197,7 +197,7 @@ class UdpProxy:
                 return (self.up, self.down)
         raise ValueError(f"direction must be up, down or both, not {direction!r}")
 
-    def _on_client_data(self, *_: object) -> None:
+    def _on_client_data(self) -> None:
         assert self._sock is not None
         for _ in range(_BATCH):
             try:
