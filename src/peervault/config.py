@@ -4,7 +4,7 @@ Two profiles (the spec's desktop and mobile configurations): `default` and
 `low-power`. A vault picks one in `.peervault/config.toml`:
 
     profile = "low-power"      # or "default"
-    debounce_ms = 1500         # any Config field may be overridden here
+    debounce_ms = 1500         # any tunable may be overridden here (not no_relay/bind: flags)
 
 and `--profile` on the command line wins over the file.
 """
@@ -103,7 +103,7 @@ def load(state_dir: Path, profile: str | None = None, **overrides: Any) -> Confi
     file_values.pop("profile", None)
     if "reconnect_backoff_s" in file_values:
         file_values["reconnect_backoff_s"] = tuple(file_values["reconnect_backoff_s"])
-    return Config.for_profile(name, **file_values, **{k: v for k, v in overrides.items() if v is not None})
+    return Config.for_profile(name, **{**file_values, **{k: v for k, v in overrides.items() if v is not None}})
 
 
 def env_no_relay() -> bool:

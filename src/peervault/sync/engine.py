@@ -31,7 +31,7 @@ from ..crdt.index import Entry, VaultIndex, file_id_for
 from ..errors import UnsafePath
 from ..protocol import messages as m
 from ..store.db import FileRow, Store
-from ..vault.fsops import Stat, atomic_write, content_hash, prune_empty_dirs, stat_of
+from ..vault.fsops import Stat, atomic_write, content_hash, prune_empty_dirs, stat_of, sync_dirs
 from ..vault.paths import check_remote_path, is_ignored, safe_target
 from ..vault.scanner import scan
 from .doccache import DocCache
@@ -43,7 +43,7 @@ SETTLE_S = 2.0  # editors' saves that briefly remove or empty a file finish well
 INDEX = "index"  # pending-change key of the vault index (note ids are hex, so no clash)
 # Catch-up batches: small enough that the first (most recent) notes land at once and a
 # window of them stays within the spec's 20 MB of sync buffers.
-BATCH_DOCS = 128
+BATCH_DOCS = 48  # below the low-power cache (50 notes): a batch is written out without reloads
 BATCH_BYTES = 1024 * 1024
 HOUR_NS, DAY_NS = 3600 * 10**9, 86400 * 10**9
 
@@ -88,6 +88,8 @@ class Engine:
         self._pending: dict[str, bytes | None] = {}
         self.addrs: list[str] = []
         self._refused_paths: set[str] = set()
+        self._path_checks: dict[str, str | None] = {}
+        self._dirs_to_sync: set[Path] | None = None  # folders to fsync once, at the end of a write batch
         # Waiting out SETTLE_S (see local_paths): vanished notes, emptied paths, held-back writes.
         self._vanished: dict[str, float] = {}
         self._unsettled: dict[str, float] = {}
@@ -466,7 +468,12 @@ class Engine:
     def _write_out(self, fids: set[str]) -> None:
         """Second step of applying remote updates (the first committed them): the disk."""
         with self._batch():
-            self._materialize(fids)
+            self._dirs_to_sync = set()
+            try:
+                self._materialize(fids)
+            finally:
+                sync_dirs(self._dirs_to_sync)  # before the commit that says the files are written
+                self._dirs_to_sync = None
             self.store.clear_pending_writes(fids - self._deferred)
 
     def recover(self) -> None:
@@ -488,24 +495,37 @@ class Engine:
         by_path: dict[str, list[str]] = defaultdict(list)
         for fid, e in self.entries.items():
             if fid in self._vvs and self.is_live(e):
-                try:
-                    check_remote_path(e.path)
-                    if is_ignored(e.path):
-                        raise UnsafePath(f"{e.path!r} is in a folder or name PeerVault ignores")
-                except UnsafePath as exc:
+                problem = self._path_problem(e.path)
+                if problem is not None:
                     if fid not in self._refused_paths:
                         self._refused_paths.add(fid)
-                        log.warning("ignoring note %s from a peer: %s", fid, exc)
+                        log.warning("ignoring note %s from a peer: %s", fid, problem)
                     continue
                 by_path[e.path].append(fid)
         out: dict[str, str] = {}
         for path, fids in by_path.items():
-            fids.sort()
+            if len(fids) > 1:
+                fids.sort()
+                p = PurePosixPath(path)
+                for fid in fids[1:]:
+                    out[fid] = str(p.with_name(f"{p.stem} ({fid[:6]}){p.suffix}"))
             out[fids[0]] = path
-            p = PurePosixPath(path)
-            for fid in fids[1:]:
-                out[fid] = str(p.with_name(f"{p.stem} ({fid[:6]}){p.suffix}"))
         return out
+
+    def _path_problem(self, path: str) -> str | None:
+        """Why a peer's path cannot be used here, or None. Memoised: layouts are recomputed
+        after every batch of a large sync, and the rules depend on the path alone."""
+        if path in self._path_checks:
+            return self._path_checks[path]
+        problem = None
+        try:
+            check_remote_path(path)
+            if is_ignored(path):
+                problem = f"{path!r} is in a folder or name PeerVault ignores"
+        except UnsafePath as exc:
+            problem = str(exc)
+        self._path_checks[path] = problem
+        return problem
 
     def _materialize(self, fids: set[str]) -> None:
         """Bring the disk in line with the CRDT state for these notes (and any whose place moved)."""
@@ -628,7 +648,7 @@ class Engine:
         if row is not None and row.path == target and row.hash == h and stat_of(dst) is not None:
             self._record(fid, target, stat_of(dst), h, notes.frontiers(doc))  # type: ignore[arg-type]
             return
-        st = atomic_write(self.root, dst, data)
+        st = atomic_write(self.root, dst, data, self._dirs_to_sync)
         self.stats["files_written"] += 1
         self.store.set_unsynced(target, None)
         if row is not None and row.path != target:

@@ -1,0 +1,146 @@
+"""Profiles and the vault's config file: the file, then the command line, win in that order."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from peervault.config import CONFIG_FILE, PROFILES, Config, load
+from peervault.errors import PeerVaultError
+
+
+def write_config(state_dir: Path, text: str | bytes) -> Path:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path: Path = state_dir / CONFIG_FILE
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------- profiles
+def test_default_profile_is_the_plain_config() -> None:
+    cfg = Config.for_profile("default")
+    assert cfg == Config()
+    assert cfg.profile == "default"
+    assert cfg.idle_suspend_s is None and cfg.background_sync is True
+
+
+def test_low_power_profile_has_the_spec_mobile_values() -> None:
+    cfg = Config.for_profile("low-power")
+    assert cfg.profile == "low-power"
+    assert cfg.cache_docs == 50
+    assert cfg.cache_bytes == 25 * 1024 * 1024
+    assert cfg.debounce_ms == 2000
+    assert cfg.heartbeat_interval_s == 60.0
+    assert cfg.background_sync is False
+    assert cfg.compress_threshold == 512
+    assert cfg.max_concurrent_syncs == 2
+    assert cfg.idle_suspend_s is not None and cfg.idle_suspend_s > 0
+    # a peer is declared silent only after several missed keep-alives
+    assert cfg.peer_silent_timeout_s > cfg.heartbeat_interval_s
+    assert cfg != Config()
+
+
+def test_profile_overrides_are_applied_on_top_of_the_profile() -> None:
+    cfg = Config.for_profile("low-power", debounce_ms=700)
+    assert cfg.debounce_ms == 700
+    assert cfg.cache_docs == 50  # the rest stays low-power
+    assert Config.for_profile("default", cache_docs=7) == dataclasses.replace(Config(), cache_docs=7)
+
+
+def test_unknown_profile_names_the_choices() -> None:
+    with pytest.raises(PeerVaultError) as info:
+        Config.for_profile("turbo")
+    msg = str(info.value)
+    assert "turbo" in msg
+    for name in PROFILES:
+        assert name in msg
+
+
+# ------------------------------------------------------------------------------- load
+def test_load_without_a_file_gives_defaults(tmp_path: Path) -> None:
+    assert load(tmp_path) == Config()
+    assert load(tmp_path / "does-not-exist") == Config()
+
+
+def test_load_reads_profile_and_overrides_from_the_file(tmp_path: Path) -> None:
+    write_config(tmp_path, 'profile = "low-power"\ndebounce_ms = 1500\n')
+    cfg = load(tmp_path)
+    assert cfg == Config.for_profile("low-power", debounce_ms=1500)
+    assert cfg.profile == "low-power" and cfg.debounce_ms == 1500 and cfg.cache_docs == 50
+
+
+def test_file_overrides_without_profile_apply_to_default(tmp_path: Path) -> None:
+    write_config(tmp_path, "cache_docs = 10\nreconnect_backoff_s = [1, 2.5]\n")
+    cfg = load(tmp_path)
+    assert cfg.profile == "default" and cfg.cache_docs == 10
+    assert cfg.reconnect_backoff_s == (1, 2.5)
+    assert isinstance(cfg.reconnect_backoff_s, tuple)
+    hash(cfg)  # still a hashable frozen value
+
+
+def test_command_line_profile_wins_over_the_file(tmp_path: Path) -> None:
+    write_config(tmp_path, 'profile = "low-power"\ndebounce_ms = 1500\n')
+    cfg = load(tmp_path, profile="default")
+    assert cfg.profile == "default"
+    assert cfg.cache_docs == Config().cache_docs
+    assert cfg.debounce_ms == 1500  # the file's overrides still apply to the chosen profile
+
+
+def test_command_line_overrides_combine_with_the_file(tmp_path: Path) -> None:
+    write_config(tmp_path, 'profile = "low-power"\ndebounce_ms = 1500\n')
+    cfg = load(tmp_path, cache_docs=9, no_relay=True, bind="127.0.0.1:0")
+    assert cfg.profile == "low-power"
+    assert cfg.debounce_ms == 1500
+    assert cfg.cache_docs == 9 and cfg.no_relay is True and cfg.bind == "127.0.0.1:0"
+
+
+def test_command_line_override_wins_over_the_same_key_in_the_file(tmp_path: Path) -> None:
+    write_config(tmp_path, 'profile = "low-power"\ndebounce_ms = 1500\n')
+    cfg = load(tmp_path, debounce_ms=700)  # `peervault ... --debounce-ms 700`
+    assert cfg.profile == "low-power"
+    assert cfg.debounce_ms == 700
+
+
+def test_none_overrides_are_ignored(tmp_path: Path) -> None:
+    write_config(tmp_path, 'profile = "low-power"\ndebounce_ms = 1500\n')
+    cfg = load(tmp_path, profile=None, debounce_ms=None, bind=None)
+    assert cfg == Config.for_profile("low-power", debounce_ms=1500)
+    assert load(tmp_path / "empty", profile=None, cache_docs=None) == Config()
+
+
+def test_command_line_profile_without_a_file(tmp_path: Path) -> None:
+    assert load(tmp_path, profile="low-power") == Config.for_profile("low-power")
+
+
+def test_unknown_profile_in_the_file_is_an_error(tmp_path: Path) -> None:
+    write_config(tmp_path, 'profile = "turbo"\n')
+    with pytest.raises(PeerVaultError, match="turbo"):
+        load(tmp_path)
+
+
+def test_unknown_key_in_the_file_is_named(tmp_path: Path) -> None:
+    path = write_config(tmp_path, 'profile = "low-power"\ndebounce_msec = 1500\n')
+    with pytest.raises(PeerVaultError) as info:
+        load(tmp_path)
+    msg = str(info.value)
+    assert "debounce_msec" in msg
+    assert str(path) in msg
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "profile = low-power\n")  # unquoted string
+    with pytest.raises(PeerVaultError) as info:
+        load(tmp_path)
+    assert str(path) in str(info.value)
+
+
+def test_non_utf8_file_names_the_file(tmp_path: Path) -> None:
+    path = write_config(tmp_path, b'profile = "\xff"\n')
+    with pytest.raises(PeerVaultError) as info:
+        load(tmp_path)
+    assert str(path) in str(info.value)
