@@ -98,7 +98,9 @@ def load(state_dir: Path, profile: str | None = None, **overrides: Any) -> Confi
     known = {f.name for f in fields(Config)} - {"profile", "no_relay", "bind"}
     unknown = set(file_values) - known - {"profile"}
     if unknown:
-        raise PeerVaultError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: profile, {', '.join(sorted(known))}")
+        raise PeerVaultError(
+            f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: profile, {', '.join(sorted(known))}"
+        )
     name = profile or str(file_values.pop("profile", "default"))
     file_values.pop("profile", None)
     if "reconnect_backoff_s" in file_values:

@@ -169,7 +169,9 @@ class Daemon:
                 store.set_meta("port", bound)
             return ep
         where = bind or "the default address"
-        raise PeerVaultError(f"cannot listen on {where} ({netep.describe(last) if last else 'unknown error'}); choose another --bind HOST:PORT")
+        raise PeerVaultError(
+            f"cannot listen on {where} ({netep.describe(last) if last else 'unknown error'}); choose another --bind HOST:PORT"
+        )
 
     async def _until_done(self) -> None:
         deadline = time.monotonic() + self.timeout
@@ -389,7 +391,11 @@ class Daemon:
             t = time.perf_counter()
             log.debug("watcher reported %s", ", ".join(sorted(rels)[:5]) + (" …" if len(rels) > 5 else ""))
             try:
-                if self.engine.local_paths(rels):
+                if "" in rels:  # the watcher lost events (queue overflow): look at everything
+                    rels.discard("")
+                    if self.engine.reconcile():
+                        self._schedule_flush()
+                if rels and self.engine.local_paths(rels):
                     self.metrics.record_local(time.perf_counter() - t)
                     self._schedule_flush()
                 self._schedule_settle()

@@ -1,9 +1,9 @@
 """A vault on disk: `.peervault/` with its database, identity key, lock and runtime file.
 
-    VAULT/.peervault/state.db       SQLite (WAL): notes, index, peers, invites
-    VAULT/.peervault/secret.key     the device's Iroh secret key, mode 0600
-    VAULT/.peervault/lock           flock held by the process that runs the engine
-    VAULT/.peervault/daemon.json    what a running daemon reports to `status`
+VAULT/.peervault/state.db       SQLite (WAL): notes, index, peers, invites
+VAULT/.peervault/secret.key     the device's Iroh secret key, mode 0600
+VAULT/.peervault/lock           flock held by the process that runs the engine
+VAULT/.peervault/daemon.json    what a running daemon reports to `status`
 """
 
 from __future__ import annotations

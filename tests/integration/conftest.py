@@ -52,9 +52,7 @@ class Device:
         self._log_n = 0
 
     def cli(self, *args: str, check: bool = True, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        res = subprocess.run(
-            [sys.executable, "-m", "peervault", *args], env=ENV, capture_output=True, text=True, timeout=timeout
-        )
+        res = subprocess.run([sys.executable, "-m", "peervault", *args], env=ENV, capture_output=True, text=True, timeout=timeout)
         if check and res.returncode != 0:
             raise AssertionError(f"peervault {' '.join(args)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
         return res

@@ -15,8 +15,10 @@ SETTINGS = settings(max_examples=200, deadline=None)
 # Names that are safe on their own: printable, no '/', '\\', not '.' / '..'.
 safe_chars = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\")
 names = st.text(safe_chars, min_size=1, max_size=20).filter(lambda s: s not in (".", ".."))
-safe_paths = st.lists(names, min_size=1, max_size=6).map("/".join).filter(
-    lambda p: p.split("/")[0] != ".peervault" and not (len(p) > 1 and p[1] == ":")
+safe_paths = (
+    st.lists(names, min_size=1, max_size=6)
+    .map("/".join)
+    .filter(lambda p: p.split("/")[0] != ".peervault" and not (len(p) > 1 and p[1] == ":"))
 )
 
 

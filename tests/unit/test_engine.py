@@ -54,8 +54,6 @@ class Pair:
     state_b: VaultState
 
 
-
-
 @pytest.fixture
 def vault_a(tmp_path: Path) -> Iterator[VaultState]:
     state, created = VaultState.init(tmp_path / "A")
@@ -652,7 +650,9 @@ def _hostile_rename(src: Engine, fid: str, path: str) -> bytes:
     return blob
 
 
-@pytest.mark.parametrize("evil", ["../evil.md", "../../evil.md", "/tmp/evil-abs.md", ".peervault/state.db", "a/../../evil.md", "C:/evil.md"])
+@pytest.mark.parametrize(
+    "evil", ["../evil.md", "../../evil.md", "/tmp/evil-abs.md", ".peervault/state.db", "a/../../evil.md", "C:/evil.md"]
+)
 def test_remote_unsafe_path_is_not_written_outside_the_vault(pair: Pair, tmp_path: Path, evil: str) -> None:
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / "x.md", "payload\n")

@@ -172,7 +172,9 @@ def test_paired_handshake_exchanges_what_each_side_lacks() -> None:
     d, a = make_pair(rd, ra)
     start(d, a)
     for side in (d, a):
-        assert sorted(kinds(side.sent)) == sorted(["Hello", "IndexUpdates", "DocVersions", "DocBatch", "BatchAck", "Done", "DoneAck"])
+        assert sorted(kinds(side.sent)) == sorted(
+            ["Hello", "IndexUpdates", "DocVersions", "DocBatch", "BatchAck", "Done", "DoneAck"]
+        )
         assert [type(e) for e in side.events] == [PeerHello, Received, Received, Synced]
         assert side.session.live
     # the dialer owed doc 1 op "b" only; the acceptor owed "c" on doc 1 and all of doc 9

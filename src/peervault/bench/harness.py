@@ -73,6 +73,7 @@ class Device:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+
         def ready() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise BenchError(f"daemon for {self.root.name} exited with {self.proc.returncode}")

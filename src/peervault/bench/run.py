@@ -39,7 +39,11 @@ def run(
     skipped: list[report.Skipped] = []
     try:
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=out
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=out,
         ) as progress:
             task = progress.add_task("reference", total=len(steps) + 1)
             reference = suite.reference_ms()

@@ -96,7 +96,10 @@ def run_demo(out: Console, keep: bool, base: Path | None) -> None:
         (b / "Welcome.md").write_text(NOTES_A["Welcome.md"] + "Desktop added this line.\n")
         dt = _wait(
             "both edits merged",
-            lambda: all("laptop says hi" in (_read(r / "Welcome.md") or "") and "Desktop added" in (_read(r / "Welcome.md") or "") for r in (a, b)),
+            lambda: all(
+                "laptop says hi" in (_read(r / "Welcome.md") or "") and "Desktop added" in (_read(r / "Welcome.md") or "")
+                for r in (a, b)
+            ),
         )
         out.print(
             f"5. Both devices edited Welcome.md at once: merged on both after [green]{dt * 1000:.0f} ms[/], no conflict copy\n"

@@ -22,7 +22,6 @@ from ..config import load as load_config  # noqa: E402
 from ..errors import BadTicket, NoPeerReachable, PairingRefused, PeerVaultError  # noqa: E402
 
 
-
 class _LazyConsole:
     """rich costs ~5 MB of memory: the daemon (`run`) only loads it if it prints."""
 
@@ -174,7 +173,9 @@ def join(vault: str, ticket: str, timeout: float, no_relay: bool, bind: str | No
     state = _open(vault)
     t = decode_ticket(ticket)
     if t.expires_at < time.time():
-        raise BadTicket(f"the ticket expired at {time.strftime('%Y-%m-%d %H:%M', time.localtime(t.expires_at))}; ask for a new one with `peervault invite`")
+        raise BadTicket(
+            f"the ticket expired at {time.strftime('%Y-%m-%d %H:%M', time.localtime(t.expires_at))}; ask for a new one with `peervault invite`"
+        )
     inviter, addrs = parse_endpoint_ticket(t.endpoint)
     if inviter == state.device_id:
         raise BadTicket("this ticket was printed by this same device; run `join` on the other device")

@@ -109,4 +109,3 @@ async def connect(ep: Endpoint, endpoint_id: str, addrs: list[str], timeout: flo
     """Dial a peer; iroh hangs ~30 s on dead addresses, so this gives up after `timeout`."""
     target = EndpointAddr(EndpointId.from_string(endpoint_id), None, addrs)
     return await asyncio.wait_for(ep.connect(target, ALPN), timeout)
-

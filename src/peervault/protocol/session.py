@@ -41,6 +41,7 @@ class Replica(Protocol):
         """What the peer lacks, in batches, in priority order; produced lazily, one batch per
         acknowledgement, so the sender never holds a whole vault's updates in memory."""
         ...
+
     def local_addrs(self) -> list[str]: ...
     def accept_pairing(self, peer: str, vault_id: bytes, secret: bytes) -> bool: ...
 
@@ -195,9 +196,7 @@ class Session:
         if st is State.AWAIT_PAIR:
             if not isinstance(msg, m.Pair):
                 return self._refuse_now(CODE_UNKNOWN_PEER, "unknown device: pair with a ticket first")
-            if msg.vault_id != self.replica.vault_id or not self.replica.accept_pairing(
-                self.peer, msg.vault_id, msg.secret
-            ):
+            if msg.vault_id != self.replica.vault_id or not self.replica.accept_pairing(self.peer, msg.vault_id, msg.secret):
                 return self._refuse_now(CODE_UNKNOWN_PEER, "pairing ticket is invalid, used or expired")
             self._paired = True
             self.state = State.AWAIT_HELLO

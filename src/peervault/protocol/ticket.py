@@ -34,7 +34,9 @@ def encode_ticket(t: Ticket) -> str:
 def decode_ticket(s: str) -> Ticket:
     s = s.strip()
     if not s.startswith(PREFIX):
-        raise BadTicket("this is not a PeerVault ticket (it should start with 'pv1'); copy the whole line `peervault invite` printed")
+        raise BadTicket(
+            "this is not a PeerVault ticket (it should start with 'pv1'); copy the whole line `peervault invite` printed"
+        )
     body = s[len(PREFIX) :].upper()
     try:
         raw = base64.b32decode(body + "=" * (-len(body) % 8))

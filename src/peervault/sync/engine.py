@@ -31,7 +31,7 @@ from ..crdt.index import Entry, VaultIndex, file_id_for
 from ..errors import UnsafePath
 from ..protocol import messages as m
 from ..store.db import FileRow, Store
-from ..vault.fsops import Stat, atomic_write, content_hash, prune_empty_dirs, stat_of, sync_dirs
+from ..vault.fsops import Stat, WriteBatch, atomic_write, content_hash, prune_empty_dirs, stat_of
 from ..vault.paths import check_remote_path, is_ignored, safe_target
 from ..vault.scanner import scan
 from .doccache import DocCache
@@ -89,7 +89,7 @@ class Engine:
         self.addrs: list[str] = []
         self._refused_paths: set[str] = set()
         self._path_checks: dict[str, str | None] = {}
-        self._dirs_to_sync: set[Path] | None = None  # folders to fsync once, at the end of a write batch
+        self._write_batch: WriteBatch | None = None  # the disk writes of the batch under way
         # Waiting out SETTLE_S (see local_paths): vanished notes, emptied paths, held-back writes.
         self._vanished: dict[str, float] = {}
         self._unsettled: dict[str, float] = {}
@@ -468,12 +468,12 @@ class Engine:
     def _write_out(self, fids: set[str]) -> None:
         """Second step of applying remote updates (the first committed them): the disk."""
         with self._batch():
-            self._dirs_to_sync = set()
+            self._write_batch = batch = WriteBatch(self.root)
             try:
                 self._materialize(fids)
             finally:
-                sync_dirs(self._dirs_to_sync)  # before the commit that says the files are written
-                self._dirs_to_sync = None
+                self._write_batch = None
+                batch.commit()  # durable before the commit that says the files are written
             self.store.clear_pending_writes(fids - self._deferred)
 
     def recover(self) -> None:
@@ -648,7 +648,7 @@ class Engine:
         if row is not None and row.path == target and row.hash == h and stat_of(dst) is not None:
             self._record(fid, target, stat_of(dst), h, notes.frontiers(doc))  # type: ignore[arg-type]
             return
-        st = atomic_write(self.root, dst, data, self._dirs_to_sync)
+        st = atomic_write(self.root, dst, data, self._write_batch)
         self.stats["files_written"] += 1
         self.store.set_unsynced(target, None)
         if row is not None and row.path != target:

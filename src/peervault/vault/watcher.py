@@ -1,35 +1,69 @@
-"""The only importer of watchfiles: yields batches of changed vault paths.
+"""Yields batches of changed vault paths; the only importer of watchfiles.
 
-watchfiles delivers unordered, de-duplicated sets, and reports a directory
-rename or move as one event for the directory; the engine therefore treats
-every reported path as "look at this again" (file or subtree), never as a
-verdict about what happened.
+On Linux the event-driven inotify watcher (inotify.py) is used: watchfiles'
+loop wakes every `step` ms even while the vault is idle. watchfiles remains for
+other systems and for when inotify cannot be used.
+
+Both deliver unordered, de-duplicated sets, and report a directory rename or
+move as one event for the directory; the engine therefore treats every
+reported path as "look at this again" (file or subtree), never as a verdict
+about what happened. The set {""} means events were lost (inotify's queue
+overflowed): rescan the whole vault.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from watchfiles import Change, DefaultFilter, awatch
-
+from .inotify import InotifyUnavailable, InotifyWatcher
 from .paths import IGNORED_DIRS, is_ignored, rel_path
 
-
-class _VaultFilter(DefaultFilter):
-    def __init__(self, root: Path) -> None:
-        super().__init__(ignore_dirs=tuple(DefaultFilter.ignore_dirs) + tuple(IGNORED_DIRS))
-        self.root = root
-
-    def __call__(self, change: Change, path: str) -> bool:
-        rel = rel_path(self.root, path)
-        return rel is not None and not is_ignored(rel) and super().__call__(change, path)
+log = logging.getLogger(__name__)
 
 
 async def watch(root: Path, stop: asyncio.Event, step_ms: int, debounce_ms: int) -> AsyncIterator[set[str]]:
+    force_polling = None  # watchfiles' default (or its environment variable)
+    if sys.platform.startswith("linux"):
+        try:
+            inotify = InotifyWatcher(root)
+        except InotifyUnavailable as e:
+            # watchfiles' own inotify backend would fail the same way: poll instead.
+            log.warning("cannot use inotify (%s); polling the vault with watchfiles instead", e)
+            force_polling = True
+        else:
+            async for rels in inotify.batches(stop, step_ms, debounce_ms):
+                yield rels
+            return
+    async for rels in watchfiles_batches(root, stop, step_ms, debounce_ms, force_polling):
+        yield rels
+
+
+async def watchfiles_batches(
+    root: Path, stop: asyncio.Event, step_ms: int, debounce_ms: int, force_polling: bool | None
+) -> AsyncIterator[set[str]]:
+    """The portable watcher. Imported only when used: watchfiles costs ~4 MB of memory."""
+    from watchfiles import Change, DefaultFilter, awatch
+
+    class VaultFilter(DefaultFilter):
+        def __init__(self) -> None:
+            super().__init__(ignore_dirs=tuple(DefaultFilter.ignore_dirs) + tuple(IGNORED_DIRS))
+
+        def __call__(self, change: Change, path: str) -> bool:
+            rel = rel_path(root, path)
+            return rel is not None and not is_ignored(rel) and super().__call__(change, path)
+
     async for changes in awatch(
-        root, watch_filter=_VaultFilter(root), stop_event=stop, step=step_ms, debounce=debounce_ms, recursive=True
+        root,
+        watch_filter=VaultFilter(),
+        stop_event=stop,
+        step=step_ms,
+        debounce=debounce_ms,
+        recursive=True,
+        force_polling=force_polling,
     ):
         rels = {r for _, p in changes if (r := rel_path(root, p)) is not None}
         if rels:
