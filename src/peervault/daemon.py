@@ -63,6 +63,7 @@ class Daemon:
         self._suspended: set[str] = set()  # low-power: peers whose idle link was suspended
         self._wake = asyncio.Event()  # set by a local change: suspended links come back
         self._ready_at = 0.0
+        self._closed_bytes = [0, 0]  # sent, received over links that have closed
         self.scan_done = False
         self.on_ready: Callable[[], None] | None = None
 
@@ -342,7 +343,6 @@ class Daemon:
                 log.exception("could not apply an update from %s", link.peer[:10])
                 link.close(400, "update could not be applied")
                 return
-            self.metrics.bytes_received = sum(lk.stream.bytes_received for lk in self.links.values())
             for other in self.links.values():
                 if other is not link:
                     other.push(msg)  # forward: a third device learns of it too
@@ -374,6 +374,9 @@ class Daemon:
             log.info("in sync with %s", link.peer[:10])
             self._mark_status()
         elif isinstance(ev, Close):
+            if link.closed.is_set():  # the link's final Close (a session's own Close comes first)
+                self._closed_bytes[0] += link.stream.bytes_sent  # the totals outlive the link
+                self._closed_bytes[1] += link.stream.bytes_received
             if self.links.get(link.peer) is link:
                 del self.links[link.peer]
                 store.update_peer(link.peer, seen=True)
@@ -463,7 +466,8 @@ class Daemon:
             self._status_handle.cancel()
             self._status_handle = None
         self.metrics.active_connections = len(self.links)
-        self.metrics.bytes_sent = sum(lk.stream.bytes_sent for lk in self.links.values())
+        self.metrics.bytes_sent = self._closed_bytes[0] + sum(lk.stream.bytes_sent for lk in self.links.values())
+        self.metrics.bytes_received = self._closed_bytes[1] + sum(lk.stream.bytes_received for lk in self.links.values())
         doc = {
             "pid": os.getpid(),
             "running": running,

@@ -118,6 +118,8 @@ class Pair:
         self.a.start()
         self.a.wait_scanned()
         self.join_s = pair(self.a, self.b)
+        # the joining process's own figure: from the connection's opening to in sync
+        self.connected_sync_s = self.b.runtime()["metrics"]["last_sync_duration_ms"] / 1000
         self.b.start()
         wait_for(lambda: self.a.connected() and self.b.connected(), 60, "both daemons connected", poll=0.05)
 
@@ -258,17 +260,28 @@ def memory_probe(root: str, import_notes: bool) -> None:
 
 # ----------------------------------------------------------------------------- initial sync
 def _initial(plan: Plan, files: int, budget_s: float, goal_s: float | None, runs: int) -> list[Result | Skipped]:
-    times = []
+    times, connected = [], []
     for _ in range(runs):
         pr = Pair(plan, f"initial-{files}", files)
         try:
             if not same_tree(pr.a.root, pr.b.root):
                 raise BenchError(f"after joining, B's folder differs from A's ({files} files)")
             times.append(pr.join_s)
+            connected.append(pr.connected_sync_s)
         finally:
             pr.close()
     return [
-        Result(f"initial_sync_{files}_s", f"initial sync (join), {files:,} files", "s", "time", times, budget_s, goal_s),
+        Result(f"initial_sync_{files}_s", f"initial sync, {files:,} files (whole `join`)", "s", "time", times, budget_s),
+        Result(
+            f"initial_sync_{files}_connected_s",
+            f"initial sync, {files:,} files, after connecting",
+            "s",
+            "time",
+            connected,
+            budget_s,
+            goal_s,
+            note="as Syncthing was measured: 1.1 s / 8.5 s",
+        ),
     ]
 
 

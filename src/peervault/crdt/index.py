@@ -20,7 +20,7 @@ from . import guard
 _FILES = "files"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: slots halve the memory
 class Entry:
     file_id: str
     path: str

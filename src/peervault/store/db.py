@@ -20,7 +20,7 @@ from ..errors import StoreCorrupt
 SCHEMA_FILES = ["001_initial.sql", "002_inode_pending_writes.sql"]  # append new numbered files; never edit an applied one
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: slots halve the memory
 class FileRow:
     file_id: str
     path: str

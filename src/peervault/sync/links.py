@@ -43,6 +43,8 @@ class Link:
         per heartbeat, not once a second."""
         if self.closed.is_set():
             return
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
         delay = max(self.session.next_deadline() - time.monotonic(), 0.0) + 0.01
         self._tick_handle = asyncio.get_running_loop().call_later(delay, self._on_tick)
 
@@ -104,6 +106,7 @@ class Link:
                     self.send(out)
                     for ev in events:
                         self._handle(ev)
+                self._schedule_tick()  # a message may bring the next deadline forward (now LIVE)
         except ProtocolError as exc:
             log.warning("peer %s broke the protocol: %s", self.peer[:10], exc)
             self.send([m.Refused(400, str(exc)[:200])])
