@@ -206,8 +206,12 @@ def join(vault: str, ticket: str, timeout: float, no_relay: bool, bind: str | No
 def run(vault: str, debounce_ms: int | None, no_relay: bool, bind: str | None, profile: str | None) -> None:
     """Foreground daemon: watch VAULT and sync live with paired devices."""
     from ..daemon import Daemon
+    from ..metrics import early_phase
 
+    early_phase("module_load")
+    t0 = time.perf_counter()
     state = _open(vault)
+    early_phase("storage_init", t0)
     state.lock()
     daemon = Daemon(state, _config(state, profile, no_relay, bind, debounce_ms), mode="run")
     asyncio.run(daemon.main())

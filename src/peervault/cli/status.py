@@ -127,7 +127,8 @@ def _metrics_table(mt: dict[str, Any]) -> Table:
     t.add_column("figures")
     t.add_row(
         "start-up",
-        f"{mt.get('startup_time_ms', 0):.0f} ms to ready (transport {mt.get('transport_init_ms', 0):.0f} ms, "
+        f"{mt.get('startup_time_ms', 0):.0f} ms to ready (modules {mt.get('module_load_ms', 0):.0f} ms, "
+        f"transport {mt.get('transport_init_ms', 0):.0f} ms, storage {mt.get('storage_init_ms', 0):.0f} ms, "
         f"index {mt.get('index_load_ms', 0):.0f} ms)",
     )
     t.add_row(
