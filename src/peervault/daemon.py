@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from .config import Config
 from .errors import PeerVaultError
-from .metrics import Metrics
+from .metrics import Metrics, trim_heap
 from .net import endpoint as netep
 from .net.stream import MessageStream
 from .protocol import messages as m
@@ -139,6 +139,7 @@ class Daemon:
         self.engine.recover()
         self._schedule_settle()
         self.metrics.phase("initial_scan", t)
+        trim_heap()
         self.scan_done = True
         self._mark_status()
         if changes:
@@ -371,6 +372,7 @@ class Daemon:
                 self.metrics.phase("peer_connect", self._ready_at)
             link.synced.set()
             self._flush()
+            trim_heap()
             log.info("in sync with %s", link.peer[:10])
             self._mark_status()
         elif isinstance(ev, Close):

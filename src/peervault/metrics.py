@@ -37,6 +37,18 @@ def rss_mb() -> float:
         return float(psutil.Process().memory_info().rss) / 2**20
 
 
+def trim_heap() -> None:
+    """Hand memory freed after a burst of work (loading the index, a large sync) back to the
+    system. Loro's and Iroh's native allocations go through glibc's malloc, which keeps freed
+    pages otherwise: ~10 MB on a 10,000-note vault. A few milliseconds; Linux/glibc only."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class _EngineView(Protocol):
     stats: dict[str, int]
 
