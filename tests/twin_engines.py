@@ -3,6 +3,8 @@ delivery of one's pending changes to the other through the real wire codec."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from peervault.config import Config
@@ -35,3 +37,32 @@ def deliver(src: Engine, dst: Engine) -> list[m.IndexUpdates | m.DocUpdates]:
             assert isinstance(decoded, m.DocUpdates)
             dst.apply_docs(decoded.entries)
     return msgs
+
+
+@dataclass
+class Pair:
+    a: Engine
+    b: Engine
+    state_a: VaultState
+    state_b: VaultState
+
+
+def engine_pair(base: Path) -> Iterator[Pair]:
+    """Body of the `pair` fixtures: two published engines of the same vault."""
+    sa, sb = twin_vaults(base)
+    a, b = engine(sa), engine(sb)
+    assert a.vault_id == b.vault_id and a.published and b.published
+    yield Pair(a, b, sa, sb)
+    sa.close()
+    sb.close()
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every user file in the vault and its text."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if rel.parts[0] == ".peervault" or not p.is_file():
+            continue
+        out[rel.as_posix()] = p.read_text(encoding="utf-8")
+    return out

@@ -6,7 +6,6 @@ import itertools
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from peervault.protocol import messages as m
 from peervault.protocol.session import Received, Session, Synced
 from peervault.state import VaultState
 from peervault.sync.engine import SETTLE_S, Engine
-from twin_engines import deliver, engine, twin_vaults
+from twin_engines import Pair, deliver, engine, engine_pair, tree
 
 ALL_BUCKETS = bytes(range(256))
 _clock = itertools.count(time.time_ns(), 1_000_000)
@@ -31,27 +30,8 @@ def write(path: Path, content: str | bytes) -> None:
     os.utime(path, ns=(t, t))
 
 
-def tree(root: Path) -> dict[str, str]:
-    """Every user file in the vault and its text."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root)
-        if rel.parts[0] == ".peervault" or not p.is_file():
-            continue
-        out[rel.as_posix()] = p.read_text(encoding="utf-8")
-    return out
-
-
 def live_paths(e: Engine) -> dict[str, str]:
     return {fid: ent.path for fid, ent in e.entries.items() if e.is_live(ent)}
-
-
-@dataclass
-class Pair:
-    a: Engine
-    b: Engine
-    state_a: VaultState
-    state_b: VaultState
 
 
 @pytest.fixture
@@ -64,13 +44,7 @@ def vault_a(tmp_path: Path) -> Iterator[VaultState]:
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[Pair]:
-    """Two published engines of the same vault (B joined A before either had notes)."""
-    sa, sb = twin_vaults(tmp_path)
-    a, b = engine(sa), engine(sb)
-    assert a.vault_id == b.vault_id and a.published and b.published
-    yield Pair(a, b, sa, sb)
-    sa.close()
-    sb.close()
+    yield from engine_pair(tmp_path)
 
 
 def full_sync(src: Engine, dst: Engine) -> None:

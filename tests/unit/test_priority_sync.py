@@ -6,16 +6,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from peervault.crdt.index import file_id_for
-from peervault.state import VaultState
 from peervault.sync import engine as engine_module
-from peervault.sync.engine import DAY_NS, HOUR_NS, Engine, priority_tier
-from twin_engines import engine, twin_vaults
+from peervault.sync.engine import DAY_NS, HOUR_NS, priority_tier
+from twin_engines import Pair, engine_pair, tree
 
 ALL_BUCKETS = bytes(range(256))
 MINUTE_NS = 60 * 10**9
@@ -27,34 +25,13 @@ OLD = {"old/a.md": 30 * DAY_NS, "old/b.md": 40 * DAY_NS}
 NOTES = RECENT | TODAY | OLD
 
 
-@dataclass
-class Pair:
-    a: Engine
-    b: Engine
-    state_a: VaultState
-    state_b: VaultState
-
-
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[Pair]:
-    sa, sb = twin_vaults(tmp_path)
-    yield Pair(engine(sa), engine(sb), sa, sb)
-    sa.close()
-    sb.close()
+    yield from engine_pair(tmp_path)
 
 
 def rid(path: str) -> bytes:
     return bytes.fromhex(file_id_for(path))
-
-
-def tree(root: Path) -> dict[str, str]:
-    out = {}
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root)
-        if rel.parts[0] == ".peervault" or not p.is_file():
-            continue
-        out[rel.as_posix()] = p.read_text(encoding="utf-8")
-    return out
 
 
 def make_notes(root: Path, ages: dict[str, int]) -> None:
