@@ -477,6 +477,7 @@ class Daemon:
             "addrs": self.engine.addrs,
             "endpoint_ticket": netep.ticket_for(self.ep),  # with the relay URL, when there is one
             "connected": {p: lk.session.state.value for p, lk in self.links.items()},
+            "suspended": sorted(self._suspended),
             "pending": len(self.engine.pending()),
             "ready": True,
             "scan_done": self.scan_done or self.mode != "run",

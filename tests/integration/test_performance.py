@@ -51,7 +51,9 @@ def test_low_power_suspends_an_idle_link_and_a_change_brings_it_back(make_device
     a.start()
     pair_running(a, b)
     wait_until(lambda: a.connected() == 0 and b.connected() == 0, timeout=30, what="idle link suspended on both sides")
-    assert a.status()["metrics"]["profile"] == "low-power"
+    status = a.status()
+    assert status["metrics"]["profile"] == "low-power"
+    assert [p["state"] for p in status["peers"]] == ["suspended"]
     a.write("wake.md", "a change on A\n")
     wait_until(lambda: b.read("wake.md") == "a change on A\n", timeout=30, what="change from A after suspension")
     wait_until(lambda: a.connected() == 0 and b.connected() == 0, timeout=30, what="suspended again")

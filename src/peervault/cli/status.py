@@ -37,6 +37,7 @@ def collect(state: Any) -> dict[str, Any]:
     running = state.daemon_running()
     runtime = _fresh_runtime(state) if running else {}
     connected = runtime.get("connected", {})
+    suspended = set(runtime.get("suspended", []))  # low-power: idle links closed until a change
     snap = store.get_meta("index_snapshot")
     entries = VaultIndex.load(bytes(snap), 1).entries() if snap else {}
     files = store.files()
@@ -47,7 +48,7 @@ def collect(state: Any) -> dict[str, Any]:
             "addrs": p.addrs,
             "paired": p.pair_secret is None,
             "connected": p.endpoint_id in connected,
-            "state": connected.get(p.endpoint_id),
+            "state": connected.get(p.endpoint_id) or ("suspended" if p.endpoint_id in suspended else None),
             "last_seen": p.last_seen,
         }
         for p in store.peers()
