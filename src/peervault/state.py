@@ -12,7 +12,9 @@ import fcntl
 import json
 import os
 import secrets
+import signal
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +104,35 @@ class VaultState:
         os.replace(tmp, self.dir / "daemon.json")
 
     def runtime(self) -> dict[str, Any] | None:
-        try:
-            return dict(json.loads((self.dir / "daemon.json").read_text()))
-        except (OSError, ValueError):
-            return None
+        return read_runtime(self.dir) or None
 
     def close(self) -> None:
         self.store.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def read_runtime(state_dir: Path) -> dict[str, Any]:
+    """What a daemon last wrote to `daemon.json` ({} if none)."""
+    try:
+        return dict(json.loads((state_dir / "daemon.json").read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def fresh_runtime(state_dir: Path, timeout: float = 1.0) -> dict[str, Any]:
+    """The daemon rewrites `daemon.json` on SIGUSR1 (no polling loop in the daemon): ask,
+    and wait up to `timeout` for the new figures."""
+    before = read_runtime(state_dir)
+    try:
+        os.kill(int(before["pid"]), signal.SIGUSR1)
+    except (KeyError, OSError, ValueError, TypeError):
+        return before
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = read_runtime(state_dir)
+        if now.get("updated_at") != before.get("updated_at"):
+            return now
+        time.sleep(0.005)
+    return before

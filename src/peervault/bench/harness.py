@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -13,8 +12,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
+
+from ..state import fresh_runtime, read_runtime
 
 ENV = {**os.environ, "PEERVAULT_NO_RELAY": "1"}
 PV = [sys.executable, "-m", "peervault"]
@@ -58,11 +60,8 @@ class Device:
     def init(self) -> None:
         cli("init", str(self.root))
 
-    def runtime(self) -> dict:  # type: ignore[type-arg]
-        try:
-            return dict(json.loads((self.root / ".peervault/daemon.json").read_text()))
-        except (OSError, ValueError):
-            return {}
+    def runtime(self) -> dict[str, Any]:
+        return read_runtime(self.root / ".peervault")
 
     def start(self, timeout: float = 120) -> float:
         """Start `peervault run`; seconds from spawn until the daemon reports ready."""
@@ -97,21 +96,8 @@ class Device:
     def wait_scanned(self, timeout: float = 600) -> float:
         return wait_for(lambda: self.refresh().get("scan_done"), timeout, f"{self.root.name} to import its files", poll=0.02)
 
-    def refresh(self) -> dict:  # type: ignore[type-arg]
-        """Fresh figures: the daemon rewrites daemon.json on SIGUSR1."""
-        before = self.runtime()
-        pid = before.get("pid")
-        if not pid:
-            return before
-        with contextlib.suppress(OSError, ValueError):
-            os.kill(int(pid), signal.SIGUSR1)
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
-            now = self.runtime()
-            if now.get("updated_at") != before.get("updated_at"):
-                return now
-            time.sleep(0.005)
-        return before
+    def refresh(self) -> dict[str, Any]:
+        return fresh_runtime(self.root / ".peervault")
 
     def process(self) -> psutil.Process:
         return psutil.Process(int(self.runtime()["pid"]))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from typing import Any
 
@@ -11,31 +9,13 @@ from rich.console import Console
 from rich.table import Table
 
 from ..crdt.index import VaultIndex
-
-
-def _fresh_runtime(state: Any) -> dict[str, Any]:
-    """The daemon rewrites its runtime file on SIGUSR1: ask, and wait up to a second for it."""
-    before = state.runtime() or {}
-    pid = before.get("pid")
-    if not pid:
-        return before
-    try:
-        os.kill(int(pid), signal.SIGUSR1)
-    except (OSError, ValueError):
-        return before
-    deadline = time.monotonic() + 1.0
-    while time.monotonic() < deadline:
-        now = state.runtime() or {}
-        if now.get("updated_at") != before.get("updated_at"):
-            return now
-        time.sleep(0.01)
-    return before
+from ..state import fresh_runtime
 
 
 def collect(state: Any) -> dict[str, Any]:
     store = state.store
     running = state.daemon_running()
-    runtime = _fresh_runtime(state) if running else {}
+    runtime = fresh_runtime(state.dir) if running else {}
     connected = runtime.get("connected", {})
     suspended = set(runtime.get("suspended", []))  # low-power: idle links closed until a change
     snap = store.get_meta("index_snapshot")
