@@ -43,7 +43,7 @@ SETTLE_S = 2.0  # editors' saves that briefly remove or empty a file finish well
 INDEX = "index"  # pending-change key of the vault index (note ids are hex, so no clash)
 # Catch-up batches: small enough that the first (most recent) notes land at once and a
 # window of them stays within the spec's 20 MB of sync buffers.
-BATCH_DOCS = 48  # below the low-power cache (50 notes): a batch is written out without reloads
+BATCH_DOCS = 256
 BATCH_BYTES = 1024 * 1024
 HOUR_NS, DAY_NS = 3600 * 10**9, 86400 * 10**9
 
@@ -84,6 +84,7 @@ class Engine:
             self._buckets[int(doc_id[:2], 16)] ^= _digest(doc_id, vv)
         self._cache: DocCache[LoroDoc] = DocCache(cfg.cache_docs, cfg.cache_bytes, self._load_doc, self._persist_doc)
         self._batch_depth = 0
+        self._pinned: dict[str, LoroDoc] = {}  # see apply_docs
         # What changed locally and is not yet pushed: note id (or INDEX) -> version before the change.
         self._pending: dict[str, bytes | None] = {}
         self.addrs: list[str] = []
@@ -100,7 +101,8 @@ class Engine:
 
     # ================================================================== documents
     def _doc(self, fid: str) -> LoroDoc | None:
-        return self._cache.get(fid)
+        pinned = self._pinned.get(fid)
+        return pinned if pinned is not None else self._cache.get(fid)
 
     def _load_doc(self, fid: str) -> tuple[LoroDoc, int] | None:
         snap = self.store.load_doc(fid)
@@ -448,6 +450,9 @@ class Engine:
     def apply_docs(self, entries: tuple[tuple[bytes, bytes], ...]) -> None:
         self._now = time.time()
         changed = set()
+        # The batch's notes stay at hand until written out, even if the cache is smaller
+        # than the batch (an initial sync would otherwise reload each note it just imported).
+        self._pinned = pinned = {}
         with self._batch():
             for raw_id, blob in entries:
                 fid = raw_id.hex()
@@ -460,9 +465,13 @@ class Engine:
                     self._cache.discard(fid)  # drop a possibly half-applied in-memory copy
                     continue
                 self._save(fid, doc)
+                pinned[fid] = doc
                 changed.add(fid)
             self.store.add_pending_writes(changed)
-        self._write_out(changed)
+        try:
+            self._write_out(changed)
+        finally:
+            self._pinned = {}
         self.stats["remote_changes"] += len(changed)
 
     def _write_out(self, fids: set[str]) -> None:
