@@ -277,13 +277,12 @@ class Engine:
         settle period: whatever is missing now is deleted. `gone` loses the notes found
         renamed; with `delete_gone` False the rest are left for a later call."""
         grace = now is not None and not final
-        by_path = {row.path: row for row in self.files.values()}
-        candidates = gone | (set(self._vanished) & set(self.files))
+        candidates = gone | {f for f in self._vanished if f in self.files}
         gone_by_hash = {self.files[fid].hash: fid for fid in candidates}
         changes = 0
         with self._batch():
             for rel in sorted(present):
-                row = by_path.get(rel)
+                row = self._row_at(rel)
                 st = present[rel]
                 if row is not None:
                     self._vanished.pop(row.file_id, None)  # it came back: a save, not a delete
@@ -331,6 +330,10 @@ class Engine:
                     self.store.set_unsynced(rel, None)
         self.stats["local_changes"] += changes
         return changes
+
+    def _row_at(self, rel: str) -> FileRow | None:
+        fid = self._fid_at.get(rel)
+        return None if fid is None else self.files.get(fid)
 
     def _record(self, fid: str, rel: str, st: Stat, h: bytes, base: bytes) -> None:
         row = FileRow(fid, rel, st.size, st.mtime_ns, h, base, st.ino, st.ctime_ns)
