@@ -392,7 +392,9 @@ class Daemon:
 
     # ------------------------------------------------------------------ local changes
     async def _watch_loop(self) -> None:
-        async for rels in watch(self.state.root, self.stopping, self.cfg.watch_step_ms, self.cfg.watch_debounce_ms):
+        async for rels in watch(
+            self.state.root, self.stopping, self.cfg.watch_step_ms, self.cfg.watch_debounce_ms, self.engine.ignores
+        ):
             t = time.perf_counter()
             log.debug("watcher reported %s", ", ".join(sorted(rels)[:5]) + (" …" if len(rels) > 5 else ""))
             try:
@@ -479,6 +481,7 @@ class Daemon:
             "connected": {p: lk.session.state.value for p, lk in self.links.items()},
             "suspended": sorted(self._suspended),
             "pending": len(self.engine.pending()),
+            "ignored": self.engine.ignored,
             "ready": True,
             "scan_done": self.scan_done or self.mode != "run",
             "metrics": {**self.metrics.snapshot(self.engine), "profile": self.cfg.profile},

@@ -197,10 +197,39 @@ def test_ignored_files_are_not_tracked(vault_a: VaultState) -> None:
     e = engine(vault_a)
     write(vault_a.root / "note.md", "n")
     write(vault_a.root / "note.md~", "backup")
-    write(vault_a.root / ".obsidian" / "app.json", "{}")
+    write(vault_a.root / ".obsidian" / "app.json", "{}")  # settings sync...
+    write(vault_a.root / ".obsidian" / "workspace.json", "{}")  # ...except per-device state
     write(vault_a.root / "x.swp", "swap")
-    assert e.reconcile() == 1
-    assert list(live_paths(e).values()) == ["note.md"]
+    assert e.reconcile() == 2
+    assert sorted(live_paths(e).values()) == [".obsidian/app.json", "note.md"]
+    assert e.ignored == 3
+
+
+def test_changed_ignore_rules_apply_at_once_and_keep_synced_files(vault_a: VaultState) -> None:
+    e = engine(vault_a)
+    write(vault_a.root / "drafts" / "old.md", "synced before the rule\n")
+    e.reconcile()
+    write(vault_a.root / ".peervaultignore", "drafts/\n")
+    write(vault_a.root / "drafts" / "new.md", "never synced\n")
+    e.local_paths({".peervaultignore", "drafts/new.md"})
+    paths = set(live_paths(e).values())
+    assert ".peervaultignore" in paths  # the rules themselves sync
+    assert "drafts/new.md" not in paths
+    assert "drafts/old.md" in paths  # already synced: stays synced (as in git)
+    write(vault_a.root / ".peervaultignore", "")
+    e.local_paths({".peervaultignore"})  # the rule is gone: the file is picked up now
+    assert "drafts/new.md" in set(live_paths(e).values())
+
+
+def test_notes_from_peers_never_land_in_state_or_git_folders(pair: Pair) -> None:
+    write(pair.state_a.root / "x.md", "x\n")
+    pair.a.reconcile()
+    fid = live_paths(pair.a).popitem()[0]
+    pair.a.index.set_path(fid, ".git/hooks/post-commit")
+    pair.a._index_changed(fid, None)
+    full_sync(pair.a, pair.b)
+    assert not (pair.state_b.root / ".git").exists()
+    assert tree(pair.state_b.root) == {}
 
 
 def test_non_utf8_file_is_listed_unsynced(vault_a: VaultState) -> None:

@@ -280,13 +280,13 @@ async def test_watch_uses_inotify_on_linux(tmp_path: Path, monkeypatch: pytest.M
 async def test_watch_falls_back_to_polling_watchfiles(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def unavailable(root: Path) -> InotifyWatcher:
+    def unavailable(root: Path, ignores: Any) -> InotifyWatcher:
         raise InotifyUnavailable("inotify watch limit reached (/proc/sys/fs/inotify/max_user_watches = 8)")
 
     used: dict[str, Any] = {}
 
     async def fake_watchfiles(
-        root: Path, stop: asyncio.Event, step_ms: int, debounce_ms: int, force_polling: bool | None
+        root: Path, stop: asyncio.Event, step_ms: int, debounce_ms: int, force_polling: bool | None, ignores: Any
     ) -> AsyncIterator[set[str]]:
         used["force_polling"] = force_polling
         yield {"a.md"}

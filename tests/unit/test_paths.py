@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from peervault.errors import UnsafePath
-from peervault.vault.paths import MAX_NAME_BYTES, MAX_PATH_BYTES, check_remote_path, is_ignored, rel_path, safe_target
+from peervault.vault.paths import MAX_NAME_BYTES, MAX_PATH_BYTES, check_remote_path, rel_path, safe_target
 
 BAD_PATHS = [
     "",
@@ -170,42 +170,6 @@ def test_safe_target_works_when_vault_root_itself_is_a_symlink(tmp_path: Path) -
     alias = tmp_path / "alias"
     alias.symlink_to(real)
     assert safe_target(alias, "a/b.md") == alias / "a" / "b.md"
-
-
-# ------------------------------------------------------------------------------- is_ignored
-@pytest.mark.parametrize(
-    "rel",
-    [
-        ".peervault",
-        ".peervault/state.db",
-        ".peervault/tmp/123-abc",
-        ".obsidian/workspace.json",
-        "sub/.obsidian/app.json",
-        ".git/HEAD",
-        "a/node_modules/x.js",
-        "note.tmp",
-        "dir/note.md.tmp",
-        ".note.md.swp",
-        "dir/.x.swx",
-        "note.md~",
-        "a/b/c~",
-        ".DS_Store",
-        "dir/Thumbs.db",
-        ".#note.md",
-        "file.part",
-        "dl.crdownload",
-    ],
-)
-def test_is_ignored(rel: str) -> None:
-    assert is_ignored(rel)
-
-
-@pytest.mark.parametrize(
-    "rel",
-    ["note.md", "a/b/c.md", "obsidian/notes.md", "tmp/file.md", "x.tmp.md", "swp.md", "~home.md", "peervault.md", ".hidden.md"],
-)
-def test_not_ignored(rel: str) -> None:
-    assert not is_ignored(rel)
 
 
 # ------------------------------------------------------------------------------- rel_path

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from peervault.bench.vaultgen import generate, note_of_size, one_char_edit
-from peervault.vault.paths import check_remote_path, is_ignored
+from peervault.vault.ignore import IgnoreRules
+from peervault.vault.paths import check_remote_path
 
 NOW = 1_800_000_000.0
 
@@ -49,7 +50,7 @@ def test_files_are_utf8_without_nul_and_paths_are_valid(vault):
     for rel, data in snapshot(root).items():
         assert b"\0" not in data
         data.decode("utf-8")
-        assert check_remote_path(rel) == rel and not is_ignored(rel)
+        assert check_remote_path(rel) == rel and not IgnoreRules().ignores(rel)
         assert unicodedata.is_normalized("NFC", rel) and rel.endswith(".md")
         assert rel.count("/") <= 4
     assert any(not p.isascii() for p in manifest.paths)

@@ -10,6 +10,8 @@ from rich.table import Table
 
 from ..crdt.index import VaultIndex
 from ..state import fresh_runtime
+from ..vault.ignore import IgnoreRules
+from ..vault.scanner import scan
 
 
 def collect(state: Any) -> dict[str, Any]:
@@ -45,6 +47,7 @@ def collect(state: Any) -> dict[str, Any]:
             "in_index": len(live_ids),
             "deleted": len(entries) - len(live_ids),
             "not_yet_published": sum(1 for f in files if f.startswith("u")),
+            "ignored": runtime["ignored"] if "ignored" in runtime else scan(state.root, IgnoreRules.load(state.root))[1],
         },
         "pending_changes": runtime.get("pending", 0),
         "not_synced": [{"path": p, "reason": r} for p, r in unsynced.items()],
@@ -70,7 +73,8 @@ def render(out: Console, info: dict[str, Any]) -> None:
     f = info["files"]
     out.print(
         f"[bold]Files[/]     {f['tracked']} tracked, {f['deleted']} deleted (recoverable), "
-        f"{info['pending_changes']} change(s) pending, {len(info['not_synced'])} not synced",
+        f"{info['pending_changes']} change(s) pending, {len(info['not_synced'])} not synced, "
+        f"{f['ignored']} ignored (files and folders; see .peervaultignore)",
         highlight=False,
     )
     table = Table(title="Peers", title_justify="left")

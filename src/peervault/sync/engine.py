@@ -32,7 +32,8 @@ from ..errors import UnsafePath
 from ..protocol import messages as m
 from ..store.db import FileRow, Store
 from ..vault.fsops import Stat, WriteBatch, atomic_write, content_hash, prune_empty_dirs, stat_of
-from ..vault.paths import check_remote_path, is_ignored, safe_target
+from ..vault.ignore import IGNORE_FILE, IgnoreRules
+from ..vault.paths import check_remote_path, safe_target
 from ..vault.scanner import scan
 from .doccache import DocCache
 
@@ -89,6 +90,8 @@ class Engine:
         self._pending: dict[str, bytes | None] = {}
         self.addrs: list[str] = []
         self._refused_paths: set[str] = set()
+        self.ignore = IgnoreRules.load(root)
+        self.ignored = 0  # files and folders the rules kept out, at the last full scan
         self._path_checks: dict[str, str | None] = {}
         self._write_batch: WriteBatch | None = None  # the disk writes of the batch under way
         # Waiting out SETTLE_S (see local_paths): vanished notes, emptied paths, held-back writes.
@@ -198,7 +201,8 @@ class Engine:
         starting on a large vault is ready at once and imports in the background without
         stalling its peers. Deletions wait for the last step: a file missing from its old
         path may turn up in a later step under a new one (a rename)."""
-        disk = scan(self.root)
+        self._refresh_rules()
+        disk = self._scan()
         by_path = {row.path: row for row in self.files.values()}
         changed = sorted(rel for rel, st in disk.items() if (row := by_path.get(rel)) is None or row.stat != st.key)
         gone = {fid for fid, row in self.files.items() if row.path not in disk}
@@ -207,18 +211,46 @@ class Engine:
             yield self._ingest({rel: disk[rel] for rel in changed[i : i + step]}, gone, final=True, delete_gone=False)
         yield self._ingest({}, gone, final=True)
 
+    def ignores(self, rel: str) -> bool:
+        """The rules keep `rel` out, and it is not a file synced before they did (as in git,
+        a synced file stays synced until deleted: a new rule never deletes it elsewhere)."""
+        return rel not in self._fid_at and self.ignore.ignores(rel)
+
+    def _scan(self, under: str | None = None) -> dict[str, Stat]:
+        """The files the rules let through, plus tracked files they now match."""
+        disk, ignored = scan(self.root, self.ignore, under)
+        if under is None:
+            self.ignored = ignored
+        prefix = "" if under is None else under + "/"
+        for path in self._fid_at:
+            if path not in disk and path.startswith(prefix) and self.ignore.ignores(path):
+                st = stat_of(self.root.joinpath(*path.split("/")))
+                if st is not None:
+                    disk[path] = st
+        return disk
+
+    def _refresh_rules(self) -> bool:
+        """Reload `.peervaultignore`; True if the rules changed."""
+        rules = IgnoreRules.load(self.root)
+        if rules.user_rules == self.ignore.user_rules:
+            return False
+        self.ignore = rules
+        log.info("ignore rules changed (%s)", IGNORE_FILE)
+        return True
+
     def local_paths(self, rels: set[str], now: float | None = None) -> int:
         """Look again at these paths (files or folders, present or gone). Returns changes.
 
         A file that vanished, or became empty while its note has text, may be in the middle
         of an editor's save (vim renames it away; others truncate, then write): that waits
         SETTLE_S and is decided by `settle`, so a save is never mistaken for a delete."""
+        rules_changed = IGNORE_FILE in rels and self._refresh_rules()
         present: dict[str, Stat] = {}
         for rel in rels:
             p = self.root.joinpath(*rel.split("/"))
             if p.is_dir() and not p.is_symlink():
-                present.update(scan(self.root, rel))
-            elif not is_ignored(rel) and (st := stat_of(p)) is not None and not p.is_symlink():
+                present.update(self._scan(rel))
+            elif not self.ignores(rel) and (st := stat_of(p)) is not None and not p.is_symlink():
                 present[rel] = st
         self._now = time.time() if now is None else now
         gone = set()
@@ -232,6 +264,8 @@ class Engine:
                 if stat_of(self.root.joinpath(*self.files[fid].path.split("/"))) is None:
                     gone.add(fid)
         changes = self._ingest(present, gone, self._now)
+        if rules_changed:
+            changes += self.reconcile()  # files a rule no longer keeps out are picked up now
         # notes that could not be written where these paths are (a folder was in the way)
         blocked = {f for f, path in self.layout().items() if f not in self.files and _under_any(path, rels)}
         if blocked:
@@ -487,6 +521,8 @@ class Engine:
                 self._write_batch = None
                 batch.commit()  # durable before the commit that says the files are written
             self.store.clear_pending_writes(fids - self._deferred)
+        if any(self.files[f].path == IGNORE_FILE for f in fids if f in self.files) and self._refresh_rules():
+            self.reconcile()  # a peer changed the rules: pick up what they no longer keep out
 
     def recover(self) -> None:
         """At start-up: finish disk writes a crash or stop interrupted, and write any live
@@ -531,9 +567,7 @@ class Engine:
             return self._path_checks[path]
         problem = None
         try:
-            check_remote_path(path)
-            if is_ignored(path):
-                problem = f"{path!r} is in a folder or name PeerVault ignores"
+            check_remote_path(path)  # (local ignore rules decide what is picked up, not this)
         except UnsafePath as exc:
             problem = str(exc)
         self._path_checks[path] = problem

@@ -20,10 +20,10 @@ import functools
 import logging
 import os
 import struct
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-from .paths import IGNORED_DIRS, is_ignored
+from .ignore import UNWATCHED_DIRS, IgnoreRules
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +84,18 @@ def parse_events(buf: bytes) -> Iterator[tuple[int, int, bytes]]:
 
 
 def _skip_dir(rel: str) -> bool:
-    return rel.rpartition("/")[2] in IGNORED_DIRS or is_ignored(rel)
+    """Folders never watched. Others are, even if the rules ignore them today: a rule may
+    change, and events for ignored files are dropped as they come (`ignores`)."""
+    return rel.rpartition("/")[2] in UNWATCHED_DIRS
 
 
 class InotifyWatcher:
-    """Watches every non-ignored folder of the vault; raises InotifyUnavailable at start."""
+    """Watches every folder of the vault but UNWATCHED_DIRS; raises InotifyUnavailable at start.
+    `ignores(rel)` (the vault's current rules) drops events for files it does not sync."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, ignores: Callable[[str], bool] | None = None) -> None:
         self.root = root
+        self._ignores = ignores or IgnoreRules().ignores
         self._dirs: dict[int, str] = {}  # watch descriptor -> folder ("" is the root)
         self._warned = False
         try:
@@ -198,7 +202,7 @@ class InotifyWatcher:
                     self._forget_tree(rel)
                 elif mask & (IN_CREATE | IN_MOVED_TO):
                     self._watch_tree(rel)
-            elif is_ignored(rel):
+            elif self._ignores(rel):
                 continue
             out.add(rel)
         return out

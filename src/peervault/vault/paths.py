@@ -15,10 +15,7 @@ from ..errors import UnsafePath
 
 MAX_PATH_BYTES = 4096
 MAX_NAME_BYTES = 255
-# Editors' temporary and swap files, and folders that are per-device state.
-IGNORED_DIRS = frozenset({STATE_DIR, ".git", ".trash", ".obsidian", "__pycache__", "node_modules"})
-IGNORED_SUFFIXES = (".tmp", ".swp", ".swx", "~", ".crdownload", ".part")
-IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+GIT_DIR = ".git"  # never written from a peer, at any depth: git hooks run code
 
 
 def check_remote_path(path: str) -> str:
@@ -37,17 +34,9 @@ def check_remote_path(path: str) -> str:
             raise UnsafePath(f"path {path!r} has an empty, '.' or '..' component")
         if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
             raise UnsafePath(f"name longer than {MAX_NAME_BYTES} bytes in {path!r}")
-    if parts[0] == STATE_DIR:
-        raise UnsafePath(f"path {path!r} is inside {STATE_DIR}/")
+    if parts[0] == STATE_DIR or GIT_DIR in parts[:-1]:
+        raise UnsafePath(f"path {path!r} is inside {STATE_DIR}/ or .git/, which PeerVault never writes")
     return path
-
-
-def is_ignored(rel: str) -> bool:
-    parts = rel.split("/")
-    if any(p in IGNORED_DIRS for p in parts[:-1]) or parts[0] in IGNORED_DIRS:
-        return True
-    name = parts[-1]
-    return name in IGNORED_NAMES or name.endswith(IGNORED_SUFFIXES) or name.startswith(".#")
 
 
 def rel_path(root: Path, abs_path: str | Path) -> str | None:

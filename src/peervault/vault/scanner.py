@@ -1,17 +1,20 @@
-"""Walking the vault: every non-ignored regular file with its size and mtime (no reads)."""
+"""Walking the vault: every regular file the ignore rules let through, with its size and
+mtime (no reads), and how many files the rules kept out."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from ..config import STATE_DIR
 from .fsops import Stat
-from .paths import IGNORED_DIRS, is_ignored
+from .ignore import IgnoreRules
 
 
-def scan(root: Path, under: str | None = None) -> dict[str, Stat]:
-    """Map of canonical path -> Stat for every file below `under` (or the whole vault)."""
+def scan(root: Path, rules: IgnoreRules, under: str | None = None) -> tuple[dict[str, Stat], int]:
+    """(canonical path -> Stat for every file below `under` or the whole vault, files ignored)."""
     out: dict[str, Stat] = {}
+    ignored = 0
     start = root if under is None else root.joinpath(*under.split("/"))
     stack = [start]
     while stack:
@@ -22,17 +25,22 @@ def scan(root: Path, under: str | None = None) -> dict[str, Stat]:
             continue
         for e in entries:
             try:
+                rel = Path(e.path).relative_to(root).as_posix()
                 if e.is_dir(follow_symlinks=False):
-                    if e.name not in IGNORED_DIRS:
+                    if rel == STATE_DIR:
+                        continue  # ours, not the user's: not counted as ignored
+                    if rules.ignores_dir(rel):
+                        ignored += 1  # a whole ignored folder counts once
+                    else:
                         stack.append(Path(e.path))
                     continue
                 if not e.is_file(follow_symlinks=False):
                     continue
-                rel = Path(e.path).relative_to(root).as_posix()
-                if is_ignored(rel):
+                if rules.ignores(rel):
+                    ignored += 1
                     continue
                 st = e.stat(follow_symlinks=False)
             except (FileNotFoundError, PermissionError):
                 continue
             out[rel] = Stat(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
-    return out
+    return out, ignored

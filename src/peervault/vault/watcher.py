@@ -16,20 +16,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+from .ignore import UNWATCHED_DIRS, IgnoreRules
 from .inotify import InotifyUnavailable, InotifyWatcher
-from .paths import IGNORED_DIRS, is_ignored, rel_path
+from .paths import rel_path
 
 log = logging.getLogger(__name__)
 
 
-async def watch(root: Path, stop: asyncio.Event, step_ms: int, debounce_ms: int) -> AsyncIterator[set[str]]:
+async def watch(
+    root: Path, stop: asyncio.Event, step_ms: int, debounce_ms: int, ignores: Callable[[str], bool] | None = None
+) -> AsyncIterator[set[str]]:
+    """`ignores(rel)`: the vault's current ignore rules (default: the built-in ones)."""
+    ignores = ignores or IgnoreRules().ignores
     force_polling = None  # watchfiles' default (or its environment variable)
     if sys.platform.startswith("linux"):
         try:
-            inotify = InotifyWatcher(root)
+            inotify = InotifyWatcher(root, ignores)
         except InotifyUnavailable as e:
             # watchfiles' own inotify backend would fail the same way: poll instead.
             log.warning("cannot use inotify (%s); polling the vault with watchfiles instead", e)
@@ -38,23 +43,28 @@ async def watch(root: Path, stop: asyncio.Event, step_ms: int, debounce_ms: int)
             async for rels in inotify.batches(stop, step_ms, debounce_ms):
                 yield rels
             return
-    async for rels in watchfiles_batches(root, stop, step_ms, debounce_ms, force_polling):
+    async for rels in watchfiles_batches(root, stop, step_ms, debounce_ms, force_polling, ignores):
         yield rels
 
 
 async def watchfiles_batches(
-    root: Path, stop: asyncio.Event, step_ms: int, debounce_ms: int, force_polling: bool | None
+    root: Path,
+    stop: asyncio.Event,
+    step_ms: int,
+    debounce_ms: int,
+    force_polling: bool | None,
+    ignores: Callable[[str], bool],
 ) -> AsyncIterator[set[str]]:
     """The portable watcher. Imported only when used: watchfiles costs ~4 MB of memory."""
     from watchfiles import Change, DefaultFilter, awatch
 
     class VaultFilter(DefaultFilter):
         def __init__(self) -> None:
-            super().__init__(ignore_dirs=tuple(DefaultFilter.ignore_dirs) + tuple(IGNORED_DIRS))
+            super().__init__(ignore_dirs=tuple(DefaultFilter.ignore_dirs) + tuple(UNWATCHED_DIRS))
 
         def __call__(self, change: Change, path: str) -> bool:
             rel = rel_path(root, path)
-            return rel is not None and not is_ignored(rel) and super().__call__(change, path)
+            return rel is not None and not ignores(rel) and super().__call__(change, path)
 
     async for changes in awatch(
         root,
