@@ -59,6 +59,9 @@ class Config:
     # Loro's char diff is quadratic on rewrites (100 KB rewrite: 2 min): always bounded.
     text_diff_timeout_ms: int = 100
     line_diff_timeout_ms: int = 1000
+    # Binary files (and text above text_max_bytes) sync as blobs; larger than this, not at all.
+    text_max_bytes: int = 5 * 1024 * 1024
+    max_file_bytes: int = 1024**3
     invite_ttl_s: float = 3600.0
     no_relay: bool = False
     bind: str | None = None

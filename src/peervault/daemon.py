@@ -26,6 +26,7 @@ from .net.stream import MessageStream
 from .protocol import messages as m
 from .protocol.session import CODE_IDLE, Close, Event, Paired, PeerHello, Received, Session, Synced
 from .state import VaultState
+from .sync.blobs import BlobTransfers
 from .sync.debounce import Debouncer
 from .sync.engine import Engine
 from .sync.links import Link
@@ -77,6 +78,7 @@ class Daemon:
         self.metrics.phase("transport_init", t0)
         t1 = time.perf_counter()
         self.engine = Engine(self.state.root, self.state.store, self.cfg)
+        self.blobs = BlobTransfers(self.engine, self.links, self.cfg.max_concurrent_syncs, self._after_blob)
         self.metrics.phase("index_load", t1)
         if self.mode != "run":
             self._initial_scan()  # one-shot modes: the peer must get everything in the handshake
@@ -138,6 +140,7 @@ class Daemon:
             await asyncio.sleep(0)
         self.engine.recover()
         self._schedule_settle()
+        self.blobs.kick()
         self.metrics.phase("initial_scan", t)
         trim_heap()
         self.scan_done = True
@@ -190,6 +193,8 @@ class Daemon:
             return True
         if self.mode == "serve":
             return bool(self.outcome.paired & self.outcome.synced_peers)
+        if not self.blobs.settled():
+            return False  # binary files still on their way
         if self.mode == "join":
             return bool(self.outcome.synced_peers)
         peers = {p.endpoint_id for p in self.state.store.peers()}
@@ -326,6 +331,7 @@ class Daemon:
         link = Link(peer, session, stream, self._on_event)
         self.links[peer] = link
         link.start()
+        link.spawn(self.blobs.serve(link))
         self._mark_status()
         return link
 
@@ -349,6 +355,7 @@ class Daemon:
                     other.push(msg)  # forward: a third device learns of it too
             self._schedule_flush()
             self._schedule_settle()
+            self.blobs.kick()
             self._mark_status()
         elif isinstance(ev, Paired):
             if link.session.dialer:
@@ -372,6 +379,7 @@ class Daemon:
                 self.metrics.phase("peer_connect", self._ready_at)
             link.synced.set()
             self._flush()
+            self.blobs.kick()
             trim_heap()
             log.info("in sync with %s", link.peer[:10])
             self._mark_status()
@@ -417,6 +425,12 @@ class Daemon:
             self.engine.recover()  # notes that could not be written before (a folder in the way)
             self._schedule_settle()
 
+    def _after_blob(self) -> None:
+        """A blob arrived and its files were written (a local version may have been recorded)."""
+        self._schedule_flush()
+        self._schedule_settle()
+        self._mark_status()
+
     def _schedule_settle(self) -> None:
         """Wake up when a possibly half-saved file has had time to settle (see Engine.settle)."""
         when = self.engine.next_settle()
@@ -430,6 +444,7 @@ class Daemon:
             self.engine.settle()
         except Exception:  # noqa: BLE001 - retried at the next reconcile
             log.exception("could not finish settling local changes")
+        self.blobs.kick()
         self._schedule_flush()
         self._schedule_settle()
 
@@ -482,6 +497,11 @@ class Daemon:
             "suspended": sorted(self._suspended),
             "pending": len(self.engine.pending()),
             "ignored": self.engine.ignored,
+            "blobs": {
+                "wanted": len(self.engine.wanted_blobs()),
+                "fetching": self.blobs.in_flight,
+                "bytes_received": self.blobs.received_bytes,
+            },
             "ready": True,
             "scan_done": self.scan_done or self.mode != "run",
             "metrics": {**self.metrics.snapshot(self.engine), "profile": self.cfg.profile},

@@ -41,6 +41,8 @@ MESSAGE_STRATEGIES: dict[type, st.SearchStrategy[m.Message]] = {
     m.Pong: st.just(m.Pong()),
     m.DocBatch: st.builds(m.DocBatch, st.integers(0, 2**32 - 1), pairs),
     m.BatchAck: st.builds(m.BatchAck, st.integers(0, 2**32 - 1)),
+    m.BlobGet: st.builds(m.BlobGet, st.binary(min_size=32, max_size=32), st.integers(0, 2**64 - 1)),
+    m.BlobHave: st.builds(m.BlobHave, st.booleans(), st.integers(0, 2**64 - 1)),
 }
 any_message = st.one_of(*MESSAGE_STRATEGIES.values())
 
@@ -49,7 +51,7 @@ def test_every_message_type_has_a_strategy() -> None:
     kinds = {cls.kind for cls in MESSAGE_STRATEGIES}
     all_types = set(m.Message.__args__)  # type: ignore[attr-defined]
     assert set(MESSAGE_STRATEGIES) == all_types
-    assert kinds == set(range(1, 14))
+    assert kinds == set(range(1, 16))
 
 
 # ------------------------------------------------------------------------------- frames
@@ -137,7 +139,7 @@ def test_random_bytes_raise_only_protocol_error(data: bytes) -> None:
 
 
 @FUZZ
-@given(st.sampled_from(range(1, 14)), st.binary(max_size=300))
+@given(st.sampled_from(range(1, 16)), st.binary(max_size=300))
 def test_random_bodies_with_valid_kind_raise_only_protocol_error(kind: int, rest: bytes) -> None:
     data = bytes([kind]) + rest
     try:

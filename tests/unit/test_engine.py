@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from peervault.config import Config
 from peervault.crdt import notes
 from peervault.crdt.index import VaultIndex, file_id_for
 from peervault.protocol import messages as m
@@ -28,6 +29,12 @@ def write(path: Path, content: str | bytes) -> None:
     path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
     t = next(_clock)
     os.utime(path, ns=(t, t))
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file() and ".peervault" not in p.parts
+    }
 
 
 def live_paths(e: Engine) -> dict[str, str]:
@@ -232,29 +239,117 @@ def test_notes_from_peers_never_land_in_state_or_git_folders(pair: Pair) -> None
     assert tree(pair.state_b.root) == {}
 
 
-def test_non_utf8_file_is_listed_unsynced(vault_a: VaultState) -> None:
-    e = engine(vault_a)
-    write(vault_a.root / "image.png", b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x01")
-    write(vault_a.root / "ok.md", "fine")
-    assert e.reconcile() == 1
-    unsynced = vault_a.store.unsynced()
-    assert list(unsynced) == ["image.png"] and "UTF-8" in unsynced["image.png"]
-    assert list(live_paths(e).values()) == ["ok.md"]
-    assert e.reconcile() == 0  # does not crash, and is not retried as a change
-    (vault_a.root / "image.png").unlink()
-    e.reconcile()
-    assert vault_a.store.unsynced() == {}
+def carry_blobs(src: Engine, dst: Engine) -> None:
+    """What the daemon's blob transfers do: copy each wanted blob over, verified, then tell dst."""
+    for h, size in dst.wanted_blobs().items():
+        for chunk in src.blobs.open_chunks(h):
+            dst.blobs.append_partial(h, dst.blobs.partial_size(h), chunk)
+        assert dst.blobs.finish_partial(h, size)
+        dst.blob_arrived(h)
 
 
-def test_file_that_becomes_text_leaves_unsynced(vault_a: VaultState) -> None:
-    e = engine(vault_a)
-    write(vault_a.root / "f.md", b"\xff\xff")
-    e.reconcile()
-    assert "f.md" in vault_a.store.unsynced()
-    write(vault_a.root / "f.md", "now text")
-    assert e.reconcile() == 1
-    assert vault_a.store.unsynced() == {}
-    assert e.text(file_id_for("f.md")) == "now text"
+PNG = b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x01" * 100
+
+
+def test_binary_files_sync_as_blobs_byte_for_byte(pair: Pair) -> None:
+    write(pair.state_a.root / "img" / "pic.png", PNG)
+    write(pair.state_a.root / "ok.md", "fine")
+    assert pair.a.reconcile() == 2
+    assert pair.state_a.store.unsynced() == {}
+    deliver(pair.a, pair.b)
+    assert not (pair.state_b.root / "img" / "pic.png").exists()  # not before its bytes are here
+    assert len(pair.b.wanted_blobs()) == 1
+    carry_blobs(pair.a, pair.b)
+    assert (pair.state_b.root / "img" / "pic.png").read_bytes() == PNG
+    assert pair.b.wanted_blobs() == {}
+    assert pair.b.reconcile() == 0  # its own write is not a change
+
+
+def test_binary_edit_rename_and_delete(pair: Pair) -> None:
+    root_a, root_b = pair.state_a.root, pair.state_b.root
+    write(root_a / "a.pdf", b"%PDF-1.4\xff\x00v1")
+    pair.a.reconcile()
+    deliver(pair.a, pair.b)
+    carry_blobs(pair.a, pair.b)
+    write(root_a / "a.pdf", b"%PDF-1.4\xff\x00v2")
+    pair.a.reconcile()
+    deliver(pair.a, pair.b)
+    carry_blobs(pair.a, pair.b)
+    assert (root_b / "a.pdf").read_bytes() == b"%PDF-1.4\xff\x00v2"
+    os.rename(root_a / "a.pdf", root_a / "b.pdf")
+    assert pair.a.reconcile() == 1  # a rename, recognised by the blob's hash
+    deliver(pair.a, pair.b)
+    assert tree_bytes(root_b) == {"b.pdf": b"%PDF-1.4\xff\x00v2"}
+    (root_a / "b.pdf").unlink()
+    pair.a.reconcile()
+    deliver(pair.a, pair.b)
+    assert tree_bytes(root_b) == {}
+    # every version stays recoverable on both devices
+    fid = next(iter(pair.b.entries))
+    assert {v[0] for v in pair.state_b.store.blob_versions(fid)} <= set(pair.b.blobs.all_hashes())
+    assert len(pair.state_a.store.blob_versions(fid)) == 2
+
+
+def test_concurrent_binary_edits_last_writer_wins_and_both_stay(pair: Pair) -> None:
+    root_a, root_b = pair.state_a.root, pair.state_b.root
+    write(root_a / "x.bin", b"\xffbase")
+    pair.a.reconcile()
+    deliver(pair.a, pair.b)
+    carry_blobs(pair.a, pair.b)
+    write(root_a / "x.bin", b"\xfffrom A")
+    write(root_b / "x.bin", b"\xfffrom B")
+    pair.a.reconcile()
+    pair.b.reconcile()
+    deliver(pair.a, pair.b)
+    deliver(pair.b, pair.a)
+    carry_blobs(pair.a, pair.b)
+    carry_blobs(pair.b, pair.a)
+    assert (root_a / "x.bin").read_bytes() == (root_b / "x.bin").read_bytes()  # one winner
+    fid = next(iter(pair.a.entries))
+    kept = {v[0] for v in pair.state_a.store.blob_versions(fid)} | {v[0] for v in pair.state_b.store.blob_versions(fid)}
+    from peervault.vault.blobstore import hash_file
+
+    for data in (b"\xfffrom A", b"\xfffrom B"):
+        (root_a / "probe").write_bytes(data)
+        assert hash_file(root_a / "probe")[0] in kept  # the loser is still recoverable
+        (root_a / "probe").unlink()
+
+
+def test_files_above_the_size_limit_are_listed_not_synced(vault_a: VaultState) -> None:
+    from dataclasses import replace
+
+    e = Engine(vault_a.root, vault_a.store, replace(Config(), max_file_bytes=100))
+    write(vault_a.root / "big.bin", b"\x00" * 101)
+    assert e.reconcile() == 0
+    assert "limit" in vault_a.store.unsynced()["big.bin"]
+
+
+def test_text_above_the_threshold_is_a_blob_and_odd_text_survives(pair: Pair) -> None:
+    from dataclasses import replace
+
+    big = Engine(pair.state_a.root, pair.state_a.store, replace(Config(), text_max_bytes=1000))
+    odd = "\ufeffBOM line\r\nCRLF line\r\nNUL \x00 inside\n"
+    write(pair.state_a.root / "big.md", "x" * 2000)
+    write(pair.state_a.root / "odd.md", odd)
+    big.reconcile()
+    kinds = {e.path: e.kind for e in big.entries.values()}
+    assert kinds == {"big.md": "blob", "odd.md": "text"}
+    deliver(big, pair.b)
+    carry_blobs(big, pair.b)
+    assert (pair.state_b.root / "odd.md").read_bytes() == odd.encode("utf-8")
+    assert (pair.state_b.root / "big.md").read_bytes() == b"x" * 2000
+
+
+def test_a_binary_file_stays_a_blob_when_its_content_becomes_text(pair: Pair) -> None:
+    write(pair.state_a.root / "f.md", b"\xff\xff")
+    pair.a.reconcile()
+    write(pair.state_a.root / "f.md", "now text")
+    assert pair.a.reconcile() == 1
+    assert pair.state_a.store.unsynced() == {}
+    assert pair.a.entries[file_id_for("f.md")].kind == "blob"  # one kind per file: no flip-flopping
+    deliver(pair.a, pair.b)
+    carry_blobs(pair.a, pair.b)
+    assert (pair.state_b.root / "f.md").read_text() == "now text"
 
 
 def test_state_survives_a_restart(vault_a: VaultState) -> None:

@@ -190,3 +190,11 @@ def test_body_exactly_max_body_without_content_size_decodes(monkeypatch: pytest.
     body = b"q" * 10_000
     packed = zstandard.ZstdCompressor(write_content_size=False).compress(body)
     assert FrameDecoder().feed(struct.pack(">IB", len(packed) + 1, ZSTD) + packed) == [body]
+
+
+def test_feed_can_stop_after_one_frame_and_hand_back_the_raw_rest() -> None:
+    header = encode_frame(b"header")
+    raw = b"\xff\xff\xff\xff raw blob bytes, not a frame"
+    dec = FrameDecoder()
+    assert dec.feed(header + raw, limit=1) == [b"header"]
+    assert dec.take_buffered() == raw and dec.buffered == 0

@@ -11,6 +11,7 @@ file live again ("edit wins over a concurrent delete").
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from loro import ExportMode, LoroDoc, VersionVector
@@ -18,15 +19,18 @@ from loro import ExportMode, LoroDoc, VersionVector
 from . import guard
 
 _FILES = "files"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)  # one per file: slots halve the memory
 class Entry:
     file_id: str
     path: str
-    kind: str
+    kind: str  # "text" (a Loro note) or "blob" (content-addressed, last writer wins)
     deleted: bool
     dvv: bytes
+    blob: str = ""  # kind "blob": the content's blake3 hex digest
+    size: int = 0
 
 
 def file_id_for(path: str, attempt: int = 0) -> str:
@@ -70,6 +74,16 @@ class VaultIndex:
         entry.insert("deleted", False)
         self.doc.commit()
 
+    def put_blob(self, file_id: str, path: str, blob: str, size: int) -> None:
+        """A binary file's (new) content: concurrent versions resolve last-writer-wins."""
+        entry = self._files.ensure_mergeable_map(file_id)
+        entry.insert("path", path)
+        entry.insert("kind", "blob")
+        entry.insert("blob", blob)
+        entry.insert("size", size)
+        entry.insert("deleted", False)
+        self.doc.commit()
+
     def set_path(self, file_id: str, path: str) -> None:
         self._files.ensure_mergeable_map(file_id).insert("path", path)
         self.doc.commit()
@@ -103,4 +117,10 @@ class VaultIndex:
 def _entry(fid: str, v: object) -> Entry | None:
     if not isinstance(v, dict) or not isinstance(v.get("path"), str):
         return None
-    return Entry(fid, v["path"], str(v.get("kind", "text")), bool(v.get("deleted")), bytes(v.get("dvv") or b""))
+    kind = str(v.get("kind", "text"))
+    blob, size = str(v.get("blob") or ""), v.get("size")
+    if kind == "blob" and not (_HEX64.fullmatch(blob) and isinstance(size, int) and size >= 0):
+        return None  # a malformed entry from a peer: never acted on
+    return Entry(
+        fid, v["path"], kind, bool(v.get("deleted")), bytes(v.get("dvv") or b""), blob, size if isinstance(size, int) else 0
+    )

@@ -43,10 +43,12 @@ class FrameDecoder:
     def __init__(self) -> None:
         self._buf = bytearray()
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes, limit: int | None = None) -> list[bytes]:
+        """Take in `data`; return the bodies of the complete frames (at most `limit`: what
+        follows a blob stream's header frame is raw data, not frames)."""
         self._buf += data
         bodies: list[bytes] = []
-        while len(self._buf) >= 4:
+        while len(self._buf) >= 4 and (limit is None or len(bodies) < limit):
             (length,) = struct.unpack_from(">I", self._buf)
             if length < 1 or length > MAX_FRAME:
                 raise FrameTooLarge(f"peer announced a frame of {length} bytes (limit {MAX_FRAME})")
@@ -61,6 +63,12 @@ class FrameDecoder:
     @property
     def buffered(self) -> int:
         return len(self._buf)
+
+    def take_buffered(self) -> bytes:
+        """Bytes received after the last whole frame (a blob stream's raw data after its header)."""
+        rest = bytes(self._buf)
+        self._buf.clear()
+        return rest
 
 
 def _unpack(flag: int, payload: bytes) -> bytes:

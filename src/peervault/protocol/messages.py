@@ -17,6 +17,7 @@ PROTOCOL_VERSION = 2  # 2: catch-up in acknowledged DOC_BATCHes
 ID_LEN = 16  # vault ids and file ids on the wire are 16 raw bytes
 BUCKETS = 256  # docs are grouped by first id byte; one 8-byte digest per bucket
 MAX_ITEMS = 1_000_000
+BLOB_ID_LEN = 32  # blake3 digest
 MAX_UPDATES_PER_MESSAGE = 4 * 1024 * 1024  # split DOC_UPDATES so each frame stays far below MAX_FRAME
 
 
@@ -32,6 +33,9 @@ class _Writer:
 
     def f64(self, v: float) -> None:
         self.parts.append(struct.pack(">d", v))
+
+    def u64(self, v: int) -> None:
+        self.parts.append(struct.pack(">Q", v))
 
     def fixed(self, b: bytes, n: int) -> None:
         if len(b) != n:
@@ -69,6 +73,9 @@ class _Reader:
 
     def f64(self) -> float:
         return float(struct.unpack(">d", self._take(8))[0])
+
+    def u64(self) -> int:
+        return int(struct.unpack(">Q", self._take(8))[0])
 
     def fixed(self, n: int) -> bytes:
         return self._take(n)
@@ -192,8 +199,42 @@ class BatchAck:
     seq: int
 
 
+@dataclass(frozen=True)
+class BlobGet:
+    """First frame of a blob stream (a new bi stream on a paired connection): send blob
+    `blob` (blake3 digest) from byte `offset` on (a transfer that was cut resumes)."""
+
+    kind = 14
+    blob: bytes  # 32 bytes
+    offset: int
+
+
+@dataclass(frozen=True)
+class BlobHave:
+    """The answer: `size` bytes follow as raw stream data from the requested offset, then
+    the stream ends. found=False: this device does not have that blob."""
+
+    kind = 15
+    found: bool
+    size: int
+
+
 Message = (
-    Pair | PairOk | Refused | Hello | IndexUpdates | DocVersions | DocUpdates | Done | DoneAck | Ping | Pong | DocBatch | BatchAck
+    Pair
+    | PairOk
+    | Refused
+    | Hello
+    | IndexUpdates
+    | DocVersions
+    | DocUpdates
+    | Done
+    | DoneAck
+    | Ping
+    | Pong
+    | DocBatch
+    | BatchAck
+    | BlobGet
+    | BlobHave
 )
 
 
@@ -227,6 +268,12 @@ def encode(msg: Message) -> bytes:
         _pairs(w, msg.entries)
     elif isinstance(msg, BatchAck):
         w.u32(msg.seq)
+    elif isinstance(msg, BlobGet):
+        w.fixed(msg.blob, BLOB_ID_LEN)
+        w.u64(msg.offset)
+    elif isinstance(msg, BlobHave):
+        w.u16(1 if msg.found else 0)
+        w.u64(msg.size)
     return w.done()
 
 
@@ -275,6 +322,13 @@ def decode(body: bytes) -> Message:
         msg = DocBatch(r.u32(), _read_pairs(r))
     elif kind == BatchAck.kind:
         msg = BatchAck(r.u32())
+    elif kind == BlobGet.kind:
+        msg = BlobGet(r.fixed(BLOB_ID_LEN), r.u64())
+    elif kind == BlobHave.kind:
+        found = r.u16()
+        if found > 1:
+            raise ProtocolError(f"BLOB_HAVE flag {found} is not 0 or 1")
+        msg = BlobHave(bool(found), r.u64())
     else:
         raise ProtocolError(f"unknown message type {kind}")
     r.end()

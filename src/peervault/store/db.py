@@ -17,7 +17,11 @@ from pathlib import Path
 
 from ..errors import StoreCorrupt
 
-SCHEMA_FILES = ["001_initial.sql", "002_inode_pending_writes.sql"]  # append new numbered files; never edit an applied one
+SCHEMA_FILES = [
+    "001_initial.sql",
+    "002_inode_pending_writes.sql",
+    "003_blob_versions.sql",
+]  # append new numbered files; never edit an applied one
 
 
 @dataclass(frozen=True, slots=True)  # one per file: slots halve the memory
@@ -149,6 +153,19 @@ class Store:
         return {r[0] for r in self.db.execute("SELECT file_id FROM pending_writes")}
 
     # -- unsynced ------------------------------------------------------------------------
+    def add_blob_version(self, file_id: str, blob: str, size: int, path: str, origin: str, at: float) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO blob_versions (file_id, blob, size, path, seen_at, origin) VALUES (?, ?, ?, ?, ?, ?)",
+            (file_id, blob, size, path, at, origin),
+        )
+
+    def blob_versions(self, file_id: str) -> list[tuple[str, int, str, float, str]]:
+        """(blob, size, path, seen_at, origin), oldest first."""
+        rows = self.db.execute(
+            "SELECT blob, size, path, seen_at, origin FROM blob_versions WHERE file_id=? ORDER BY seen_at", (file_id,)
+        )
+        return [(str(b), int(n), str(p), float(t), str(o)) for b, n, p, t, o in rows]
+
     def set_unsynced(self, path: str, reason: str | None) -> None:
         if reason is None:
             self.db.execute("DELETE FROM unsynced WHERE path=?", (path,))

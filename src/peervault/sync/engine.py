@@ -25,12 +25,13 @@ from pathlib import Path, PurePosixPath
 
 from loro import LoroDoc
 
-from ..config import Config
+from ..config import STATE_DIR, Config
 from ..crdt import CrdtError, notes
 from ..crdt.index import Entry, VaultIndex, file_id_for
 from ..errors import UnsafePath
 from ..protocol import messages as m
 from ..store.db import FileRow, Store
+from ..vault.blobstore import BlobStore
 from ..vault.fsops import Stat, WriteBatch, atomic_write, content_hash, prune_empty_dirs, stat_of
 from ..vault.ignore import IGNORE_FILE, IgnoreRules
 from ..vault.paths import check_remote_path, safe_target
@@ -47,6 +48,10 @@ INDEX = "index"  # pending-change key of the vault index (note ids are hex, so n
 BATCH_DOCS = 256
 BATCH_BYTES = 1024 * 1024
 HOUR_NS, DAY_NS = 3600 * 10**9, 86400 * 10**9
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**30:g} GB" if n >= 2**30 else f"{n / 2**20:g} MB"
 
 
 def priority_tier(age_ns: int) -> int:
@@ -90,6 +95,8 @@ class Engine:
         self._pending: dict[str, bytes | None] = {}
         self.addrs: list[str] = []
         self._refused_paths: set[str] = set()
+        self.blobs = BlobStore(root / STATE_DIR)
+        self._awaiting: dict[str, set[str]] = {}  # blob hash -> notes waiting for it to arrive
         self.ignore = IgnoreRules.load(root)
         self.ignored = 0  # files and folders the rules kept out, at the last full scan
         self._path_checks: dict[str, str | None] = {}
@@ -322,6 +329,12 @@ class Engine:
                     self._vanished.pop(row.file_id, None)  # it came back: a save, not a delete
                 if row is not None and row.stat == st.key:
                     continue
+                if st.size > self.cfg.max_file_bytes:
+                    self.store.set_unsynced(rel, f"larger than the {_mb(self.cfg.max_file_bytes)} limit (max_file_bytes)")
+                    continue
+                if st.size > self.cfg.text_max_bytes or self._is_blob(row):
+                    changes += self._ingest_blob(rel, row, st, gone_by_hash, gone, now)
+                    continue
                 try:
                     data = self.root.joinpath(*rel.split("/")).read_bytes()
                 except OSError:
@@ -333,7 +346,7 @@ class Engine:
                 try:
                     text = data.decode("utf-8")
                 except UnicodeDecodeError:
-                    self.store.set_unsynced(rel, "not UTF-8 text (attachments sync in a later version)")
+                    changes += self._ingest_blob(rel, row, st, gone_by_hash, gone, now)
                     continue
                 if now is not None:
                     self._touched[rel] = now
@@ -368,6 +381,104 @@ class Engine:
     def _row_at(self, rel: str) -> FileRow | None:
         fid = self._fid_at.get(rel)
         return None if fid is None else self.files.get(fid)
+
+    # ------------------------------------------------------------------ binary files
+    def _is_blob(self, row: FileRow | None) -> bool:
+        e = None if row is None else self.entries.get(row.file_id)
+        return e is not None and e.kind == "blob"
+
+    def _ingest_blob(
+        self, rel: str, row: FileRow | None, st: Stat, gone_by_hash: dict[bytes, str], gone: set[str], now: float | None
+    ) -> int:
+        """A binary file (or text too large for a note) changed here: its content goes into the
+        blob store (streamed, never whole in memory) and the index names it. Returns changes."""
+        try:
+            h, size = self.blobs.add_file(self.root.joinpath(*rel.split("/")))
+        except OSError:
+            return 0  # changing under us, vanished or unreadable: the next event sees it again
+        hb = bytes.fromhex(h)
+        if now is not None:
+            self._touched[rel] = now
+        self.store.set_unsynced(rel, None)
+        if row is not None and row.hash == hb:
+            self._record(row.file_id, rel, st, hb, b"")
+            return 0
+        if row is None and hb in gone_by_hash:
+            fid = gone_by_hash.pop(hb)
+            gone.discard(fid)
+            self._vanished.pop(fid, None)
+            self._local_rename(fid, rel, st, hb)
+            return 1
+        fid = row.file_id if row is not None and not row.file_id.startswith("u") else self._alloc_id(rel)
+        if row is not None and row.file_id != fid:
+            self._forget(row.file_id)  # a pre-pairing text note turned binary: one id from now on
+        before = self.index.vv()
+        self.index.put_blob(fid, rel, h, size)
+        self._index_changed(fid, before)
+        self._record(fid, rel, st, hb, b"")
+        self.store.add_blob_version(fid, h, size, rel, "local", time.time())
+        return 1
+
+    def _absorb_local_blob(self, row: FileRow) -> bool:
+        """Before a peer's version replaces a binary file: a version the user saved here since
+        is recorded first (and, being newer, wins). True if there was one."""
+        path = self.root.joinpath(*row.path.split("/"))
+        st = stat_of(path)
+        if st is None or st.key == row.stat:
+            return False
+        self._touched[row.path] = self._now
+        return bool(self._ingest_blob(row.path, row, st, {}, set(), self._now))
+
+    def _write_blob(self, fid: str, target: str, row: FileRow | None) -> None:
+        """Bring a binary file to the version the index names, once its blob is here."""
+        if row is not None and self._absorb_local_blob(row):
+            return  # the user's newer version here wins; peers get it from the index
+        entry = self.entries.get(fid)
+        if entry is None or self._busy(fid, target, *([row.path] if row is not None else [])):
+            return
+        h = entry.blob
+        if row is not None and row.path == target and row.hash == bytes.fromhex(h):
+            return
+        if not self.blobs.has(h):
+            self._awaiting.setdefault(h, set()).add(fid)  # the daemon fetches it from a peer
+            return
+        dst = safe_target(self.root, target)
+        occupant = stat_of(dst)
+        if occupant is not None and not (row is not None and row.path == target):
+            # A file of our own is where this one belongs: keep it as a version, never lose it.
+            kept, size = self.blobs.add_file(dst)
+            self.store.add_blob_version(fid, kept, size, target, "local", time.time())
+        self.blobs.copy_to(h, dst, self.root / STATE_DIR / "tmp")
+        self.stats["files_written"] += 1
+        st = stat_of(dst)
+        if st is not None:
+            if row is not None and row.path != target:
+                old = self.root.joinpath(*row.path.split("/"))
+                if old.exists():
+                    old.unlink()
+                    prune_empty_dirs(self.root, old.parent)
+            self._record(fid, target, st, bytes.fromhex(h), b"")
+        self.store.add_blob_version(fid, h, entry.size, target, "peer", time.time())
+        self.store.set_unsynced(target, None)
+
+    def wanted_blobs(self) -> dict[str, int]:
+        """Blobs the index names that are not here yet: hash -> size (for the daemon to fetch)."""
+        out = {}
+        for h, fids in list(self._awaiting.items()):
+            live = {
+                f for f in fids if (e := self.entries.get(f)) is not None and e.kind == "blob" and e.blob == h and self.is_live(e)
+            }
+            if live and not self.blobs.has(h):
+                out[h] = self.entries[next(iter(live))].size
+            else:
+                del self._awaiting[h]
+        return out
+
+    def blob_arrived(self, h: str) -> None:
+        """A fetched blob is complete and verified: write the files that wait for it."""
+        fids = self._awaiting.pop(h, set())
+        if fids:
+            self._write_out(fids)
 
     def _record(self, fid: str, rel: str, st: Stat, h: bytes, base: bytes) -> None:
         row = FileRow(fid, rel, st.size, st.mtime_ns, h, base, st.ino, st.ctime_ns)
@@ -461,6 +572,11 @@ class Engine:
             self._cache.discard(fid)
             return
         entry = self.entries.get(fid)
+        if entry is not None and entry.kind == "blob" and not entry.deleted:
+            before = self.index.vv()
+            self.index.mark_deleted(fid, b"")  # last writer wins: a later version brings it back
+            self._index_changed(fid, before)
+            return
         doc = self._doc(fid)
         if entry is None or doc is None or not self.is_live(entry):
             return
@@ -520,7 +636,8 @@ class Engine:
             finally:
                 self._write_batch = None
                 batch.commit()  # durable before the commit that says the files are written
-            self.store.clear_pending_writes(fids - self._deferred)
+            awaiting = set().union(*self._awaiting.values()) if self._awaiting else set()
+            self.store.clear_pending_writes(fids - self._deferred - awaiting)
         if any(self.files[f].path == IGNORE_FILE for f in fids if f in self.files) and self._refresh_rules():
             self.reconcile()  # a peer changed the rules: pick up what they no longer keep out
 
@@ -542,7 +659,7 @@ class Engine:
     def _compute_layout(self) -> dict[str, str]:
         by_path: dict[str, list[str]] = defaultdict(list)
         for fid, e in self.entries.items():
-            if fid in self._vvs and self.is_live(e):
+            if (fid in self._vvs or e.kind == "blob") and self.is_live(e):
                 problem = self._path_problem(e.path)
                 if problem is not None:
                     if fid not in self._refused_paths:
@@ -651,7 +768,7 @@ class Engine:
         return False
 
     def _remove_local(self, fid: str, row: FileRow) -> None:
-        if self._absorb_local_edit(row):
+        if self._absorb_local_blob(row) if self._is_blob(row) else self._absorb_local_edit(row):
             return  # edited here after the delete: the edit wins and the note stays
         if self._busy(fid, row.path):
             return
@@ -662,6 +779,10 @@ class Engine:
         self._forget(fid)
 
     def _write_local(self, fid: str, target: str, row: FileRow | None) -> None:
+        entry = self.entries.get(fid)
+        if entry is not None and entry.kind == "blob":
+            self._write_blob(fid, target, row)
+            return
         doc = self._doc(fid)
         if doc is None:
             return

@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from ..errors import ProtocolError
 from ..net.stream import MessageStream
@@ -37,6 +38,10 @@ class Link:
         self.send(self.session.start(time.monotonic()))
         self._tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._writer())]
         self._schedule_tick()
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """A task that lives as long as the link (cancelled when it closes)."""
+        self._tasks.append(asyncio.create_task(coro))
 
     def _schedule_tick(self) -> None:
         """One timer per link, set for the session's next deadline: an idle link wakes once

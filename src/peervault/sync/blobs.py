@@ -1,0 +1,183 @@
+"""Blob transfers: binary files travel on their own QUIC streams, beside note sync.
+
+A fetch opens a new bi stream on a paired connection and sends BLOB_GET(hash, offset);
+the peer answers BLOB_HAVE(found, size) and then the raw bytes from that offset.
+The receiver appends them to a partial file in the blob store (so a cut transfer
+resumes where it stopped), verifies the hash, and only then does the file appear
+in the vault. Memory stays at one chunk per transfer whatever the file's size, and
+at most `max_parallel` fetches run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..net.endpoint import describe
+from ..protocol import messages as m
+from ..protocol.frames import FrameDecoder, encode_frame
+from ..protocol.session import State
+from .engine import Engine
+from .links import Link
+
+log = logging.getLogger(__name__)
+
+READ = 256 * 1024
+RETRY_S = 5.0  # after a failed fetch (peer gone, peer lacks the blob): try again this much later
+MAX_HEADER = 1024
+
+
+class BlobTransfers:
+    def __init__(self, engine: Engine, links: dict[str, Link], max_parallel: int, on_arrival: Callable[[], None]) -> None:
+        self.engine = engine
+        self.store = engine.blobs
+        self.links = links
+        self.max_parallel = max_parallel
+        self.on_arrival = on_arrival
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._not_before: dict[str, float] = {}  # hash -> monotonic time of the next attempt
+        self._retry: asyncio.TimerHandle | None = None
+        self.received_bytes = 0
+
+    # ------------------------------------------------------------------ fetching
+    def kick(self) -> None:
+        """Start fetches for blobs the vault needs, up to the limit, from live peers."""
+        wanted = self.engine.wanted_blobs()
+        peers = [lk for lk in self.links.values() if lk.session.state in (State.SYNCING, State.LIVE)]
+        if not peers:
+            return
+        now = time.monotonic()
+        waiting = False
+        for i, (h, size) in enumerate(sorted(wanted.items())):
+            if h in self._inflight:
+                continue
+            if self._not_before.get(h, 0.0) > now:
+                waiting = True
+                continue
+            if len(self._inflight) >= self.max_parallel:
+                break
+            link = peers[i % len(peers)]
+            self._inflight[h] = asyncio.create_task(self._fetch(link, h, size))
+        if waiting and self._retry is None:
+            self._retry = asyncio.get_running_loop().call_later(RETRY_S, self._retry_now)
+
+    def _retry_now(self) -> None:
+        self._retry = None
+        self.kick()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._inflight)
+
+    def settled(self) -> bool:
+        """Nothing in flight, and every blob still wanted was tried and is missing on the peers."""
+        return not self._inflight and all(h in self._not_before for h in self.engine.wanted_blobs())
+
+    async def _fetch(self, link: Link, h: str, size: int) -> None:
+        try:
+            if await self._download(link, h, size):
+                self._not_before.pop(h, None)
+                self.engine.blob_arrived(h)
+                self.on_arrival()
+            else:
+                self._not_before[h] = time.monotonic() + RETRY_S
+        except Exception as exc:  # noqa: BLE001 - connection lost or peer misbehaving: retry later
+            log.info("fetching %s… from %s stopped: %s (it resumes later)", h[:12], link.peer[:10], describe(exc))
+            self._not_before[h] = time.monotonic() + RETRY_S
+        finally:
+            self._inflight.pop(h, None)
+            self.kick()
+
+    async def _download(self, link: Link, h: str, size: int) -> bool:
+        bi = await link.stream.conn.open_bi()
+        send, recv = bi.send(), bi.recv()
+        offset = self.store.partial_size(h)
+        if offset > size:  # a leftover that cannot be this blob: start again
+            self.store.finish_partial(h, size)  # (fails the size check, which removes it)
+            offset = 0
+        await send.write_all(encode_frame(m.encode(m.BlobGet(bytes.fromhex(h), offset))))
+        await send.finish()
+        decoder = FrameDecoder()
+        header: m.Message | None = None
+        while header is None:
+            data = await recv.read(READ)
+            if not data:
+                raise ConnectionError("stream ended before the blob header")
+            bodies = decoder.feed(data, limit=1)
+            if bodies:
+                header = m.decode(bodies[0])
+            elif decoder.buffered > MAX_HEADER:
+                raise ConnectionError("peer sent no valid blob header")
+        if not isinstance(header, m.BlobHave) or not header.found:
+            log.info("device %s does not have blob %s… (yet)", link.peer[:10], h[:12])
+            return False
+        if header.size != size:
+            raise ConnectionError(f"peer announced {header.size} bytes for a blob of {size}")
+        pos = offset
+        rest = decoder.take_buffered()
+        while True:
+            if rest:
+                if pos + len(rest) > size:
+                    raise ConnectionError("peer sent more bytes than the blob holds")
+                pos = self.store.append_partial(h, pos, rest)
+                self.received_bytes += len(rest)
+            if pos >= size:
+                break
+            rest = await recv.read(READ)
+            if not rest:
+                raise ConnectionError(f"transfer cut at {pos} of {size} bytes")
+        if not await asyncio.to_thread(self.store.finish_partial, h, size):  # hashing 200 MB: off the loop
+            log.warning("blob %s… from %s did not match its hash; discarded", h[:12], link.peer[:10])
+            return False
+        log.info("received %s (%d bytes) from %s", h[:12], size, link.peer[:10])
+        return True
+
+    # ------------------------------------------------------------------ serving
+    async def serve(self, link: Link) -> None:
+        """Answer the blob streams a paired peer opens on this connection."""
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while not link.closed.is_set():
+                bi = await link.stream.conn.accept_bi()
+                task = asyncio.create_task(self._serve_one(link, bi))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        except Exception as exc:  # noqa: BLE001 - the connection ended
+            log.debug("blob streams from %s ended: %s", link.peer[:10], describe(exc))
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    async def _serve_one(self, link: Link, bi: Any) -> None:
+        send, recv = bi.send(), bi.recv()
+        try:
+            decoder = FrameDecoder()
+            request: m.Message | None = None
+            while request is None:
+                data = await recv.read(MAX_HEADER)
+                if not data:
+                    return
+                bodies = decoder.feed(data, limit=1)
+                if bodies:
+                    request = m.decode(bodies[0])
+                elif decoder.buffered > MAX_HEADER:
+                    raise ConnectionError("no valid request")
+            if not isinstance(request, m.BlobGet) or link.session.state not in (State.SYNCING, State.LIVE):
+                raise ConnectionError(f"unexpected {type(request).__name__} on a blob stream")
+            h = request.blob.hex()
+            size = self.store.size(h)
+            if size is None or request.offset > size:
+                await send.write_all(encode_frame(m.encode(m.BlobHave(False, 0))))
+            else:
+                await send.write_all(encode_frame(m.encode(m.BlobHave(True, size))))
+                for chunk in self.store.open_chunks(h, request.offset):
+                    await send.write_all(chunk)
+            await send.finish()
+        except Exception as exc:  # noqa: BLE001 - one bad request only ends its stream
+            log.info("blob request from %s refused: %s", link.peer[:10], describe(exc))
+            with contextlib.suppress(Exception):
+                await send.reset(1)
