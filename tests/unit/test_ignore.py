@@ -86,3 +86,23 @@ def test_scan_applies_the_rules_and_counts_what_they_keep_out(tmp_path: Path) ->
     files, ignored = scan(tmp_path, IgnoreRules("drafts/\n"))
     assert set(files) == {"a.md", ".obsidian/app.json"}
     assert ignored == 4  # drafts/ and .git/ (each once), workspace.json, x.swp
+
+
+SAMPLE_PATHS = [
+    "a.md", "x.tmp", "d/x.tmp", "d.tmp/inner.md", ".obsidian/workspace.json", ".obsidian/workspace-mobile.json",
+    ".obsidian/workspaces.json", ".obsidian/workspace/x.json", "sub/.obsidian/workspace.json", ".obsidian/cache",
+    ".obsidian/cache/x", ".obsidian/app.json", ".trash/a.md", "a/.trash/b.md", ".trashy/a.md", "node_modules/x.js",
+    "a/node_modules/b/c.js", "__pycache__/m.pyc", ".#lock.md", "x.md~", "~x.md", "Thumbs.db", "a/Thumbs.db",
+    ".DS_Store", "x.part", "x.partial", "x.crdownload", "x.swp", ".x.swx", "desktop.ini", "notes/desktop.ini.md",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("rel", SAMPLE_PATHS)
+def test_built_in_matcher_agrees_with_the_gitignore_engine(rel: str) -> None:
+    native = IgnoreRules()
+    gitignore = IgnoreRules("# a comment only: forces the pathspec engine\n")
+    assert gitignore._spec is not None and native._spec is None
+    assert native.ignores(rel) == gitignore.ignores(rel)
+    folder = rel.rpartition("/")[0]
+    if folder:
+        assert native.ignores_dir(folder) == gitignore.ignores_dir(folder)

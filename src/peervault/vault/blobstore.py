@@ -24,8 +24,7 @@ import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-
-import blake3
+from typing import Any
 
 from .fsops import sync_dirs
 
@@ -37,6 +36,13 @@ _PREFIX_RE = re.compile(r"[0-9a-f]{2}")
 
 class BlobChanged(OSError):
     """A file changed while it was being copied into the blob store: read it again later."""
+
+
+def _hasher() -> Any:
+    """BLAKE3, imported on first use: a vault without binary files never pays its memory."""
+    import blake3
+
+    return blake3.blake3()
 
 
 def _check(h: object) -> str:
@@ -85,7 +91,7 @@ def _create_temp(folder: Path, prefix: str) -> tuple[Path, int]:
 
 def hash_file(path: Path) -> tuple[str, int]:
     """(BLAKE3 hex digest, size) of the bytes read, streaming in CHUNKs."""
-    hasher = blake3.blake3()
+    hasher = _hasher()
     size = 0
     fd = _open_regular(path)
     try:
@@ -133,7 +139,7 @@ class BlobStore:
         try:
             before = os.fstat(fd)
             tmp, out = _create_temp(self._tmp_dir, "add-")
-            hasher = blake3.blake3()
+            hasher = _hasher()
             size = 0
             for piece in _chunks(fd, bytearray(CHUNK)):
                 hasher.update(piece)
@@ -272,7 +278,7 @@ class BlobStore:
         try:
             ok = os.fstat(fd).st_size == size
             if ok:
-                hasher = blake3.blake3()
+                hasher = _hasher()
                 read = 0
                 for piece in _chunks(fd, bytearray(CHUNK)):
                     hasher.update(piece)
