@@ -62,6 +62,9 @@ class Config:
     # Binary files (and text above text_max_bytes) sync as blobs; larger than this, not at all.
     text_max_bytes: int = 5 * 1024 * 1024
     max_file_bytes: int = 1024**3
+    # History: versions are kept 30 days or the last 10 per file, whichever keeps more (`gc`).
+    history_keep_versions: int = 10
+    history_keep_days: float = 30.0
     invite_ttl_s: float = 3600.0
     no_relay: bool = False
     bind: str | None = None

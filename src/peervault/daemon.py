@@ -345,7 +345,7 @@ class Daemon:
                 if isinstance(msg, m.IndexUpdates):
                     self.engine.apply_index(msg.blob)
                 else:
-                    self.engine.apply_docs(msg.entries)
+                    self.engine.apply_docs(msg.entries, origin=link.peer)
             except Exception:  # noqa: BLE001 - a bad update is refused, the link closed
                 log.exception("could not apply an update from %s", link.peer[:10])
                 link.close(400, "update could not be applied")

@@ -251,6 +251,96 @@ def status(vault: str, as_json: bool) -> None:
         render(out.get(), info)
 
 
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "—"
+
+
+def _device(origin: str) -> str:
+    return "this device" if origin == "local" else origin[:10]
+
+
+@cli.command()
+@click.argument("vault", type=click.Path(exists=True, file_okay=False))
+@click.argument("path")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def history(vault: str, path: str, as_json: bool) -> None:
+    """Versions of PATH kept on this device (deleted files too), oldest first."""
+    from rich.table import Table
+
+    from .history import versions
+
+    state = _open(vault)
+    kept = versions(state, path)
+    if as_json:
+        rows = [{"version": v.number, "at": v.at, "device": v.origin, "size": v.size, "change": v.summary} for v in kept]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    t = Table(title=f"History of {path}", title_justify="left")
+    for col in ("version", "time", "device", "size", "change"):
+        t.add_column(col, justify="right" if col in ("version", "size") else "left")
+    for v in kept:
+        t.add_row(str(v.number), _when(v.at), _device(v.origin), f"{v.size:,} B", v.summary)
+    out.print(t)
+    out.print(f"Bring one back with: peervault restore {vault} {path} --at N", highlight=False)
+
+
+@cli.command()
+@click.argument("vault", type=click.Path(exists=True, file_okay=False))
+@click.argument("path")
+@click.option("--at", "at", type=int, help="Version number from `history` (default: the newest that differs).")
+def restore(vault: str, path: str, at: int | None) -> None:
+    """Bring a version of PATH back, as a new edit that syncs to every device."""
+    from .history import restore as restore_version
+
+    state = _open(vault)
+    running = state.daemon_running()
+    chosen = restore_version(state, path, at, running)
+    then = "the running daemon sends it to your devices" if running else f"`peervault sync {vault}` or `run` sends it"
+    err.print(f"Restored version {chosen.number} of {path} ({_when(chosen.at)}); {then}.", highlight=False)
+
+
+@cli.command()
+@click.argument("vault", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def deleted(vault: str, as_json: bool) -> None:
+    """Deleted files that can be restored."""
+    from rich.table import Table
+
+    from .history import deleted as deleted_files
+
+    rows = deleted_files(_open(vault))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        out.print("No deleted files.")
+        return
+    t = Table(title="Deleted files", title_justify="left")
+    for col in ("path", "kind", "last version seen"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["path"], r["kind"], _when(r["last_version_at"]))
+    out.print(t)
+    out.print(f"Bring one back with: peervault restore {vault} PATH", highlight=False)
+
+
+@cli.command()
+@click.argument("vault", type=click.Path(exists=True, file_okay=False))
+def gc(vault: str) -> None:
+    """Forget versions beyond the retention policy and reclaim the space of unused blobs."""
+    from .history import gc as collect
+
+    state = _open(vault)
+    state.lock()  # it needs the vault to itself: a running daemon may be adding versions
+    cfg = load_config(state.dir)
+    res = collect(state, cfg)
+    err.print(
+        f"Forgot {res['versions_forgotten']} version(s) beyond retention ({cfg.history_keep_versions} per file or "
+        f"{cfg.history_keep_days:g} days); removed {res['blobs_removed']} unused blob(s), {res['bytes_freed']:,} bytes.",
+        highlight=False,
+    )
+
+
 @cli.command()
 @click.option(
     "--tier",

@@ -106,6 +106,12 @@ def apply(doc: LoroDoc, blob: bytes) -> None:
     guard("import note update", lambda: doc.import_(blob))
 
 
+def text_at(doc: LoroDoc, frontiers_bytes: bytes) -> str:
+    """The note's text as it was at a recorded version (Loro's checkout, on a fork)."""
+    f = guard("decode version", lambda: Frontiers.decode(frontiers_bytes))
+    return text_of(guard("check out version", lambda: doc.fork_at(f)))
+
+
 def frontiers(doc: LoroDoc) -> bytes:
     return bytes(doc.oplog_frontiers.encode())
 

@@ -21,6 +21,7 @@ SCHEMA_FILES = [
     "001_initial.sql",
     "002_inode_pending_writes.sql",
     "003_blob_versions.sql",
+    "004_versions.sql",
 ]  # append new numbered files; never edit an applied one
 
 
@@ -153,6 +154,32 @@ class Store:
         return {r[0] for r in self.db.execute("SELECT file_id FROM pending_writes")}
 
     # -- unsynced ------------------------------------------------------------------------
+    def add_versions(self, rows: list[tuple[str, float, bytes, str, str]]) -> None:
+        """(file_id, at, frontiers, origin, path) for each note that changed."""
+        self.db.executemany("INSERT INTO versions (file_id, at, frontiers, origin, path) VALUES (?, ?, ?, ?, ?)", rows)
+
+    def versions(self, file_id: str) -> list[tuple[float, bytes, str, str]]:
+        """(at, frontiers, origin, path), oldest first."""
+        rows = self.db.execute("SELECT at, frontiers, origin, path FROM versions WHERE file_id=? ORDER BY at", (file_id,))
+        return [(float(a), bytes(f), str(o), str(p)) for a, f, o, p in rows]
+
+    def prune_history(self, keep: int, keep_s: float, now: float) -> int:
+        """Forget versions beyond retention: older than `keep_s` AND not among a file's newest
+        `keep` (whichever keeps more). Returns the number of versions forgotten."""
+        n = 0
+        for table, key in (("versions", "at"), ("blob_versions", "seen_at")):
+            cur = self.db.execute(
+                f"DELETE FROM {table} WHERE {key} < ? AND rowid NOT IN ("
+                f"SELECT rowid FROM (SELECT rowid, ROW_NUMBER() OVER (PARTITION BY file_id ORDER BY {key} DESC) AS r "
+                f"FROM {table}) WHERE r <= ?)",
+                (now - keep_s, keep),
+            )
+            n += cur.rowcount
+        return n
+
+    def kept_blobs(self) -> set[str]:
+        return {str(b) for (b,) in self.db.execute("SELECT DISTINCT blob FROM blob_versions")}
+
     def add_blob_version(self, file_id: str, blob: str, size: int, path: str, origin: str, at: float) -> None:
         self.db.execute(
             "INSERT OR IGNORE INTO blob_versions (file_id, blob, size, path, seen_at, origin) VALUES (?, ?, ?, ?, ?, ?)",

@@ -90,6 +90,8 @@ class Engine:
             self._buckets[int(doc_id[:2], 16)] ^= _digest(doc_id, vv)
         self._cache: DocCache[LoroDoc] = DocCache(cfg.cache_docs, cfg.cache_bytes, self._load_doc, self._persist_doc)
         self._batch_depth = 0
+        self._new_versions: list[tuple[str, float, bytes, str, str]] = []  # for the versions table
+        self._origin = "local"  # who made the changes being saved: "local" or a peer's id
         self._pinned: dict[str, LoroDoc] = {}  # see apply_docs
         # What changed locally and is not yet pushed: note id (or INDEX) -> version before the change.
         self._pending: dict[str, bytes | None] = {}
@@ -127,8 +129,12 @@ class Engine:
         """Record a changed note: written back at the end of the batch (or at once outside one)."""
         published = not fid.startswith("u")
         self._cache.put_dirty(fid, doc)
+        if published:
+            e, row = self.entries.get(fid), self.files.get(fid)
+            path = e.path if e is not None else row.path if row is not None else ""
+            self._new_versions.append((fid, time.time(), notes.frontiers(doc), self._origin, path))
         if not self._batch_depth:
-            self._cache.flush()
+            self._flush_saves()
         if published:
             vv = notes.vv_bytes(doc)
             bucket = int(fid[:2], 16)
@@ -139,6 +145,22 @@ class Engine:
                 self._buckets[bucket] ^= _digest(fid, old)
             self._buckets[bucket] ^= _digest(fid, vv)
             self._vvs[fid] = vv
+
+    @contextlib.contextmanager
+    def _saves_from(self, origin: str) -> Iterator[None]:
+        """Changes saved meanwhile came from `origin` (a peer), not from this device."""
+        self._origin = origin
+        try:
+            yield
+        finally:
+            self._origin = "local"
+
+    def _flush_saves(self) -> None:
+        """Write back the notes changed in this batch, and the versions history will list."""
+        self._cache.flush()
+        if self._new_versions:
+            self.store.add_versions(self._new_versions)
+            self._new_versions = []
 
     def _mark_pending(self, fid: str, before: bytes | None) -> None:
         if not fid.startswith("u") and fid not in self._pending:
@@ -167,10 +189,11 @@ class Engine:
                 yield
             except BaseException:
                 self._cache.discard_dirty()  # rolled back: reload those notes from the database
+                self._new_versions = []
                 raise
             finally:
                 self._batch_depth -= 1
-            self._cache.flush()
+            self._flush_saves()
             if self._index_unsaved:
                 self.store.set_meta(INDEX_KEY, self.index.snapshot())
                 self._index_unsaved = False
@@ -525,7 +548,7 @@ class Engine:
             fid = "u" + secrets.token_hex(15)
             doc = notes.new_note(text, self.session_peer)
         else:
-            fid = self._alloc_id(rel)
+            fid = self._alloc_id(rel, text)
             existing = self._doc(fid)
             doc = existing if existing is not None else notes.new_note(text, self.session_peer)
             if existing is None:
@@ -546,8 +569,9 @@ class Engine:
         if notes.text_of(doc) != text:
             self._materialize({fid})
 
-    def _alloc_id(self, rel: str) -> str:
-        """Deterministic: the same path created on two devices gets the same id (and merges)."""
+    def _alloc_id(self, rel: str, text: str | None = None) -> str:
+        """Deterministic: the same path created on two devices gets the same id (and merges).
+        A deleted note whose exact text comes back at its path (a restore) is the same note."""
         for attempt in range(10_000):
             fid = file_id_for(rel, attempt)
             entry = self.entries.get(fid)
@@ -555,6 +579,9 @@ class Engine:
                 return fid
             if entry is not None and entry.path == rel and self.is_live(entry) and fid not in self.files:
                 return fid
+            if entry is not None and entry.path == rel and entry.deleted and fid not in self.files and text is not None:
+                if entry.kind == "text" and self.text(fid) == text:
+                    return fid
         raise RuntimeError(f"no free file id for {rel}")
 
     def _local_rename(self, fid: str, rel: str, st: Stat, h: bytes) -> None:
@@ -600,13 +627,13 @@ class Engine:
         self._write_out(changed)
         self.stats["remote_changes"] += len(changed)
 
-    def apply_docs(self, entries: tuple[tuple[bytes, bytes], ...]) -> None:
+    def apply_docs(self, entries: tuple[tuple[bytes, bytes], ...], origin: str = "peer") -> None:
         self._now = time.time()
         changed = set()
         # The batch's notes stay at hand until written out, even if the cache is smaller
         # than the batch (an initial sync would otherwise reload each note it just imported).
         self._pinned = pinned = {}
-        with self._batch():
+        with self._batch(), self._saves_from(origin):
             for raw_id, blob in entries:
                 fid = raw_id.hex()
                 doc = self._doc(fid) or notes.empty_note(self.session_peer)

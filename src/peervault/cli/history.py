@@ -1,0 +1,160 @@
+"""`history`, `restore`, `deleted` and `gc`: the versions a device kept, read from its
+database and blob store (no daemon needed).
+
+A restore writes the chosen version into the vault folder, as the user would: the
+daemon (or the next `sync`) records it as a new edit and every device gets it, so
+nothing about history is ever rewritten.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import STATE_DIR, Config
+from ..crdt import CrdtError, notes
+from ..crdt.index import Entry, VaultIndex
+from ..errors import PeerVaultError
+from ..vault.blobstore import BlobStore, hash_file
+from ..vault.fsops import atomic_write
+from ..vault.paths import check_remote_path, safe_target
+
+
+@dataclass
+class Version:
+    number: int
+    at: float
+    origin: str  # "local" or a peer's endpoint id
+    size: int
+    summary: str
+    text: str | None = None  # text notes
+    blob: str | None = None  # binary files
+
+
+def _entries(state: Any) -> dict[str, Entry]:
+    snap = state.store.get_meta("index_snapshot")
+    return VaultIndex.load(bytes(snap), 1).entries() if snap else {}
+
+
+def _file_ids(state: Any, path: str) -> list[str]:
+    """Files that lived at `path` (now, or before they were deleted or moved)."""
+    try:
+        check_remote_path(path)
+    except PeerVaultError as exc:
+        raise PeerVaultError(f"{path!r} is not a path inside a vault: {exc}") from None
+    fids = [fid for fid, e in _entries(state).items() if e.path == path]
+    db = state.store.db
+    for table in ("versions", "blob_versions"):
+        fids += [str(f) for (f,) in db.execute(f"SELECT DISTINCT file_id FROM {table} WHERE path=?", (path,)) if f not in fids]
+    if not fids:
+        raise PeerVaultError(f"no history for {path!r} in {state.root}; `peervault deleted` lists deleted files")
+    return fids
+
+
+def versions(state: Any, path: str) -> list[Version]:
+    """Every version kept of the file(s) at `path`, oldest first, numbered from 1."""
+    out: list[Version] = []
+    for fid in _file_ids(state, path):
+        snap = state.store.load_doc(fid)
+        if snap is not None:
+            doc = notes.load_note(snap, 1)
+            for at, frontiers, origin, _ in state.store.versions(fid):
+                try:
+                    text = notes.text_at(doc, frontiers)
+                except CrdtError:
+                    continue
+                out.append(Version(0, at, origin, len(text.encode("utf-8")), "", text=text))
+        for blob, size, _, at, origin in state.store.blob_versions(fid):
+            out.append(Version(0, at, origin, size, f"binary {blob[:12]}…", blob=blob))
+    out.sort(key=lambda v: v.at)
+    previous = ""
+    for n, v in enumerate(out, start=1):
+        v.number = n
+        if v.text is not None:
+            v.summary = _diff_summary(previous, v.text)
+            previous = v.text
+    return out
+
+
+def _diff_summary(old: str, new: str) -> str:
+    added = removed = 0
+    for line in difflib.ndiff(old.splitlines(), new.splitlines()):
+        added += line.startswith("+ ")
+        removed += line.startswith("- ")
+    return "no change in lines" if not (added or removed) else f"+{added} −{removed} lines"
+
+
+def restore(state: Any, path: str, at: int | None, daemon_running: bool) -> Version:
+    """Write version `at` (default: the newest that differs from the file now) back into the vault."""
+    kept = versions(state, path)
+    target = safe_target(state.root, path)
+    now = _fingerprint(target)
+    if at is None:
+        candidates = [v for v in kept if _fingerprint_of(v) != now]
+        if not candidates:
+            raise PeerVaultError(f"{path} already holds its latest version; pick one with --at N (see `peervault history`)")
+        chosen = candidates[-1]
+    else:
+        matches = [v for v in kept if v.number == at]
+        if not matches:
+            raise PeerVaultError(f"{path} has versions 1 to {len(kept)}; there is no version {at}")
+        chosen = matches[0]
+    if now is not None and not daemon_running and not any(_fingerprint_of(v) == now for v in kept):
+        raise PeerVaultError(
+            f"{path} has changes PeerVault has not recorded yet; run `peervault sync {state.root}` first, then restore"
+        )
+    if chosen.blob is not None:
+        blobs = BlobStore(state.root / STATE_DIR)
+        if not blobs.has(chosen.blob):
+            raise PeerVaultError(f"version {chosen.number} of {path} is kept on another device, not here")
+        blobs.copy_to(chosen.blob, target, state.root / STATE_DIR / "tmp")
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(state.root, target, (chosen.text or "").encode("utf-8"))
+    return chosen
+
+
+def _fingerprint(path: Path) -> tuple[str, str] | None:
+    """What the file holds now, comparable with versions without reading a large file whole."""
+    try:
+        if path.stat().st_size > 5 * 2**20:
+            return ("blob", hash_file(path)[0])
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        return ("text", data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return ("blob", hash_file(path)[0])
+
+
+def _fingerprint_of(v: Version) -> tuple[str, str]:
+    return ("blob", v.blob) if v.blob is not None else ("text", v.text or "")
+
+
+def deleted(state: Any) -> list[dict[str, Any]]:
+    """Deleted files that can be restored: path, kind, and when this device last saw a version."""
+    out = []
+    for fid, e in _entries(state).items():
+        if not e.deleted:
+            continue
+        times = [at for at, *_ in state.store.versions(fid)] + [row[3] for row in state.store.blob_versions(fid)]
+        out.append({"path": e.path, "kind": e.kind, "last_version_at": max(times) if times else None, "file_id": fid})
+    return sorted(out, key=lambda d: d["path"])
+
+
+def gc(state: Any, cfg: Config) -> dict[str, int]:
+    """Forget versions beyond retention, then delete blobs nothing refers to any more."""
+    forgotten = state.store.prune_history(cfg.history_keep_versions, cfg.history_keep_days * 86400, time.time())
+    blobs = BlobStore(state.root / STATE_DIR)
+    referenced = state.store.kept_blobs() | {e.blob for e in _entries(state).values() if e.kind == "blob" and not e.deleted}
+    freed = removed = 0
+    for h in list(blobs.all_hashes()):
+        if h not in referenced:
+            freed += blobs.size(h) or 0
+            blobs.remove(h)
+            removed += 1
+    return {"versions_forgotten": forgotten, "blobs_removed": removed, "bytes_freed": freed}

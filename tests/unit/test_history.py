@@ -1,0 +1,92 @@
+"""Versions kept by the engine, the retention policy, and gc, on real SQLite and folders."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from peervault.cli import history
+from peervault.config import Config
+from peervault.errors import PeerVaultError
+from twin_engines import Pair, engine_pair
+
+DAY = 86400.0
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[Pair]:
+    yield from engine_pair(tmp_path)
+
+
+def save(pair: Pair, rel: str, data: str | bytes) -> None:
+    p = pair.state_a.root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data.encode() if isinstance(data, str) else data)
+    st = os.stat(p)
+    os.utime(p, ns=(st.st_mtime_ns + 1_000_000, st.st_mtime_ns + 1_000_000))  # a distinct save
+    pair.a.reconcile()
+
+
+def test_every_save_is_a_version_with_its_text_and_a_diff_summary(pair: Pair) -> None:
+    save(pair, "n.md", "one\n")
+    save(pair, "n.md", "one\ntwo\n")
+    save(pair, "n.md", "two\n")
+    kept = history.versions(pair.state_a, "n.md")
+    assert [v.text for v in kept] == ["one\n", "one\ntwo\n", "two\n"]
+    assert [v.summary for v in kept] == ["+1 −0 lines", "+1 −0 lines", "+0 −1 lines"]
+    assert [v.number for v in kept] == [1, 2, 3] and all(v.origin == "local" for v in kept)
+
+
+def test_restore_writes_the_chosen_version_and_refuses_unrecorded_changes(pair: Pair) -> None:
+    save(pair, "n.md", "good\n")
+    save(pair, "n.md", "bad\n")
+    chosen = history.restore(pair.state_a, "n.md", None, daemon_running=False)  # newest that differs
+    assert chosen.text == "good\n" and (pair.state_a.root / "n.md").read_text() == "good\n"
+    pair.a.reconcile()
+    (pair.state_a.root / "n.md").write_text("typed but not yet recorded\n")
+    with pytest.raises(PeerVaultError, match="not recorded yet"):
+        history.restore(pair.state_a, "n.md", 1, daemon_running=False)
+    with pytest.raises(PeerVaultError, match="no version 99"):
+        history.restore(pair.state_a, "n.md", 99, daemon_running=True)
+
+
+def test_deleted_files_are_listed_and_restorable(pair: Pair) -> None:
+    save(pair, "gone.md", "keep me\n")
+    (pair.state_a.root / "gone.md").unlink()
+    pair.a.reconcile()
+    assert [d["path"] for d in history.deleted(pair.state_a)] == ["gone.md"]
+    history.restore(pair.state_a, "gone.md", None, daemon_running=False)
+    pair.a.reconcile()
+    assert history.deleted(pair.state_a) == []  # the same note came back, not a copy
+    assert (pair.state_a.root / "gone.md").read_text() == "keep me\n"
+
+
+def test_retention_keeps_the_last_n_or_the_last_days_whichever_keeps_more(pair: Pair) -> None:
+    store = pair.state_a.store
+    now = 1_000 * DAY
+    rows = [("f1", now - age * DAY, b"", "local", "f1.md") for age in range(40, 0, -1)]  # 40 daily versions
+    rows += [("f2", now - age * DAY, b"", "local", "f2.md") for age in (100, 90, 80)]  # 3 old ones
+    store.add_versions(rows)
+    forgotten = store.prune_history(keep=10, keep_s=30 * DAY, now=now)
+    ages = sorted(round((now - at) / DAY) for at, *_ in store.versions("f1"))
+    assert ages == list(range(1, 31))  # the last 30 days win over "last 10" here
+    assert len(store.versions("f2")) == 3  # older than 30 days, but the last 10 of that file
+    assert forgotten == 40 - 30
+
+
+def test_gc_removes_only_blobs_nothing_refers_to(pair: Pair) -> None:
+    save(pair, "pic.bin", b"\xff version one")
+    save(pair, "pic.bin", b"\xff version two")
+    orphan, _ = pair.a.blobs.add_file(_tmp_file(pair, b"\xff never referenced"))
+    res = history.gc(pair.state_a, Config())
+    assert res["blobs_removed"] == 1 and not pair.a.blobs.has(orphan)
+    assert [v.size for v in history.versions(pair.state_a, "pic.bin")] == [13, 13]  # both versions stay
+
+
+def _tmp_file(pair: Pair, data: bytes) -> Path:
+    p = pair.state_a.root / ".peervault" / "probe"
+    p.write_bytes(data)
+    return p
