@@ -1040,3 +1040,20 @@ def test_saving_again_while_a_remote_change_waits_applies_each_edit_once(pair: P
     assert (pair.a.root / "n.md").read_text() == expected
     exchange(pair)
     assert (pair.b.root / "n.md").read_text() == expected
+
+
+def test_names_differing_only_in_case_on_a_case_blind_file_system(pair: Pair) -> None:
+    assert pair.b.case_insensitive is False  # this machine's file system tells case apart
+    pair.b.case_insensitive = True  # ... so act as macOS or Windows would
+    pair.b._layout_version += 1
+    write(pair.state_b.root / "Note.md", "B's own file\n")
+    pair.b.reconcile()
+    write(pair.state_a.root / "note.md", "A's file\n")
+    pair.a.reconcile()
+    deliver(pair.a, pair.b)
+    assert (pair.state_b.root / "Note.md").read_text() == "B's own file\n"  # kept, never overwritten
+    assert not (pair.state_b.root / "note.md").exists()
+    reason = pair.state_b.store.unsynced()["note.md"]
+    assert "differs only in case from Note.md" in reason
+    deliver(pair.b, pair.a)
+    assert tree(pair.state_a.root) == {"note.md": "A's file\n", "Note.md": "B's own file\n"}  # A holds both

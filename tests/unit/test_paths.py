@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from peervault.errors import UnsafePath
-from peervault.vault.paths import MAX_NAME_BYTES, MAX_PATH_BYTES, check_remote_path, rel_path, safe_target
+from peervault.vault.paths import MAX_NAME_BYTES, MAX_PATH_BYTES, check_remote_path, rel_path, safe_target, windows_problem
 
 BAD_PATHS = [
     "",
@@ -35,8 +35,6 @@ BAD_PATHS = [
     "esc\x1b[31m.md",
     "a\\b",
     "..\\..\\windows",
-    "C:/x",
-    "C:x",
     "c:\\x",
     "x" * (MAX_NAME_BYTES + 1),
     "dir/" + "é" * (MAX_NAME_BYTES // 2 + 1),  # 256+ bytes in UTF-8 though fewer chars
@@ -178,3 +176,46 @@ def test_rel_path(tmp_path: Path) -> None:
     assert rel_path(tmp_path, tmp_path) is None
     assert rel_path(tmp_path, tmp_path.parent / "other") is None
     assert rel_path(tmp_path, str(tmp_path) + os.sep + "x" + os.sep + ".." + os.sep + "y.md") == "y.md"
+
+
+# ------------------------------------------------------------------------------- names other systems cannot hold
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("C:/x", "does not allow"),  # a drive path there; an ordinary name on Linux and macOS
+        ("C:x", "does not allow"),
+        ("a:b.md", "does not allow"),
+        ('say "hi".md', "does not allow"),
+        ("what?.md", "does not allow"),
+        ("folder./note.md", "ends with a dot"),
+        ("note.md ", "ends with a dot or a space"),
+        ("CON.md", "reserved device name"),
+        ("sub/lpt1", "reserved device name"),
+        ("a/" * 130 + "x.md", "longer than Windows allows"),
+    ],
+)
+def test_windows_problem_names_the_reason(path: str, why: str) -> None:
+    problem = windows_problem(path)
+    assert problem is not None and why in problem
+
+
+@pytest.mark.parametrize("path", ["note.md", "Console.md", "a/b c/d-e_f.md", "ümlaut.md", "CONTENTS.md", ".hidden"])
+def test_windows_accepts_ordinary_names(path: str) -> None:
+    assert windows_problem(path) is None
+
+
+def test_on_windows_the_engine_reports_instead_of_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from peervault.sync import engine as engine_module
+    from twin_engines import deliver, engine, twin_vaults
+
+    sa, sb = twin_vaults(tmp_path)
+    a, b = engine(sa), engine(sb)
+    (sa.root / "a:b.md").write_text("made on Linux\n")
+    (sa.root / "fine.md").write_text("fine\n")
+    a.reconcile()
+    monkeypatch.setattr(engine_module, "ON_WINDOWS", True)
+    deliver(a, b)
+    assert (sb.root / "fine.md").exists() and not (sb.root / "a:b.md").exists()
+    assert "Windows does not allow" in sb.store.unsynced()["a:b.md"]
+    sa.close()
+    sb.close()

@@ -18,6 +18,7 @@ import heapq
 import logging
 import os
 import secrets
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ from ..store.db import FileRow, Store
 from ..vault.blobstore import BlobStore
 from ..vault.fsops import Stat, WriteBatch, atomic_write, content_hash, prune_empty_dirs, stat_of
 from ..vault.ignore import IGNORE_FILE, IgnoreRules
-from ..vault.paths import check_remote_path, safe_target
+from ..vault.paths import check_remote_path, safe_target, windows_problem
 from ..vault.scanner import scan
 from .doccache import DocCache
 
@@ -48,6 +49,22 @@ INDEX = "index"  # pending-change key of the vault index (note ids are hex, so n
 BATCH_DOCS = 256
 BATCH_BYTES = 1024 * 1024
 HOUR_NS, DAY_NS = 3600 * 10**9, 86400 * 10**9
+
+
+ON_WINDOWS = sys.platform == "win32"  # names Windows cannot hold are reported, not written
+
+
+def _ignores_case(folder: Path) -> bool:
+    """Whether this file system treats `A` and `a` as one name (macOS, Windows by default)."""
+    probe = folder / "CaseProbe"
+    try:
+        probe.touch()
+        try:
+            return (folder / "caseprobe").exists()
+        finally:
+            probe.unlink()
+    except OSError:
+        return False
 
 
 def _mb(n: int) -> str:
@@ -100,6 +117,8 @@ class Engine:
         self.blobs = BlobStore(root / STATE_DIR)
         self._awaiting: dict[str, set[str]] = {}  # blob hash -> notes waiting for it to arrive
         self.ignore = IgnoreRules.load(root)
+        self.case_insensitive = _ignores_case(root / STATE_DIR)
+        self._case_blocked: dict[str, str] = {}
         self.ignored = 0  # files and folders the rules kept out, at the last full scan
         self._path_checks: dict[str, str | None] = {}
         self._write_batch: WriteBatch | None = None  # the disk writes of the batch under way
@@ -691,7 +710,8 @@ class Engine:
                 if problem is not None:
                     if fid not in self._refused_paths:
                         self._refused_paths.add(fid)
-                        log.warning("ignoring note %s from a peer: %s", fid, problem)
+                        log.warning("not writing %s from a peer: %s", e.path[:200], problem)
+                        self.store.set_unsynced(e.path[:4096], f"cannot be written here: {problem}")
                     continue
                 by_path[e.path].append(fid)
         out: dict[str, str] = {}
@@ -702,7 +722,24 @@ class Engine:
                 for fid in fids[1:]:
                     out[fid] = str(p.with_name(f"{p.stem} ({fid[:6]}){p.suffix}"))
             out[fids[0]] = path
+        self._case_blocked = self._case_collisions(out) if self.case_insensitive else {}
+        for fid in self._case_blocked:
+            del out[fid]
         return out
+
+    def _case_collisions(self, layout: dict[str, str]) -> dict[str, str]:
+        """On a file system that ignores case, paths differing only in case are one file: the
+        one already here (else the smallest id) keeps it; each other is reported, not written,
+        and never deleted. Returns blocked id -> the path that holds its place."""
+        holder: dict[str, str] = {}
+        blocked = {}
+        for fid in sorted(layout, key=lambda f: (f not in self.files, f)):
+            key = layout[fid].casefold()
+            if key in holder:
+                blocked[fid] = holder[key]
+            else:
+                holder[key] = layout[fid]
+        return blocked
 
     def _path_problem(self, path: str) -> str | None:
         """Why a peer's path cannot be used here, or None. Memoised: layouts are recomputed
@@ -712,6 +749,8 @@ class Engine:
         problem = None
         try:
             check_remote_path(path)  # (local ignore rules decide what is picked up, not this)
+            if ON_WINDOWS:
+                problem = windows_problem(path)
         except UnsafePath as exc:
             problem = str(exc)
         self._path_checks[path] = problem
@@ -736,6 +775,12 @@ class Engine:
             try:
                 target = layout.get(fid)
                 row = self.files.get(fid)
+                if fid in self._case_blocked:
+                    path = self.entries[fid].path
+                    self.store.set_unsynced(
+                        path, f"differs only in case from {self._case_blocked[fid]}, and this file system ignores case"
+                    )
+                    continue
                 if target is None:
                     if row is not None and fid in self.entries:
                         self._remove_local(fid, row)

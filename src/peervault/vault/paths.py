@@ -26,7 +26,7 @@ def check_remote_path(path: str) -> str:
         raise UnsafePath(f"path longer than {MAX_PATH_BYTES} bytes")
     if any(ord(c) < 32 or ord(c) == 127 for c in path):
         raise UnsafePath(f"control character in path {path!r}")
-    if path.startswith("/") or "\\" in path or (len(path) > 1 and path[1] == ":"):
+    if path.startswith("/") or "\\" in path:  # (drive paths like C:x are refused on Windows only)
         raise UnsafePath(f"absolute or non-POSIX path {path!r}")
     parts = path.split("/")
     for part in parts:
@@ -37,6 +37,29 @@ def check_remote_path(path: str) -> str:
     if parts[0] == STATE_DIR or GIT_DIR in parts[:-1]:
         raise UnsafePath(f"path {path!r} is inside {STATE_DIR}/ or .git/, which PeerVault never writes")
     return path
+
+
+_WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+)
+_WINDOWS_BAD_CHARS = set('<>:"|?*\\')
+WINDOWS_MAX_PATH = 259  # MAX_PATH less the terminator, for the vault-relative part at best
+
+
+def windows_problem(path: str) -> str | None:
+    """Why Windows could not hold `path` (it would refuse it, or silently change it), or None.
+    Such files still sync between devices that can hold them."""
+    if len(path) > WINDOWS_MAX_PATH:
+        return f"path longer than Windows allows ({len(path)} > {WINDOWS_MAX_PATH} characters)"
+    for part in path.split("/"):
+        bad = sorted(_WINDOWS_BAD_CHARS.intersection(part))
+        if bad:
+            return f"{part!r} holds {' '.join(bad)}, which Windows does not allow in names"
+        if part.endswith((".", " ")):
+            return f"{part!r} ends with a dot or a space, which Windows drops"
+        if part.split(".")[0].upper() in _WINDOWS_RESERVED:
+            return f"{part!r} is a reserved device name on Windows"
+    return None
 
 
 def rel_path(root: Path, abs_path: str | Path) -> str | None:
