@@ -44,8 +44,13 @@ def test_images_and_pdfs_sync_byte_identical(make_device):
     pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + os.urandom(300_000)
     (a.root / "attachments").mkdir()
     (a.root / "attachments" / "photo.png").write_bytes(png)
+    many = {f"attachments/scan-{i:02d}.jpg": os.urandom(300_000) for i in range(12)}  # fetched side by side
+    for rel, data in many.items():
+        (a.root / rel).write_bytes(data)
     a.start()
-    pair_running(a, b)
+    b.join(a.invite())  # `join` returns only once every file is in place, binaries too
+    assert all((b.root / rel).read_bytes() == data for rel, data in many.items())
+    b.start()
     wait_until(lambda: (b.root / "attachments" / "photo.png").exists(), what="image on B")
     assert (b.root / "attachments" / "photo.png").read_bytes() == png
     wait_until(lambda: b.status()["daemon"]["running"], what="B's daemon reporting")

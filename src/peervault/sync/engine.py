@@ -510,10 +510,10 @@ class Engine:
             live = {
                 f for f in fids if (e := self.entries.get(f)) is not None and e.kind == "blob" and e.blob == h and self.is_live(e)
             }
-            if live and not self.blobs.has(h):
+            if not live:
+                del self._awaiting[h]  # no file needs that version any more
+            elif not self.blobs.has(h):  # (present: `blob_arrived` is about to write its files)
                 out[h] = self.entries[next(iter(live))].size
-            else:
-                del self._awaiting[h]
         return out
 
     def blob_arrived(self, h: str) -> None:
