@@ -261,6 +261,8 @@ def test_binary_files_sync_as_blobs_byte_for_byte(pair: Pair) -> None:
     assert len(pair.b.wanted_blobs()) == 1
     carry_blobs(pair.a, pair.b)
     assert (pair.state_b.root / "img" / "pic.png").read_bytes() == PNG
+    made = (pair.state_a.root / "img" / "pic.png").stat().st_mtime_ns // 1_000_000
+    assert (pair.state_b.root / "img" / "pic.png").stat().st_mtime_ns // 1_000_000 == made  # its time travels too
     assert pair.b.wanted_blobs() == {}
     assert pair.b.reconcile() == 0  # its own write is not a change
 

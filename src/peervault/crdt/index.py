@@ -31,6 +31,7 @@ class Entry:
     dvv: bytes
     blob: str = ""  # kind "blob": the content's blake3 hex digest
     size: int = 0
+    mtime_ms: int = 0  # kind "blob": when it was last modified where it was made
 
 
 def file_id_for(path: str, attempt: int = 0) -> str:
@@ -74,13 +75,14 @@ class VaultIndex:
         entry.insert("deleted", False)
         self.doc.commit()
 
-    def put_blob(self, file_id: str, path: str, blob: str, size: int) -> None:
+    def put_blob(self, file_id: str, path: str, blob: str, size: int, mtime_ms: int = 0) -> None:
         """A binary file's (new) content: concurrent versions resolve last-writer-wins."""
         entry = self._files.ensure_mergeable_map(file_id)
         entry.insert("path", path)
         entry.insert("kind", "blob")
         entry.insert("blob", blob)
         entry.insert("size", size)
+        entry.insert("mtime", mtime_ms)
         entry.insert("deleted", False)
         self.doc.commit()
 
@@ -121,6 +123,14 @@ def _entry(fid: str, v: object) -> Entry | None:
     blob, size = str(v.get("blob") or ""), v.get("size")
     if kind == "blob" and not (_HEX64.fullmatch(blob) and isinstance(size, int) and size >= 0):
         return None  # a malformed entry from a peer: never acted on
+    mtime = v.get("mtime")
     return Entry(
-        fid, v["path"], kind, bool(v.get("deleted")), bytes(v.get("dvv") or b""), blob, size if isinstance(size, int) else 0
+        fid,
+        v["path"],
+        kind,
+        bool(v.get("deleted")),
+        bytes(v.get("dvv") or b""),
+        blob,
+        size if isinstance(size, int) else 0,
+        mtime if isinstance(mtime, int) and mtime > 0 else 0,
     )

@@ -455,7 +455,7 @@ class Engine:
         if row is not None and row.file_id != fid:
             self._forget(row.file_id)  # a pre-pairing text note turned binary: one id from now on
         before = self.index.vv()
-        self.index.put_blob(fid, rel, h, size)
+        self.index.put_blob(fid, rel, h, size, st.mtime_ns // 1_000_000)
         self._index_changed(fid, before)
         self._record(fid, rel, st, hb, b"")
         self.store.add_blob_version(fid, h, size, rel, "local", time.time())
@@ -491,6 +491,8 @@ class Engine:
             kept, size = self.blobs.add_file(dst)
             self.store.add_blob_version(fid, kept, size, target, "local", time.time())
         self.blobs.copy_to(h, dst, self.root / STATE_DIR / "tmp")
+        if entry.mtime_ms:  # keep the time it was made (photos, recordings): a blob is a copy
+            os.utime(dst, ns=(entry.mtime_ms * 1_000_000, entry.mtime_ms * 1_000_000))
         self.stats["files_written"] += 1
         st = stat_of(dst)
         if st is not None:
