@@ -50,6 +50,7 @@ def collect(state: Any) -> dict[str, Any]:
             "ignored": runtime["ignored"] if "ignored" in runtime else scan(state.root, IgnoreRules.load(state.root))[1],
         },
         "pending_changes": runtime.get("pending", 0),
+        "binary_transfers": runtime.get("blobs", {"wanted": 0, "fetching": 0, "bytes_received": 0}),
         "not_synced": [{"path": p, "reason": r} for p, r in unsynced.items()],
         "metrics": runtime.get("metrics", {}),
     }
@@ -77,6 +78,12 @@ def render(out: Console, info: dict[str, Any]) -> None:
         f"{f['ignored']} ignored (files and folders; see .peervaultignore)",
         highlight=False,
     )
+    blobs = info["binary_transfers"]
+    if blobs["wanted"]:
+        out.print(
+            f"[bold]Binaries[/]  {blobs['wanted']} file(s) waiting for their content, {blobs['fetching']} transferring",
+            highlight=False,
+        )
     table = Table(title="Peers", title_justify="left")
     for col in ("device", "paired", "connected", "last seen", "addresses"):
         table.add_column(col)
