@@ -78,6 +78,9 @@ class Daemon:
         self.metrics.phase("transport_init", t0)
         t1 = time.perf_counter()
         self.engine = Engine(self.state.root, self.state.store, self.cfg)
+        for peer in self.state.store.take_forget_requests():  # queued while no daemon ran? (not normally)
+            self.engine.forget_device(peer)
+        self.engine.take_forgotten()
         self.blobs = BlobTransfers(self.engine, self.links, self.cfg.max_concurrent_syncs, self._after_blob)
         self.metrics.phase("index_load", t1)
         if self.mode != "run":
@@ -89,6 +92,7 @@ class Daemon:
                 loop.add_signal_handler(sig, self.stopping.set)
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGUSR1, self._write_status)  # `status` asks for fresh figures
+            loop.add_signal_handler(signal.SIGUSR2, self._forget_requested)  # `forget` queued a device
         self._tasks.append(asyncio.create_task(self._accept_loop()))
         if self.mode == "run":
             self._tasks.append(asyncio.create_task(self._watch_loop()))
@@ -336,6 +340,24 @@ class Daemon:
         return link
 
     # ------------------------------------------------------------------ events
+    def _forget_requested(self) -> None:
+        """`peervault forget` ran while this daemon holds the vault: carry out its requests."""
+        for peer in self.state.store.take_forget_requests():
+            self.engine.forget_device(peer)
+            self._drop_device(peer, "this device was removed from the vault")
+        self._schedule_flush()
+        self._mark_status()
+
+    def _drop_device(self, peer: str, why: str) -> None:
+        dialer = self._dialers.pop(peer, None)
+        if dialer is not None:
+            dialer.cancel()
+        link = self.links.get(peer)
+        if link is not None:
+            link.send([m.Refused(403, why)])
+            asyncio.get_running_loop().call_later(0.1, link.close, 403, why)
+        log.info("removed device %s from this vault", peer[:10])
+
     def _on_event(self, link: Link, ev: Event) -> None:
         store = self.state.store
         if isinstance(ev, Received):
@@ -344,6 +366,8 @@ class Daemon:
             try:
                 if isinstance(msg, m.IndexUpdates):
                     self.engine.apply_index(msg.blob)
+                    for peer in self.engine.take_forgotten():  # another device removed one
+                        self._drop_device(peer, "this device was removed from the vault")
                 else:
                     self.engine.apply_docs(msg.entries, origin=link.peer)
             except Exception:  # noqa: BLE001 - a bad update is refused, the link closed

@@ -45,6 +45,7 @@ class VaultState:
         d = root / STATE_DIR
         created = not (d / "state.db").exists()
         d.mkdir(parents=True, exist_ok=True)
+        os.chmod(d, 0o700)  # the key, the database and the daemon's runtime file: the owner's alone
         key_path = d / "secret.key"
         if not key_path.exists():
             fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

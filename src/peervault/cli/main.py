@@ -251,6 +251,38 @@ def status(vault: str, as_json: bool) -> None:
         render(out.get(), info)
 
 
+@cli.command()
+@click.argument("vault", type=click.Path(exists=True, file_okay=False))
+@click.argument("device")
+def forget(vault: str, device: str) -> None:
+    """Remove a paired DEVICE (its id, or the start of it): it can no longer connect, and
+    your other devices drop it as soon as they hear of it."""
+    import os
+    import signal
+
+    state = _open(vault)
+    matches = [p.endpoint_id for p in state.store.peers() if p.endpoint_id.startswith(device.lower())]
+    if not matches:
+        raise PeerVaultError(f"no paired device {device!r} in {state.root}; `peervault status {vault}` lists them")
+    if len(matches) > 1:
+        raise PeerVaultError(f"{device!r} matches {len(matches)} devices; give more of its id")
+    peer = matches[0]
+    if state.daemon_running():
+        state.store.request_forget(peer)
+        os.kill(int((state.runtime() or {})["pid"]), signal.SIGUSR2)  # the daemon owns the index
+        deadline = time.monotonic() + 10
+        while state.store.peer(peer) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if state.store.peer(peer) is not None:
+            raise PeerVaultError(f"the running daemon did not remove {peer[:10]} within 10 s; see its log")
+    else:
+        from ..sync.engine import Engine
+
+        state.lock()
+        Engine(state.root, state.store, load_config(state.dir)).forget_device(peer)
+    err.print(f"Removed device {peer[:10]}; your other devices drop it when they next sync with this one.", highlight=False)
+
+
 def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "—"
 

@@ -19,6 +19,7 @@ from loro import ExportMode, LoroDoc, VersionVector
 from . import guard
 
 _FILES = "files"
+_FORGOTTEN = "forgotten_devices"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -99,6 +100,14 @@ class VaultIndex:
     def undelete(self, file_id: str) -> None:
         self._files.ensure_mergeable_map(file_id).insert("deleted", False)
         self.doc.commit()
+
+    def forget_device(self, endpoint_id: str) -> None:
+        """Remove a device from the vault: every device that learns this stops talking to it."""
+        self.doc.get_map(_FORGOTTEN).insert(endpoint_id, True)
+        self.doc.commit()
+
+    def forgotten(self) -> set[str]:
+        return {str(k) for k, v in self.doc.get_map(_FORGOTTEN).get_deep_value().items() if v is True}
 
     def vv(self) -> bytes:
         return bytes(self.doc.oplog_vv.encode())

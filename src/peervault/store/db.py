@@ -225,6 +225,20 @@ class Store:
         if paired:
             self.db.execute("UPDATE peers SET pair_secret=NULL WHERE endpoint_id=?", (endpoint_id,))
 
+    def remove_peer(self, endpoint_id: str) -> None:
+        self.db.execute("DELETE FROM peers WHERE endpoint_id=?", (endpoint_id,))
+
+    def request_forget(self, endpoint_id: str) -> None:
+        """Queue a removal for the running daemon (which owns the vault index)."""
+        queue = json.loads(str(self.get_meta("forget_queue") or "[]"))
+        self.set_meta("forget_queue", json.dumps(sorted(set(queue) | {endpoint_id})))
+
+    def take_forget_requests(self) -> list[str]:
+        queue = json.loads(str(self.get_meta("forget_queue") or "[]"))
+        if queue:
+            self.set_meta("forget_queue", "[]")
+        return [str(p) for p in queue]
+
     # -- invites -------------------------------------------------------------------------
     def add_invite(self, secret: bytes, expires_at: float) -> None:
         self.db.execute("INSERT INTO invites(secret, expires_at) VALUES (?, ?)", (secret, expires_at))

@@ -636,6 +636,22 @@ class Engine:
         self._index_changed(fid, before)
 
     # ================================================================== remote side
+    def forget_device(self, endpoint_id: str) -> None:
+        """`peervault forget`: this device drops the peer, and tells the others through the index."""
+        with self._batch():
+            before = self.index.vv()
+            self.index.forget_device(endpoint_id)
+            self._pending.setdefault(INDEX, before)
+            self._index_unsaved = True
+            self.store.remove_peer(endpoint_id)
+
+    def take_forgotten(self) -> set[str]:
+        """Paired devices another device has removed from the vault (dropped here too, now)."""
+        gone = self.index.forgotten() & {p.endpoint_id for p in self.store.peers()}
+        for peer in gone:
+            self.store.remove_peer(peer)
+        return gone
+
     def apply_index(self, blob: bytes) -> None:
         self._now = time.time()
         before = self.entries
