@@ -14,14 +14,45 @@ import os
 import secrets
 import signal
 import stat
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from .config import STATE_DIR
-from .errors import NotAVault, PeerVaultError, VaultBusy
+from .errors import NotAVault, PeerVaultError, StoreCorrupt, VaultBusy
 from .net.endpoint import endpoint_id_of, new_secret_key
 from .store.db import Store
+
+IDENTITY = "identity.json"
+
+
+def _rebuild(d: Path, why: str) -> Store:
+    """A damaged database: set it aside and start a fresh one with the vault's id and paired
+    devices (from identity.json). The notes on disk are not touched: like a device joining
+    with a copy, they are matched with the peers' versions at the next sync (identical text
+    adopted, differing text merged), and the index comes back from the peers."""
+    db = d / "state.db"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for suffix in ("", "-wal", "-shm"):
+        src = d / f"state.db{suffix}"
+        if src.exists():
+            os.replace(src, d / f"state.db{suffix}.damaged-{stamp}")
+    try:
+        identity = json.loads((d / IDENTITY).read_text())
+    except (OSError, ValueError):
+        identity = {}
+    store = Store(db)
+    store.set_meta("vault_id", identity.get("vault_id") or secrets.token_hex(16))
+    store.set_meta("published", 0 if identity.get("peers") else 1)
+    for peer in identity.get("peers", []):
+        store.add_peer(str(peer["id"]), [str(a) for a in peer.get("addrs", [])])
+    print(  # noqa: T201 - one line for the user, before logging is set up
+        f"warning: {why}; it was moved to state.db.damaged-{stamp} and rebuilt: your notes are untouched, "
+        f"and {len(identity.get('peers', []))} paired device(s) will resend the rest",
+        file=sys.stderr,
+    )
+    return store
 
 
 class VaultState:
@@ -31,6 +62,7 @@ class VaultState:
         self.secret_key = secret_key
         self.device_id = endpoint_id_of(secret_key)
         self._lock_fd: int | None = None
+        store.on_peers_changed = self.save_identity
 
     @property
     def dir(self) -> Path:
@@ -57,7 +89,10 @@ class VaultState:
         if store.get_meta("vault_id") is None:
             store.set_meta("vault_id", secrets.token_hex(16))
             store.set_meta("published", 1)
-        return VaultState.open(root), created
+        store.close()
+        state = VaultState.open(root)
+        state.save_identity()
+        return state, created
 
     @staticmethod
     def open(root: Path) -> VaultState:
@@ -72,7 +107,25 @@ class VaultState:
         key = key_path.read_bytes()
         if len(key) != 32:
             raise PeerVaultError(f"{key_path} is damaged (expected 32 bytes, found {len(key)})")
-        return VaultState(root, Store(d / "state.db"), key)
+        try:
+            store = Store(d / "state.db")
+        except StoreCorrupt as exc:
+            store = _rebuild(d, str(exc))
+        state = VaultState(root, store, key)
+        if not (d / IDENTITY).exists():
+            state.save_identity()  # a vault made before identity.json existed
+        return state
+
+    def save_identity(self) -> None:
+        """What a damaged database cannot lose: the vault's id and the paired devices, kept
+        beside it (written atomically whenever they change)."""
+        doc = {
+            "vault_id": self.store.get_meta("vault_id"),
+            "peers": [{"id": p.endpoint_id, "addrs": p.addrs} for p in self.store.peers() if p.pair_secret is None],
+        }
+        tmp = self.dir / (IDENTITY + ".tmp")
+        tmp.write_text(json.dumps(doc, indent=1))
+        os.replace(tmp, self.dir / IDENTITY)
 
     @property
     def vault_id(self) -> str:

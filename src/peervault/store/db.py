@@ -10,7 +10,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -57,10 +57,16 @@ class Store:
             self.db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            check = self.db.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {check}")
             self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreCorrupt(f"cannot open {path}: {exc}; move it aside and run `peervault join` again") from None
+            with contextlib.suppress(Exception):
+                self.db.close()
+            raise StoreCorrupt(f"{path} is damaged ({exc})") from None
         self._depth = 0
+        self.on_peers_changed: Callable[[], None] = lambda: None  # VaultState keeps a copy outside
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -127,6 +133,7 @@ class Store:
             self.db.execute("DELETE FROM meta WHERE key='index_snapshot'")
             self.set_meta("vault_id", vault_id)
             self.set_meta("published", 0)
+        self.on_peers_changed()
 
     # -- files ---------------------------------------------------------------------------
     def files(self) -> dict[str, FileRow]:
@@ -216,6 +223,7 @@ class Store:
             "ON CONFLICT(endpoint_id) DO UPDATE SET addrs=excluded.addrs, pair_secret=excluded.pair_secret",
             (endpoint_id, json.dumps(addrs), pair_secret, time.time()),
         )
+        self.on_peers_changed()
 
     def update_peer(self, endpoint_id: str, *, addrs: list[str] | None = None, seen: bool = False, paired: bool = False) -> None:
         if addrs:
@@ -224,9 +232,12 @@ class Store:
             self.db.execute("UPDATE peers SET last_seen=? WHERE endpoint_id=?", (time.time(), endpoint_id))
         if paired:
             self.db.execute("UPDATE peers SET pair_secret=NULL WHERE endpoint_id=?", (endpoint_id,))
+        if paired or addrs:
+            self.on_peers_changed()
 
     def remove_peer(self, endpoint_id: str) -> None:
         self.db.execute("DELETE FROM peers WHERE endpoint_id=?", (endpoint_id,))
+        self.on_peers_changed()
 
     def request_forget(self, endpoint_id: str) -> None:
         """Queue a removal for the running daemon (which owns the vault index)."""
