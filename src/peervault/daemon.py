@@ -391,7 +391,11 @@ class Daemon:
             self.outcome.paired.add(link.peer)
             link.session.silent_timeout = self.cfg.peer_silent_timeout_s
         elif isinstance(ev, PeerHello):
-            store.update_peer(link.peer, addrs=list(ev.addrs), seen=True)
+            # What it announces, plus what we already knew: the address we dialed may be one it
+            # cannot see (a NAT, a proxy), and must not be forgotten for the next dial.
+            known = store.peer(link.peer)
+            addrs = list(dict.fromkeys([*ev.addrs, *(known.addrs if known else [])]))[:16]
+            store.update_peer(link.peer, addrs=addrs, seen=True)
         elif isinstance(ev, Synced):
             published = self.engine.publish_pending()
             if published:
