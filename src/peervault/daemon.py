@@ -34,6 +34,7 @@ from .vault.watcher import watch
 
 log = logging.getLogger(__name__)
 
+RETRY_WRITES_S = 10.0  # a disk write that failed (disk full) is tried again this often
 SIMULTANEOUS_DIAL_S = 3.0  # two links to one peer opened within this window are a simultaneous dial
 
 
@@ -61,6 +62,7 @@ class Daemon:
         self._debouncer = Debouncer(cfg.debounce_ms / 1000)
         self._settle_handle: asyncio.TimerHandle | None = None
         self._status_handle: asyncio.TimerHandle | None = None
+        self._retry_handle: asyncio.TimerHandle | None = None
         self._suspended: set[str] = set()  # low-power: peers whose idle link was suspended
         self._wake = asyncio.Event()  # set by a local change: suspended links come back
         self._ready_at = 0.0
@@ -145,6 +147,7 @@ class Daemon:
         self.engine.recover()
         self._schedule_settle()
         self.blobs.kick()
+        self._schedule_retry()
         self.metrics.phase("initial_scan", t)
         trim_heap()
         self.scan_done = True
@@ -370,6 +373,10 @@ class Daemon:
                         self._drop_device(peer, "this device was removed from the vault")
                 else:
                     self.engine.apply_docs(msg.entries, origin=link.peer)
+            except (OSError, PeerVaultError) as exc:  # a full disk, say: the peer resends it later
+                log.error("could not store an update from %s: %s; it is fetched again on reconnect", link.peer[:10], exc)
+                link.close(503, "update could not be stored here")
+                return
             except Exception:  # noqa: BLE001 - a bad update is refused, the link closed
                 log.exception("could not apply an update from %s", link.peer[:10])
                 link.close(400, "update could not be applied")
@@ -379,6 +386,7 @@ class Daemon:
                     other.push(msg)  # forward: a third device learns of it too
             self._schedule_flush()
             self._schedule_settle()
+            self._schedule_retry()
             self.blobs.kick()
             self._mark_status()
         elif isinstance(ev, Paired):
@@ -417,7 +425,8 @@ class Daemon:
                 self._closed_bytes[1] += link.stream.bytes_received
             if self.links.get(link.peer) is link:
                 del self.links[link.peer]
-                store.update_peer(link.peer, seen=True)
+                with contextlib.suppress(Exception):  # bookkeeping only (the disk may be full)
+                    store.update_peer(link.peer, seen=True)
                 log.info("disconnected from %s: %s", link.peer[:10], ev.reason)
                 self._mark_status()
             if ev.code == CODE_IDLE:
@@ -453,6 +462,21 @@ class Daemon:
             self.engine.recover()  # notes that could not be written before (a folder in the way)
             self._schedule_settle()
 
+    def _schedule_retry(self) -> None:
+        """Disk writes that failed (a full disk, say) are retried every 10 s until they succeed:
+        a timer only while there is something to retry."""
+        if self.engine.failed_writes and self._retry_handle is None:
+            self._retry_handle = asyncio.get_running_loop().call_later(RETRY_WRITES_S, self._retry_writes)
+
+    def _retry_writes(self) -> None:
+        self._retry_handle = None
+        try:
+            self.engine.retry_failed_writes()
+        except Exception:  # noqa: BLE001 - try again later
+            log.exception("could not retry failed writes")
+        self._mark_status()
+        self._schedule_retry()
+
     def _after_blob(self) -> None:
         """A blob arrived and its files were written (a local version may have been recorded)."""
         self._schedule_flush()
@@ -473,6 +497,7 @@ class Daemon:
         except Exception:  # noqa: BLE001 - retried at the next reconcile
             log.exception("could not finish settling local changes")
         self.blobs.kick()
+        self._schedule_retry()
         self._schedule_flush()
         self._schedule_settle()
 
@@ -535,4 +560,7 @@ class Daemon:
             "metrics": {**self.metrics.snapshot(self.engine), "profile": self.cfg.profile},
             "updated_at": time.time(),
         }
-        self.state.write_runtime(doc)
+        try:
+            self.state.write_runtime(doc)
+        except OSError as exc:  # a full disk: status is stale until space returns
+            log.warning("could not write %s/daemon.json: %s", self.state.dir, exc)

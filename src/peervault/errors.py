@@ -52,3 +52,7 @@ class UnsafePath(PeerVaultError):
 
 class StoreCorrupt(PeerVaultError):
     """The vault database under .peervault/ cannot be read."""
+
+
+class StoreUnavailable(PeerVaultError):
+    """A write to the vault database failed (a full disk): nothing was committed."""

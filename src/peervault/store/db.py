@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..errors import StoreCorrupt
+from ..errors import StoreCorrupt, StoreUnavailable
 
 SCHEMA_FILES = [
     "001_initial.sql",
@@ -86,14 +86,16 @@ class Store:
         self._depth += 1
         try:
             yield
-        except BaseException:
+            if self._depth == 1:
+                self.db.execute("COMMIT")
+        except BaseException as exc:
             self._depth -= 1
-            if self._depth == 0:
+            if self._depth == 0 and self.db.in_transaction:
                 self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise StoreUnavailable(f"{self.path}: {exc}") from None
             raise
         self._depth -= 1
-        if self._depth == 0:
-            self.db.execute("COMMIT")
 
     # -- meta ----------------------------------------------------------------------------
     def get_meta(self, key: str, default: object = None) -> object:

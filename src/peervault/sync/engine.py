@@ -119,6 +119,7 @@ class Engine:
         self.ignore = IgnoreRules.load(root)
         self.case_insensitive = _ignores_case(root / STATE_DIR)
         self._case_blocked: dict[str, str] = {}
+        self.failed_writes: set[str] = set()
         self.ignored = 0  # files and folders the rules kept out, at the last full scan
         self._path_checks: dict[str, str | None] = {}
         self._write_batch: WriteBatch | None = None  # the disk writes of the batch under way
@@ -701,9 +702,17 @@ class Engine:
                 self._write_batch = None
                 batch.commit()  # durable before the commit that says the files are written
             awaiting = set().union(*self._awaiting.values()) if self._awaiting else set()
-            self.store.clear_pending_writes(fids - self._deferred - awaiting)
+            done = fids - self._deferred - awaiting - self.failed_writes
+            self.store.clear_pending_writes(done)
         if any(self.files[f].path == IGNORE_FILE for f in fids if f in self.files) and self._refresh_rules():
             self.reconcile()  # a peer changed the rules: pick up what they no longer keep out
+
+    def retry_failed_writes(self) -> bool:
+        """Try again the disk writes that failed (space may be back). True if some still fail."""
+        fids, self.failed_writes = self.failed_writes, set()
+        if fids:
+            self._write_out(fids)
+        return bool(self.failed_writes)
 
     def recover(self) -> None:
         """At start-up: finish disk writes a crash or stop interrupted, and write any live
@@ -806,6 +815,7 @@ class Engine:
                     self._write_local(fid, target, row)
             except (UnsafePath, OSError) as exc:
                 failed.add(fid)
+                self.failed_writes.add(fid)  # (a full disk, a folder in the way): retried later
                 self.stats["sync_errors"] += 1
                 path = self.entries[fid].path if fid in self.entries else fid
                 log.warning("could not write %s: %s", path, exc)
