@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .config import Config
-from .errors import PeerVaultError
+from .errors import PeerVaultError, StoreUnavailable
 from .metrics import Metrics, trim_heap
 from .net import endpoint as netep
 from .net.stream import MessageStream
@@ -34,7 +34,7 @@ from .vault.watcher import watch
 
 log = logging.getLogger(__name__)
 
-RETRY_WRITES_S = 10.0  # a disk write that failed (disk full) is tried again this often
+RETRY_WRITES_S = 10.0  # a disk write that failed (disk full) is tried again after this, then less often
 SIMULTANEOUS_DIAL_S = 3.0  # two links to one peer opened within this window are a simultaneous dial
 
 
@@ -63,6 +63,7 @@ class Daemon:
         self._settle_handle: asyncio.TimerHandle | None = None
         self._status_handle: asyncio.TimerHandle | None = None
         self._retry_handle: asyncio.TimerHandle | None = None
+        self._retry_delay = RETRY_WRITES_S
         self._suspended: set[str] = set()  # low-power: peers whose idle link was suspended
         self._wake = asyncio.Event()  # set by a local change: suspended links come back
         self._ready_at = 0.0
@@ -372,17 +373,22 @@ class Daemon:
                     for peer in self.engine.take_forgotten():  # another device removed one
                         self._drop_device(peer, "this device was removed from the vault")
                 else:
-                    self.engine.apply_docs(msg.entries, origin=link.peer)
-            except (OSError, PeerVaultError) as exc:  # a full disk, say: the peer resends it later
+                    accepted = self.engine.apply_docs(msg.entries, origin=link.peer)
+                    msg = m.DocUpdates(accepted)  # forward only what was accepted here
+            except (OSError, StoreUnavailable) as exc:  # a full disk, say: the peer resends it later
                 log.error("could not store an update from %s: %s; it is fetched again on reconnect", link.peer[:10], exc)
                 link.close(503, "update could not be stored here")
+                return
+            except PeerVaultError as exc:  # garbage from the peer (an index update that won't import)
+                log.warning("refused an update from %s: %s", link.peer[:10], exc)
+                link.close(400, "update could not be applied")
                 return
             except Exception:  # noqa: BLE001 - a bad update is refused, the link closed
                 log.exception("could not apply an update from %s", link.peer[:10])
                 link.close(400, "update could not be applied")
                 return
             for other in self.links.values():
-                if other is not link:
+                if other is not link and not (isinstance(msg, m.DocUpdates) and not msg.entries):
                     other.push(msg)  # forward: a third device learns of it too
             self._schedule_flush()
             self._schedule_settle()
@@ -465,15 +471,18 @@ class Daemon:
     def _schedule_retry(self) -> None:
         """Disk writes that failed (a full disk, say) are retried every 10 s until they succeed:
         a timer only while there is something to retry."""
-        if self.engine.failed_writes and self._retry_handle is None:
-            self._retry_handle = asyncio.get_running_loop().call_later(RETRY_WRITES_S, self._retry_writes)
+        if not self.engine.failed_writes:
+            self._retry_delay = RETRY_WRITES_S
+        elif self._retry_handle is None:
+            self._retry_handle = asyncio.get_running_loop().call_later(self._retry_delay, self._retry_writes)
+            self._retry_delay = min(self._retry_delay * 2, 600.0)  # a lasting problem is not hammered
 
     def _retry_writes(self) -> None:
         self._retry_handle = None
         try:
             self.engine.retry_failed_writes()
-        except Exception:  # noqa: BLE001 - try again later
-            log.exception("could not retry failed writes")
+        except Exception as exc:  # noqa: BLE001 - try again later
+            log.warning("could not retry failed writes: %s", exc)
         self._mark_status()
         self._schedule_retry()
 

@@ -5,6 +5,7 @@ peer that vanishes mid-transfer. Every case converges once the fault ends, with 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -113,11 +114,12 @@ def test_delay_and_loss(link):
     proxy.set_delay(200)  # each way
     proxy.set_loss(0.10)
     for i in range(10):
-        a.write(f"a{i}.md", f"from A {i}\n" * 50)
-        b.write(f"b{i}.md", f"from B {i}\n" * 50)
+        # 20 KB of hex each (compression leaves ~10 KB): hundreds of packets, so some are lost
+        a.write(f"a{i}.md", f"from A {i}\n{secrets.token_hex(10_000)}\n")
+        b.write(f"b{i}.md", f"from B {i}\n{secrets.token_hex(10_000)}\n")
     wait_until(lambda: _in_sync(a, b) and len(snapshot(a.root)) == 20, timeout=90, what="converged through 200 ms and 10 % loss")
     counters = proxy.counters()
-    assert counters["up"]["dropped_packets"] + counters["down"]["dropped_packets"] > 0  # loss really happened
+    assert counters["up"]["dropped_packets"] + counters["down"]["dropped_packets"] > 0, counters  # loss really happened
 
 
 def test_partition_heals_after_edits_on_both_sides(link):

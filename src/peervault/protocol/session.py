@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..errors import ProtocolError
+from ..errors import PeerVaultError, ProtocolError
 from . import messages as m
 
 
@@ -180,7 +180,7 @@ class Session:
             self.last_data = now
         try:
             out, events = self._dispatch(msg)
-        except ProtocolError as exc:
+        except (ProtocolError, PeerVaultError) as exc:  # (a garbage version vector, say)
             return self._refuse(now, CODE_PROTOCOL, str(exc))
         return self._sent(now, out), events
 

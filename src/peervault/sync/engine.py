@@ -35,7 +35,7 @@ from ..store.db import FileRow, Store
 from ..vault.blobstore import BlobStore
 from ..vault.fsops import Stat, WriteBatch, atomic_write, content_hash, prune_empty_dirs, stat_of
 from ..vault.ignore import IGNORE_FILE, IgnoreRules
-from ..vault.paths import check_remote_path, safe_target, windows_problem
+from ..vault.paths import check_remote_path, printable_path, safe_target, windows_problem
 from ..vault.scanner import scan
 from .doccache import DocCache
 
@@ -65,6 +65,9 @@ def _ignores_case(folder: Path) -> bool:
             probe.unlink()
     except OSError:
         return False
+
+
+NOT_HERE = "cannot be written here: "  # status reasons about peers' notes (not local files)
 
 
 def _mb(n: int) -> str:
@@ -113,13 +116,13 @@ class Engine:
         # What changed locally and is not yet pushed: note id (or INDEX) -> version before the change.
         self._pending: dict[str, bytes | None] = {}
         self.addrs: list[str] = []
-        self._refused_paths: set[str] = set()
         self.blobs = BlobStore(root / STATE_DIR)
         self._awaiting: dict[str, set[str]] = {}  # blob hash -> notes waiting for it to arrive
         self.ignore = IgnoreRules.load(root)
         self.case_insensitive = _ignores_case(root / STATE_DIR)
-        self._case_blocked: dict[str, str] = {}
+        self._blocked: dict[str, str] = {}  # note id -> why it cannot be written here
         self.failed_writes: set[str] = set()
+        self._failed_before: set[str] = set()  # logged once at warning level, then quietly
         self.ignored = 0  # files and folders the rules kept out, at the last full scan
         self._path_checks: dict[str, str | None] = {}
         self._write_batch: WriteBatch | None = None  # the disk writes of the batch under way
@@ -415,9 +418,9 @@ class Engine:
                 changes += 1
                 self._vanished.pop(fid, None)
                 self._local_delete(fid)
-            for rel in list(self.store.unsynced()):
-                if stat_of(self.root.joinpath(*rel.split("/"))) is None:
-                    self.store.set_unsynced(rel, None)
+            for rel, reason in list(self.store.unsynced().items()):
+                if not reason.startswith(NOT_HERE) and stat_of(self.root.joinpath(*rel.split("/"))) is None:
+                    self.store.set_unsynced(rel, None)  # a local file that is gone: nothing to report
         self.stats["local_changes"] += changes
         return changes
 
@@ -665,9 +668,11 @@ class Engine:
         self._write_out(changed)
         self.stats["remote_changes"] += len(changed)
 
-    def apply_docs(self, entries: tuple[tuple[bytes, bytes], ...], origin: str = "peer") -> None:
+    def apply_docs(self, entries: tuple[tuple[bytes, bytes], ...], origin: str = "peer") -> tuple[tuple[bytes, bytes], ...]:
+        """Import a batch of note updates; returns the entries accepted (to forward to others)."""
         self._now = time.time()
         changed = set()
+        accepted: list[tuple[bytes, bytes]] = []
         # The batch's notes stay at hand until written out, even if the cache is smaller
         # than the batch (an initial sync would otherwise reload each note it just imported).
         self._pinned = pinned = {}
@@ -680,17 +685,29 @@ class Engine:
                 except CrdtError as exc:
                     self.stats["sync_errors"] += 1
                     log.warning("refused an update for note %s: %s", fid, exc)
-                    self._cache.discard(fid)  # drop a possibly half-applied in-memory copy
+                    # The in-memory copy may be half-applied: rebuild it from the database
+                    # plus the good updates of this batch (they are not saved yet).
+                    self._cache.discard(fid)
+                    pinned.pop(fid, None)
+                    good = [b for r, b in accepted if r == raw_id]
+                    if good:
+                        doc = self._doc(fid) or notes.empty_note(self.session_peer)
+                        for b in good:
+                            notes.apply(doc, b)
+                        self._save(fid, doc)
+                        pinned[fid] = doc
                     continue
                 self._save(fid, doc)
                 pinned[fid] = doc
                 changed.add(fid)
+                accepted.append((raw_id, blob))
             self.store.add_pending_writes(changed)
         try:
             self._write_out(changed)
         finally:
             self._pinned = {}
         self.stats["remote_changes"] += len(changed)
+        return tuple(accepted)
 
     def _write_out(self, fids: set[str]) -> None:
         """Second step of applying remote updates (the first committed them): the disk."""
@@ -730,15 +747,16 @@ class Engine:
         return self._layout_cache[1]
 
     def _compute_layout(self) -> dict[str, str]:
+        """Also decides `_blocked`: notes that cannot be written here (a refused path, a case
+        collision). They are listed by `status` and left alone: never written, never removed,
+        so a peer's rename to a bad path cannot delete the file here either."""
         by_path: dict[str, list[str]] = defaultdict(list)
+        blocked: dict[str, str] = {}
         for fid, e in self.entries.items():
             if (fid in self._vvs or e.kind == "blob") and self.is_live(e):
                 problem = self._path_problem(e.path)
                 if problem is not None:
-                    if fid not in self._refused_paths:
-                        self._refused_paths.add(fid)
-                        log.warning("not writing %s from a peer: %s", e.path[:200], problem)
-                        self.store.set_unsynced(e.path[:4096], f"cannot be written here: {problem}")
+                    blocked[fid] = problem
                     continue
                 by_path[e.path].append(fid)
         out: dict[str, str] = {}
@@ -749,10 +767,25 @@ class Engine:
                 for fid in fids[1:]:
                     out[fid] = str(p.with_name(f"{p.stem} ({fid[:6]}){p.suffix}"))
             out[fids[0]] = path
-        self._case_blocked = self._case_collisions(out) if self.case_insensitive else {}
-        for fid in self._case_blocked:
-            del out[fid]
+        if self.case_insensitive:
+            for fid, holder in self._case_collisions(out).items():
+                blocked[fid] = f"differs only in case from {holder}, and this file system ignores case"
+                del out[fid]
+        self._report_blocked(blocked)
         return out
+
+    def _report_blocked(self, blocked: dict[str, str]) -> None:
+        """Keep `status`'s list of notes that cannot be written here current."""
+        for fid, reason in blocked.items():
+            if self._blocked.get(fid) != reason:
+                path = self.entries[fid].path
+                log.warning("not writing %s from a peer: %s", path[:200], reason)
+                self.store.set_unsynced(printable_path(path), NOT_HERE + reason)
+        for fid in set(self._blocked) - set(blocked):
+            e = self.entries.get(fid)
+            if e is not None:
+                self.store.set_unsynced(printable_path(e.path), None)
+        self._blocked = blocked
 
     def _case_collisions(self, layout: dict[str, str]) -> dict[str, str]:
         """On a file system that ignores case, paths differing only in case are one file: the
@@ -802,12 +835,8 @@ class Engine:
             try:
                 target = layout.get(fid)
                 row = self.files.get(fid)
-                if fid in self._case_blocked:
-                    path = self.entries[fid].path
-                    self.store.set_unsynced(
-                        path, f"differs only in case from {self._case_blocked[fid]}, and this file system ignores case"
-                    )
-                    continue
+                if fid in self._blocked:
+                    continue  # reported by the layout; the file here (if any) stays as it is
                 if target is None:
                     if row is not None and fid in self.entries:
                         self._remove_local(fid, row)
@@ -815,11 +844,13 @@ class Engine:
                     self._write_local(fid, target, row)
             except (UnsafePath, OSError) as exc:
                 failed.add(fid)
+                retry = fid in self.failed_writes or fid in self._failed_before
                 self.failed_writes.add(fid)  # (a full disk, a folder in the way): retried later
+                self._failed_before.add(fid)
                 self.stats["sync_errors"] += 1
                 path = self.entries[fid].path if fid in self.entries else fid
-                log.warning("could not write %s: %s", path, exc)
-                self.store.set_unsynced(path, f"could not be written here: {exc}")
+                (log.debug if retry else log.warning)("could not write %s: %s", printable_path(path)[:200], exc)
+                self.store.set_unsynced(printable_path(path), f"{NOT_HERE}{exc}")
 
     def _misplaced(self, layout: dict[str, str]) -> set[str]:
         return {fid for fid, row in self.files.items() if not fid.startswith("u") and layout.get(fid) != row.path}

@@ -96,7 +96,7 @@ class Link:
             try:
                 await self.stream.send(msgs)
             except ConnectionError as exc:
-                self._finish(f"send failed: {exc}")
+                self.close(0, f"send failed: {exc}")
                 return
 
     async def _reader(self) -> None:
@@ -118,7 +118,7 @@ class Link:
             await asyncio.sleep(0.05)
             self.close(400, str(exc))
         except ConnectionError as exc:
-            self._finish(str(exc))
+            self.close(0, str(exc))  # the stream ended: close the connection too, or it lingers
         except Exception as exc:  # noqa: BLE001 - one bad link must not take the daemon down
             log.exception("link to %s failed", self.peer[:10])
             self.close(500, f"internal error: {exc}")

@@ -29,9 +29,11 @@ class Stat:
 
 
 def stat_of(path: Path) -> Stat | None:
+    """The file's Stat, or None if there is no regular file there (or no such name can exist:
+    too long, a NUL byte)."""
     try:
         st = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
+    except (OSError, ValueError):
         return None
     if not path.is_file():
         return None

@@ -62,6 +62,12 @@ def windows_problem(path: str) -> str | None:
     return None
 
 
+def printable_path(path: str) -> str:
+    """A peer's path as `status` and logs show it: control characters escaped (a terminal
+    would obey them), at most 1024 characters."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in path)[:1024]
+
+
 def rel_path(root: Path, abs_path: str | Path) -> str | None:
     """The canonical vault path of a local absolute path, or None if outside the vault."""
     try:
