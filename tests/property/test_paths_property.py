@@ -18,7 +18,7 @@ names = st.text(safe_chars, min_size=1, max_size=20).filter(lambda s: s not in (
 safe_paths = (
     st.lists(names, min_size=1, max_size=6)
     .map("/".join)
-    .filter(lambda p: p.split("/")[0] != ".peervault" and not (len(p) > 1 and p[1] == ":"))
+    .filter(lambda p: p.split("/")[0] != ".peervault" and ".git" not in p.split("/")[:-1])
 )
 
 

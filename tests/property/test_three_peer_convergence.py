@@ -8,9 +8,10 @@ Delivery copies the daemon: a device's local changes go to every connected peer 
 once, sent to each), an update received from one peer is forwarded to the others, a link
 that comes up runs the HELLO catch-up both ways (index updates since the peer's version,
 then the notes it lacks) and then flushes what is pending, and wanted blobs are fetched
-from a connected peer that holds them. (The daemon forwards every update it receives;
-here a device forwards each one once, else a triangle of links would pass it round
-forever.)
+from a connected peer that holds them. Here a device forwards an update only the first
+time it receives it; `daemon._on_event` forwards every one, so with all three devices
+linked to each other an update goes round the triangle for ever (seen with three real
+daemons: about 230 new history rows a second on each device for one edit).
 
 Every append adds a line holding one marker: a character used nowhere else (one of
 Unicode's private use area per edit). Text merges character by character, so a marker made
@@ -19,6 +20,9 @@ rewrites "<m1>" as "<m2>", keeping "<m" and ">"; device 2 deletes the line; the 
 "2"); a single character cannot. A marker may only be missing at the end if a device
 that deleted, overwrote or restored over its file had it on its disk at that moment: that
 is what "deliberately" means. Edits the deleting device had not seen must win.
+
+Binary versions often share a size: concurrent versions of one size once merged wrongly
+(see the regression test at the end).
 
 `PEERVAULT_PROPERTY_EXAMPLES=500 pytest tests/property/test_three_peer_convergence.py`
 runs more examples than CI does.
@@ -35,8 +39,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import HealthCheck, currently_in_test_context, event, example, given, settings
 from hypothesis import strategies as st
 
 from peervault.cli.history import restore, versions
@@ -96,6 +99,12 @@ def _tree(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and p.relative_to(root).parts[0] != ".peervault"
     }
+
+
+def _event(what: str) -> None:
+    """For --hypothesis-show-statistics (and nothing outside a Hypothesis test)."""
+    if currently_in_test_context():
+        event(what)
 
 
 def _shown(path: Path) -> set[str]:
@@ -177,7 +186,7 @@ class Mesh:
                     assert dst.blobs.finish_partial(h, size), f"blob {h[:12]} is not the {size} bytes the index says"
                     dst.blob_arrived(h)
                     progress = True
-                    event("fetched a blob")
+                    _event("fetched a blob")
 
     def _catch_up(self, src: int, dst: int) -> None:
         """What src sends dst in answer to its HELLO; dst forwards it to its other peers."""
@@ -254,7 +263,7 @@ class Mesh:
             self.touched[d].add(op[2])
         elif kind == "binary":
             n = next(self.counter)
-            data = b"\xff" + f"bin-{n}".encode() + b"+" * n  # every version its own size: see BLOB_SIZE_BUG
+            data = b"\xff" + f"bin-{n % 10}".encode() + b"+" * (n % 3) + bytes([n % 256])  # sizes repeat
             self.binaries.add(data)
             _write(root / op[2], data)
             self.touched[d].add(op[2])
@@ -285,7 +294,7 @@ class Mesh:
                     restore(self.states[d], path, 1 + op[3] % max(len(versions(self.states[d], path)), 1), daemon_running=True)
             except PeerVaultError:
                 return  # the version is kept on another device (a blob), or there is none
-            event("restored a version")
+            _event("restored a version")
             self.destroyed |= shown  # what the file held was replaced
             self.touched[d].add(path)
             eng.reconcile()  # the daemon records the restored text as a new edit
@@ -325,8 +334,8 @@ def _check(mesh: Mesh) -> None:
     lost = {f"edit {ord(mk) - 0xE000}": where for mk, where in mesh.appended.items() if mk not in present | mesh.destroyed}
     assert not lost, f"edits lost (edit -> device, path it was appended to): {lost}"
     kept = len(set(mesh.appended) - mesh.destroyed)
-    event(f"edits that had to survive: {min(kept, 5)}{'+' if kept >= 5 else ''}")
-    event(f"files at the end: {min(len(trees[0]), 5)}{'+' if len(trees[0]) >= 5 else ''}")
+    _event(f"edits that had to survive: {min(kept, 5)}{'+' if kept >= 5 else ''}")
+    _event(f"files at the end: {min(len(trees[0]), 5)}{'+' if len(trees[0]) >= 5 else ''}")
 
 
 # The situations the merge rules are about, always run (random scripts find them rarely).
@@ -474,17 +483,9 @@ def test_three_devices_converge_without_losing_edits(links: set[frozenset[int]],
             mesh.close()
 
 
-BLOB_SIZE_BUG = (
-    "VaultIndex.put_blob (crdt/index.py) sets blob, size and mtime as separate last-writer-wins keys, and Loro "
-    "records no op for a key set to the value it holds: a new version of unchanged size and a concurrent one of "
-    "another size merge into the first one's hash with the other's size; the blob never verifies "
-    "(BlobStore.finish_partial), so a device that lacks it never gets the file and keeps its own"
-)
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=BLOB_SIZE_BUG)
 def test_concurrent_binary_versions_keep_their_hash_and_size_together() -> None:
-    """Found by the property test above (whose binary versions all differ in size since)."""
+    """Found by the property test above: concurrent binary versions once merged into one's
+    digest with the other's size (fixed: VaultIndex.put_blob writes them as one value)."""
     with tempfile.TemporaryDirectory() as tmp:
         mesh = Mesh(Path(tmp), {AB, BC, AC})
         try:

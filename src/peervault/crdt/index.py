@@ -20,7 +20,7 @@ from . import guard
 
 _FILES = "files"
 _FORGOTTEN = "forgotten_devices"
-_HEX64 = re.compile(r"[0-9a-f]{64}")
+_BLOB_CONTENT = re.compile(r"([0-9a-f]{64}):([0-9]{1,19}):([0-9]{1,19})")  # digest:size:mtime_ms
 
 
 @dataclass(frozen=True, slots=True)  # one per file: slots halve the memory
@@ -77,13 +77,14 @@ class VaultIndex:
         self.doc.commit()
 
     def put_blob(self, file_id: str, path: str, blob: str, size: int, mtime_ms: int = 0) -> None:
-        """A binary file's (new) content: concurrent versions resolve last-writer-wins."""
+        """A binary file's (new) content: concurrent versions resolve last-writer-wins. Digest,
+        size and time are ONE value: as separate keys, two concurrent versions could merge
+        into one's digest with the other's size (and Loro records no op for a key set to the
+        value it already holds, so equal sizes would not even compete)."""
         entry = self._files.ensure_mergeable_map(file_id)
         entry.insert("path", path)
         entry.insert("kind", "blob")
-        entry.insert("blob", blob)
-        entry.insert("size", size)
-        entry.insert("mtime", mtime_ms)
+        entry.insert("content", f"{blob}:{size}:{mtime_ms}")
         entry.insert("deleted", False)
         self.doc.commit()
 
@@ -129,17 +130,10 @@ def _entry(fid: str, v: object) -> Entry | None:
     if not isinstance(v, dict) or not isinstance(v.get("path"), str):
         return None
     kind = str(v.get("kind", "text"))
-    blob, size = str(v.get("blob") or ""), v.get("size")
-    if kind == "blob" and not (_HEX64.fullmatch(blob) and isinstance(size, int) and size >= 0):
-        return None  # a malformed entry from a peer: never acted on
-    mtime = v.get("mtime")
-    return Entry(
-        fid,
-        v["path"],
-        kind,
-        bool(v.get("deleted")),
-        bytes(v.get("dvv") or b""),
-        blob,
-        size if isinstance(size, int) else 0,
-        mtime if isinstance(mtime, int) and mtime > 0 else 0,
-    )
+    blob, size, mtime = "", 0, 0
+    if kind == "blob":
+        m = _BLOB_CONTENT.fullmatch(str(v.get("content") or ""))
+        if m is None:
+            return None  # a malformed entry from a peer: never acted on
+        blob, size, mtime = m[1], int(m[2]), int(m[3])
+    return Entry(fid, v["path"], kind, bool(v.get("deleted")), bytes(v.get("dvv") or b""), blob, size, mtime)
