@@ -369,12 +369,13 @@ class Daemon:
             log.debug("received %s from %s", type(msg).__name__, link.peer[:10])
             try:
                 if isinstance(msg, m.IndexUpdates):
-                    self.engine.apply_index(msg.blob)
+                    news = self.engine.apply_index(msg.blob)
                     for peer in self.engine.take_forgotten():  # another device removed one
                         self._drop_device(peer, "this device was removed from the vault")
                 else:
                     accepted = self.engine.apply_docs(msg.entries, origin=link.peer)
-                    msg = m.DocUpdates(accepted)  # forward only what was accepted here
+                    msg = m.DocUpdates(accepted)  # forward only what was new here
+                    news = bool(accepted)
             except (OSError, StoreUnavailable) as exc:  # a full disk, say: the peer resends it later
                 log.error("could not store an update from %s: %s; it is fetched again on reconnect", link.peer[:10], exc)
                 link.close(503, "update could not be stored here")
@@ -388,8 +389,8 @@ class Daemon:
                 link.close(400, "update could not be applied")
                 return
             for other in self.links.values():
-                if other is not link and not (isinstance(msg, m.DocUpdates) and not msg.entries):
-                    other.push(msg)  # forward: a third device learns of it too
+                if other is not link and news:
+                    other.push(msg)  # forward: a third device learns of it too (once: see apply_*)
             self._schedule_flush()
             self._schedule_settle()
             self._schedule_retry()

@@ -127,14 +127,19 @@ def make_device(tmp_path: Path) -> Iterator[Callable[[str], Device]]:
 
     yield make
     for d in devices:
-        if d.proc is not None:
-            d.proc.send_signal(signal.SIGTERM)
-            try:
-                d.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                d.proc.kill()
-                d.proc.wait()
-            d._log.close()
+        shut_down(d)
+
+
+def shut_down(d: Device) -> None:
+    """End a test's daemon however it is doing (SIGTERM, then SIGKILL after 15 s)."""
+    if d.proc is not None:
+        d.proc.send_signal(signal.SIGTERM)
+        try:
+            d.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            d.proc.kill()
+            d.proc.wait()
+        d._log.close()
 
 
 def pair_running(a: Device, b: Device) -> None:

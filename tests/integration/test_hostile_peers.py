@@ -18,9 +18,7 @@ import asyncio
 import contextlib
 import os
 import secrets
-import signal
 import struct
-import subprocess
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +38,7 @@ from peervault.protocol.ticket import decode_ticket
 from peervault.state import fresh_runtime
 from peervault.vault.paths import printable_path
 
-from .conftest import Device, pair_running, wait_until
+from .conftest import Device, pair_running, shut_down, wait_until
 
 T = TypeVar("T")
 
@@ -256,14 +254,7 @@ def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Arena]:
         yield Arena(tmp, a, b, hostile, bytes.fromhex(st["vault_id"]), outside)
     finally:
         for d in (a, b):
-            if d.proc is not None:
-                d.proc.send_signal(signal.SIGTERM)
-                try:
-                    d.proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    d.proc.kill()
-                    d.proc.wait()
-                d._log.close()
+            shut_down(d)
 
 
 # ---------------------------------------------------------------------- 1. malformed frames

@@ -656,20 +656,27 @@ class Engine:
             self.store.remove_peer(peer)
         return gone
 
-    def apply_index(self, blob: bytes) -> None:
+    def apply_index(self, blob: bytes) -> bool:
+        """Import index updates; False if they held nothing new (then they are not forwarded:
+        in a triangle of links an update would otherwise circle for ever)."""
         self._now = time.time()
         before = self.entries
+        vv_before = self.index.vv()
         with self._batch():
             self.index.apply(blob)
+            if notes.includes(vv_before, self.index.vv()):
+                return False
             self.entries = self.index.entries()
             self._reindex()
             changed = {fid for fid, e in self.entries.items() if before.get(fid) != e}
             self.store.add_pending_writes(changed)
         self._write_out(changed)
         self.stats["remote_changes"] += len(changed)
+        return True
 
     def apply_docs(self, entries: tuple[tuple[bytes, bytes], ...], origin: str = "peer") -> tuple[tuple[bytes, bytes], ...]:
-        """Import a batch of note updates; returns the entries accepted (to forward to others)."""
+        """Import a batch of note updates; returns the entries that brought something new (to
+        forward to others: what only repeats known operations stops here)."""
         self._now = time.time()
         changed = set()
         accepted: list[tuple[bytes, bytes]] = []
@@ -680,8 +687,11 @@ class Engine:
             for raw_id, blob in entries:
                 fid = raw_id.hex()
                 doc = self._doc(fid) or notes.empty_note(self.session_peer)
+                vv_before = notes.vv_bytes(doc)
                 try:
                     notes.apply(doc, blob)
+                    if fid in self._vvs and notes.includes(vv_before, notes.vv_bytes(doc)):
+                        continue  # nothing new: a duplicate (forwarded by another device)
                 except CrdtError as exc:
                     self.stats["sync_errors"] += 1
                     log.warning("refused an update for note %s: %s", fid, exc)
