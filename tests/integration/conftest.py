@@ -139,6 +139,7 @@ def shut_down(d: Device) -> None:
         except subprocess.TimeoutExpired:
             d.proc.kill()
             d.proc.wait()
+        d.proc = None
         d._log.close()
 
 

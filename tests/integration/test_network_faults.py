@@ -19,7 +19,7 @@ import pytest
 from peervault.bench import netns
 from peervault.state import VaultState, read_runtime
 
-from .conftest import ENV, read, snapshot, wait_until
+from .conftest import ENV, read, shut_down, snapshot, wait_until
 
 ok, why = netns.available()
 pytestmark = pytest.mark.skipif(not ok, reason=why)
@@ -49,14 +49,7 @@ class NsDevice:
         self._log.close()
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.proc = None
-            self._log.close()
+        shut_down(self)  # type: ignore[arg-type]  # (same proc and _log as a conftest Device)
 
     def write(self, rel: str, text: str) -> None:
         p = self.root / rel
