@@ -21,7 +21,7 @@ import secrets
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
 from loro import LoroDoc
@@ -32,12 +32,13 @@ from ..crdt.index import Entry, VaultIndex, file_id_for
 from ..errors import UnsafePath
 from ..protocol import messages as m
 from ..store.db import FileRow, Store
-from ..vault.blobstore import BlobStore
+from ..vault.blobstore import BlobStore, hash_file
 from ..vault.fsops import Stat, WriteBatch, atomic_write, content_hash, prune_empty_dirs, stat_of
 from ..vault.ignore import IGNORE_FILE, IgnoreRules
 from ..vault.paths import check_remote_path, printable_path, safe_target, windows_problem
 from ..vault.scanner import scan
 from .doccache import DocCache
+from .renames import pair_renames
 
 log = logging.getLogger(__name__)
 
@@ -259,10 +260,14 @@ class Engine:
         by_path = {row.path: row for row in self.files.values()}
         changed = sorted(rel for rel, st in disk.items() if (row := by_path.get(rel)) is None or row.stat != st.key)
         gone = {fid for fid, row in self.files.items() if row.path not in disk}
+        # Renames are paired over the whole pass, not per step: a content shared by two new
+        # files in different steps is ambiguous, whichever step sees one of them first.
+        renames = self._pair_renames({rel: disk[rel] for rel in changed if rel not in by_path}, gone)
         step = chunk or max(len(changed), 1)
         for i in range(0, len(changed), step):
-            yield self._ingest({rel: disk[rel] for rel in changed[i : i + step]}, gone, final=True, delete_gone=False)
-        yield self._ingest({}, gone, final=True)
+            part = {rel: disk[rel] for rel in changed[i : i + step]}
+            yield self._ingest(part, gone, final=True, delete_gone=False, renames=renames)
+        yield self._ingest({}, gone, final=True, renames=renames)
 
     def ignores(self, rel: str) -> bool:
         """The rules keep `rel` out, and it is not a file synced before they did (as in git,
@@ -291,12 +296,16 @@ class Engine:
         log.info("ignore rules changed (%s)", IGNORE_FILE)
         return True
 
-    def local_paths(self, rels: set[str], now: float | None = None) -> int:
+    def local_paths(self, rels: set[str], now: float | None = None, moves: Sequence[tuple[str, str]] = ()) -> int:
         """Look again at these paths (files or folders, present or gone). Returns changes.
 
+        `moves` are renames the watcher saw, (from, to) in order, files or folders: applied
+        exactly first, so a note keeps its identity whatever other notes hold the same text.
         A file that vanished, or became empty while its note has text, may be in the middle
         of an editor's save (vim renames it away; others truncate, then write): that waits
         SETTLE_S and is decided by `settle`, so a save is never mistaken for a delete."""
+        rels = set(rels)
+        changes = self._apply_moves(moves, rels) if moves else 0
         rules_changed = IGNORE_FILE in rels and self._refresh_rules()
         present: dict[str, Stat] = {}
         for rel in rels:
@@ -316,13 +325,38 @@ class Engine:
             for fid in candidates:
                 if stat_of(self.root.joinpath(*self.files[fid].path.split("/"))) is None:
                     gone.add(fid)
-        changes = self._ingest(present, gone, self._now)
+        changes += self._ingest(present, gone, self._now)
         if rules_changed:
             changes += self.reconcile()  # files a rule no longer keeps out are picked up now
         # notes that could not be written where these paths are (a folder was in the way)
         blocked = {f for f, path in self.layout().items() if f not in self.files and _under_any(path, rels)}
         if blocked:
             self._write_out(blocked)
+        return changes
+
+    def _apply_moves(self, moves: Sequence[tuple[str, str]], rels: set[str]) -> int:
+        """Carry each tracked file a move took along (a folder move takes every file under
+        it) to its new path, and add to `rels` what must be looked at again: the new paths
+        (an edit may have come with the move), and a move's source that was not tracked.
+        A move onto a tracked note (an editor saving through a temp file renamed over it) is
+        an edit of that note: the note keeps its identity, the moved one's file is gone."""
+        changes = 0
+        with self._batch():
+            for src, dst in moves:
+                rels.add(dst)
+                if src in self._fid_at:
+                    carried = [(src, dst)]
+                else:
+                    prefix = src + "/"
+                    carried = [(p, dst + p[len(src) :]) for p in sorted(self._fid_at) if p.startswith(prefix)]
+                for old, new in carried:
+                    fid = self._fid_at[old]
+                    if self.ignores(new) or new in self._fid_at:
+                        rels.update((old, new))  # old is gone (a delete after settling); new looked at
+                        continue
+                    self._vanished.pop(fid, None)
+                    self._local_rename(fid, new, Stat(*self.files[fid].stat))
+                    changes += 1
         return changes
 
     def settle(self, now: float | None = None) -> int:
@@ -357,15 +391,38 @@ class Engine:
         gone = {self._fid_at[r] for r in rels if r in self._fid_at and r not in present}
         return self._ingest(present, gone, now, final=True)
 
+    def _pair_renames(self, new: dict[str, Stat], gone: set[str]) -> dict[str, str]:
+        """{new path: id of the vanished file it is} for renames the watcher did not report
+        (see sync/renames.py). Candidates: `gone`, and files still waiting out their settle."""
+        candidates = {f: self.files[f] for f in gone | set(self._vanished) if f in self.files and not f.startswith("u")}
+        if not candidates or not new:
+            return {}
+        blobs = {f for f in candidates if self._is_blob(self.files[f])}
+        return pair_renames(candidates, new, self._digest_at, blobs)
+
+    def _digest_at(self, rel: str, blob: bool) -> bytes | None:
+        path = self.root.joinpath(*rel.split("/"))
+        try:
+            return bytes.fromhex(hash_file(path)[0]) if blob else content_hash(path.read_bytes())
+        except OSError:
+            return None
+
     def _ingest(
-        self, present: dict[str, Stat], gone: set[str], now: float | None = None, final: bool = False, delete_gone: bool = True
+        self,
+        present: dict[str, Stat],
+        gone: set[str],
+        now: float | None = None,
+        final: bool = False,
+        delete_gone: bool = True,
+        renames: dict[str, str] | None = None,
     ) -> int:
         """Record local changes. `final` (start-up, periodic reconcile, settle) skips the
         settle period: whatever is missing now is deleted. `gone` loses the notes found
-        renamed; with `delete_gone` False the rest are left for a later call."""
+        renamed (`renames`, else paired here); with `delete_gone` False the rest are left
+        for a later call."""
         grace = now is not None and not final
-        candidates = gone | {f for f in self._vanished if f in self.files}
-        gone_by_hash = {self.files[fid].hash: fid for fid in candidates}
+        if renames is None:
+            renames = self._pair_renames({r: st for r, st in present.items() if r not in self._fid_at}, gone)
         changes = 0
         with self._batch():
             for rel in sorted(present):
@@ -375,11 +432,18 @@ class Engine:
                     self._vanished.pop(row.file_id, None)  # it came back: a save, not a delete
                 if row is not None and row.stat == st.key:
                     continue
+                fid = renames.pop(rel, None) if row is None else None
+                if fid is not None and fid in self.files and stat_of(self._abs(self.files[fid].path)) is None:
+                    gone.discard(fid)
+                    self._vanished.pop(fid, None)
+                    self._local_rename(fid, rel, Stat(*self.files[fid].stat))  # stat kept: re-read below
+                    changes += 1
+                    row = self.files[fid]
                 if st.size > self.cfg.max_file_bytes:
                     self.store.set_unsynced(rel, f"larger than the {_mb(self.cfg.max_file_bytes)} limit (max_file_bytes)")
                     continue
                 if st.size > self.cfg.text_max_bytes or self._is_blob(row):
-                    changes += self._ingest_blob(rel, row, st, gone_by_hash, gone, now)
+                    changes += self._ingest_blob(rel, row, st, now)
                     continue
                 try:
                     data = self.root.joinpath(*rel.split("/")).read_bytes()
@@ -392,7 +456,7 @@ class Engine:
                 try:
                     text = data.decode("utf-8")
                 except UnicodeDecodeError:
-                    changes += self._ingest_blob(rel, row, st, gone_by_hash, gone, now)
+                    changes += self._ingest_blob(rel, row, st, now)
                     continue
                 if now is not None:
                     self._touched[rel] = now
@@ -404,11 +468,6 @@ class Engine:
                 changes += 1
                 if row is not None:
                     self._local_edit(row, text, st, h)
-                elif h in gone_by_hash:
-                    fid = gone_by_hash.pop(h)
-                    gone.discard(fid)
-                    self._vanished.pop(fid, None)
-                    self._local_rename(fid, rel, st, h)
                 else:
                     self._local_create(rel, text, st, h)
             for fid in gone if delete_gone else ():
@@ -424,6 +483,9 @@ class Engine:
         self.stats["local_changes"] += changes
         return changes
 
+    def _abs(self, rel: str) -> Path:
+        return self.root.joinpath(*rel.split("/"))
+
     def _row_at(self, rel: str) -> FileRow | None:
         fid = self._fid_at.get(rel)
         return None if fid is None else self.files.get(fid)
@@ -433,9 +495,7 @@ class Engine:
         e = None if row is None else self.entries.get(row.file_id)
         return e is not None and e.kind == "blob"
 
-    def _ingest_blob(
-        self, rel: str, row: FileRow | None, st: Stat, gone_by_hash: dict[bytes, str], gone: set[str], now: float | None
-    ) -> int:
+    def _ingest_blob(self, rel: str, row: FileRow | None, st: Stat, now: float | None) -> int:
         """A binary file (or text too large for a note) changed here: its content goes into the
         blob store (streamed, never whole in memory) and the index names it. Returns changes."""
         try:
@@ -449,12 +509,6 @@ class Engine:
         if row is not None and row.hash == hb:
             self._record(row.file_id, rel, st, hb, b"")
             return 0
-        if row is None and hb in gone_by_hash:
-            fid = gone_by_hash.pop(hb)
-            gone.discard(fid)
-            self._vanished.pop(fid, None)
-            self._local_rename(fid, rel, st, hb)
-            return 1
         fid = row.file_id if row is not None and not row.file_id.startswith("u") else self._alloc_id(rel)
         if row is not None and row.file_id != fid:
             self._forget(row.file_id)  # a pre-pairing text note turned binary: one id from now on
@@ -473,7 +527,7 @@ class Engine:
         if st is None or st.key == row.stat:
             return False
         self._touched[row.path] = self._now
-        return bool(self._ingest_blob(row.path, row, st, {}, set(), self._now))
+        return bool(self._ingest_blob(row.path, row, st, self._now))
 
     def _write_blob(self, fid: str, target: str, row: FileRow | None) -> None:
         """Bring a binary file to the version the index names, once its blob is here."""
@@ -609,8 +663,11 @@ class Engine:
                     return fid
         raise RuntimeError(f"no free file id for {rel}")
 
-    def _local_rename(self, fid: str, rel: str, st: Stat, h: bytes) -> None:
-        self._record(fid, rel, st, h, self.files[fid].base)
+    def _local_rename(self, fid: str, rel: str, st: Stat) -> None:
+        """`fid`'s file is now at `rel`. Callers pass the stat last recorded (not the new one),
+        so the file is read again at its new place: an edit made with the rename is not missed."""
+        row = self.files[fid]
+        self._record(fid, rel, st, row.hash, row.base)
         if not fid.startswith("u"):
             before = self.index.vv()
             self.index.set_path(fid, rel)
