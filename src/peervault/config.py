@@ -65,6 +65,11 @@ class Config:
     # History: versions are kept 30 days or the last 10 per file, whichever keeps more (`gc`).
     history_keep_versions: int = 10
     history_keep_days: float = 30.0
+    # Mass-deletion guard (sync/deleteguard.py): local deletions in one reconcile or within a
+    # minute beyond either limit are held, not published, until `peervault deletions apply`.
+    # Half the vault, or 200 files, is past what a person deletes by hand; 0 turns a limit off.
+    delete_guard_percent: int = 50
+    delete_guard_files: int = 200
     invite_ttl_s: float = 3600.0
     no_relay: bool = False
     bind: str | None = None

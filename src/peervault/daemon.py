@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -19,15 +20,32 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .config import Config
-from .errors import PeerVaultError, StoreUnavailable
+from .errors import PeerVaultError, StoreUnavailable, VaultGone
 from .metrics import Metrics, trim_heap
 from .net import endpoint as netep
 from .net.stream import MessageStream
 from .protocol import messages as m
-from .protocol.session import CODE_IDLE, Close, Event, Paired, PeerHello, Received, Session, Synced
+from .protocol.session import (
+    CODE_IDLE,
+    CODE_REMOVED,
+    CODE_SILENT,
+    CODE_UNKNOWN_PEER,
+    CODE_VERSION,
+    CODE_WRONG_VAULT,
+    REMOVED_REASON,
+    Close,
+    Event,
+    Paired,
+    PeerHello,
+    Received,
+    Session,
+    Synced,
+)
 from .state import VaultState
+from .store import removal
 from .sync.blobs import BlobTransfers
 from .sync.debounce import Debouncer
+from .sync.deleteguard import run_deletions_action
 from .sync.engine import Engine
 from .sync.links import Link
 from .vault.watcher import watch
@@ -69,6 +87,7 @@ class Daemon:
         self._ready_at = 0.0
         self._closed_bytes = [0, 0]  # sent, received over links that have closed
         self.scan_done = False
+        self.halted: VaultGone | None = None
         self.on_ready: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -95,7 +114,7 @@ class Daemon:
                 loop.add_signal_handler(sig, self.stopping.set)
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGUSR1, self._write_status)  # `status` asks for fresh figures
-            loop.add_signal_handler(signal.SIGUSR2, self._forget_requested)  # `forget` queued a device
+            loop.add_signal_handler(signal.SIGUSR2, self._requests)  # `forget` or `deletions` queued a request
         self._tasks.append(asyncio.create_task(self._accept_loop()))
         if self.mode == "run":
             self._tasks.append(asyncio.create_task(self._watch_loop()))
@@ -106,6 +125,14 @@ class Daemon:
         if self.mode in ("run", "once", "join"):
             for peer in self.state.store.peers():
                 self._start_dialer(peer.endpoint_id)
+        removed = removal.load(self.state.store)
+        if removed and self.mode in ("run", "once"):  # a reminder: else nothing says why it does not sync
+            log.warning(
+                "this device was removed from the vault (device %s said so): not dialling %d device(s); %s",
+                removed["by"][:10],
+                len(removed["peers"]),
+                self._rejoin_hint(),
+            )
         self.metrics.startup_done()
         self._write_status()
         if self.on_ready is not None:
@@ -125,7 +152,16 @@ class Daemon:
                 await self._until_done()
         finally:
             await self._shutdown()
+        if self.halted is not None:
+            raise self.halted
         return self.outcome
+
+    def _halt(self, exc: VaultGone) -> None:
+        """The vault folder is gone or was replaced: publish nothing more, stop (the error is
+        the one line `run` prints as it exits)."""
+        self.halted = self.halted or exc
+        self.engine.clear_pending()
+        self.stopping.set()
 
     def _initial_scan(self) -> None:
         t = time.perf_counter()
@@ -140,11 +176,15 @@ class Daemon:
         """Start-up's comparison of folder and database, a chunk at a time between other work."""
         t = time.perf_counter()
         changes = 0
-        for n in self.engine.reconcile_steps():
-            changes += n
-            if n:
-                self._schedule_flush()
-            await asyncio.sleep(0)
+        try:
+            for n in self.engine.reconcile_steps():
+                changes += n
+                if n:
+                    self._schedule_flush()
+                await asyncio.sleep(0)
+        except VaultGone as exc:
+            self._halt(exc)
+            return
         self.engine.recover()
         self._schedule_settle()
         self.blobs.kick()
@@ -211,14 +251,17 @@ class Daemon:
         return not waiting and bool(self.outcome.synced_peers or peers)
 
     def _gave_up(self, peer: str) -> bool:
+        if self._removed_us(peer):
+            return True
         task = self._dialers.get(peer)
         return task is not None and task.done() and peer not in self.links
 
     async def _shutdown(self) -> None:
         self._flush()
         links = list(self.links.values())
-        if links:
-            await asyncio.gather(*(lk.barrier(2.0) for lk in links), return_exceptions=True)
+        paired = [lk for lk in links if lk.session.paired]  # a stranger gets no PING, only REFUSED
+        if paired:
+            await asyncio.gather(*(lk.barrier(2.0) for lk in paired), return_exceptions=True)
         for lk in links:
             lk.close(0, "peer is shutting down")
         for t in [*self._tasks, *self._dialers.values()]:
@@ -239,24 +282,41 @@ class Daemon:
             task.add_done_callback(self._handshakes.discard)
 
     async def _accept(self, inc: object) -> None:
+        conn = None
         try:
             acc = await asyncio.wait_for(inc.accept(), self.cfg.connect_timeout_s)  # type: ignore[attr-defined]
             conn = await asyncio.wait_for(acc.connect(), self.cfg.connect_timeout_s)
             peer = str(conn.remote_id())
             known = self.state.store.peer(peer)
-            paired = known is not None and known.pair_secret is None
+            removed = peer in self.engine.index.forgotten()  # its first message is refused with 410
+            paired = known is not None and known.pair_secret is None and not removed
             if self.mode in ("once", "join") and not paired:
-                conn.close(403, b"not accepting pairings now")
+                code = CODE_REMOVED if removed else CODE_UNKNOWN_PEER
+                conn.close(code, REMOVED_REASON.encode() if removed else b"not accepting pairings now")
                 return
             stream = await asyncio.wait_for(MessageStream.accept(conn), self.cfg.pair_timeout_s)
         except Exception as exc:  # noqa: BLE001 - a failed handshake only affects that peer
             log.info("incoming connection failed: %s", netep.describe(exc))
+            if conn is not None:  # no stream within the pairing timeout, say: not left open
+                with contextlib.suppress(Exception):
+                    conn.close(CODE_SILENT, b"no stream opened in time")
             return
-        if not paired:
+        if removed:
+            log.info("removed device %s connected: refused (%d) unless it pairs with a new ticket", peer[:10], CODE_REMOVED)
+        elif not paired:
             log.info("unknown device %s connected: it must present a pairing ticket", peer[:10])
-        self._install(peer, stream, dialer=False, paired=paired, secret=None)
+        self._install(peer, stream, dialer=False, paired=paired, secret=None, removed=removed)
+
+    def _removed_us(self, peer: str) -> bool:
+        """`peer` refused us as removed from the vault, and we are not pairing with it anew."""
+        if peer not in removal.refused_by(self.state.store):
+            return False
+        row = self.state.store.peer(peer)
+        return row is None or row.pair_secret is None
 
     def _start_dialer(self, peer: str) -> None:
+        if self._removed_us(peer):
+            return  # it would only refuse us again (410): wait for a new pairing
         if peer not in self._dialers or self._dialers[peer].done():
             self._dialers[peer] = asyncio.create_task(self._dial_loop(peer))
 
@@ -308,7 +368,9 @@ class Daemon:
         if wake.is_set():
             self._suspended.discard(peer)
 
-    def _install(self, peer: str, stream: MessageStream, *, dialer: bool, paired: bool, secret: bytes | None) -> Link | None:
+    def _install(
+        self, peer: str, stream: MessageStream, *, dialer: bool, paired: bool, secret: bytes | None, removed: bool = False
+    ) -> Link | None:
         existing = self.links.get(peer)
         if existing is not None and not existing.closed.is_set():
             # Both sides dialed at once: keep the connection dialed by the smaller endpoint id,
@@ -330,9 +392,11 @@ class Daemon:
             now=time.monotonic(),
             pair_secret=secret,
             heartbeat_interval=self.cfg.heartbeat_interval_s,
-            silent_timeout=self.cfg.peer_silent_timeout_s if paired else self.cfg.pair_timeout_s,
+            silent_timeout=self.cfg.peer_silent_timeout_s,
             window=self.cfg.max_concurrent_syncs,
             idle_suspend=self.cfg.idle_suspend_s,
+            pair_timeout=self.cfg.pair_timeout_s,
+            removed=removed,
         )
         self._suspended.discard(peer)
         stream.compress_threshold = self.cfg.compress_threshold
@@ -344,13 +408,23 @@ class Daemon:
         return link
 
     # ------------------------------------------------------------------ events
-    def _forget_requested(self) -> None:
-        """`peervault forget` ran while this daemon holds the vault: carry out its requests."""
-        for peer in self.state.store.take_forget_requests():
+    def _requests(self) -> None:
+        """`peervault forget` or `deletions` ran while this daemon holds the vault: carry out
+        what they queued (the daemon owns the index)."""
+        store = self.state.store
+        for peer in store.take_forget_requests():
             self.engine.forget_device(peer)
             self._drop_device(peer, "this device was removed from the vault")
+        action = store.take_deletions_request()
+        if action is not None:
+            try:
+                done = run_deletions_action(self.engine, action, time.time())
+            except Exception as exc:  # noqa: BLE001 - reported to the waiting command
+                log.exception("could not %s the held deletions", action)
+                done = {"action": action, "error": str(exc)}
+            store.set_meta("deletions_result", json.dumps(done))
         self._schedule_flush()
-        self._mark_status()
+        self._write_status()
 
     def _drop_device(self, peer: str, why: str) -> None:
         dialer = self._dialers.pop(peer, None)
@@ -358,9 +432,29 @@ class Daemon:
             dialer.cancel()
         link = self.links.get(peer)
         if link is not None:
-            link.send([m.Refused(403, why)])
-            asyncio.get_running_loop().call_later(0.1, link.close, 403, why)
+            link.send([m.Refused(CODE_REMOVED, why)])  # it learns why, and stops dialling
+            asyncio.get_running_loop().call_later(0.1, link.close, CODE_REMOVED, why)
         log.info("removed device %s from this vault", peer[:10])
+
+    def _removed_by(self, peer: str) -> None:
+        """`peer` refused us with 410: this device was removed from the vault. Stop dialling
+        it, now and at later starts, until a new pairing clears the record (kept in the store)."""
+        dialer = self._dialers.pop(peer, None)
+        if dialer is not None:
+            dialer.cancel()
+        if removal.record(self.state.store, peer, time.time()):
+            log.warning(
+                "device %s says this device was removed from the vault: no longer dialling it; %s",
+                peer[:10],
+                self._rejoin_hint(),
+            )
+        self._mark_status()
+
+    def _rejoin_hint(self) -> str:
+        return (
+            "to rejoin, run `peervault invite` on a device still in the vault, "
+            f"then `peervault join {self.state.root} TICKET` here"
+        )
 
     def _on_event(self, link: Link, ev: Event) -> None:
         store = self.state.store
@@ -369,7 +463,7 @@ class Daemon:
             log.debug("received %s from %s", type(msg).__name__, link.peer[:10])
             try:
                 if isinstance(msg, m.IndexUpdates):
-                    news = self.engine.apply_index(msg.blob)
+                    news = self.engine.apply_index(msg.blob, origin=link.peer)
                     for peer in self.engine.take_forgotten():  # another device removed one
                         self._drop_device(peer, "this device was removed from the vault")
                 else:
@@ -399,12 +493,12 @@ class Daemon:
         elif isinstance(ev, Paired):
             if link.session.dialer:
                 store.update_peer(link.peer, paired=True)
+                removal.clear(store)  # paired anew: in the vault again
                 log.info("paired with %s", link.peer[:10])
             else:
                 log.info("device %s paired with this vault", link.peer[:10])
                 self._start_dialer(link.peer)
             self.outcome.paired.add(link.peer)
-            link.session.silent_timeout = self.cfg.peer_silent_timeout_s
         elif isinstance(ev, PeerHello):
             # What it announces, plus what we already knew: the address we dialed may be one it
             # cannot see (a NAT, a proxy), and must not be forgotten for the next dial.
@@ -439,33 +533,46 @@ class Daemon:
             if ev.code == CODE_IDLE:
                 self._suspended.add(link.peer)
                 log.info("connection to %s suspended while idle (low-power profile)", link.peer[:10])
-            if ev.code in (403, 404, 426) and link.session.dialer:
+            if ev.code == CODE_REMOVED and ev.by_peer and link.session.paired:  # a stranger cannot say so
+                self._removed_by(link.peer)
+            if ev.code in (CODE_UNKNOWN_PEER, CODE_WRONG_VAULT, CODE_VERSION, CODE_REMOVED) and link.session.dialer:
                 self.outcome.refused = ev.reason.removeprefix("peer refused: ")
 
     # ------------------------------------------------------------------ local changes
     async def _watch_loop(self) -> None:
-        async for rels in watch(
+        async for changes in watch(
             self.state.root, self.stopping, self.cfg.watch_step_ms, self.cfg.watch_debounce_ms, self.engine.ignores
         ):
             t = time.perf_counter()
-            log.debug("watcher reported %s", ", ".join(sorted(rels)[:5]) + (" …" if len(rels) > 5 else ""))
+            rels = changes.paths
+            log.debug(
+                "watcher reported %s%s",
+                ", ".join(sorted(rels)[:5]) + (" …" if len(rels) > 5 else ""),
+                f" and {len(changes.moves)} move(s)" if changes.moves else "",
+            )
             try:
-                if "" in rels:  # the watcher lost events (queue overflow): look at everything
-                    rels.discard("")
+                if changes.overflow:  # the watcher lost events (queue overflow): look at everything
                     if self.engine.reconcile():
                         self._schedule_flush()
-                if rels and self.engine.local_paths(rels):
+                if (rels or changes.moves) and self.engine.local_paths(rels, moves=changes.moves):
                     self.metrics.record_local(time.perf_counter() - t)
                     self._schedule_flush()
                 self._schedule_settle()
+            except VaultGone as exc:
+                self._halt(exc)
+                return
             except Exception:  # noqa: BLE001 - keep watching; reconcile will retry
                 log.exception("could not record local changes to %s", ", ".join(sorted(rels)[:3]))
 
     async def _reconcile_loop(self) -> None:
         while True:
             await asyncio.sleep(self.cfg.reconcile_interval_s)
-            if self.engine.reconcile():
-                self._schedule_flush()
+            try:
+                if self.engine.reconcile():
+                    self._schedule_flush()
+            except VaultGone as exc:
+                self._halt(exc)
+                return
             self.engine.recover()  # notes that could not be written before (a folder in the way)
             self._schedule_settle()
 
@@ -504,6 +611,9 @@ class Daemon:
         self._settle_handle = None
         try:
             self.engine.settle()
+        except VaultGone as exc:
+            self._halt(exc)
+            return
         except Exception:  # noqa: BLE001 - retried at the next reconcile
             log.exception("could not finish settling local changes")
         self.blobs.kick()
@@ -566,6 +676,7 @@ class Daemon:
                 "bytes_received": self.blobs.received_bytes,
             },
             "ready": True,
+            "held_deletions": len(self.engine.held),
             "scan_done": self.scan_done or self.mode != "run",
             "metrics": {**self.metrics.snapshot(self.engine), "profile": self.cfg.profile},
             "updated_at": time.time(),

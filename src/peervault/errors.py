@@ -38,6 +38,11 @@ class NoPeerReachable(PeerVaultError):
     exit_code = 5
 
 
+class VaultGone(PeerVaultError):
+    """The vault folder disappeared or was replaced while PeerVault ran: sync stopped, and
+    nothing was deleted on other devices. Put the folder back and start PeerVault again."""
+
+
 class ProtocolError(PeerVaultError):
     """A peer sent something that breaks the PeerVault wire protocol."""
 

@@ -27,6 +27,7 @@ from typing import TypeVar
 import pytest
 import zstandard
 
+from peervault.config import Config
 from peervault.crdt import notes
 from peervault.crdt.index import VaultIndex
 from peervault.errors import PeerVaultError
@@ -46,6 +47,7 @@ CLOSE_WAIT = 10.0  # the daemon closes a violating connection within a fraction 
 # A peer whose stream ended is gone: a connection still open this long after it is kept
 # open for good (no session is left on it to send a heartbeat or notice silence).
 ZOMBIE_WAIT = 8.0
+PAIR_DEADLINE = Config().pair_timeout_s  # an unpaired connection is closed this long after it opens
 NOTE = "note.md"
 NOTE_TEXT = "the real note\n"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -668,7 +670,91 @@ def test_rename_out_of_the_vault_is_refused(arena: Arena) -> None:
     arena.assert_alive()
 
 
-# ---------------------------------------------------------------------- 8. after all that
+# ---------------------------------------------------------------------- 8. unpaired: the pairing deadline
+async def _until_closed(w: Wire, each_second: Callable[[], Awaitable[None]]) -> tuple[float | None, str | None, list[m.Message]]:
+    """Call `each_second` once a second for up to 8 s (past the deadline) until the daemon
+    closes the connection: how long that took, why, and everything it sent."""
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    for _ in range(8):
+        with contextlib.suppress(Exception):  # writing to a connection the daemon already closed
+            await each_second()
+        if (closed := await w.closed(1.0)) is not None:
+            return loop.time() - t0, closed, list(w.got)
+    return None, None, list(w.got)
+
+
+def test_unpaired_pinger_gets_no_pong_and_is_closed(arena: Arena) -> None:
+    stranger = HostilePeer(arena.a, arena.hostile.device_id)
+
+    async def script(w: Wire) -> tuple[float | None, str | None, list[m.Message]]:
+        return await _until_closed(w, lambda: w.send(m.Ping()))
+
+    since = arena.mark()
+    elapsed, closed, got = stranger.session(script)
+    assert elapsed is not None and closed is not None, f"8 s of PINGs kept an unpaired connection open: got {got}"
+    assert elapsed <= PAIR_DEADLINE + 1.5, f"closed only after {elapsed:.1f} s"
+    assert not any(isinstance(x, m.Pong) for x in got), got
+    assert got and all(isinstance(x, m.Refused) and x.code == 403 for x in got), got
+    assert "403" in closed, closed
+    arena.wait_log(
+        f"unknown device {stranger.id[:10]} connected",
+        f"disconnected from {stranger.id[:10]}: unknown device: pair with a ticket first",
+        since=since,
+    )
+    arena.assert_alive()
+
+
+def test_unpaired_connection_is_closed_at_the_deadline_whatever_it_sends(arena: Arena) -> None:
+    """A frame that never completes, a byte a second: no message ever reaches the session,
+    and the connection is still closed when the pairing deadline passes."""
+    stranger = HostilePeer(arena.a, arena.hostile.device_id)
+
+    async def script(w: Wire) -> tuple[float | None, str | None, list[m.Message]]:
+        await w.raw(struct.pack(">IB", 1000, 0))
+        return await _until_closed(w, lambda: w.raw(b"x"))
+
+    elapsed, closed, got = stranger.session(script)
+    assert elapsed is not None and closed is not None, "a trickling stranger kept its connection past the deadline"
+    assert PAIR_DEADLINE - 1.0 <= elapsed <= PAIR_DEADLINE + 1.5, f"closed after {elapsed:.1f} s"
+    reason = f"unknown device: did not pair within {PAIR_DEADLINE:.0f} s"
+    assert got == [m.Refused(403, reason)], got
+    assert "403" in closed and reason in closed, closed
+    arena.assert_alive()
+
+
+def test_connection_that_opens_no_stream_is_closed_at_the_deadline(arena: Arena) -> None:
+    stranger = HostilePeer(arena.a, arena.hostile.device_id)
+
+    async def script(w: Wire) -> tuple[float | None, str | None, list[m.Message]]:
+        return await _until_closed(w, lambda: asyncio.sleep(0))  # the stream is never written to
+
+    since = arena.mark()
+    elapsed, closed, got = stranger.session(script)
+    assert elapsed is not None and closed is not None, "a silent connection was left open"
+    assert elapsed <= PAIR_DEADLINE + 1.5, f"closed after {elapsed:.1f} s"
+    assert got == [] and "408" in closed, (got, closed)
+    arena.wait_log("incoming connection failed", since=since)
+    arena.assert_alive()
+
+
+def test_stranger_cannot_tell_a_device_it_was_removed(arena: Arena) -> None:
+    """Only a device of the vault may say this one was removed (REFUSED 410)."""
+    stranger = HostilePeer(arena.a, arena.hostile.device_id)
+
+    async def script(w: Wire) -> str | None:
+        await w.send(m.Refused(410, "this device was removed from the vault"))
+        return await w.closed()
+
+    since = arena.mark()
+    assert stranger.session(script) is not None
+    arena.wait_log(f"disconnected from {stranger.id[:10]}", since=since)
+    assert arena.a.status()["removed"] is None
+    assert "WARNING" not in arena.log()[since:]
+    arena.assert_alive()
+
+
+# ---------------------------------------------------------------------- 9. after all that
 def test_daemon_survives_and_keeps_syncing_both_ways(arena: Arena) -> None:
     a, b = arena.a, arena.b
     arena.assert_alive()

@@ -366,3 +366,149 @@ def test_snapshot_export_mode_is_complete() -> None:
     again = notes.load_note(snap, 2)
     assert notes.text_of(again) == "abcdef" and again.peer_id == 2
     assert notes.vv_bytes(again) == notes.vv_bytes(doc)
+
+
+# ------------------------------------------------------------ binary files: edit vs delete
+_D1, _D2 = "d1" * 32, "d2" * 32
+
+
+def _ago(ms: int) -> int:
+    return time.time_ns() // 1_000_000 - ms
+
+
+def _receive(dst: VaultIndex, src: VaultIndex) -> bool:
+    """What the engine does with a peer's index updates: import, then write again a binary
+    file's later value if an earlier concurrent one won Loro's order. False if nothing new."""
+    blob = src.updates_since(dst.vv())
+    if blob is None:
+        return False
+    before = dst.entries()
+    dst.apply(blob)
+    dst.keep_later_blobs(before, dst.entries())
+    return True
+
+
+def _until_quiet(*devices: VaultIndex) -> None:
+    for _ in range(10):
+        if not any(_receive(d, s) for d in devices for s in devices if d is not s):
+            return
+    raise AssertionError("the index exchange never went quiet")
+
+
+def test_a_binary_delete_is_carried_in_its_one_content_value() -> None:
+    idx = VaultIndex.empty(1)
+    idx.put_blob("f", "pic.png", _D1, 10, 123, at_ms=_ago(5000))
+    live = idx.entry("f")
+    assert live is not None and not live.deleted and (live.blob, live.size, live.mtime_ms) == (_D1, 10, 123)
+    idx.mark_deleted("f", b"", at_ms=_ago(4000))
+    gone = idx.entry("f")
+    assert gone is not None and gone.deleted and gone.dvv == b""
+    assert (gone.blob, gone.size, gone.mtime_ms) == (_D1, 10, 123)  # what was deleted, for history
+    assert gone.stamp == live.stamp + 1000
+    raw = idx.doc.get_map("files").get_deep_value()["f"]
+    assert raw["content"] == f"{_D1}:10:123:{gone.stamp}:deleted" and "deleted" not in raw
+    idx.undelete("f", at_ms=_ago(3000))
+    back = idx.entry("f")
+    assert back is not None and not back.deleted and back.blob == _D1 and back.stamp == gone.stamp + 1000
+    assert VaultIndex.load(idx.snapshot(), 2).entries() == idx.entries()
+
+
+def test_a_blob_change_made_after_seeing_another_is_later_whatever_its_clock() -> None:
+    a = VaultIndex.empty(1)
+    a.put_blob("f", "pic.png", _D1, 10, 1, at_ms=_ago(1000))
+    b = VaultIndex.load(a.snapshot(), 2)
+    b.mark_deleted("f", b"", at_ms=_ago(60_000))  # B's clock is a minute behind
+    e = b.entry("f")
+    assert e is not None and e.deleted and e.stamp == a.entries()["f"].stamp + 1
+    a.put_blob("f", "pic.png", _D2, 11, 2, at_ms=_ago(-60_000))  # a time in the future is now
+    assert a.entries()["f"].stamp <= time.time_ns() // 1_000_000
+
+
+@pytest.mark.parametrize("peers", [(1, 2), (2, 1)])  # Loro breaks the lamport tie by peer id
+@pytest.mark.parametrize("first", ["edit", "delete"])
+@pytest.mark.parametrize("later", ["edit", "delete"])
+def test_binary_edit_and_concurrent_delete_the_later_wins_on_both(peers: tuple[int, int], first: str, later: str) -> None:
+    a = VaultIndex.empty(peers[0])
+    a.put_blob("f", "pic.png", _D1, 10, 1, at_ms=_ago(30_000))
+    b = VaultIndex.load(a.snapshot(), peers[1])
+    # A saves a new version, B deletes the file: concurrently, `later` 10 s after the other
+    edit_at, delete_at = (_ago(20_000), _ago(10_000)) if later == "delete" else (_ago(10_000), _ago(20_000))
+    a.put_blob("f", "pic.png", _D2, 11, 2, at_ms=edit_at)
+    b.mark_deleted("f", b"", at_ms=delete_at)
+    if first == "edit":
+        _receive(b, a)
+    else:
+        _receive(a, b)
+    _until_quiet(a, b)
+    ea, eb = a.entries()["f"], b.entries()["f"]
+    assert ea == eb
+    if later == "edit":  # the save brings the file back, with its new version
+        assert not ea.deleted and (ea.blob, ea.size, ea.stamp) == (_D2, 11, edit_at)
+    else:  # the later delete removes it
+        assert ea.deleted and ea.stamp == delete_at
+
+
+def test_without_rewriting_the_later_value_loros_order_lets_an_earlier_delete_win() -> None:
+    """Why `keep_later_blobs` exists: Loro's map orders concurrent values by lamport, then
+    peer id, so a plain import lets the earlier of an edit and a delete win about half the time."""
+    winners = set()
+    for peers in ((1, 2), (2, 1)):
+        a = VaultIndex.empty(peers[0])
+        a.put_blob("f", "pic.png", _D1, 10, 1, at_ms=_ago(30_000))
+        b = VaultIndex.load(a.snapshot(), peers[1])
+        b.mark_deleted("f", b"", at_ms=_ago(20_000))
+        a.put_blob("f", "pic.png", _D2, 11, 2, at_ms=_ago(10_000))  # later
+        a.apply(b.updates_since(a.vv()) or b"")
+        winners.add(a.entries()["f"].deleted)
+    assert winners == {True, False}
+
+
+def test_a_third_device_that_receives_both_ends_with_the_later() -> None:
+    a = VaultIndex.empty(1)
+    a.put_blob("f", "pic.png", _D1, 10, 1, at_ms=_ago(30_000))
+    b, c = VaultIndex.load(a.snapshot(), 2), VaultIndex.load(a.snapshot(), 3)
+    b.mark_deleted("f", b"", at_ms=_ago(20_000))
+    a.put_blob("f", "pic.png", _D2, 11, 2, at_ms=_ago(10_000))  # later than B's delete
+    _receive(c, b)
+    _receive(c, a)  # C saw both: whichever Loro shows, A rewrites its later value when it hears of B's
+    _until_quiet(a, b, c)
+    assert a.entries() == b.entries() == c.entries()
+    assert not c.entries()["f"].deleted and c.entries()["f"].blob == _D2
+
+
+def _old_blob_entry(idx: VaultIndex, fid: str, deleted: bool) -> None:
+    """An entry as written before deletes moved into the content value: no stamp, a `deleted` key."""
+    entry = idx.doc.get_map("files").ensure_mergeable_map(fid)
+    entry.insert("path", "old.png")
+    entry.insert("kind", "blob")
+    entry.insert("content", f"{_D1}:10:1700000000000")
+    entry.insert("deleted", deleted)
+    idx.doc.commit()
+
+
+def test_old_binary_entries_read_their_delete_from_the_deleted_key() -> None:
+    idx = VaultIndex.empty(1)
+    _old_blob_entry(idx, "live", False)
+    _old_blob_entry(idx, "gone", True)
+    live, gone = idx.entries()["live"], idx.entries()["gone"]
+    assert not live.deleted and gone.deleted
+    assert (live.blob, live.size, live.mtime_ms, live.stamp) == (_D1, 10, 1700000000000, 0)
+    # their next change is carried in the content value, whatever the old key says
+    idx.put_blob("gone", "old.png", _D2, 11, 2)
+    idx.mark_deleted("live", b"")
+    assert not idx.entries()["gone"].deleted and idx.entries()["gone"].blob == _D2
+    assert idx.entries()["live"].deleted and idx.entries()["live"].blob == _D1
+    # and an old entry's value never overrides a stamped one on import
+    b = VaultIndex.load(idx.snapshot(), 2)
+    _until_quiet(idx, b)
+    assert idx.entries() == b.entries()
+
+
+def test_text_note_deletes_keep_their_tombstone() -> None:
+    idx = VaultIndex.empty(1)
+    idx.put("n", "n.md")
+    idx.mark_deleted("n", b"dvv")
+    raw = idx.doc.get_map("files").get_deep_value()["n"]
+    assert raw["deleted"] is True and raw["dvv"] == b"dvv" and "content" not in raw
+    e = idx.entry("n")
+    assert e is not None and e.deleted and e.dvv == b"dvv" and e.stamp == 0

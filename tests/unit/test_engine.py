@@ -317,6 +317,61 @@ def test_concurrent_binary_edits_last_writer_wins_and_both_stay(pair: Pair) -> N
         (root_a / "probe").unlink()
 
 
+def _until_quiet(p: Pair) -> None:
+    """Deliver both ways, and the blobs each one wants, until nothing more moves."""
+    for _ in range(6):
+        moved = deliver(p.a, p.b) + deliver(p.b, p.a)
+        carry_blobs(p.a, p.b)
+        carry_blobs(p.b, p.a)
+        if not moved:
+            return
+    raise AssertionError("the exchange never went quiet")
+
+
+@pytest.mark.parametrize("later", ["edit", "delete"])
+@pytest.mark.parametrize("heard_first", ["A", "B"])
+def test_binary_edit_against_a_concurrent_delete_the_later_wins(pair: Pair, later: str, heard_first: str) -> None:
+    """A saves a new version of a picture while B deletes it, neither hearing of the other; B
+    records its delete only afterwards (as a device that was off), yet the delete keeps the
+    time it was made. Whichever of the two came later wins on both, in either delivery order."""
+    root_a, root_b = pair.state_a.root, pair.state_b.root
+    write(root_a / "pic.png", PNG)
+    pair.a.reconcile()
+    _until_quiet(pair)
+    assert (root_b / "pic.png").read_bytes() == PNG
+    edited = PNG + b"edited on A"
+
+    def edit() -> None:
+        write(root_a / "pic.png", edited)
+        assert pair.a.reconcile() == 1
+
+    def delete() -> None:
+        (root_b / "pic.png").unlink()
+
+    for action in (delete, edit) if later == "edit" else (edit, delete):
+        action()
+        time.sleep(0.05)  # coarse file system clocks: the two are clearly apart
+    assert pair.b.reconcile() == 1  # the delete, recorded after both happened
+    if heard_first == "A":
+        deliver(pair.b, pair.a)
+    else:
+        deliver(pair.a, pair.b)
+    _until_quiet(pair)
+    fid = file_id_for("pic.png")
+    assert pair.a.entries[fid] == pair.b.entries[fid]
+    if later == "edit":  # the save brings the picture back on B, with A's bytes
+        assert tree_bytes(root_a) == tree_bytes(root_b) == {"pic.png": edited}
+        from peervault.vault.blobstore import hash_file
+
+        assert pair.b.is_live(pair.b.entries[fid]) and pair.b.entries[fid].blob == hash_file(root_b / "pic.png")[0]
+    else:  # the later delete removes it from A, whose edit stays in history
+        assert tree_bytes(root_a) == tree_bytes(root_b) == {}
+        assert not pair.a.is_live(pair.a.entries[fid])
+        assert len(pair.state_a.store.blob_versions(fid)) == 2
+    assert pair.a.reconcile() == 0 and pair.b.reconcile() == 0  # nothing left to record
+    assert pair.a.pending() == set() and pair.b.pending() == set()
+
+
 def test_files_above_the_size_limit_are_listed_not_synced(vault_a: VaultState) -> None:
     from dataclasses import replace
 

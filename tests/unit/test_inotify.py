@@ -1,5 +1,5 @@
-"""The inotify watcher on real folders: what it reports, what it never reports, and that it
-stays silent while the vault is idle."""
+"""The inotify watcher on real folders: what it reports, what it never reports, the renames it
+pairs into moves, and that it stays silent while the vault is idle."""
 
 from __future__ import annotations
 
@@ -9,14 +9,24 @@ import os
 import shutil
 import struct
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from peervault.vault import inotify, watcher
-from peervault.vault.inotify import IN_CREATE, IN_Q_OVERFLOW, InotifyUnavailable, InotifyWatcher, parse_events
+from peervault.vault.changes import Changes
+from peervault.vault.ignore import IgnoreRules
+from peervault.vault.inotify import (
+    IN_CREATE,
+    IN_MOVED_FROM,
+    IN_Q_OVERFLOW,
+    Burst,
+    InotifyUnavailable,
+    InotifyWatcher,
+    parse_events,
+)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux-only")
 
@@ -26,27 +36,33 @@ WAIT_S = 5.0
 class Recorder:
     """Runs a watcher in the background and keeps every batch it yields."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, ignores: Callable[[str], bool] | None = None) -> None:
         self.root = root
-        self.watcher = InotifyWatcher(root)
+        self.watcher = InotifyWatcher(root, ignores)
         self.stop = asyncio.Event()
-        self.queue: asyncio.Queue[set[str]] = asyncio.Queue()
-        self.batches: list[set[str]] = []
+        self.queue: asyncio.Queue[Changes] = asyncio.Queue()
+        self.batches: list[Changes] = []
         self.task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
         async for batch in self.watcher.batches(self.stop, 20, 400):
             self.queue.put_nowait(batch)
 
+    def paths(self) -> set[str]:
+        return set().union(*(b.paths for b in self.batches))
+
+    def moves(self) -> list[tuple[str, str]]:
+        return [m for b in self.batches for m in b.moves]
+
     async def until(self, done: Callable[[set[str]], bool]) -> set[str]:
-        """Everything reported until `done(reported)` holds (at most WAIT_S)."""
-        seen: set[str] = set().union(*self.batches)
+        """Every path reported until `done(reported)` holds (at most WAIT_S)."""
+        seen = self.paths()
 
         async def collect() -> None:
             while not done(seen):
                 batch = await self.queue.get()
                 self.batches.append(batch)
-                seen.update(batch)
+                seen.update(batch.paths)
 
         await asyncio.wait_for(collect(), WAIT_S)
         return seen
@@ -59,6 +75,19 @@ class Recorder:
         so anything an earlier change would have produced has been reported by then."""
         (self.root / sentinel).write_text("sentinel")
         return await self.expect(sentinel)
+
+    async def changes_before(self, sentinel: str = "sentinel.md") -> Changes:
+        """Everything reported (from the last `clear`) up to `sentinel`: the moves in order,
+        the paths less the sentinel's."""
+        paths = await self.reported_before(sentinel)
+        return Changes(paths - {sentinel}, self.moves(), any(b.overflow for b in self.batches))
+
+    async def overflowed(self) -> None:
+        while not any(b.overflow for b in self.batches):
+            self.batches.append(await self.queue.get())
+
+    def clear(self) -> None:
+        self.batches.clear()
 
 
 @pytest.fixture
@@ -93,9 +122,9 @@ async def test_create_modify_delete(vault: Recorder) -> None:
     await vault.expect("note.md")
 
 
-async def test_rename_reports_both_names(vault: Recorder) -> None:
+async def test_rename_is_one_move(vault: Recorder) -> None:
     (vault.root / "old" / "sub" / "x.md").rename(vault.root / "old" / "y.md")
-    await vault.expect("old/sub/x.md", "old/y.md")
+    assert await vault.changes_before() == Changes(set(), [("old/sub/x.md", "old/y.md")])
 
 
 async def test_new_nested_folder_covers_files_written_at_once(vault: Recorder) -> None:
@@ -110,13 +139,28 @@ async def test_new_nested_folder_covers_files_written_at_once(vault: Recorder) -
     await vault.expect("a/b/c/later.md")
 
 
-async def test_folder_rename_reports_old_and_new_and_follows_it(vault: Recorder) -> None:
+async def test_folder_rename_is_one_move_and_is_followed(vault: Recorder) -> None:
     (vault.root / "old").rename(vault.root / "new")
-    await vault.expect("old", "new")
-    vault.batches.clear()
+    assert await vault.changes_before("s1.md") == Changes(set(), [("old", "new")])
+    vault.clear()
     (vault.root / "new" / "sub" / "x.md").write_text("changed")
-    reported = await vault.expect("new/sub/x.md")
+    (vault.root / "new" / "sub" / "deeper").mkdir()
+    (vault.root / "new" / "sub" / "deeper" / "d.md").write_text("d")
+    reported = await vault.until(lambda seen: covered("new/sub/deeper/d.md", seen))
+    assert "new/sub/x.md" in reported
     assert not any(p.startswith("old") for p in reported)
+    assert sorted(vault.watcher._dirs.values()) == ["", "new", "new/sub", "new/sub/deeper"]
+
+
+async def test_folder_move_keeps_changes_made_in_it_at_once(vault: Recorder) -> None:
+    """The watches follow a folder moved in the vault: a file written in it right after the
+    move is reported under its new path (none is lost between forgetting and re-adding)."""
+    (vault.root / "old").rename(vault.root / "new")
+    (vault.root / "new" / "sub" / "x.md").write_text("written at once")
+    (vault.root / "new" / "sub" / "y.md").write_text("new at once")
+    changes = await vault.changes_before()
+    assert changes.moves == [("old", "new")]
+    assert changes.paths == {"new/sub/x.md", "new/sub/y.md"}
 
 
 async def test_folder_moved_in_from_outside_is_watched(vault: Recorder, tmp_path: Path) -> None:
@@ -163,14 +207,23 @@ async def test_state_git_and_editor_files_are_never_reported(vault: Recorder) ->
 def test_parse_events_reads_padded_names() -> None:
     buf = struct.pack("iIII", 3, IN_CREATE, 0, 16) + b"note.md".ljust(16, b"\0")
     buf += struct.pack("iIII", -1, IN_Q_OVERFLOW, 0, 0)
-    assert list(parse_events(buf)) == [(3, IN_CREATE, b"note.md"), (-1, IN_Q_OVERFLOW, b"")]
+    buf += struct.pack("iIII", 4, IN_MOVED_FROM, 77, 16) + b"a.md".ljust(16, b"\0")
+    assert list(parse_events(buf)) == [
+        (3, IN_CREATE, 0, b"note.md"),
+        (-1, IN_Q_OVERFLOW, 0, b""),
+        (4, IN_MOVED_FROM, 77, b"a.md"),
+    ]
 
 
 def test_overflow_record_means_rescan_everything(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("a")
     w = InotifyWatcher(tmp_path)
     try:
         (tmp_path / "made-while-events-were-lost").mkdir()
-        assert w.changes(struct.pack("iIII", -1, IN_Q_OVERFLOW, 0, 0)) == {""}
+        (tmp_path / "a.md").rename(tmp_path / "b.md")
+        assert w.changes(os.read(w._fd, 65536) + struct.pack("iIII", -1, IN_Q_OVERFLOW, 0, 0))
+        w._flush()
+        assert w._take() == Changes(set(), [], overflow=True)  # no move is trusted once events are lost
         assert "made-while-events-were-lost" in w._dirs.values()  # watched again after the loss
     finally:
         w.close()
@@ -187,8 +240,8 @@ async def test_real_queue_overflow_yields_rescan_everything(tmp_path: Path) -> N
     rec = Recorder(tmp_path)
     for i in range(queued):  # two events each (create, close-write) while nobody reads
         (tmp_path / f"f{i}.md").write_bytes(b"")
-    await rec.expect("")
-    assert [b for b in rec.batches if "" in b] == [{""}]
+    await asyncio.wait_for(rec.overflowed(), WAIT_S)
+    assert [b for b in rec.batches if b.overflow] == [Changes(set(), [], overflow=True)]
     rec.stop.set()
     await asyncio.wait_for(rec.task, WAIT_S)
 
@@ -271,7 +324,7 @@ async def test_watch_uses_inotify_on_linux(tmp_path: Path, monkeypatch: pytest.M
     first = asyncio.ensure_future(anext(batches))
     await asyncio.sleep(0.05)
     (tmp_path / "a.md").write_text("a")
-    assert await asyncio.wait_for(first, WAIT_S) == {"a.md"}
+    assert await asyncio.wait_for(first, WAIT_S) == Changes({"a.md"}, [])
     stop.set()
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(anext(batches), WAIT_S)
@@ -287,14 +340,261 @@ async def test_watch_falls_back_to_polling_watchfiles(
 
     async def fake_watchfiles(
         root: Path, stop: asyncio.Event, step_ms: int, debounce_ms: int, force_polling: bool | None, ignores: Any
-    ) -> AsyncIterator[set[str]]:
+    ) -> AsyncIterator[Changes]:
         used["force_polling"] = force_polling
-        yield {"a.md"}
+        yield Changes({"a.md"}, [])
 
     monkeypatch.setattr(watcher, "InotifyWatcher", unavailable)
     monkeypatch.setattr(watcher, "watchfiles_batches", fake_watchfiles)
     with caplog.at_level(logging.WARNING):
         batches = [b async for b in watcher.watch(tmp_path, asyncio.Event(), 20, 400)]
-    assert batches == [{"a.md"}]
+    assert batches == [Changes({"a.md"}, [])]
     assert used["force_polling"] is True  # watchfiles' inotify would hit the same limit
     assert [r.message for r in caplog.records if "max_user_watches" in r.message]
+
+
+# ---------------------------------------------------------------- moves, one burst at a time
+# The kernel's real events for real renames, read at once and closed as one burst (as the
+# running watcher does when they come within `step_ms`), so each result is exact.
+
+
+@pytest.fixture
+def quiet(tmp_path: Path) -> Iterator[InotifyWatcher]:
+    """A watcher on a vault with a.md, b.md, old/sub/x.md, .trash/ and .git/, not yet read."""
+    root = tmp_path / "vault"
+    (root / "old" / "sub").mkdir(parents=True)
+    (root / "old" / "sub" / "x.md").write_text("x")
+    for name in ("a.md", "b.md"):
+        (root / name).write_text(name)
+    (root / ".trash").mkdir()
+    (root / ".git").mkdir()
+    w = InotifyWatcher(root)
+    yield w
+    w.close()
+
+
+def burst(w: InotifyWatcher, read_size: int = 65536) -> Changes:
+    """Read every queued event (`read_size` bytes at most a read) as one burst, and close it."""
+    while True:
+        try:
+            buf = os.read(w._fd, read_size)
+        except BlockingIOError:
+            break
+        w.changes(buf)
+    w._flush()
+    return w._take() or Changes()
+
+
+def test_rename_over_an_existing_note_is_a_move(quiet: InotifyWatcher) -> None:
+    (quiet.root / "a.md").rename(quiet.root / "b.md")
+    assert burst(quiet) == Changes(set(), [("a.md", "b.md")])
+
+
+def test_folder_rename_is_one_move_and_its_watches_follow(quiet: InotifyWatcher) -> None:
+    (quiet.root / "old").rename(quiet.root / "new")
+    assert burst(quiet) == Changes(set(), [("old", "new")])
+    assert sorted(quiet._dirs.values()) == ["", ".trash", "new", "new/sub"]
+    (quiet.root / "new" / "sub" / "x.md").write_text("edited")
+    assert burst(quiet) == Changes({"new/sub/x.md"}, [])
+
+
+def test_chain_in_one_burst_is_moves_in_order(quiet: InotifyWatcher) -> None:
+    (quiet.root / "a.md").rename(quiet.root / "c.md")
+    (quiet.root / "c.md").rename(quiet.root / "d.md")
+    (quiet.root / "b.md").rename(quiet.root / "a.md")
+    assert burst(quiet) == Changes(set(), [("a.md", "c.md"), ("c.md", "d.md"), ("b.md", "a.md")])
+
+
+def test_swap_through_a_temp_name_is_three_moves(quiet: InotifyWatcher) -> None:
+    r = quiet.root
+    (r / "a.md").rename(r / "t.md")
+    (r / "b.md").rename(r / "a.md")
+    (r / "t.md").rename(r / "b.md")
+    assert burst(quiet) == Changes(set(), [("a.md", "t.md"), ("b.md", "a.md"), ("t.md", "b.md")])
+
+
+def test_swap_through_an_ignored_temp_name_reports_its_halves_as_paths(quiet: InotifyWatcher) -> None:
+    r = quiet.root
+    (r / "a.md").rename(r / "a.md.tmp")
+    (r / "b.md").rename(r / "a.md")
+    (r / "a.md.tmp").rename(r / "b.md")
+    assert burst(quiet) == Changes({"a.md", "b.md"}, [("b.md", "a.md")])
+
+
+def test_moved_then_edited(quiet: InotifyWatcher) -> None:
+    (quiet.root / "b.md").rename(quiet.root / "c.md")
+    with (quiet.root / "c.md").open("a") as f:
+        f.write(" more")
+    assert burst(quiet) == Changes({"c.md"}, [("b.md", "c.md")])
+
+
+def test_written_then_renamed_is_looked_at_under_its_new_name(quiet: InotifyWatcher) -> None:
+    (quiet.root / "n.md").write_text("new")
+    (quiet.root / "n.md").rename(quiet.root / "m.md")
+    assert burst(quiet) == Changes({"m.md"}, [("n.md", "m.md")])
+
+
+def test_save_through_an_ignored_temp_file_is_a_change_of_the_note(quiet: InotifyWatcher) -> None:
+    for temp in ("a.md.tmp", ".a.md.swp", "a.md~"):
+        (quiet.root / temp).write_text("saved")
+        (quiet.root / temp).rename(quiet.root / "a.md")
+        assert burst(quiet) == Changes({"a.md"}, []), temp
+
+
+def test_save_through_a_synced_temp_name_is_a_move_onto_the_note(quiet: InotifyWatcher) -> None:
+    """The engine reads a move onto a tracked note as an edit of that note."""
+    (quiet.root / ".a.md.x7Kq").write_text("saved")
+    (quiet.root / ".a.md.x7Kq").rename(quiet.root / "a.md")
+    assert burst(quiet) == Changes({"a.md"}, [(".a.md.x7Kq", "a.md")])
+
+
+def test_vim_backup_rename_is_the_note_gone_then_written(quiet: InotifyWatcher) -> None:
+    r = quiet.root
+    (r / "a.md").rename(r / "a.md~")
+    assert burst(quiet) == Changes({"a.md"}, [])
+    (r / "a.md").write_text("written again")
+    (r / "a.md~").unlink()
+    assert burst(quiet) == Changes({"a.md"}, [])
+
+
+def test_moves_into_or_out_of_ignored_folders_are_paths(quiet: InotifyWatcher) -> None:
+    r = quiet.root
+    (r / "a.md").rename(r / ".trash" / "a.md")  # Obsidian's delete
+    assert burst(quiet) == Changes({"a.md"}, [])
+    (r / ".trash" / "a.md").rename(r / "a.md")  # restored
+    assert burst(quiet) == Changes({"a.md"}, [])
+    (r / "old").rename(r / ".trash" / "old")
+    assert burst(quiet) == Changes({"old"}, [])
+    assert "old/sub" not in quiet._dirs.values()
+    (r / ".trash" / "old").rename(r / "old")
+    assert burst(quiet) == Changes({"old"}, [])
+    assert sorted(quiet._dirs.values()) == ["", ".trash", "old", "old/sub"]
+    (r / "old").rename(r / ".git" / "old")  # into a folder never watched: gone
+    assert burst(quiet) == Changes({"old"}, [])
+    assert sorted(quiet._dirs.values()) == ["", ".trash"]
+    (r / ".git" / "old").rename(r / "old")  # and back: a folder moved in
+    assert burst(quiet) == Changes({"old"}, [])
+    assert sorted(quiet._dirs.values()) == ["", ".trash", "old", "old/sub"]
+
+
+def test_moved_out_of_or_into_the_vault_is_a_path(quiet: InotifyWatcher, tmp_path: Path) -> None:
+    (quiet.root / "a.md").rename(tmp_path / "a.md")
+    assert burst(quiet) == Changes({"a.md"}, [])
+    (tmp_path / "a.md").rename(quiet.root / "old" / "a.md")
+    assert burst(quiet) == Changes({"old/a.md"}, [])
+
+
+def test_folder_moved_out_and_back_in_one_burst_stays_watched(quiet: InotifyWatcher, tmp_path: Path) -> None:
+    (quiet.root / "old").rename(tmp_path / "away")
+    (tmp_path / "away").rename(quiet.root / "old")
+    assert burst(quiet) == Changes({"old"}, [])
+    assert sorted(quiet._dirs.values()) == ["", ".trash", "old", "old/sub"]
+    (quiet.root / "old" / "sub" / "x.md").write_text("edited")
+    assert burst(quiet) == Changes({"old/sub/x.md"}, [])
+
+
+def test_the_two_halves_of_a_rename_pair_across_reads(quiet: InotifyWatcher) -> None:
+    (quiet.root / "a.md").rename(quiet.root / "c.md")
+    first = os.read(quiet._fd, 32)  # struct inotify_event and "a.md" padded to 16: IN_MOVED_FROM alone
+    assert [m for _, m, _, _ in parse_events(first)] == [IN_MOVED_FROM]
+    quiet.changes(first)
+    assert burst(quiet) == Changes(set(), [("a.md", "c.md")])
+
+
+def test_a_half_alone_at_the_end_of_the_burst_is_a_path(quiet: InotifyWatcher, tmp_path: Path) -> None:
+    (quiet.root / "a.md").rename(tmp_path / "a.md")
+    quiet.changes(os.read(quiet._fd, 65536))
+    assert quiet._take() is None  # the burst is still open
+    quiet._flush()
+    assert quiet._take() == Changes({"a.md"}, [])
+
+
+def test_bursts_not_yet_taken_add_up_in_order(quiet: InotifyWatcher) -> None:
+    """Two bursts the consumer takes at once: what the first looked at follows the second's
+    moves, as if they were one burst."""
+    with (quiet.root / "b.md").open("a") as f:
+        f.write(" edited")
+    quiet.changes(os.read(quiet._fd, 65536))
+    quiet._flush()
+    (quiet.root / "b.md").rename(quiet.root / "c.md")
+    assert burst(quiet) == Changes({"c.md"}, [("b.md", "c.md")])
+
+
+# ---------------------------------------------------------------- the pairing alone
+
+
+def test_burst_pairs_by_cookie_and_keeps_the_kernels_order() -> None:
+    b = Burst()
+    b.moved_from(1, "a.md", False)
+    b.moved_from(2, "b.md", False)  # two renames interleaved: the cookies tell them apart
+    b.moved_to(2, "a.md", False)
+    b.moved_to(1, "c.md", False)
+    b.close()
+    assert b.changes() == Changes(set(), [("b.md", "a.md"), ("a.md", "c.md")])
+
+
+def test_burst_ignored_side_and_missing_half() -> None:
+    b = Burst()
+    assert b.moved_to(1, "a.md", False) is None  # came from outside
+    b.moved_from(2, "b.md", False)  # went outside: known at the end
+    b.moved_from(3, ".c.md.swp", True)
+    assert b.moved_to(3, "c.md", False) == ".c.md.swp"
+    b.moved_from(4, "d.md", False)
+    assert b.moved_to(4, "d.md~", True) == "d.md"
+    b.moved_from(5, "e.tmp", True)
+    b.moved_to(5, "e.part", True)
+    b.moved_from(6, "f.tmp", True)  # an ignored file moved out: nothing
+    assert b.changes() == Changes({"a.md", "c.md", "d.md"}, [])
+    b.close()
+    assert b.changes() == Changes({"a.md", "b.md", "c.md", "d.md"}, [])
+
+
+def test_burst_paths_follow_a_later_move() -> None:
+    b = Burst()
+    b.touch("dir/x.md")
+    b.touch("dir/sub/y.md")
+    b.touch("other.md")
+    b.moved_from(1, "dir", False)
+    b.touch("dir")  # a new folder made where the old one was
+    b.moved_to(1, "new", False)
+    b.close()
+    assert b.changes() == Changes({"new/x.md", "new/sub/y.md", "other.md", "dir"}, [("dir", "new")])
+
+    done = Burst()
+    done.touch("new/x.md")
+    done.touch("z.md")
+    later = Burst()
+    later.moved_from(7, "new", False)
+    later.moved_to(7, "final", False)
+    later.moved_from(8, "z.md", False)
+    later.close()
+    done.then(later)
+    assert done.changes() == Changes({"final/x.md", "z.md"}, [("new", "final")])
+
+
+def test_burst_overflow_drops_moves() -> None:
+    b = Burst()
+    b.moved_from(1, "a.md", False)
+    b.moved_to(1, "b.md", False)
+    b.moved_from(2, "c.md", False)
+    b.lost()
+    b.touch("d.md")
+    b.close()
+    assert b.changes() == Changes(set(), [], overflow=True)
+    done = Burst()
+    done.then(b)
+    assert done.changes() == Changes(set(), [], overflow=True)
+
+
+async def test_watchfiles_yields_paths_without_moves(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("a")
+    stop = asyncio.Event()
+    batches = watcher.watchfiles_batches(tmp_path, stop, 50, 400, True, IgnoreRules().ignores)
+    first = asyncio.ensure_future(anext(batches))
+    await asyncio.sleep(0.5)  # the poller has seen the vault as it was
+    (tmp_path / "a.md").rename(tmp_path / "b.md")
+    got = await asyncio.wait_for(first, WAIT_S)
+    assert got == Changes({"a.md", "b.md"}, [])
+    stop.set()
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(anext(batches), WAIT_S)

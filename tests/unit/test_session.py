@@ -296,15 +296,18 @@ def test_unknown_peer_sending_hello_first_is_refused() -> None:
     refused = a.sent[0]
     assert isinstance(refused, m.Refused) and refused.code == s.CODE_UNKNOWN_PEER == 403
     _assert_no_vault_data(a.sent)
-    assert a.events == [Close(403, refused.reason)]
-    assert d.events == [Close(403, f"peer refused: {refused.reason}")]
+    assert a.events == [Close(403, refused.reason)]  # our own decision
+    assert d.events == [Close(403, f"peer refused: {refused.reason}", by_peer=True)]  # told by the peer
     assert a.session.state is State.CLOSED and d.session.state is State.CLOSED
     assert rd.docs == {} and rd.index == set()
     assert ra.paired_with == []
 
 
-@pytest.mark.parametrize("msg", [m.DocUpdates(((b"\x05" * 16, b"[]"),)), m.IndexUpdates(b"[]"), m.Done(), m.PairOk(VAULT)])
+@pytest.mark.parametrize(
+    "msg", [m.DocUpdates(((b"\x05" * 16, b"[]"),)), m.IndexUpdates(b"[]"), m.Done(), m.PairOk(VAULT), m.Ping(), m.Pong()]
+)
 def test_unknown_peer_sending_anything_but_pair_is_refused(msg: m.Message) -> None:
+    """A PING included: a stranger gets no PONG, so it cannot keep itself connected."""
     ra = FakeReplica(docs={doc_id(5, 5): {"x"}})
     sess = Session(ra, peer="stranger", dialer=False, paired=False, now=0.0)
     assert sess.start(0.0) == []
@@ -469,3 +472,88 @@ def test_push_after_close_is_dropped() -> None:
     assert sess.state is State.CLOSED
     assert sess.push(2.0, m.IndexUpdates(b"x")) == []
     assert sess.receive(3.0, m.Ping()) == ([], [])
+
+
+# ------------------------------------------------------------------------------- pairing deadline
+def test_unpaired_acceptor_is_closed_at_the_pairing_deadline() -> None:
+    ra = FakeReplica(invites={SECRET})
+    sess = Session(ra, peer="stranger", dialer=False, paired=False, now=100.0, heartbeat_interval=1.0, pair_timeout=5.0)
+    assert sess.next_deadline() == 105.0  # the daemon's timer wakes for it
+    for t in (101.0, 102.5, 104.99):
+        assert sess.tick(t) == ([], [])  # and no heartbeat PING to a stranger meanwhile
+        assert sess.next_deadline() == 105.0  # fixed at opening
+    out, events = sess.tick(105.0)
+    assert out == [m.Refused(403, "unknown device: did not pair within 5 s")]
+    assert events == [Close(403, "unknown device: did not pair within 5 s")]
+    assert sess.state is State.CLOSED
+
+
+def test_pair_arriving_after_the_deadline_is_refused_even_before_the_timer_fires() -> None:
+    ra = FakeReplica(invites={SECRET})
+    sess = Session(ra, peer="late", dialer=False, paired=False, now=0.0, pair_timeout=5.0)
+    out, events = sess.receive(5.2, m.Pair(VAULT, SECRET))  # the tick was late; the deadline is not
+    assert kinds(out) == ["Refused"] and out[0].code == 403  # type: ignore[union-attr]
+    assert [type(e) for e in events] == [Close]
+    assert ra.invites == {SECRET} and ra.paired_with == []  # the ticket is not spent
+
+
+def test_pairing_in_time_lifts_the_deadline() -> None:
+    ra = FakeReplica(invites={SECRET})
+    sess = Session(ra, peer="joiner", dialer=False, paired=False, now=0.0, heartbeat_interval=2.0, pair_timeout=5.0)
+    out, events = sess.receive(4.9, m.Pair(VAULT, SECRET))
+    assert kinds(out) == ["PairOk", "Hello"] and events == [Paired(VAULT)]
+    assert sess.paired and sess.next_deadline() == 4.9 + 2.0  # the heartbeat, no longer the pairing deadline
+    assert sess.tick(7.0) == ([m.Ping()], [])  # a paired peer is kept, and pinged
+    assert sess.receive(7.5, m.Ping()) == ([m.Pong()], [])
+
+
+def test_pairing_dialer_without_pair_ok_gives_up_at_the_deadline() -> None:
+    sess = Session(FakeReplica(), peer="inviter", dialer=True, paired=False, now=10.0, pair_secret=SECRET, heartbeat_interval=1.0)
+    assert kinds(sess.start(10.0)) == ["Pair"]
+    assert sess.next_deadline() == 15.0
+    assert sess.tick(14.0) == ([], [])
+    out, events = sess.tick(15.0)
+    assert out == [m.Refused(408, "no PAIR_OK within 5 s")] and events == [Close(408, "no PAIR_OK within 5 s")]
+
+
+def test_ping_to_a_pairing_dialer_is_out_of_order() -> None:
+    sess = Session(FakeReplica(), peer="inviter", dialer=True, paired=False, now=0.0, pair_secret=SECRET)
+    sess.start(0.0)
+    out, events = sess.receive(1.0, m.Ping())
+    assert kinds(out) == ["Refused"] and out[0].code == 400  # type: ignore[union-attr]
+    assert [e.code for e in events if isinstance(e, Close)] == [400]
+
+
+# ------------------------------------------------------------------------------- removed device
+def test_removed_device_is_refused_with_410_and_no_vault_data() -> None:
+    rd = FakeReplica()
+    ra = FakeReplica(docs={doc_id(5, 5): {"secret-note"}}, index={"i"})
+    d = Side("dialer", Session(rd, peer="acceptor-id", dialer=True, paired=True, now=0.0), rd)
+    a = Side("acceptor", Session(ra, peer="dialer-id", dialer=False, paired=False, now=0.0, removed=True), ra)
+    start(d, a)
+    assert kinds(a.sent) == ["Refused"]
+    refused = a.sent[0]
+    assert isinstance(refused, m.Refused) and refused.code == s.CODE_REMOVED == 410
+    assert refused.reason.startswith(s.REMOVED_REASON)
+    _assert_no_vault_data(a.sent)
+    assert a.events == [Close(410, refused.reason)]  # not "by peer": the acceptor was not removed
+    assert d.events == [Close(410, f"peer refused: {refused.reason}", by_peer=True)]  # the dialer was
+    assert rd.docs == {} and rd.index == set()
+
+
+def test_removed_device_that_says_nothing_is_refused_with_410_at_the_deadline() -> None:
+    sess = Session(FakeReplica(), peer="gone", dialer=False, paired=False, now=0.0, pair_timeout=5.0, removed=True)
+    out, events = sess.tick(5.0)
+    assert out == [m.Refused(410, f"{s.REMOVED_REASON}: did not pair within 5 s")]
+    assert [(e.code, e.by_peer) for e in events if isinstance(e, Close)] == [(410, False)]
+
+
+def test_removed_device_with_a_new_ticket_may_pair_again() -> None:
+    ra = FakeReplica(invites={SECRET})
+    sess = Session(ra, peer="back", dialer=False, paired=False, now=0.0, removed=True)
+    out, events = sess.receive(1.0, m.Pair(VAULT, SECRET))
+    assert kinds(out) == ["PairOk", "Hello"] and events == [Paired(VAULT)]
+    assert ra.paired_with == ["back"]
+    bad = Session(FakeReplica(invites={SECRET}), peer="back", dialer=False, paired=False, now=0.0, removed=True)
+    out, _ = bad.receive(1.0, m.Pair(VAULT, b"W" * 16))
+    assert out == [m.Refused(403, "pairing ticket is invalid, used or expired")]

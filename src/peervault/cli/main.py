@@ -225,6 +225,7 @@ def run(vault: str, debounce_ms: int | None, no_relay: bool, bind: str | None, p
 def sync(vault: str, timeout: float, no_relay: bool, bind: str | None, profile: str | None) -> None:
     """One-shot: sync with reachable paired devices, exit when converged."""
     from ..daemon import Daemon
+    from ..store import removal
 
     state = _open(vault)
     if not state.store.peers():
@@ -232,6 +233,12 @@ def sync(vault: str, timeout: float, no_relay: bool, bind: str | None, profile: 
     state.lock()
     daemon = Daemon(state, _config(state, profile, no_relay, bind), mode="once", timeout=timeout)
     outcome = asyncio.run(daemon.main())
+    removed = removal.load(state.store)
+    if not outcome.synced_peers and removed:  # its peers are not dialled: say why
+        raise PairingRefused(
+            f"this device was removed from the vault (device {removed['by'][:10]} said so); to rejoin, run "
+            f"`peervault invite` on a device still in the vault, then `peervault join {vault} TICKET` here"
+        )
     if not outcome.synced_peers:
         raise NoPeerReachable(f"no paired device was reachable within {timeout:.0f} s; start `peervault run` on one of them")
     err.print(f"In sync with {len(outcome.synced_peers)} device(s).")
@@ -281,6 +288,64 @@ def forget(vault: str, device: str) -> None:
         state.lock()
         Engine(state.root, state.store, load_config(state.dir)).forget_device(peer)
     err.print(f"Removed device {peer[:10]}; your other devices drop it when they next sync with this one.", highlight=False)
+
+
+@cli.group()
+def deletions() -> None:
+    """Local deletions the mass-deletion guard held back (see `status`)."""
+
+
+@deletions.command("list")
+@click.argument("vault", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def deletions_list(vault: str, as_json: bool) -> None:
+    """The held deletions: files gone here that other devices still have."""
+    from rich.table import Table
+
+    from .deletions import held
+
+    rows = held(_open(vault))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        err.print("No deletions are held.", highlight=False)
+        return
+    table = Table(title=f"{len(rows)} held deletion(s): {rows[0]['reason']}", title_justify="left")
+    table.add_column("path")
+    table.add_column("held since")
+    for r in rows:
+        table.add_row(r["path"], _when(r["held_at"]))
+    out.print(table)
+    err.print(f"Publish them: peervault deletions apply {vault}   Put them back: peervault deletions restore {vault}")
+
+
+def _deletions_action(vault: str, action: str, as_json: bool) -> None:
+    from .deletions import describe, run_action
+
+    state = _open(vault)
+    running = state.daemon_running()
+    result = run_action(state, action)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        err.print(describe(result, running), highlight=False)
+
+
+@deletions.command("apply")
+@click.argument("vault", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def deletions_apply(vault: str, as_json: bool) -> None:
+    """Publish the held deletions: your other devices delete those files too."""
+    _deletions_action(vault, "apply", as_json)
+
+
+@deletions.command("restore")
+@click.argument("vault", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def deletions_restore(vault: str, as_json: bool) -> None:
+    """Put the held files back here, byte for byte, from this device's copy."""
+    _deletions_action(vault, "restore", as_json)
 
 
 def _when(ts: float | None) -> str:

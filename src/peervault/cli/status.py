@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from ..crdt.index import VaultIndex
 from ..state import fresh_runtime
+from ..store import removal
 from ..vault.ignore import IgnoreRules
 from ..vault.scanner import scan
 
@@ -20,6 +22,7 @@ def collect(state: Any) -> dict[str, Any]:
     runtime = fresh_runtime(state.dir) if running else {}
     connected = runtime.get("connected", {})
     suspended = set(runtime.get("suspended", []))  # low-power: idle links closed until a change
+    removed = removal.load(store)  # a device of the vault refused us as removed (410)
     snap = store.get_meta("index_snapshot")
     entries = VaultIndex.load(bytes(snap), 1).entries() if snap else {}
     files = store.files()
@@ -32,16 +35,20 @@ def collect(state: Any) -> dict[str, Any]:
             "connected": p.endpoint_id in connected,
             "state": connected.get(p.endpoint_id) or ("suspended" if p.endpoint_id in suspended else None),
             "last_seen": p.last_seen,
+            "removed_this_device": bool(removed) and p.endpoint_id in removed["peers"],
         }
         for p in store.peers()
     ]
     unsynced = store.unsynced()
+    held = store.held_deletions()
+    peer_wipe = store.get_meta("peer_mass_deletion")
     return {
         "vault": str(state.root),
         "device_id": state.device_id,
         "vault_id": state.vault_id,
         "daemon": {"running": running, "pid": runtime.get("pid"), "addrs": runtime.get("addrs", [])},
         "peers": peers,
+        "removed": removed,
         "files": {
             "tracked": len(files),
             "in_index": len(live_ids),
@@ -52,6 +59,12 @@ def collect(state: Any) -> dict[str, Any]:
         "pending_changes": runtime.get("pending", 0),
         "binary_transfers": runtime.get("blobs", {"wanted": 0, "fetching": 0, "bytes_received": 0}),
         "not_synced": [{"path": p, "reason": r} for p, r in unsynced.items()],
+        "held_deletions": {
+            "count": len(held),
+            "reason": next(iter(held.values()))[2] if held else None,
+            "paths": [path for path, _, _ in held.values()][:1000],
+        },
+        "peer_mass_deletion": json.loads(str(peer_wipe)) if peer_wipe else None,
         "metrics": runtime.get("metrics", {}),
     }
 
@@ -71,6 +84,15 @@ def render(out: Console, info: dict[str, Any]) -> None:
         f"[bold]Daemon[/]    {'running, pid ' + str(d['pid']) + ' on ' + ', '.join(d['addrs']) if d['running'] else 'not running'}",
         highlight=False,
     )
+    if info["removed"]:
+        r = info["removed"]
+        out.print(
+            f"[bold red]Removed[/]   this device was removed from the vault (device {r['by'][:10]} said so, "
+            f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(r['at']))}): it no longer dials "
+            f"{len(r['peers'])} device(s). To rejoin: `peervault invite` on a device still in the vault, "
+            f"then `peervault join {info['vault']} TICKET` here",
+            highlight=False,
+        )
     f = info["files"]
     out.print(
         f"[bold]Files[/]     {f['tracked']} tracked, {f['deleted']} deleted (recoverable), "
@@ -84,6 +106,20 @@ def render(out: Console, info: dict[str, Any]) -> None:
             f"[bold]Binaries[/]  {blobs['wanted']} file(s) waiting for their content, {blobs['fetching']} transferring",
             highlight=False,
         )
+    held = info["held_deletions"]
+    if held["count"]:
+        out.print(
+            f"[bold yellow]Held[/]      {held['count']} local deletion(s) not published ({held['reason']}): "
+            f"`peervault deletions list|apply|restore {info['vault']}`",
+            highlight=False,
+        )
+    wipe = info["peer_mass_deletion"]
+    if wipe:
+        out.print(
+            f"[bold yellow]Deleted[/]   device {wipe['peer'][:10]} deleted {wipe['count']} file(s) at once, "
+            f"{_ago(wipe['at'])}: `peervault deleted` lists them, `peervault restore` brings one back",
+            highlight=False,
+        )
     table = Table(title="Peers", title_justify="left")
     for col in ("device", "paired", "connected", "last seen", "addresses"):
         table.add_column(col)
@@ -91,7 +127,7 @@ def render(out: Console, info: dict[str, Any]) -> None:
         table.add_row(
             p["id"][:16],
             "yes" if p["paired"] else "pending",
-            p["state"] or ("yes" if p["connected"] else "no"),
+            p["state"] or ("yes" if p["connected"] else "removed this device" if p["removed_this_device"] else "no"),
             _ago(p["last_seen"]),
             ", ".join(p["addrs"][:3]),
         )

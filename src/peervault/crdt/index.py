@@ -1,17 +1,27 @@
 """The vault index: one Loro document mapping a stable file id to its path and state.
 
     files: { file_id: { path, kind, deleted, dvv } }   (each entry a mergeable map)
+    binary files: { file_id: { path, kind: "blob", content: "digest:size:mtime:stamp[:deleted]" } }
 
 File id -> path (not path -> id): a path -> id map loses a file when two devices
-create the same path (TECHNOTES 1.11). A delete is a tombstone that remembers the
-content version it deleted (`dvv`); an edit the deleter had not seen makes the
-file live again ("edit wins over a concurrent delete").
+create the same path (TECHNOTES 1.11). A text note's delete is a tombstone that
+remembers the content version it deleted (`dvv`); an edit the deleter had not seen
+makes the file live again ("edit wins over a concurrent delete").
+
+A binary file's version and its delete are ONE value (`content`), so an edit and a
+delete compete like two edits: the one with the later stamp (wall-clock ms, never
+below the stamp of the value its writer saw, so a change made after seeing another
+is always later) wins. Loro's map orders concurrent values by lamport, not time, so
+a device whose value lost to an earlier concurrent one writes its own again after
+the import (`keep_later_blobs`): every device ends with the latest.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from loro import ExportMode, LoroDoc, VersionVector
@@ -20,7 +30,10 @@ from . import guard
 
 _FILES = "files"
 _FORGOTTEN = "forgotten_devices"
-_BLOB_CONTENT = re.compile(r"([0-9a-f]{64}):([0-9]{1,19}):([0-9]{1,19})")  # digest:size:mtime_ms
+# digest:size:mtime_ms[:stamp_ms[:deleted]]; entries written before the stamp have no
+# stamp (0) and keep their delete in the separate `deleted` key
+_BLOB_CONTENT = re.compile(r"([0-9a-f]{64}):([0-9]{1,19}):([0-9]{1,19})(?::([0-9]{1,19})(:deleted)?)?")
+_DELETED = ":deleted"
 
 
 @dataclass(frozen=True, slots=True)  # one per file: slots halve the memory
@@ -33,6 +46,7 @@ class Entry:
     blob: str = ""  # kind "blob": the content's blake3 hex digest
     size: int = 0
     mtime_ms: int = 0  # kind "blob": when it was last modified where it was made
+    stamp: int = 0  # kind "blob": when this version (or the delete) was made, ms; the later wins
 
 
 def file_id_for(path: str, attempt: int = 0) -> str:
@@ -76,35 +90,88 @@ class VaultIndex:
         entry.insert("deleted", False)
         self.doc.commit()
 
-    def put_blob(self, file_id: str, path: str, blob: str, size: int, mtime_ms: int = 0) -> None:
-        """A binary file's (new) content: concurrent versions resolve last-writer-wins. Digest,
-        size and time are ONE value: as separate keys, two concurrent versions could merge
-        into one's digest with the other's size (and Loro records no op for a key set to the
-        value it already holds, so equal sizes would not even compete)."""
+    def put_blob(self, file_id: str, path: str, blob: str, size: int, mtime_ms: int = 0, at_ms: int | None = None) -> None:
+        """A binary file's (new) content, made at `at_ms` (default now): concurrent versions,
+        and a concurrent delete, resolve last-writer-wins. Digest, size, time and the delete
+        are ONE value: as separate keys, two concurrent versions could merge into one's
+        digest with the other's size (and Loro records no op for a key set to the value it
+        already holds, so equal sizes, or `deleted` False against False, would not even compete)."""
         entry = self._files.ensure_mergeable_map(file_id)
+        stamp = self._next_stamp(file_id, at_ms)
         entry.insert("path", path)
         entry.insert("kind", "blob")
-        entry.insert("content", f"{blob}:{size}:{mtime_ms}")
-        entry.insert("deleted", False)
+        entry.insert("content", _blob_value(blob, size, mtime_ms, stamp, False))
         self.doc.commit()
+
+    def _next_stamp(self, file_id: str, at_ms: int | None) -> int:
+        """A blob change's stamp: its time, but always after the value this device holds (a
+        change made after seeing another wins over it even if this device's clock is behind)."""
+        now = time.time_ns() // 1_000_000
+        at = now if at_ms is None else min(at_ms, now)
+        held = self.entry(file_id)
+        return max(at, held.stamp + 1 if held is not None and held.kind == "blob" else 0)
+
+    def _blob_delete(self, file_id: str, deleted: bool, at_ms: int | None) -> bool:
+        """Carry a binary file's delete (or its undoing) in its content value. False if the
+        entry holds no blob content of this format to carry it (then the `deleted` key does)."""
+        held = self.entry(file_id)
+        if held is None or held.kind != "blob":
+            return False
+        stamp = self._next_stamp(file_id, at_ms)
+        value = _blob_value(held.blob, held.size, held.mtime_ms, stamp, deleted)
+        self._files.ensure_mergeable_map(file_id).insert("content", value)
+        self.doc.commit()
+        return True
+
+    def keep_later_blobs(self, before: Mapping[str, Entry], after: dict[str, Entry]) -> bytes | None:
+        """After an import (`before`: the entries held until then, `after`: now): a binary
+        file whose value lost Loro's lamport order to a concurrent one with an earlier stamp
+        gets its later value written again, so the later edit or delete wins on every device.
+        `after` is updated; returns the index version before these writes, None if none."""
+        vv: bytes | None = None
+        for fid, now in after.items():
+            held = before.get(fid)
+            if now.kind != "blob" or held is None or held.kind != "blob" or held.stamp <= now.stamp:
+                continue
+            if vv is None:
+                vv = self.vv()
+            value = _blob_value(held.blob, held.size, held.mtime_ms, held.stamp, held.deleted)
+            self._files.ensure_mergeable_map(fid).insert("content", value)
+            if (entry := self.entry(fid)) is not None:
+                after[fid] = entry
+        if vv is not None:
+            self.doc.commit()
+        return vv
 
     def set_path(self, file_id: str, path: str) -> None:
         self._files.ensure_mergeable_map(file_id).insert("path", path)
         self.doc.commit()
 
-    def mark_deleted(self, file_id: str, content_vv: bytes) -> None:
+    def mark_deleted(self, file_id: str, content_vv: bytes, at_ms: int | None = None) -> None:
+        """A text note's delete is a tombstone covering `content_vv`; a binary file's is its
+        content value marked deleted at `at_ms` (default now), competing with its versions."""
+        if self._blob_delete(file_id, True, at_ms):
+            return
         entry = self._files.ensure_mergeable_map(file_id)
         entry.insert("deleted", True)
         entry.insert("dvv", content_vv)
         self.doc.commit()
 
-    def undelete(self, file_id: str) -> None:
+    def undelete(self, file_id: str, at_ms: int | None = None) -> None:
+        """The file is live again (a binary file's: its content value, stamped `at_ms`)."""
+        if self._blob_delete(file_id, False, at_ms):
+            return
         self._files.ensure_mergeable_map(file_id).insert("deleted", False)
         self.doc.commit()
 
     def forget_device(self, endpoint_id: str) -> None:
         """Remove a device from the vault: every device that learns this stops talking to it."""
         self.doc.get_map(_FORGOTTEN).insert(endpoint_id, True)
+        self.doc.commit()
+
+    def readmit_device(self, endpoint_id: str) -> None:
+        """A removed device paired again with a fresh ticket: it is a member once more."""
+        self.doc.get_map(_FORGOTTEN).insert(endpoint_id, False)
         self.doc.commit()
 
     def forgotten(self) -> set[str]:
@@ -130,10 +197,16 @@ def _entry(fid: str, v: object) -> Entry | None:
     if not isinstance(v, dict) or not isinstance(v.get("path"), str):
         return None
     kind = str(v.get("kind", "text"))
-    blob, size, mtime = "", 0, 0
     if kind == "blob":
         m = _BLOB_CONTENT.fullmatch(str(v.get("content") or ""))
         if m is None:
             return None  # a malformed entry from a peer: never acted on
-        blob, size, mtime = m[1], int(m[2]), int(m[3])
-    return Entry(fid, v["path"], kind, bool(v.get("deleted")), bytes(v.get("dvv") or b""), blob, size, mtime)
+        # A stamped value says itself whether the file is deleted; an older one (no stamp)
+        # left that to the `deleted` key. A blob's delete covers no note version: no dvv.
+        deleted = bool(m[5]) if m[4] is not None else bool(v.get("deleted"))
+        return Entry(fid, v["path"], kind, deleted, b"", m[1], int(m[2]), int(m[3]), int(m[4] or 0))
+    return Entry(fid, v["path"], kind, bool(v.get("deleted")), bytes(v.get("dvv") or b""))
+
+
+def _blob_value(blob: str, size: int, mtime_ms: int, stamp: int, deleted: bool) -> str:
+    return f"{blob}:{size}:{mtime_ms}:{stamp}{_DELETED if deleted else ''}"

@@ -13,6 +13,8 @@ production, an in-memory fake in tests).
     on DONE             DONE_ACK            both DONE and DONE_ACK seen ──► Synced event
     live                INDEX_UPDATES / DOC_UPDATES pushed as changes happen
     always              PING when quiet for heartbeat_interval; Close when silent for silent_timeout
+    unpaired            nothing but the pairing exchange and REFUSED; closed pair_timeout after the
+                        session opened, whatever the peer sends (a PING gets REFUSED, not PONG)
 
 See docs/PROTOCOL.md for the diagram and limits.
 """
@@ -81,6 +83,7 @@ class Synced:
 class Close:
     code: int
     reason: str
+    by_peer: bool = False  # the peer's REFUSED, not our own decision: 410 means *we* were removed
 
 
 Event = Received | Paired | PeerHello | Synced | Close
@@ -88,6 +91,9 @@ Event = Received | Paired | PeerHello | Synced | Close
 # Close codes, shared with the peer in Refused and the QUIC close frame.
 CODE_OK, CODE_PROTOCOL, CODE_UNKNOWN_PEER, CODE_WRONG_VAULT, CODE_SILENT, CODE_VERSION = 0, 400, 403, 404, 408, 426
 CODE_IDLE = 290  # low-power: suspended while idle; the next change on either side reconnects
+CODE_REMOVED = 410  # the vault's index lists the peer as removed (`peervault forget`): pair again
+REMOVED_REASON = "this device was removed from the vault"
+_UNPAIRED = (State.AWAIT_PAIR, State.AWAIT_PAIR_OK)
 
 
 class Session:
@@ -104,6 +110,8 @@ class Session:
         silent_timeout: float = 15.0,
         window: int = 3,
         idle_suspend: float | None = None,
+        pair_timeout: float = 5.0,
+        removed: bool = False,
     ) -> None:
         self.replica = replica
         self.peer = peer
@@ -116,6 +124,11 @@ class Session:
         self.last_data = now  # vault data sent or received: what keeps a low-power link up
         self._pair_secret = pair_secret
         self._paired = paired
+        # Fixed at opening: an unpaired peer cannot keep the connection by sending (PING, say).
+        self.pair_timeout = pair_timeout
+        self.pair_deadline = now + pair_timeout
+        # An acceptor whose peer the vault removed refuses it with 410, so it learns why.
+        self._refusal = (CODE_REMOVED, REMOVED_REASON) if removed else (CODE_UNKNOWN_PEER, "unknown device")
         self._done_received = False
         self._done_acked = False
         self._hello_sent = False
@@ -144,9 +157,13 @@ class Session:
         """Heartbeat and liveness: call every second or so."""
         if self.state is State.CLOSED:
             return [], []
+        if self.state in _UNPAIRED and now >= self.pair_deadline:
+            return self._pair_expired(now)
         if now - self.last_received > self.silent_timeout:
             self.state = State.CLOSED
             return [], [Close(CODE_SILENT, f"no message from peer for {self.silent_timeout:.0f} s")]
+        if self.state in _UNPAIRED:
+            return [], []  # no heartbeat before pairing: the deadline bounds the wait
         if self.idle_suspend is not None and self.state is State.LIVE and now - self.last_data >= self.idle_suspend:
             return self._refuse(now, CODE_IDLE, f"idle for {self.idle_suspend:.0f} s: suspended until the next change")
         if now - self.last_sent >= self.heartbeat_interval:
@@ -155,6 +172,8 @@ class Session:
 
     def next_deadline(self) -> float:
         """When `tick` next has something to do: the daemon sleeps until then (no polling)."""
+        if self.state in _UNPAIRED:
+            return min(self.pair_deadline, self.last_received + self.silent_timeout)
         due = min(self.last_sent + self.heartbeat_interval, self.last_received + self.silent_timeout)
         if self.idle_suspend is not None and self.state is State.LIVE:
             due = min(due, self.last_data + self.idle_suspend)
@@ -171,10 +190,17 @@ class Session:
     def live(self) -> bool:
         return self.state is State.LIVE
 
+    @property
+    def paired(self) -> bool:
+        """The peer is known or has paired: it may get more than the pairing exchange."""
+        return self._paired
+
     # -- input ---------------------------------------------------------------------------
     def receive(self, now: float, msg: m.Message) -> tuple[list[m.Message], list[Event]]:
         if self.state is State.CLOSED:
             return [], []
+        if self.state in _UNPAIRED and now >= self.pair_deadline:
+            return self._pair_expired(now)  # the timer may fire late; the deadline does not move
         self.last_received = now
         if isinstance(msg, (m.IndexUpdates, m.DocUpdates, m.DocBatch)):
             self.last_data = now
@@ -185,17 +211,14 @@ class Session:
         return self._sent(now, out), events
 
     def _dispatch(self, msg: m.Message) -> tuple[list[m.Message], list[Event]]:
-        if isinstance(msg, m.Ping):
-            return [m.Pong()], []
-        if isinstance(msg, m.Pong):
-            return [], []
         if isinstance(msg, m.Refused):
             self.state = State.CLOSED
-            return [], [Close(msg.code, f"peer refused: {msg.reason}")]
+            return [], [Close(msg.code, f"peer refused: {msg.reason}", by_peer=True)]
         st = self.state
-        if st is State.AWAIT_PAIR:
+        if st is State.AWAIT_PAIR:  # anything but PAIR (a PING too) is refused at once
             if not isinstance(msg, m.Pair):
-                return self._refuse_now(CODE_UNKNOWN_PEER, "unknown device: pair with a ticket first")
+                code, why = self._refusal
+                return self._refuse_now(code, f"{why}: pair with a ticket first")
             if msg.vault_id != self.replica.vault_id or not self.replica.accept_pairing(self.peer, msg.vault_id, msg.secret):
                 return self._refuse_now(CODE_UNKNOWN_PEER, "pairing ticket is invalid, used or expired")
             self._paired = True
@@ -207,6 +230,10 @@ class Session:
             self._paired = True
             self.state = State.AWAIT_HELLO
             return [self._hello()], [Paired(msg.vault_id)]
+        if isinstance(msg, m.Ping):
+            return [m.Pong()], []
+        if isinstance(msg, m.Pong):
+            return [], []
         if st is State.AWAIT_HELLO:
             if not isinstance(msg, m.Hello):
                 raise ProtocolError(f"expected HELLO, got {type(msg).__name__}")
@@ -283,6 +310,12 @@ class Session:
             self.replica.index_vv(),
             self.replica.bucket_digests(),
         )
+
+    def _pair_expired(self, now: float) -> tuple[list[m.Message], list[Event]]:
+        if self.dialer:  # the inviter never answered our PAIR
+            return self._refuse(now, CODE_SILENT, f"no PAIR_OK within {self.pair_timeout:.0f} s")
+        code, why = self._refusal
+        return self._refuse(now, code, f"{why}: did not pair within {self.pair_timeout:.0f} s")
 
     def _refuse_now(self, code: int, reason: str) -> tuple[list[m.Message], list[Event]]:
         self.state = State.CLOSED

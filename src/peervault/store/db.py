@@ -22,6 +22,7 @@ SCHEMA_FILES = [
     "002_inode_pending_writes.sql",
     "003_blob_versions.sql",
     "004_versions.sql",
+    "005_held_deletions.sql",
 ]  # append new numbered files; never edit an applied one
 
 
@@ -151,6 +152,33 @@ class Store:
 
     def delete_file(self, file_id: str) -> None:
         self.db.execute("DELETE FROM files WHERE file_id=?", (file_id,))
+
+    # -- held deletions ------------------------------------------------------------------
+    def hold_deletions(self, rows: list[tuple[str, str]], at: float, reason: str) -> None:
+        """(file_id, path) of local deletions the guard did not publish."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO held_deletions(file_id, path, held_at, reason) VALUES (?, ?, ?, ?)",
+            [(f, p, at, reason) for f, p in rows],
+        )
+
+    def held_deletions(self) -> dict[str, tuple[str, float, str]]:
+        """file_id -> (path, held_at, reason), oldest first."""
+        rows = self.db.execute("SELECT file_id, path, held_at, reason FROM held_deletions ORDER BY held_at, path")
+        return {str(f): (str(p), float(t), str(r)) for f, p, t, r in rows}
+
+    def release_held(self, fids: set[str]) -> None:
+        self.db.executemany("DELETE FROM held_deletions WHERE file_id=?", [(f,) for f in fids])
+
+    def request_deletions(self, action: str) -> None:
+        """Queue `apply` or `restore` of the held deletions for the running daemon."""
+        self.set_meta("deletions_result", None)
+        self.set_meta("deletions_request", action)
+
+    def take_deletions_request(self) -> str | None:
+        action = self.get_meta("deletions_request")
+        if action is not None:
+            self.set_meta("deletions_request", None)
+        return None if action is None else str(action)
 
     # -- pending writes ------------------------------------------------------------------
     def add_pending_writes(self, fids: set[str]) -> None:

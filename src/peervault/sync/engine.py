@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import heapq
+import json
 import logging
 import os
 import secrets
@@ -29,14 +30,15 @@ from loro import LoroDoc
 from ..config import STATE_DIR, Config
 from ..crdt import CrdtError, notes
 from ..crdt.index import Entry, VaultIndex, file_id_for
-from ..errors import UnsafePath
+from ..errors import UnsafePath, VaultGone
 from ..protocol import messages as m
 from ..store.db import FileRow, Store
 from ..vault.blobstore import BlobStore, hash_file
-from ..vault.fsops import Stat, WriteBatch, atomic_write, content_hash, prune_empty_dirs, stat_of
+from ..vault.fsops import Stat, WriteBatch, atomic_write, content_hash, prune_empty_dirs, removed_at_ms, stat_of
 from ..vault.ignore import IGNORE_FILE, IgnoreRules
 from ..vault.paths import check_remote_path, printable_path, safe_target, windows_problem
 from ..vault.scanner import scan
+from .deleteguard import DeleteGuard, summary
 from .doccache import DocCache
 from .renames import pair_renames
 
@@ -133,6 +135,10 @@ class Engine:
         self._touched: dict[str, float] = {}  # path -> last local activity seen there
         self._deferred: set[str] = set()
         self._now = time.time()  # time of the operation under way (an input, for tests)
+        root_st = os.stat(root)
+        self._root_id = (root_st.st_dev, root_st.st_ino)  # see check_vault
+        self.guard = DeleteGuard(cfg.delete_guard_percent, cfg.delete_guard_files)
+        self.held = {f: path for f, (path, _, _) in store.held_deletions().items()}
         self.stats = {"local_changes": 0, "remote_changes": 0, "files_written": 0, "sync_errors": 0}
 
     # ================================================================== documents
@@ -255,6 +261,7 @@ class Engine:
         starting on a large vault is ready at once and imports in the background without
         stalling its peers. Deletions wait for the last step: a file missing from its old
         path may turn up in a later step under a new one (a rename)."""
+        self.check_vault()
         self._refresh_rules()
         disk = self._scan()
         by_path = {row.path: row for row in self.files.values()}
@@ -394,7 +401,7 @@ class Engine:
     def _pair_renames(self, new: dict[str, Stat], gone: set[str]) -> dict[str, str]:
         """{new path: id of the vanished file it is} for renames the watcher did not report
         (see sync/renames.py). Candidates: `gone`, and files still waiting out their settle."""
-        candidates = {f: self.files[f] for f in gone | set(self._vanished) if f in self.files and not f.startswith("u")}
+        candidates = {f: self.files[f] for f in gone | set(self._vanished) if f in self.files}
         if not candidates or not new:
             return {}
         blobs = {f for f in candidates if self._is_blob(self.files[f])}
@@ -430,12 +437,14 @@ class Engine:
                 st = present[rel]
                 if row is not None:
                     self._vanished.pop(row.file_id, None)  # it came back: a save, not a delete
+                    self._release_held({row.file_id})  # put back by hand: synced as it is now
                 if row is not None and row.stat == st.key:
                     continue
                 fid = renames.pop(rel, None) if row is None else None
                 if fid is not None and fid in self.files and stat_of(self._abs(self.files[fid].path)) is None:
                     gone.discard(fid)
                     self._vanished.pop(fid, None)
+                    self._release_held({fid})
                     self._local_rename(fid, rel, Stat(*self.files[fid].stat))  # stat kept: re-read below
                     changes += 1
                     row = self.files[fid]
@@ -470,18 +479,99 @@ class Engine:
                     self._local_edit(row, text, st, h)
                 else:
                     self._local_create(rel, text, st, h)
-            for fid in gone if delete_gone else ():
-                if grace:
+            if delete_gone and grace:
+                for fid in gone:
                     self._vanished.setdefault(fid, now)  # type: ignore[arg-type]
-                    continue
-                changes += 1
-                self._vanished.pop(fid, None)
-                self._local_delete(fid)
+            elif delete_gone:
+                changes += self._delete_or_hold(gone - set(self.held), time.time() if now is None else now)
             for rel, reason in list(self.store.unsynced().items()):
                 if not reason.startswith(NOT_HERE) and stat_of(self.root.joinpath(*rel.split("/"))) is None:
                     self.store.set_unsynced(rel, None)  # a local file that is gone: nothing to report
         self.stats["local_changes"] += changes
         return changes
+
+    # ------------------------------------------------------------------ deletions
+    def _delete_or_hold(self, fids: set[str], now: float) -> int:
+        """Publish these local deletions, or hold them all if they look like a wipe (see
+        sync/deleteguard.py); once some are held, later ones join them. Returns changes."""
+        if not fids:
+            return 0
+        self.check_vault()
+        published = {f for f in fids if not f.startswith("u") and (e := self.entries.get(f)) is not None and self.is_live(e)}
+        synced = sum(1 for f in self.files if not f.startswith("u"))
+        reason = self.guard.trips(len(published), synced, now) if published else None
+        if reason is None and self.held and published:
+            reason = "deletions are being held: this one waits with them"
+        if reason is not None:
+            rows = [(f, self.files[f].path) for f in sorted(published)]
+            self.store.hold_deletions(rows, now, reason)
+            first = not self.held
+            self.held.update(rows)
+            (log.warning if first else log.info)(summary(reason, len(self.held)))
+            fids = fids - published
+        for fid in fids:
+            self._vanished.pop(fid, None)
+            self._local_delete(fid)
+        if reason is None:
+            self.guard.published(len(published), now)
+        return len(fids)
+
+    def _note_peer_deletions(self, before: dict[str, Entry], changed: set[str], origin: str) -> None:
+        deleted = [f for f in changed if (old := before.get(f)) is not None and not old.deleted and self.entries[f].deleted]
+        live_before = sum(1 for e in before.values() if not e.deleted)
+        reason = DeleteGuard(self.cfg.delete_guard_percent, self.cfg.delete_guard_files).trips(len(deleted), live_before, self._now)
+        if reason is not None:
+            log.warning("%s deleted %d file(s) at once; `peervault deleted` lists them to restore", origin[:10], len(deleted))
+            self.store.set_meta("peer_mass_deletion", json.dumps({"peer": origin, "count": len(deleted), "at": self._now}))
+
+    def _release_held(self, fids: set[str]) -> None:
+        fids = fids & set(self.held)
+        if fids:
+            self.store.release_held(fids)
+            for f in fids:
+                del self.held[f]
+
+    def held_deletions(self) -> dict[str, tuple[str, float, str]]:
+        """file_id -> (path, held_at, reason) of the deletions the guard holds."""
+        return self.store.held_deletions()
+
+    def apply_held(self, now: float) -> int:
+        """`peervault deletions apply`: publish the held deletions whose files are still gone
+        (a file put back meanwhile stays). Returns how many were published."""
+        fids = set(self.held)
+        with self._batch():
+            self._release_held(fids)
+            gone = {f for f in fids if f in self.files and stat_of(self._abs(self.files[f].path)) is None}
+            for fid in gone:
+                self._local_delete(fid)
+        self.guard.published(len(gone), now)
+        return len(gone)
+
+    def restore_held(self) -> int:
+        """`peervault deletions restore`: put the held files back from the vault's own copy
+        (the note, or the blob), with any edits peers made since. Returns files written."""
+        fids = set(self.held)
+        with self._batch():
+            self._release_held(fids)
+            for fid in fids:
+                if fid in self.files and stat_of(self._abs(self.files[fid].path)) is None:
+                    self._forget(fid)  # no file here now: written afresh where the note belongs
+        self._write_out(fids)
+        return sum(1 for f in fids if f in self.files)
+
+    def check_vault(self) -> None:
+        """Refuse to record deletions if the vault folder itself is gone or was replaced (an
+        unmounted drive, an empty mount point over it): that is not the user deleting notes."""
+        try:
+            st = os.stat(self.root)
+        except OSError:
+            st = None
+        if st is None or (st.st_dev, st.st_ino) != self._root_id or not (self.root / STATE_DIR).is_dir():
+            raise VaultGone(
+                f"the vault folder {self.root} has disappeared or was replaced (unmounted, moved, "
+                "or a new empty folder): sync stopped and nothing was deleted on other devices. "
+                "Put the folder back and run `peervault run` again"
+            )
 
     def _abs(self, rel: str) -> Path:
         return self.root.joinpath(*rel.split("/"))
@@ -513,7 +603,7 @@ class Engine:
         if row is not None and row.file_id != fid:
             self._forget(row.file_id)  # a pre-pairing text note turned binary: one id from now on
         before = self.index.vv()
-        self.index.put_blob(fid, rel, h, size, st.mtime_ns // 1_000_000)
+        self.index.put_blob(fid, rel, h, size, st.mtime_ns // 1_000_000, st.ctime_ns // 1_000_000)
         self._index_changed(fid, before)
         self._record(fid, rel, st, hb, b"")
         self.store.add_blob_version(fid, h, size, rel, "local", time.time())
@@ -683,7 +773,8 @@ class Engine:
         entry = self.entries.get(fid)
         if entry is not None and entry.kind == "blob" and not entry.deleted:
             before = self.index.vv()
-            self.index.mark_deleted(fid, b"")  # last writer wins: a later version brings it back
+            at = None if row is None else removed_at_ms(self.root, row.path, max(row.mtime_ns, row.ctime_ns))
+            self.index.mark_deleted(fid, b"", at)  # the later of this delete and a version wins
             self._index_changed(fid, before)
             return
         doc = self._doc(fid)
@@ -713,9 +804,10 @@ class Engine:
             self.store.remove_peer(peer)
         return gone
 
-    def apply_index(self, blob: bytes) -> bool:
+    def apply_index(self, blob: bytes, origin: str = "peer") -> bool:
         """Import index updates; False if they held nothing new (then they are not forwarded:
-        in a triangle of links an update would otherwise circle for ever)."""
+        in a triangle of links an update would otherwise circle for ever). A peer's deletions
+        are applied, but a mass deletion among them is recorded for `status` to show."""
         self._now = time.time()
         before = self.entries
         vv_before = self.index.vv()
@@ -724,9 +816,12 @@ class Engine:
             if notes.includes(vv_before, self.index.vv()):
                 return False
             self.entries = self.index.entries()
+            if (repaired := self.index.keep_later_blobs(before, self.entries)) is not None:
+                self._pending.setdefault(INDEX, repaired)  # a later blob value lost to an earlier one
             self._reindex()
             changed = {fid for fid, e in self.entries.items() if before.get(fid) != e}
             self.store.add_pending_writes(changed)
+            self._note_peer_deletions(before, changed, origin)
         self._write_out(changed)
         self.stats["remote_changes"] += len(changed)
         return True
@@ -801,7 +896,7 @@ class Engine:
     def recover(self) -> None:
         """At start-up: finish disk writes a crash or stop interrupted, and write any live
         note that has no file yet."""
-        todo = self.store.pending_writes() | (set(self.layout()) - set(self.files))
+        todo = (self.store.pending_writes() | (set(self.layout()) - set(self.files))) - set(self.held)
         if todo:
             self._write_out(todo)
 
@@ -902,8 +997,8 @@ class Engine:
             try:
                 target = layout.get(fid)
                 row = self.files.get(fid)
-                if fid in self._blocked:
-                    continue  # reported by the layout; the file here (if any) stays as it is
+                if fid in self._blocked or fid in self.held:
+                    continue  # reported by the layout, or a held deletion: the disk stays as it is
                 if target is None:
                     if row is not None and fid in self.entries:
                         self._remove_local(fid, row)
@@ -1228,7 +1323,13 @@ class Engine:
     def accept_pairing(self, peer: str, vault_id: bytes, secret: bytes) -> bool:
         if vault_id != self.vault_id or not self.store.redeem_invite(secret, peer, time.time()):
             return False
-        self.store.add_peer(peer, [])
+        with self._batch():
+            self.store.add_peer(peer, [])
+            if peer in self.index.forgotten():  # removed before, invited again: readmitted everywhere
+                before = self.index.vv()
+                self.index.readmit_device(peer)
+                self._pending.setdefault(INDEX, before)
+                self._index_unsaved = True
         return True
 
     # ================================================================== status

@@ -7,6 +7,7 @@ import ctypes
 import hashlib
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,26 @@ def stat_of(path: Path) -> Stat | None:
     if not path.is_file():
         return None
     return Stat(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+
+
+def removed_at_ms(root: Path, rel: str, seen_ns: int = 0) -> int:
+    """When the file at `rel`, now gone, was most likely removed (ms): the last change of the
+    nearest folder above it that still exists, as taking a name out of a folder changes the
+    folder's mtime; so a delete made while PeerVault was not running keeps its own time.
+    Never before `seen_ns` (the file's last change seen) nor after now. If the folder
+    changed again since, the delete seems later than it was."""
+    now = time.time_ns()
+    d = root.joinpath(*rel.split("/")).parent
+    while True:
+        try:
+            at = os.stat(d).st_mtime_ns
+            break
+        except (OSError, ValueError):
+            if d == root or root not in d.parents:
+                at = now
+                break
+            d = d.parent
+    return max(seen_ns, min(at, now)) // 1_000_000
 
 
 def content_hash(data: bytes) -> bytes:

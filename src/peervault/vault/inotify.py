@@ -4,11 +4,29 @@ watchfiles' Rust loop wakes every `step` ms even when nothing happens. Here the 
 fd sits in the asyncio loop's selector, and a timer exists only while a burst of events
 is open, so an idle vault means zero wake-ups.
 
-Contract (the same as `watcher.watch`): each batch is a set of vault-relative paths to
-look at again, a file or a whole subtree, never a verdict about what happened. A new
-folder is reported as the folder, because files created in it before its watch was
-added raise no event. The set {""} means events were lost (the kernel queue
+Contract (the same as `watcher.watch`): each batch is a `Changes`. `paths` are vault
+paths to look at again, a file or a whole subtree, never a verdict about what happened. A
+new folder is reported as the folder, because files created in it before its watch was
+added raise no event. `moves` are the renames the kernel reported, paired by their cookie
+within a burst (see `Burst`). `overflow` means events were lost (the kernel queue
 overflowed): rescan everything.
+
+Why not asyncinotify (4.4.4, the maintained library)? Measured against this reader, on
+a vault of 1,000 notes in 100 folders (2 cores, Python 3.11; the same harness for both):
+* idle 30 s: equal, nothing. One voluntary context switch for each, the measuring
+  sleep's own, as for an empty event loop; `strace -c -f` attached for 28 s: no system
+  call for either.
+* a burst of 1,000 edits: equal, 31-35 ms of CPU against 32-36 ms.
+* memory: importing it adds 1.25 MB of RSS, this module 0.87 MB (ctypes in both);
+  watching adds 72 KB against 8 KB, and with 1,000 folders 590 KB against 76 KB (a
+  `Watch` and a `Path` per folder): 0.6 MB more after the burst on 100 folders, 1.0 MB
+  more on 1,000.
+* start-up: the import takes 9-15 ms against 4-5 ms, as it runs `ldconfig -p` in a
+  subprocess (`ctypes.util.find_library`); adding the watches 1.6-1.9 times as long.
+And it would give little: the cookie is in the `struct inotify_event` read here already,
+and its recursive watching does not fit (it follows symlinked folders, watches `.git`
+and `node_modules`, raises when a folder vanishes while listed, and reports what changes
+in a folder just moved under its old path). So this reader stays, for the memory.
 """
 
 from __future__ import annotations
@@ -23,6 +41,7 @@ import struct
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+from .changes import Changes
 from .ignore import UNWATCHED_DIRS, IgnoreRules
 
 log = logging.getLogger(__name__)
@@ -36,15 +55,20 @@ IN_CREATE = 0x100
 IN_DELETE = 0x200
 IN_DELETE_SELF = 0x400
 IN_MOVE_SELF = 0x800
+IN_UNMOUNT = 0x2000
 IN_Q_OVERFLOW = 0x4000
 IN_IGNORED = 0x8000
 IN_ONLYDIR = 0x01000000
 IN_DONT_FOLLOW = 0x02000000
 IN_EXCL_UNLINK = 0x04000000  # no events from files unlinked but still open (editors' temp files)
 IN_ISDIR = 0x40000000
+# No IN_MOVE_SELF: a folder's parent tells its move, with both names. The vault root has no
+# watched parent, so it alone asks for it: the vault folder moved, deleted or unmounted is
+# reported as lost events, and the rescan that follows finds the vault gone (Engine.check_vault).
+_ROOT_GONE = IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT
 _MASK = (
     IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB
-    | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK
+    | IN_DELETE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK
 )  # fmt: skip
 _EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then a NUL-padded name
 _READ_SIZE = 64 * 1024
@@ -73,13 +97,13 @@ def _limit_message() -> str:
     return f"inotify watch limit reached ({MAX_WATCHES_FILE} = {limit})"
 
 
-def parse_events(buf: bytes) -> Iterator[tuple[int, int, bytes]]:
-    """(wd, mask, name) for each `struct inotify_event` in the result of one read()."""
+def parse_events(buf: bytes) -> Iterator[tuple[int, int, int, bytes]]:
+    """(wd, mask, cookie, name) for each `struct inotify_event` in the result of one read()."""
     offset = 0
     while offset + _EVENT.size <= len(buf):
-        wd, mask, _cookie, length = _EVENT.unpack_from(buf, offset)
+        wd, mask, cookie, length = _EVENT.unpack_from(buf, offset)
         offset += _EVENT.size
-        yield wd, mask, buf[offset : offset + length].partition(b"\0")[0]
+        yield wd, mask, cookie, buf[offset : offset + length].partition(b"\0")[0]
         offset += length
 
 
@@ -87,6 +111,85 @@ def _skip_dir(rel: str) -> bool:
     """Folders never watched. Others are, even if the rules ignore them today: a rule may
     change, and events for ignored files are dropped as they come (`ignores`)."""
     return rel.rpartition("/")[2] in UNWATCHED_DIRS
+
+
+_PROBE = "\0"  # no file has this name: asking the rules about it asks about its folder
+
+
+def _take_under(paths: set[str], top: str) -> set[str]:
+    """Remove and return `top` and the paths under it."""
+    prefix = top + "/"
+    taken = {p for p in paths if p == top or p.startswith(prefix)}
+    paths -= taken
+    return taken
+
+
+class Burst:
+    """The events of one burst, in the kernel's order, turned into `Changes`; no I/O, so the
+    pairing can be tested alone.
+
+    IN_MOVED_FROM and IN_MOVED_TO pair by their cookie, across reads, until `close`. A side
+    that is `ignored` (an editor's temp, swap or backup name, a folder not synced) makes the
+    move a path for the other side: `.note.md.swp` renamed over `note.md` is a change of
+    `note.md`, `note.md` renamed to `note.md~` is `note.md` gone. A half whose other half
+    never came (moved out of the vault, or in from outside) is a path. The engine applies
+    the moves first, then looks at the paths; so a path touched before it was moved is
+    looked at under its new name, and a move is never also a path unless other events
+    touched that path."""
+
+    def __init__(self) -> None:
+        self.paths: set[str] = set()
+        self.moves: list[tuple[str, str]] = []
+        self.overflow = False
+        self._from: dict[int, tuple[str, bool, set[str]]] = {}  # cookie -> path, ignored, paths it takes along
+
+    def __bool__(self) -> bool:
+        return bool(self.paths or self.moves or self.overflow or self._from)
+
+    def touch(self, rel: str) -> None:
+        self.paths.add(rel)
+
+    def moved_from(self, cookie: int, rel: str, ignored: bool) -> None:
+        self._from[cookie] = (rel, ignored, set() if ignored else _take_under(self.paths, rel))
+
+    def moved_to(self, cookie: int, rel: str, ignored: bool) -> str | None:
+        """The path it was moved from, if that half was seen (reported as a move or not)."""
+        pending = self._from.pop(cookie, None)
+        if pending is None:  # moved in from outside the vault, or from a folder not watched
+            if not ignored:
+                self.paths.add(rel)
+            return None
+        src, src_ignored, carried = pending
+        if ignored:
+            if not src_ignored:
+                self.paths.add(src)  # covers what it took along
+        elif src_ignored:
+            self.paths.add(rel)
+        else:
+            self.moves.append((src, rel))
+            self.paths |= {rel + p[len(src) :] for p in carried}
+        return src
+
+    def lost(self) -> None:
+        """Events were lost: everything is rescanned, and no move can be trusted."""
+        self.overflow = True
+        self._from.clear()
+
+    def close(self) -> None:
+        """The end of the burst: a move whose other half never came is a path."""
+        self.paths.update(src for src, ignored, _ in self._from.values() if not ignored)
+        self._from.clear()
+
+    def then(self, later: Burst) -> None:
+        """Append a later, closed burst: what this one looks at follows the later moves."""
+        for src, dst in later.moves:
+            self.paths |= {dst + p[len(src) :] for p in _take_under(self.paths, src)}
+        self.moves += later.moves
+        self.paths |= later.paths
+        self.overflow |= later.overflow
+
+    def changes(self) -> Changes:
+        return Changes(overflow=True) if self.overflow else Changes(self.paths, self.moves)
 
 
 class InotifyWatcher:
@@ -97,6 +200,7 @@ class InotifyWatcher:
         self.root = root
         self._ignores = ignores or IgnoreRules().ignores
         self._dirs: dict[int, str] = {}  # watch descriptor -> folder ("" is the root)
+        self._moving: dict[int, set[int]] = {}  # cookie -> watches of a folder moved, until its other half
         self._warned = False
         try:
             self._fd = _libc().inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -111,8 +215,8 @@ class InotifyWatcher:
         except BaseException:
             self.close()
             raise
-        self._pending: set[str] = set()  # the open burst
-        self._done: set[str] = set()  # closed bursts not yet taken by the consumer
+        self._burst = Burst()  # the open burst
+        self._done = Burst()  # closed bursts not yet taken by the consumer
         self._first = 0.0
         self._step = self._debounce = 0.0
         self._timer: asyncio.TimerHandle | None = None
@@ -131,7 +235,7 @@ class InotifyWatcher:
         while stack:
             rel = stack.pop()
             path = os.path.join(self.root, rel) if rel else os.fspath(self.root)
-            wd = _libc().inotify_add_watch(self._fd, os.fsencode(path), _MASK)
+            wd = _libc().inotify_add_watch(self._fd, os.fsencode(path), _MASK if rel else _MASK | IN_MOVE_SELF)
             if wd < 0:
                 if ctypes.get_errno() == errno.ENOSPC:
                     raise InotifyUnavailable(_limit_message())
@@ -148,40 +252,62 @@ class InotifyWatcher:
                 continue
         return added
 
-    def _forget_tree(self, top: str) -> None:
-        """A folder moved away: its watches would keep reporting it under its old path."""
+    def _tree(self, top: str) -> set[int]:
         prefix = top + "/"
-        for wd, rel in list(self._dirs.items()):
-            if rel == top or rel.startswith(prefix):
-                del self._dirs[wd]
+        return {wd for wd, rel in self._dirs.items() if rel == top or rel.startswith(prefix)}
+
+    def _forget(self, wds: set[int]) -> None:
+        """A folder moved away: its watches would keep reporting it under its old path."""
+        for wd in wds:
+            if self._dirs.pop(wd, None) is not None:
                 _libc().inotify_rm_watch(self._fd, wd)  # its IN_IGNORED arrives later; unknown by then
+
+    def _rename(self, wds: set[int], src: str, dst: str) -> None:
+        """A folder moved inside the vault: its watches follow it (they are on the folders,
+        not their names), so no change made in it meanwhile is lost."""
+        for wd in wds:
+            rel = self._dirs.get(wd)
+            if rel is not None and (rel == src or rel.startswith(src + "/")):
+                self._dirs[wd] = dst + rel[len(src) :]
 
     def _watch_tree(self, top: str) -> set[int] | None:
         """`_add_tree` once running: past the watch limit, warn once and carry on."""
         try:
-            return self._add_tree(top)
+            added = self._add_tree(top)
         except InotifyUnavailable as e:
             if not self._warned:
                 self._warned = True
                 log.warning("%s: changes in new folders wait for the periodic reconcile", e)
             return None
+        for wds in self._moving.values():
+            wds -= added  # a folder moved away and back: watched again, not to be forgotten
+        return added
 
     def _rewatch(self) -> None:
         """Events were lost: watch folders created meanwhile, drop those gone or moved away."""
-        live = self._watch_tree("")
+        self._moving.clear()
+        live = self._watch_tree("")  # the same folder gets the same watch, under its path of now
         if live is None:
             return
         for wd in set(self._dirs) - live:
             del self._dirs[wd]
             _libc().inotify_rm_watch(self._fd, wd)
 
-    def changes(self, buf: bytes) -> set[str]:
-        """The paths to report for the raw events in `buf`; keeps the watches in step."""
-        out: set[str] = set()
-        for wd, mask, raw in parse_events(buf):
+    def _ignored(self, rel: str, is_dir: bool) -> bool:
+        if not is_dir:
+            return self._ignores(rel)
+        return _skip_dir(rel) or self._ignores(rel) or self._ignores(f"{rel}/{_PROBE}")
+
+    def changes(self, buf: bytes) -> bool:
+        """Adds the raw events in `buf` to the open burst, keeping the watches in step.
+        True if any of them may be reported."""
+        burst = self._burst
+        fed = False
+        for wd, mask, cookie, raw in parse_events(buf):
             if mask & IN_Q_OVERFLOW:
-                out.add("")
+                burst.lost()
                 self._rewatch()
+                fed = True
                 continue
             if mask & IN_IGNORED:
                 self._dirs.pop(wd, None)
@@ -191,46 +317,76 @@ class InotifyWatcher:
                 continue  # a watch we already dropped
             if not raw:  # an event on the watched folder itself
                 if parent:
-                    out.add(parent)
+                    burst.touch(parent)
+                    fed = True
+                elif mask & _ROOT_GONE:
+                    burst.lost()
+                    fed = True
                 continue
             name = os.fsdecode(raw)
             rel = f"{parent}/{name}" if parent else name
-            if mask & IN_ISDIR:
+            is_dir = bool(mask & IN_ISDIR)
+            if mask & IN_MOVED_FROM:
+                if is_dir and not _skip_dir(rel):
+                    self._moving[cookie] = self._tree(rel)
+                burst.moved_from(cookie, rel, self._ignored(rel, is_dir))
+                fed = True
+            elif mask & IN_MOVED_TO:
+                wds = self._moving.pop(cookie, None)
+                src = burst.moved_to(cookie, rel, self._ignored(rel, is_dir))
+                if is_dir and not _skip_dir(rel):
+                    if wds is not None and src is not None:
+                        self._rename(wds, src, rel)
+                    else:
+                        self._watch_tree(rel)
+                elif wds:
+                    self._forget(wds)  # into a folder not watched
+                fed = True
+            elif is_dir:
                 if _skip_dir(rel):
                     continue
-                if mask & IN_MOVED_FROM:
-                    self._forget_tree(rel)
-                elif mask & (IN_CREATE | IN_MOVED_TO):
+                if mask & IN_CREATE:
                     self._watch_tree(rel)
-            elif self._ignores(rel):
-                continue
-            out.add(rel)
-        return out
+                burst.touch(rel)
+                fed = True
+            elif not self._ignores(rel):
+                burst.touch(rel)
+                fed = True
+        return fed
 
     def _on_readable(self) -> None:
         try:
             buf = os.read(self._fd, _READ_SIZE)
         except BlockingIOError:
             return
-        rels = self.changes(buf)
-        if not rels:
+        if not self.changes(buf):
             return
         loop = asyncio.get_running_loop()
         now = loop.time()
-        if not self._pending:
+        if self._timer is None:
             self._first = now
-        self._pending |= rels
-        if self._timer is not None:
+        else:
             self._timer.cancel()
         self._timer = loop.call_later(max(min(self._step, self._first + self._debounce - now), 0.0), self._flush)
 
     def _flush(self) -> None:
+        """The burst is over: moves still missing their other half are paths, the folders
+        among them moved out of the vault and are forgotten."""
         self._timer = None
-        self._done |= self._pending
-        self._pending = set()
-        self._ready.set()
+        for wds in self._moving.values():
+            self._forget(wds)
+        self._moving.clear()
+        burst, self._burst = self._burst, Burst()
+        burst.close()
+        if burst:
+            self._done.then(burst)
+            self._ready.set()
 
-    async def batches(self, stop: asyncio.Event, step_ms: int, debounce_ms: int) -> AsyncIterator[set[str]]:
+    def _take(self) -> Changes | None:
+        done, self._done = self._done, Burst()
+        return done.changes() if done else None
+
+    async def batches(self, stop: asyncio.Event, step_ms: int, debounce_ms: int) -> AsyncIterator[Changes]:
         """A batch once `step_ms` passed without a new event, or `debounce_ms` since the first."""
         loop = asyncio.get_running_loop()
         self._step, self._debounce = step_ms / 1000, debounce_ms / 1000
@@ -243,8 +399,9 @@ class InotifyWatcher:
                 self._ready.clear()
                 if stop.is_set():
                     return
-                batch, self._done = self._done, set()
-                yield {""} if "" in batch else batch
+                changes = self._take()
+                if changes is not None:
+                    yield changes
         finally:
             stopping.cancel()
             loop.remove_reader(self._fd)

@@ -1,14 +1,15 @@
-"""Yields batches of changed vault paths; the only importer of watchfiles.
+"""Yields batches of local changes (`Changes`); the only importer of watchfiles.
 
 On Linux the event-driven inotify watcher (inotify.py) is used: watchfiles'
 loop wakes every `step` ms even while the vault is idle. watchfiles remains for
 other systems and for when inotify cannot be used.
 
-Both deliver unordered, de-duplicated sets, and report a directory rename or
-move as one event for the directory; the engine therefore treats every
-reported path as "look at this again" (file or subtree), never as a verdict
-about what happened. The set {""} means events were lost (inotify's queue
-overflowed): rescan the whole vault.
+A batch's `paths` are unordered and de-duplicated, each a file or a subtree to
+look at again, never a verdict about what happened. Its `moves` are renames as
+the kernel reported them, (from, to) in order, files or folders: only inotify
+has them (its cookies pair the two halves of a rename); watchfiles has none, and
+reports a rename as both paths. `overflow` means events were lost (inotify's
+queue overflowed): rescan the whole vault.
 """
 
 from __future__ import annotations
@@ -19,16 +20,19 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+from .changes import Changes
 from .ignore import UNWATCHED_DIRS, IgnoreRules
 from .inotify import InotifyUnavailable, InotifyWatcher
 from .paths import rel_path
+
+__all__ = ["Changes", "watch", "watchfiles_batches"]
 
 log = logging.getLogger(__name__)
 
 
 async def watch(
     root: Path, stop: asyncio.Event, step_ms: int, debounce_ms: int, ignores: Callable[[str], bool] | None = None
-) -> AsyncIterator[set[str]]:
+) -> AsyncIterator[Changes]:
     """`ignores(rel)`: the vault's current ignore rules (default: the built-in ones)."""
     ignores = ignores or IgnoreRules().ignores
     force_polling = None  # watchfiles' default (or its environment variable)
@@ -40,11 +44,11 @@ async def watch(
             log.warning("cannot use inotify (%s); polling the vault with watchfiles instead", e)
             force_polling = True
         else:
-            async for rels in inotify.batches(stop, step_ms, debounce_ms):
-                yield rels
+            async for changes in inotify.batches(stop, step_ms, debounce_ms):
+                yield changes
             return
-    async for rels in watchfiles_batches(root, stop, step_ms, debounce_ms, force_polling, ignores):
-        yield rels
+    async for changes in watchfiles_batches(root, stop, step_ms, debounce_ms, force_polling, ignores):
+        yield changes
 
 
 async def watchfiles_batches(
@@ -54,7 +58,7 @@ async def watchfiles_batches(
     debounce_ms: int,
     force_polling: bool | None,
     ignores: Callable[[str], bool],
-) -> AsyncIterator[set[str]]:
+) -> AsyncIterator[Changes]:
     """The portable watcher. Imported only when used: watchfiles costs ~4 MB of memory."""
     from watchfiles import Change, DefaultFilter, awatch
 
@@ -76,5 +80,5 @@ async def watchfiles_batches(
         force_polling=force_polling,
     ):
         rels = {r for _, p in changes if (r := rel_path(root, p)) is not None}
-        if rels:
-            yield rels
+        if rels:  # no moves (watchfiles has no cookies), and no overflow it would tell
+            yield Changes(rels, [])

@@ -1,0 +1,164 @@
+"""The mass-deletion guard: its rule (pure) and the engine holding, applying and restoring."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from peervault.errors import VaultGone
+from peervault.sync.deleteguard import MIN_FOR_SHARE, WINDOW_S, DeleteGuard, run_deletions_action
+from twin_engines import Pair, deliver, engine, engine_pair
+
+
+def test_count_limit() -> None:
+    g = DeleteGuard(0, 200)
+    assert g.trips(200, 10_000, 0.0) is None
+    assert "200" in (g.trips(201, 10_000, 0.0) or "")
+
+
+def test_share_limit_needs_more_than_a_handful() -> None:
+    g = DeleteGuard(50, 0)
+    assert g.trips(2, 3, 0.0) is None  # tidying a tiny vault
+    assert g.trips(MIN_FOR_SHARE, MIN_FOR_SHARE, 0.0) is None
+    assert g.trips(MIN_FOR_SHARE + 1, 2 * MIN_FOR_SHARE + 1, 0.0) is not None
+    assert g.trips(MIN_FOR_SHARE + 1, 2 * MIN_FOR_SHARE + 2, 0.0) is None  # exactly half is not more
+
+
+def test_the_window_adds_up_a_slow_wipe() -> None:
+    g = DeleteGuard(0, 200)
+    for t in range(150):
+        assert g.trips(1, 10_000, float(t) * 0.1) is None
+        g.published(1, float(t) * 0.1)
+    assert g.trips(60, 10_000, 20.0) is not None  # 150 + 60 within a minute
+    assert g.trips(60, 10_000, 20.0 + WINDOW_S) is None  # a minute later they no longer count
+
+
+def test_zero_turns_it_off() -> None:
+    assert DeleteGuard(0, 0).trips(10_000, 10_000, 0.0) is None
+
+
+# ------------------------------------------------------------------ the engine
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[Pair]:
+    yield from engine_pair(tmp_path)
+
+
+def fill(root: Path, n: int) -> dict[str, bytes]:
+    files = {}
+    for i in range(n):
+        rel = f"d{i % 3}/note{i}.md"
+        data = f"note {i}\r\nline\n".encode() if i % 5 else b""  # CRLF and empty notes too
+        files[rel] = data
+    files["img/pic.png"] = bytes(range(256)) * 40
+    for rel, data in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    return files
+
+
+def disk(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file() and ".peervault" not in p.parts}
+
+
+def synced(pair: Pair, n: int = 30) -> dict[str, bytes]:
+    files = fill(pair.a.root, n)
+    pair.a.reconcile()
+    deliver(pair.a, pair.b)
+    pair.b.blobs.add_file(pair.a.root / "img/pic.png")  # (the daemon fetches it; here by hand)
+    pair.b.blob_arrived(next(iter(pair.b._awaiting)))
+    assert disk(pair.b.root) == files
+    return files
+
+
+def wipe(root: Path, keep: int) -> None:
+    for i, p in enumerate(sorted(q for q in root.rglob("*") if q.is_file() and ".peervault" not in q.parts)):
+        if i >= keep:
+            p.unlink()
+
+
+def test_a_wipe_is_held_and_the_peer_keeps_everything(pair: Pair) -> None:
+    files = synced(pair)
+    wipe(pair.a.root, keep=5)
+    pair.a.reconcile()
+    assert len(pair.a.held) == len(files) - 5
+    deliver(pair.a, pair.b)
+    assert disk(pair.b.root) == files
+    assert all(pair.a.is_live(pair.a.entries[f]) for f in pair.a.held)
+    assert pair.a.recover() is None and len(disk(pair.a.root)) == 5  # held files are not written back
+    again = engine(pair.state_a)  # held across a restart
+    assert set(again.held) == set(pair.a.held)
+
+
+def test_restore_puts_every_file_back_byte_for_byte(pair: Pair) -> None:
+    files = synced(pair)
+    wipe(pair.a.root, keep=0)
+    pair.a.reconcile()
+    result = run_deletions_action(pair.a, "restore", 0.0)
+    assert result["done"] == result["held"] == len(files)
+    assert disk(pair.a.root) == files
+    assert not pair.a.held and not pair.a.store.held_deletions()
+    pair.a.reconcile()
+    assert not pair.a.take_pending()  # nothing to tell the peer
+
+
+def test_apply_publishes_the_deletions(pair: Pair) -> None:
+    files = synced(pair)
+    wipe(pair.a.root, keep=3)
+    pair.a.reconcile()
+    deliver(pair.a, pair.b)
+    result = run_deletions_action(pair.a, "apply", 0.0)
+    assert result["done"] == len(files) - 3
+    deliver(pair.a, pair.b)
+    assert disk(pair.b.root) == disk(pair.a.root) and len(disk(pair.b.root)) == 3
+
+
+def test_deletions_join_a_hold_and_a_file_put_back_leaves_it(pair: Pair) -> None:
+    files = synced(pair)
+    wipe(pair.a.root, keep=10)
+    pair.a.reconcile()
+    held = len(pair.a.held)
+    kept = sorted(disk(pair.a.root))
+    (pair.a.root / kept[0]).unlink()
+    pair.a.reconcile()
+    assert len(pair.a.held) == held + 1  # a later deletion waits with them
+    back = next(iter(pair.a.held.values()))
+    (pair.a.root / back).parent.mkdir(parents=True, exist_ok=True)
+    (pair.a.root / back).write_bytes(files[back])
+    pair.a.reconcile()
+    assert back not in pair.a.held.values()
+
+
+def test_remote_edit_of_a_held_note_is_restored(pair: Pair) -> None:
+    synced(pair)
+    wipe(pair.a.root, keep=0)
+    pair.a.reconcile()
+    (pair.b.root / "d1/note1.md").write_text("note 1 edited on B\n")
+    pair.b.reconcile()
+    deliver(pair.b, pair.a)
+    assert not (pair.a.root / "d1/note1.md").exists()  # held: not written back yet
+    pair.a.restore_held()
+    assert (pair.a.root / "d1/note1.md").read_text() == "note 1 edited on B\n"
+
+
+def test_peer_mass_deletion_is_recorded(pair: Pair) -> None:
+    synced(pair)
+    pair.a.guard = DeleteGuard(0, 0)  # A's user turned the guard off and deleted most
+    wipe(pair.a.root, keep=2)
+    pair.a.reconcile()
+    deliver(pair.a, pair.b)
+    assert pair.b.store.get_meta("peer_mass_deletion") is not None
+    assert len(disk(pair.b.root)) == 2  # applied as always
+
+
+def test_a_vanished_vault_folder_deletes_nothing(pair: Pair, tmp_path: Path) -> None:
+    synced(pair)
+    shutil.move(pair.a.root, tmp_path / "elsewhere")
+    os.mkdir(pair.a.root)  # an empty folder (or mount point) where the vault was
+    with pytest.raises(VaultGone):
+        pair.a.reconcile()
+    assert not pair.a.take_pending()
