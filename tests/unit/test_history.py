@@ -11,7 +11,7 @@ import pytest
 from peervault.cli import history
 from peervault.config import Config
 from peervault.errors import PeerVaultError
-from twin_engines import Pair, engine_pair
+from twin_engines import Pair, deliver, engine_pair
 
 DAY = 86400.0
 
@@ -62,6 +62,30 @@ def test_deleted_files_are_listed_and_restorable(pair: Pair) -> None:
     pair.a.reconcile()
     assert history.deleted(pair.state_a) == []  # the same note came back, not a copy
     assert (pair.state_a.root / "gone.md").read_text() == "keep me\n"
+
+
+def test_a_restored_binary_file_is_no_longer_listed_as_deleted(pair: Pair) -> None:
+    save(pair, "pic.bin", b"\xff picture")
+    (pair.state_a.root / "pic.bin").unlink()
+    pair.a.reconcile()
+    assert [d["path"] for d in history.deleted(pair.state_a)] == ["pic.bin"]
+    history.restore(pair.state_a, "pic.bin", None, daemon_running=False)
+    pair.a.reconcile()
+    assert history.deleted(pair.state_a) == []
+    assert (pair.state_a.root / "pic.bin").read_bytes() == b"\xff picture"
+
+
+def test_a_note_whose_edit_won_over_a_delete_is_not_listed(pair: Pair) -> None:
+    save(pair, "n.md", "one\n")
+    deliver(pair.a, pair.b)
+    (pair.state_a.root / "n.md").unlink()
+    pair.a.reconcile()
+    (pair.state_b.root / "n.md").write_text("one\nedited on B\n")
+    pair.b.reconcile()
+    deliver(pair.b, pair.a)
+    deliver(pair.a, pair.b)
+    assert (pair.state_a.root / "n.md").read_text() == "one\nedited on B\n"
+    assert history.deleted(pair.state_a) == []
 
 
 def test_retention_keeps_the_last_n_or_the_last_days_whichever_keeps_more(pair: Pair) -> None:

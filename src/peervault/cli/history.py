@@ -135,11 +135,27 @@ def _fingerprint_of(v: Version) -> tuple[str, str]:
     return ("blob", v.blob) if v.blob is not None else ("text", v.text or "")
 
 
+def _live(e: Entry, vvs: dict[str, bytes]) -> bool:
+    """As the engine decides: a text note deleted while holding edits the deleter had not
+    seen is live (the edit won)."""
+    if not e.deleted:
+        return True
+    vv = vvs.get(e.file_id)
+    try:
+        return e.kind == "text" and bool(e.dvv) and vv is not None and not notes.includes(e.dvv, vv)
+    except CrdtError:
+        return False
+
+
 def deleted(state: Any) -> list[dict[str, Any]]:
-    """Deleted files that can be restored: path, kind, and when this device last saw a version."""
+    """Deleted files that can be restored: path, kind, and when this device last saw a version.
+    A path that holds a live file again (restored, or the edit won over the delete) is not listed."""
     out = []
-    for fid, e in _entries(state).items():
-        if not e.deleted:
+    entries = _entries(state)
+    vvs = dict(state.store.published_versions())
+    live_paths = {e.path for e in entries.values() if _live(e, vvs)}
+    for fid, e in entries.items():
+        if _live(e, vvs) or e.path in live_paths:
             continue
         times = [at for at, *_ in state.store.versions(fid)] + [row[3] for row in state.store.blob_versions(fid)]
         out.append({"path": e.path, "kind": e.kind, "last_version_at": max(times) if times else None, "file_id": fid})
