@@ -36,6 +36,12 @@ def test_inode_pairs_an_untouched_file_whatever_its_content_twins() -> None:
     assert pairs == {"y/b.md": "b"}
 
 
+def test_the_inode_counts_only_on_its_own_device() -> None:
+    gone = {"a": FileRow("a", "a.md", 3, 1, b"h", b"", 7, 0, 1)}
+    assert pair_renames(gone, {"b.md": Stat(3, 1, 7, 5, 2)}, digests({}), set()) == {}  # another file system
+    assert pair_renames(gone, {"b.md": Stat(3, 1, 7, 5, 1)}, digests({}), set()) == {"b.md": "a"}
+
+
 def test_a_reused_inode_with_other_content_is_no_rename() -> None:
     gone = {"a": row("a", "a.md", h=b"old", ino=7)}
     assert pair_renames(gone, {"new.md": st(ino=7, mtime=9)}, digests({"new.md": b"new"}), set()) == {}

@@ -23,6 +23,7 @@ SCHEMA_FILES = [
     "003_blob_versions.sql",
     "004_versions.sql",
     "005_held_deletions.sql",
+    "006_file_device.sql",
 ]  # append new numbered files; never edit an applied one
 
 
@@ -36,6 +37,7 @@ class FileRow:
     base: bytes
     ino: int = 0
     ctime_ns: int = 0
+    dev: int = 0  # 0: recorded before schema 6
 
     @property
     def stat(self) -> tuple[int, int, int, int]:
@@ -140,14 +142,15 @@ class Store:
 
     # -- files ---------------------------------------------------------------------------
     def files(self) -> dict[str, FileRow]:
-        rows = self.db.execute("SELECT file_id, path, size, mtime_ns, hash, base, ino, ctime_ns FROM files")
-        return {r[0]: FileRow(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), r[6], r[7]) for r in rows}
+        rows = self.db.execute("SELECT file_id, path, size, mtime_ns, hash, base, ino, ctime_ns, dev FROM files")
+        return {r[0]: FileRow(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), r[6], r[7], r[8]) for r in rows}
 
     def put_file(self, row: FileRow) -> None:
         self.db.execute("DELETE FROM files WHERE path=? AND file_id<>?", (row.path, row.file_id))
         self.db.execute(
-            "INSERT OR REPLACE INTO files(file_id, path, size, mtime_ns, hash, base, ino, ctime_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (row.file_id, row.path, row.size, row.mtime_ns, row.hash, row.base, row.ino, row.ctime_ns),
+            "INSERT OR REPLACE INTO files(file_id, path, size, mtime_ns, hash, base, ino, ctime_ns, dev)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (row.file_id, row.path, row.size, row.mtime_ns, row.hash, row.base, row.ino, row.ctime_ns, row.dev),
         )
 
     def delete_file(self, file_id: str) -> None:

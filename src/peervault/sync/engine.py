@@ -673,7 +673,7 @@ class Engine:
             self._write_out(fids)
 
     def _record(self, fid: str, rel: str, st: Stat, h: bytes, base: bytes) -> None:
-        row = FileRow(fid, rel, st.size, st.mtime_ns, h, base, st.ino, st.ctime_ns)
+        row = FileRow(fid, rel, st.size, st.mtime_ns, h, base, st.ino, st.ctime_ns, st.dev)
         other = self._fid_at.get(rel)
         if other is not None and other != fid:
             self.files.pop(other, None)

@@ -5,8 +5,8 @@ names exactly). Where no move was seen (the daemon was stopped, the kernel queue
 overflowed, the portable watcher has no cookies), the pairing is decided here,
 conservatively, because a wrong pair puts one note's edits into another note:
 
-1. the inode: a rename keeps it, and its size and mtime. A new file on a vanished
-   file's inode with those unchanged is that file. With a new mtime the inode may just
+1. the (device, inode): a rename keeps it, and its size and mtime. A new file on a
+   vanished file's inode with those unchanged is that file. With a new mtime the inode may just
    have been reused by a new file (file systems reuse freed inodes at once), so the
    inode alone decides nothing and the content rule below applies.
 2. the content hash, only where it is unambiguous: one vanished file and one new
@@ -48,7 +48,7 @@ def pair_renames(gone: Mapping[str, FileRow], new: Mapping[str, Stat], digest: D
             by_ino[row.ino].append(fid)
     taken: set[str] = set()
     for rel, st in sorted(new.items()):
-        fids = by_ino.get(st.ino, [])
+        fids = [f for f in by_ino.get(st.ino, []) if gone[f].dev in (0, st.dev)]  # (0: not recorded)
         if len(fids) != 1 or fids[0] in taken:
             continue
         row = gone[fids[0]]

@@ -23,6 +23,7 @@ class Stat:
     mtime_ns: int
     ino: int
     ctime_ns: int
+    dev: int = 0  # with the inode, what a rename keeps (not part of `key`: a copy elsewhere differs anyway)
 
     @property
     def key(self) -> tuple[int, int, int, int]:
@@ -38,7 +39,7 @@ def stat_of(path: Path) -> Stat | None:
         return None
     if not path.is_file():
         return None
-    return Stat(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+    return Stat(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_dev)
 
 
 def removed_at_ms(root: Path, rel: str, seen_ns: int = 0) -> int:
@@ -112,7 +113,7 @@ def atomic_write(root: Path, target: Path, data: bytes, batch: WriteBatch | None
         if new:
             batch.new_files.append(target)
     st = target.stat()
-    return Stat(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+    return Stat(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_dev)
 
 
 def sync_dirs(dirs: set[Path]) -> None:

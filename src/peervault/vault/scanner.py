@@ -42,5 +42,5 @@ def scan(root: Path, rules: IgnoreRules, under: str | None = None) -> tuple[dict
                 st = e.stat(follow_symlinks=False)
             except (FileNotFoundError, PermissionError):
                 continue
-            out[rel] = Stat(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+            out[rel] = Stat(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_dev)
     return out, ignored
