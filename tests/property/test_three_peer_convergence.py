@@ -24,6 +24,17 @@ is what "deliberately" means. Edits the deleting device had not seen must win.
 Binary versions often share a size: concurrent versions of one size once merged wrongly
 (see the regression test at the end).
 
+Note identity (issue 9): texts come from a small pool (the empty text, one template, texts of
+their own), so notes often hold equal bytes, and a rename must follow the note renamed, not
+another with the same text. `identity_model.py` keeps which identity each path holds on each
+device and checks every engine call against it, and at the end that every edit nobody
+destroyed is in its identity's note. A move while a device's daemon runs is reported by the
+watcher as a move (`local_paths(..., moves=...)`, inotify's cookie), as is an editor's save
+through a temp file renamed over the note; a `rename` is one the watcher missed (found from
+its two paths, or by a reconcile). A device can stop (its watcher's last batch is read, then
+nothing is exchanged with it and nothing it does is seen) and start again (a new engine, a
+reconcile, then the catch-up of each link): renames made meanwhile are found by inode.
+
 `PEERVAULT_PROPERTY_EXAMPLES=500 pytest tests/property/test_three_peer_convergence.py`
 runs more examples than CI does.
 """
@@ -41,6 +52,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, currently_in_test_context, event, example, given, settings
 from hypothesis import strategies as st
+from identity_model import Identities
 
 from peervault.cli.history import restore, versions
 from peervault.errors import PeerVaultError
@@ -49,20 +61,21 @@ from peervault.state import VaultState
 from peervault.sync.engine import SETTLE_S, Engine
 from twin_engines import engine
 
-EXAMPLES = int(os.environ.get("PEERVAULT_PROPERTY_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("PEERVAULT_PROPERTY_EXAMPLES", "200"))
 ALL_BUCKETS = bytes(range(m.BUCKETS))
 LINKS = [frozenset(p) for p in ((0, 1), (1, 2), (0, 2))]
 AB, BC, AC = LINKS
 A, B, C = 0, 1, 2
-NOTES = ["a.md", "d/b.md", "d/e/c.md", "g/h.md"]  # few: devices often meet on one note
+NOTES = ["a.md", "d/b.md", "d/e/c.md", "d/e/u.md", "g/h.md"]  # few: devices often meet on one note
 BINARIES = ["p.bin", "d/q.bin"]  # binary files keep to their own names: a file keeps its kind
 FOLDERS = ["d", "d/e", "g", "k"]
-LINES = ["alpha", "beta", "gamma", "delta", "ünï ✓", ""]
+TEMPLATE = "# Title\n\n## Tasks\n- [ ] \n"
+CONTENTS = ["", TEMPLATE, TEMPLATE, "own"]  # "own": a text no other file has
 MARKER = re.compile("[\ue000-\uf8ff]")  # private use: no other text holds these
 _mtimes = itertools.count(time.time_ns(), 1_000_000)  # every write its own mtime (coarse kernel clock)
 
 devices = st.integers(0, 2)
-texts = st.lists(st.sampled_from(LINES), max_size=4).map(lambda ls: "".join(line + "\n" for line in ls))
+texts = st.sampled_from(CONTENTS)
 ops = st.one_of(
     *[
         strategy
@@ -74,9 +87,13 @@ ops = st.one_of(
             (1, st.tuples(st.just("heal"))),  # every link comes up
             (2, st.tuples(st.just("delete"), devices, st.sampled_from(NOTES + BINARIES))),
             (2, st.tuples(st.just("write"), devices, st.sampled_from(NOTES), texts)),
-            (1, st.tuples(st.just("rename"), devices, st.sampled_from(NOTES), st.sampled_from(NOTES))),
+            (1, st.tuples(st.just("rename"), devices, st.sampled_from(NOTES), st.sampled_from(NOTES))),  # unseen
+            (2, st.tuples(st.just("mv"), devices, st.sampled_from(NOTES), st.sampled_from(NOTES))),  # seen
             (1, st.tuples(st.just("rename"), devices, st.sampled_from(BINARIES), st.sampled_from(BINARIES))),
-            (1, st.tuples(st.just("move_folder"), devices, st.sampled_from(FOLDERS), st.sampled_from(FOLDERS))),
+            (2, st.tuples(st.just("move_folder"), devices, st.sampled_from(FOLDERS), st.sampled_from(FOLDERS), st.booleans())),
+            (1, st.tuples(st.just("editor_save"), devices, st.sampled_from(NOTES))),
+            (1, st.tuples(st.just("stop"), devices)),
+            (1, st.tuples(st.just("start"), devices)),
             (1, st.tuples(st.just("binary"), devices, st.sampled_from(BINARIES))),
             (1, st.tuples(st.just("restore"), devices, st.integers(0, 15), st.integers(0, 15))),
             (1, st.tuples(st.just("wait"))),
@@ -131,6 +148,8 @@ class Mesh:
         self.roots = [s.root for s in self.states]
         self.links: set[frozenset[int]] = set()
         self.touched: list[set[str]] = [set(), set(), set()]  # what a watcher would report
+        self.stopped: set[int] = set()  # devices whose daemon is not running
+        self.model = Identities(self.roots, lambda d: self.engines[d])
         self.clock = time.time() + 1000  # the settle clock: always ahead of the engines' own
         self.counter = itertools.count(1)
         self.appended: dict[str, tuple[int, str]] = {}  # marker -> (device, path) it went into
@@ -144,7 +163,14 @@ class Mesh:
             s.close()
 
     def neighbours(self, d: int) -> list[int]:
-        return sorted(next(iter(link - {d})) for link in self.links if d in link)
+        """The devices d is connected to: linked, and both daemons running."""
+        if d in self.stopped:
+            return []
+        return sorted(n for link in self.links if d in link for n in link - {d} if n not in self.stopped)
+
+    def touch(self, d: int, *rels: str) -> None:
+        if d not in self.stopped:  # a stopped daemon watches nothing: its start-up reconcile looks
+            self.touched[d].update(rels)
 
     # ------------------------------------------------------------------ delivery
     def _flood(self, src: int, msgs: list[m.Message], to: list[int]) -> None:
@@ -156,11 +182,12 @@ class Mesh:
             dst, frm, k, msg = queue.popleft()
             decoded = _wire(msg)
             eng = self.engines[dst]
-            if isinstance(decoded, m.IndexUpdates):
-                eng.apply_index(decoded.blob)
-            else:
-                assert isinstance(decoded, m.DocUpdates)
-                eng.apply_docs(decoded.entries, origin=self.states[frm].device_id)
+            with self.model.call(dst, f"updates from {'ABC'[frm]}"):
+                if isinstance(decoded, m.IndexUpdates):
+                    eng.apply_index(decoded.blob)
+                else:
+                    assert isinstance(decoded, m.DocUpdates)
+                    eng.apply_docs(decoded.entries, origin=self.states[frm].device_id)
             if (dst, k) not in seen:
                 seen.add((dst, k))
                 queue.extend((n, dst, k, msg) for n in self.neighbours(dst) if n != frm)
@@ -184,7 +211,8 @@ class Mesh:
                     for chunk in src.blobs.open_chunks(h):
                         dst.blobs.append_partial(h, dst.blobs.partial_size(h), chunk)
                     assert dst.blobs.finish_partial(h, size), f"blob {h[:12]} is not the {size} bytes the index says"
-                    dst.blob_arrived(h)
+                    with self.model.call(d, "a blob arrived"):
+                        dst.blob_arrived(h)
                     progress = True
                     _event("fetched a blob")
 
@@ -202,7 +230,13 @@ class Mesh:
         if link in self.links:
             return
         self.links.add(link)
+        self._link_up(link)
+
+    def _link_up(self, link: frozenset[int]) -> None:
+        """A connection opens (both daemons running): the catch-up, then what is pending."""
         i, j = sorted(link)
+        if i in self.stopped or j in self.stopped:
+            return
         self._catch_up(i, j)
         self._catch_up(j, i)
         self.flush(i)  # `Synced`: each side pushes what is pending
@@ -214,18 +248,55 @@ class Mesh:
     def send(self, d: int, watcher: bool) -> None:
         """The device notices its local changes (the watcher's paths, or a full reconcile)
         and pushes them."""
+        if d in self.stopped:
+            return
         if watcher:
-            self.engines[d].local_paths(self.touched[d])
+            with self.model.call(d, f"the watcher reported {sorted(self.touched[d])}", covers=self.touched[d]):
+                self.engines[d].local_paths(self.touched[d])
         else:
-            self.engines[d].reconcile()
+            with self.model.call(d, "reconcile", everything=True):
+                self.engines[d].reconcile()
         self.touched[d].clear()
         self.flush(d)
 
+    def watched(self, d: int, moves: list[tuple[str, str]], rels: set[str]) -> None:
+        """A move the running daemon's watcher reports at once, in a batch with whatever else
+        it saw since the last one. Pushed at the next send."""
+        rels = self.touched[d] | rels
+        with self.model.call(d, f"the watcher reported {sorted(rels)}, moves {moves}", covers=rels):
+            self.engines[d].local_paths(rels, moves=moves)
+        self.touched[d].clear()
+
+    def stop(self, d: int) -> None:
+        """The daemon stops: its watcher's last batch is read and pushed first."""
+        if d not in self.stopped:
+            self.send(d, watcher=True)
+            self.stopped.add(d)
+
+    def start(self, d: int) -> None:
+        """The daemon starts: a new engine (nothing kept in memory), the start-up reconcile,
+        then each link to a running device opens."""
+        if d not in self.stopped:
+            return
+        self.stopped.discard(d)
+        self.engines[d] = engine(self.states[d])
+        with self.model.call(d, "start: reconcile", everything=True):
+            self.engines[d].reconcile()
+        with self.model.call(d, "start: recover"):
+            self.engines[d].recover()
+        self.touched[d].clear()
+        for link in sorted(self.links, key=sorted):
+            if d in link:
+                self._link_up(link)
+        self.flush(d)
+
     def wait(self) -> None:
-        """Time passes: every engine decides what waited out its settle period."""
+        """Time passes: every running engine decides what waited out its settle period."""
         self.clock += 3 * SETTLE_S
-        for e in self.engines:
-            e.settle(self.clock)
+        for d, e in enumerate(self.engines):
+            if d not in self.stopped:
+                with self.model.call(d, "settle"):
+                    e.settle(self.clock)
 
     # ------------------------------------------------------------------ the user
     def _destroy(self, path: Path) -> None:
@@ -248,39 +319,67 @@ class Mesh:
             self.links = {link for link in self.links if op[1] not in link}
             return
         d = op[1]
-        root, eng = self.roots[d], self.engines[d]
+        root, eng, running = self.roots[d], self.engines[d], op[1] not in self.stopped
         if kind == "send":
             self.send(d, op[2])
+        elif kind == "stop":
+            self.stop(d)
+        elif kind == "start":
+            self.start(d)
         elif kind == "write":
             self._destroy(root / op[2])
-            _write(root / op[2], op[3].encode())
-            self.touched[d].add(op[2])
+            _write(root / op[2], f"own words {next(self.counter)}\n".encode() if op[3] == "own" else op[3].encode())
+            self.model.wrote(d, op[2])
+            self.touch(d, op[2])
         elif kind == "append":
             p = root / op[2]
             marker = chr(0xE000 + next(self.counter))
             self.appended[marker] = (d, op[2])
             _write(p, (p.read_bytes() if p.is_file() else b"") + marker.encode() + b"\n")
-            self.touched[d].add(op[2])
+            self.model.appended(d, op[2], marker)
+            self.touch(d, op[2])
+        elif kind == "editor_save":  # gedit's way: a temp file renamed over the note
+            p = root / op[2]
+            if p.is_file():
+                marker = chr(0xE000 + next(self.counter))
+                self.appended[marker] = (d, op[2])
+                tmp = p.with_name(f".goutputstream-{next(self.counter)}")
+                _write(tmp, p.read_bytes() + marker.encode() + b"\n")
+                os.rename(tmp, p)
+                self.model.appended(d, op[2], marker)
+                if running:
+                    rel_tmp = tmp.relative_to(root).as_posix()
+                    self.watched(d, [(rel_tmp, op[2])], {rel_tmp, op[2]})
         elif kind == "binary":
             n = next(self.counter)
             data = b"\xff" + f"bin-{n % 10}".encode() + b"+" * (n % 3) + bytes([n % 256])  # sizes repeat
             self.binaries.add(data)
             _write(root / op[2], data)
-            self.touched[d].add(op[2])
+            self.touch(d, op[2])
         elif kind == "delete":
             p = root / op[2]
             if p.is_file():
                 self._destroy(p)
                 p.unlink()
-                self.touched[d].add(op[2])
-        elif kind in ("rename", "move_folder"):
+                if p.suffix == ".md":
+                    self.model.deleted(d, op[2])
+                self.touch(d, op[2])
+        elif kind in ("rename", "mv", "move_folder"):
             src, dst = root / op[2], root / op[3]
-            ok = src.is_file() if kind == "rename" else src.is_dir() and not op[3].startswith(op[2] + "/")
+            ok = src.is_dir() and not op[3].startswith(op[2] + "/") if kind == "move_folder" else src.is_file()
             if ok and not dst.exists():
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(src, dst)
-                self.touched[d] |= {op[2], op[3]}
+                seen = running and (kind == "mv" or (kind == "move_folder" and len(op) > 4 and op[4]))
+                self.model.moved(d, op[2], op[3], seen)
+                if seen:
+                    self.watched(d, [(op[2], op[3])], {op[2], op[3]})
+                else:
+                    self.touch(d, op[2], op[3])
+                _event(f"{kind} {'seen by the watcher' if seen else 'unseen' if running else 'while stopped'}")
         elif kind == "restore":
+            if not running:
+                return  # (`restore` asks the running daemon to record it)
             rows = self.states[d].store.db.execute("SELECT path FROM versions UNION SELECT path FROM blob_versions")
             paths = sorted({str(p) for (p,) in rows})
             if not paths:
@@ -296,8 +395,10 @@ class Mesh:
                 return  # the version is kept on another device (a blob), or there is none
             _event("restored a version")
             self.destroyed |= shown  # what the file held was replaced
-            self.touched[d].add(path)
-            eng.reconcile()  # the daemon records the restored text as a new edit
+            if path.endswith(".md"):
+                self.model.wrote(d, path)
+            with self.model.call(d, f"restore {path}: reconcile", everything=True):
+                eng.reconcile()  # the daemon records the restored text as a new edit
             self.touched[d].clear()
 
     # ------------------------------------------------------------------ the end
@@ -305,7 +406,10 @@ class Mesh:
         return all(not e.pending() and e.next_settle() is None and not e.wanted_blobs() for e in self.engines)
 
     def settle_all(self) -> None:
-        """Every link up; time passes, files settle and everything is exchanged until quiet."""
+        """Every daemon running, every link up; time passes, files settle and everything is
+        exchanged until quiet."""
+        for d in range(3):
+            self.start(d)
         for link in LINKS:
             self.connect(link)
         for _ in range(12):
@@ -333,6 +437,10 @@ def _check(mesh: Mesh) -> None:
     present = set(MARKER.findall(b"".join(trees[0].values()).decode("utf-8", "replace")))
     lost = {f"edit {ord(mk) - 0xE000}": where for mk, where in mesh.appended.items() if mk not in present | mesh.destroyed}
     assert not lost, f"edits lost (edit -> device, path it was appended to): {lost}"
+    layout = {fid: path for fid, path in engines[0].layout().items()}
+    texts = {path: data.decode("utf-8", "replace") for path, data in trees[0].items()}
+    checked = mesh.model.check_markers(texts, layout, mesh.destroyed)  # and each in its own note
+    _event(f"edits checked in their note: {min(checked, 5)}{'+' if checked >= 5 else ''}")
     kept = len(set(mesh.appended) - mesh.destroyed)
     _event(f"edits that had to survive: {min(kept, 5)}{'+' if kept >= 5 else ''}")
     _event(f"files at the end: {min(len(trees[0]), 5)}{'+' if len(trees[0]) >= 5 else ''}")
@@ -459,6 +567,79 @@ SCENARIOS = {
             ("send", C, False),
         ],
     ),
+    # issue 9: notes with one text; one renamed, others deleted, edits made apart meanwhile
+    "rename among notes of one text, with deletes in the same watcher batch, and edits apart": (
+        {AB, BC, AC},
+        [
+            ("write", A, "a.md", TEMPLATE),
+            ("write", A, "d/b.md", TEMPLATE),
+            ("write", A, "g/h.md", TEMPLATE),
+            ("send", A, False),
+            ("stop", B),
+            ("delete", A, "a.md"),
+            ("delete", A, "d/b.md"),
+            ("mv", A, "g/h.md", "k/h.md"),
+            ("append", B, "d/b.md"),
+            ("append", B, "g/h.md"),
+            ("append", C, "g/h.md"),
+            ("send", A, True),
+            ("start", B),
+        ],
+    ),
+    "the same while the renaming device is stopped too (found by inode at start)": (
+        {AB, BC, AC},
+        [
+            ("write", A, "a.md", TEMPLATE),
+            ("write", A, "d/b.md", TEMPLATE),
+            ("write", A, "d/e/c.md", TEMPLATE),
+            ("write", A, "d/e/u.md", TEMPLATE),
+            ("write", A, "g/h.md", TEMPLATE),
+            ("send", A, False),
+            ("stop", B),
+            ("stop", A),
+            ("delete", A, "a.md"),
+            ("delete", A, "d/b.md"),
+            ("delete", A, "d/e/c.md"),
+            ("delete", A, "d/e/u.md"),
+            ("mv", A, "g/h.md", "k/h.md"),
+            ("append", B, "d/b.md"),
+            ("append", B, "g/h.md"),
+            ("append", C, "g/h.md"),
+            ("start", A),
+            ("start", B),
+        ],
+    ),
+    "a folder of identical empty notes moved (seen) while one is edited on a stopped device": (
+        {AB, BC, AC},
+        [
+            ("write", A, "d/b.md", ""),
+            ("write", A, "d/e/c.md", ""),
+            ("write", A, "d/e/u.md", ""),
+            ("send", A, False),
+            ("stop", B),
+            ("move_folder", A, "d", "k", True),
+            ("append", B, "d/e/u.md"),
+            ("append", C, "k/e/c.md"),
+            ("start", B),
+        ],
+    ),
+    "the same folder moved while its device is stopped": (
+        {AB, BC, AC},
+        [
+            ("write", A, "d/b.md", ""),
+            ("write", A, "d/e/c.md", ""),
+            ("write", A, "d/e/u.md", ""),
+            ("send", A, False),
+            ("stop", A),
+            ("move_folder", A, "d", "k", False),
+            ("append", B, "d/e/u.md"),
+            ("append", C, "d/b.md"),
+            ("editor_save", C, "d/e/c.md"),
+            ("send", B, True),
+            ("send", C, True),
+            ("start", A),
+        ],
+    ),
 }
 
 
@@ -470,7 +651,7 @@ def _scenarios(test: Callable[..., None]) -> Callable[..., None]:
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @_scenarios
-@given(st.sets(st.sampled_from(LINKS)), st.lists(ops, min_size=8, max_size=60))
+@given(st.sets(st.sampled_from(LINKS)), st.lists(ops, min_size=15, max_size=60))
 def test_three_devices_converge_without_losing_edits(links: set[frozenset[int]], script: list[tuple]) -> None:  # type: ignore[type-arg]
     with tempfile.TemporaryDirectory() as tmp:
         mesh = Mesh(Path(tmp), links)

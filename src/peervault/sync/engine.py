@@ -267,14 +267,15 @@ class Engine:
         by_path = {row.path: row for row in self.files.values()}
         changed = sorted(rel for rel, st in disk.items() if (row := by_path.get(rel)) is None or row.stat != st.key)
         gone = {fid for fid, row in self.files.items() if row.path not in disk}
-        # Renames are paired over the whole pass, not per step: a content shared by two new
-        # files in different steps is ambiguous, whichever step sees one of them first.
-        renames = self._pair_renames({rel: disk[rel] for rel in changed if rel not in by_path}, gone)
+        # Renames are paired over the whole pass, not per step (a content shared by two new
+        # files in different steps is ambiguous, whichever step sees one of them first), and
+        # carried out first: a path a note left may hold a new file, read in some step.
+        yield self._rename_unseen({rel: disk[rel] for rel in changed}, gone)
         step = chunk or max(len(changed), 1)
         for i in range(0, len(changed), step):
             part = {rel: disk[rel] for rel in changed[i : i + step]}
-            yield self._ingest(part, gone, final=True, delete_gone=False, renames=renames)
-        yield self._ingest({}, gone, final=True, renames=renames)
+            yield self._ingest(part, gone, final=True, delete_gone=False, paired=True)
+        yield self._ingest({}, gone, final=True, paired=True)
 
     def ignores(self, rel: str) -> bool:
         """The rules keep `rel` out, and it is not a file synced before they did (as in git,
@@ -398,14 +399,37 @@ class Engine:
         gone = {self._fid_at[r] for r in rels if r in self._fid_at and r not in present}
         return self._ingest(present, gone, now, final=True)
 
-    def _pair_renames(self, new: dict[str, Stat], gone: set[str]) -> dict[str, str]:
-        """{new path: id of the vanished file it is} for renames the watcher did not report
-        (see sync/renames.py). Candidates: `gone`, and files still waiting out their settle."""
+    def _rename_unseen(self, changed: dict[str, Stat], gone: set[str]) -> int:
+        """Carry out the renames the watcher did not report (see sync/renames.py) among these
+        changed paths; the notes found renamed leave `gone`. Candidates: the files gone, those
+        still waiting out their settle, and, by inode alone, those whose path now holds another
+        file (renamed away while a new file took the name, as a new `Untitled.md` does)."""
+        new = {r: st for r, st in changed.items() if r not in self._fid_at}
+        replaced_at = {
+            r: st
+            for r, st in changed.items()
+            if (row := self._row_at(r)) is not None and row.ino and (row.dev, row.ino) != (st.dev, st.ino)
+        }
         candidates = {f: self.files[f] for f in gone | set(self._vanished) if f in self.files}
-        if not candidates or not new:
-            return {}
-        blobs = {f for f in candidates if self._is_blob(self.files[f])}
-        return pair_renames(candidates, new, self._digest_at, blobs)
+        replaced = {self._fid_at[r]: self.files[self._fid_at[r]] for r in replaced_at}
+        if not (new or replaced_at) or not (candidates or replaced):
+            return 0
+        blobs = {f for f in (*candidates, *replaced) if self._is_blob(self.files[f])}
+        renames = pair_renames(candidates, new, self._digest_at, blobs, replaced, replaced_at)
+        # A file renamed onto a tracked name is an edit of the note there (as a watched move
+        # is), unless that note moved on too (a swap, a cycle of names).
+        while bad := {r for r in renames if r in self._fid_at and self._fid_at[r] not in renames.values()}:
+            for r in bad:
+                del renames[r]
+        with self._batch():
+            for fid in renames.values():  # free every old name first: names may be swapped
+                del self._fid_at[self.files[fid].path]
+            for rel, fid in sorted(renames.items()):
+                gone.discard(fid)
+                self._vanished.pop(fid, None)
+                self._release_held({fid})
+                self._local_rename(fid, rel, Stat(*self.files[fid].stat))  # stat kept: read again
+        return len(renames)
 
     def _digest_at(self, rel: str, blob: bool) -> bytes | None:
         path = self.root.joinpath(*rel.split("/"))
@@ -421,16 +445,14 @@ class Engine:
         now: float | None = None,
         final: bool = False,
         delete_gone: bool = True,
-        renames: dict[str, str] | None = None,
+        paired: bool = False,
     ) -> int:
         """Record local changes. `final` (start-up, periodic reconcile, settle) skips the
         settle period: whatever is missing now is deleted. `gone` loses the notes found
-        renamed (`renames`, else paired here); with `delete_gone` False the rest are left
-        for a later call."""
+        renamed (unless `paired`: the caller did that); with `delete_gone` False the rest
+        are left for a later call."""
         grace = now is not None and not final
-        if renames is None:
-            renames = self._pair_renames({r: st for r, st in present.items() if r not in self._fid_at}, gone)
-        changes = 0
+        changes = 0 if paired else self._rename_unseen(present, gone)
         with self._batch():
             for rel in sorted(present):
                 row = self._row_at(rel)
@@ -440,14 +462,6 @@ class Engine:
                     self._release_held({row.file_id})  # put back by hand: synced as it is now
                 if row is not None and row.stat == st.key:
                     continue
-                fid = renames.pop(rel, None) if row is None else None
-                if fid is not None and fid in self.files and stat_of(self._abs(self.files[fid].path)) is None:
-                    gone.discard(fid)
-                    self._vanished.pop(fid, None)
-                    self._release_held({fid})
-                    self._local_rename(fid, rel, Stat(*self.files[fid].stat))  # stat kept: re-read below
-                    changes += 1
-                    row = self.files[fid]
                 if st.size > self.cfg.max_file_bytes:
                     self.store.set_unsynced(rel, f"larger than the {_mb(self.cfg.max_file_bytes)} limit (max_file_bytes)")
                     continue
@@ -693,6 +707,8 @@ class Engine:
         before = notes.vv_bytes(doc)
         if text == notes.text_of(doc):
             shown = notes.frontiers(doc)  # the disk already shows the note (e.g. written just before a crash)
+        elif row.base and (written := self._written_version(row.file_id, doc, text, row.base)) is not None:
+            shown = written  # an older version of the note, written here just before a crash: no edit
         else:
             version = notes.edit_from(doc, row.base, text, self.cfg.text_diff_timeout_ms, self.cfg.line_diff_timeout_ms)
             if version is None:
@@ -1166,9 +1182,9 @@ class Engine:
         except UnicodeDecodeError:
             raise UnsafePath(f"{target} is a binary file here; the note was not written over it") from None
         other = self._fid_at.get(target)
-        if local != notes.text_of(doc):
+        pre = self._doc(other) if other and other.startswith("u") else None
+        if local != notes.text_of(doc) and (pre is not None or self._written_version(fid, doc, local) is None):
             before = notes.vv_bytes(doc)
-            pre = self._doc(other) if other and other.startswith("u") else None
             if pre is not None:
                 notes.apply(doc, notes.updates_since(pre, None))
             else:
@@ -1180,6 +1196,26 @@ class Engine:
             if other.startswith("u"):
                 self.store.delete_doc(other)
                 self._cache.discard(other)
+
+    def _written_version(self, fid: str, doc: LoroDoc, text: str, base: bytes = b"") -> bytes | None:
+        """A recent version of the note, later than `base` (what the disk was known to show),
+        whose text is `text`; None if there is none. A kill -9 between writing a note's file
+        and committing that it is written leaves the file showing a version this device wrote
+        but never recorded; if updates arrive before the file is looked at again, it is
+        neither a local edit (diffed against `base`) nor a foreign copy (merged in): either
+        would add its text to the note a second time."""
+        if base == notes.frontiers(doc):
+            return None  # nothing arrived since the disk was written: an ordinary edit
+        try:
+            since = notes.vv_at(doc, base) if base else None
+            for _, frontiers, _, _ in reversed(self.store.versions(fid)[-16:]):
+                if since is not None and notes.includes(since, notes.vv_at(doc, frontiers)):
+                    continue  # the disk showed that one already: going back to it is an edit
+                if notes.text_at(doc, frontiers) == text:
+                    return frontiers
+        except CrdtError:
+            pass
+        return None
 
     # ================================================================== publishing
     def publish_pending(self) -> int:

@@ -31,9 +31,19 @@ from ..vault.fsops import Stat
 Digest = Callable[[str, bool], bytes | None]
 
 
-def pair_renames(gone: Mapping[str, FileRow], new: Mapping[str, Stat], digest: Digest, blobs: set[str]) -> dict[str, str]:
-    """Pairs {new path: file id of the vanished file it is}. `blobs`: the gone ids stored as
-    binary files (their hash is a blake3 digest, so new files are hashed that way for them)."""
+def pair_renames(
+    gone: Mapping[str, FileRow],
+    new: Mapping[str, Stat],
+    digest: Digest,
+    blobs: set[str],
+    replaced: Mapping[str, FileRow] | None = None,
+    replaced_at: Mapping[str, Stat] | None = None,
+) -> dict[str, str]:
+    """Pairs {new path: file id of the vanished file it is}. `blobs`: the ids stored as binary
+    files (their hash is a blake3 digest, so new files are hashed that way for them).
+    `replaced`: files whose path now holds another inode; they pair by inode alone (their
+    name is taken by a new file, so equal content elsewhere proves nothing). `replaced_at`:
+    those paths and what they hold now, which may be another file's inode (a swap of names)."""
     pairs: dict[str, str] = {}
     memo: dict[tuple[str, bool], bytes | None] = {}
 
@@ -42,21 +52,22 @@ def pair_renames(gone: Mapping[str, FileRow], new: Mapping[str, Stat], digest: D
             memo[(rel, blob)] = digest(rel, blob)
         return memo[(rel, blob)]
 
+    by_inode = {**gone, **(replaced or {})}
     by_ino: dict[int, list[str]] = defaultdict(list)
-    for fid, row in gone.items():
+    for fid, row in by_inode.items():
         if row.ino:
             by_ino[row.ino].append(fid)
     taken: set[str] = set()
-    for rel, st in sorted(new.items()):
-        fids = [f for f in by_ino.get(st.ino, []) if gone[f].dev in (0, st.dev)]  # (0: not recorded)
+    for rel, st in sorted({**new, **(replaced_at or {})}.items()):
+        fids = [f for f in by_ino.get(st.ino, []) if by_inode[f].dev in (0, st.dev)]  # (0: not recorded)
         if len(fids) != 1 or fids[0] in taken:
             continue
-        row = gone[fids[0]]
+        row = by_inode[fids[0]]
         if (row.size, row.mtime_ns) == (st.size, st.mtime_ns):
             pairs[rel] = fids[0]
             taken.add(fids[0])
 
-    left = {fid: row for fid, row in gone.items() if fid not in taken}
+    left = {fid: row for fid, row in gone.items() if fid not in taken}  # (never a replaced one)
     sizes = {row.size for row in left.values()}
     by_hash: dict[bytes, list[str]] = defaultdict(list)
     for fid, row in left.items():
