@@ -410,7 +410,11 @@ class Engine:
             for r, st in changed.items()
             if (row := self._row_at(r)) is not None and row.ino and (row.dev, row.ino) != (st.dev, st.ino)
         }
-        candidates = {f: self.files[f] for f in gone | set(self._vanished) if f in self.files}
+        candidates = {
+            f: self.files[f]
+            for f in gone | set(self._vanished)
+            if f in self.files and (f in gone or stat_of(self._abs(self.files[f].path)) is None)  # (a save brought it back)
+        }
         replaced = {self._fid_at[r]: self.files[self._fid_at[r]] for r in replaced_at}
         if not (new or replaced_at) or not (candidates or replaced):
             return 0
