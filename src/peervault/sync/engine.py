@@ -525,7 +525,7 @@ class Engine:
             self.store.hold_deletions(rows, now, reason)
             first = not self.held
             self.held.update(rows)
-            (log.warning if first else log.info)(summary(reason, len(self.held)))
+            (log.warning if first else log.debug)(summary(reason, len(self.held)))  # logged once per hold
             fids = fids - published
         for fid in fids:
             self._vanished.pop(fid, None)
