@@ -45,7 +45,7 @@ def test_rm_rf_is_held_until_apply(make_device):
     time.sleep(3)  # longer than the settle period: had they been published, B would delete now
     assert {k: v for k, v in b.files().items() if k != "still-syncing.md"} == files
     log = (a.logs / "A-1.log").read_text()
-    assert sum("holding" in line and "deletions apply" in line for line in log.splitlines()) == 1
+    assert sum("WARNING" in line and "holding" in line and "deletions apply" in line for line in log.splitlines()) == 1
     listed = a.cli("deletions", "list", str(a.root), "--json").stdout
     assert "notes/0/n0.md" in listed
     res = a.cli("deletions", "apply", str(a.root))
