@@ -10,12 +10,7 @@ from .conftest import pair_running, wait_until
 
 
 def test_concurrent_binary_edits_keep_both_versions_reachable(make_device):
-    a, b = make_device("A"), make_device("B")
-    a.start()
-    pair_running(a, b)
-    (a.root / "diagram.png").write_bytes(b"\x89PNG base \xff")
-    wait_until(lambda: (b.root / "diagram.png").exists(), what="base on B")
-    b.stop()
+    a, b = _synced_picture(make_device)
     from_a, from_b = b"\x89PNG edited on A \xff", b"\x89PNG edited on B, longer \xff"  # sizes tell them apart
     (a.root / "diagram.png").write_bytes(from_a)
     wait_until(lambda: (a.runtime() or {}).get("pending", 1) == 0, what="A recorded its edit")

@@ -35,6 +35,7 @@ from identity_model import Identities, note, shown
 from peervault.protocol import messages as m
 from peervault.sync.engine import SETTLE_S
 from twin_engines import deliver, engine, twin_vaults
+from twin_engines import write as _write
 
 EXAMPLES = int(os.environ.get("PEERVAULT_PROPERTY_EXAMPLES", "200"))
 ALL = bytes(range(256))
@@ -42,7 +43,6 @@ NAMES = ["a.md", "b.md", "d/c.md", "d/e/f.md", "d/u.md"]
 FOLDERS = ["d", "d/e", "g", "k"]
 TEMPLATE = "# Title\n\n## Tasks\n- [ ] \n"
 CONTENTS = ["", TEMPLATE, TEMPLATE, "own"]  # "own": a text no other file has
-_clock = itertools.count(time.time_ns(), 1_000_000)
 
 sides = st.sampled_from([0, 1])
 names = st.sampled_from(NAMES)
@@ -66,12 +66,6 @@ ops = st.one_of(
     ]
 )
 
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    t = next(_clock)
-    os.utime(path, ns=(t, t))
 
 
 def _tree(root: Path) -> dict[str, str]:

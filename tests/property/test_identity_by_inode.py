@@ -10,7 +10,6 @@ the edit made elsewhere lands in the new file."""
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 from pathlib import Path
@@ -19,15 +18,7 @@ import pytest
 
 from peervault.sync.engine import SETTLE_S, Engine
 from twin_engines import deliver, engine, tree, twin_vaults
-
-_clock = itertools.count(time.time_ns(), 1_000_000)
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    t = next(_clock)
-    os.utime(path, ns=(t, t))
+from twin_engines import write as _write
 
 
 def _at(e: Engine) -> dict[str, str]:

@@ -5,8 +5,6 @@ copy (either put the note's text in twice, on every device)."""
 
 from __future__ import annotations
 
-import itertools
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,17 +12,10 @@ from pathlib import Path
 import pytest
 
 from peervault.store.db import FileRow
-from twin_engines import Pair, deliver, engine, engine_pair, tree
+from twin_engines import Pair, deliver, engine, engine_pair, tree, write
 
 BODY = "".join(f"line {i}\n" for i in range(20))
-_clock = itertools.count(time.time_ns(), 1_000_000)
 
-
-def write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    t = next(_clock)
-    os.utime(path, ns=(t, t))
 
 
 @pytest.fixture

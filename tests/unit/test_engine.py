@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 from collections.abc import Iterator
@@ -17,18 +16,10 @@ from peervault.protocol import messages as m
 from peervault.protocol.session import Received, Session, Synced
 from peervault.state import VaultState
 from peervault.sync.engine import SETTLE_S, Engine
-from twin_engines import Pair, deliver, engine, engine_pair, tree
+from twin_engines import Pair, deliver, engine, engine_pair, tree, write
 
 ALL_BUCKETS = bytes(range(256))
-_clock = itertools.count(time.time_ns(), 1_000_000)
 
-
-def write(path: Path, content: str | bytes) -> None:
-    """Write a file as an editor would, with a fresh unique mtime (coarse clocks can't fool the engine)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-    t = next(_clock)
-    os.utime(path, ns=(t, t))
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
