@@ -651,6 +651,13 @@ def _scenarios(test: Callable[..., None]) -> Callable[..., None]:
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @_scenarios
+@example(  # found: a local delete freed `p.bin`, but its twin stayed at `p (f63053).bin` here
+    links={AB},
+    script=[("append", A, "a.md"), ("start", A), ("append", A, "a.md"), ("binary", A, "p.bin"),
+            ("send", A, False), ("heal",), ("append", A, "a.md"), ("heal",), ("append", A, "a.md"),
+            ("binary", B, "p.bin"), ("rename", A, "p.bin", "d/q.bin"), ("stop", A), ("stop", A),
+            ("delete", B, "p.bin"), ("binary", A, "p.bin")],
+)  # fmt: skip
 @given(st.sets(st.sampled_from(LINKS)), st.lists(ops, min_size=15, max_size=60))
 def test_three_devices_converge_without_losing_edits(links: set[frozenset[int]], script: list[tuple]) -> None:  # type: ignore[type-arg]
     with tempfile.TemporaryDirectory() as tmp:

@@ -270,12 +270,15 @@ class Engine:
         # Renames are paired over the whole pass, not per step (a content shared by two new
         # files in different steps is ambiguous, whichever step sees one of them first), and
         # carried out first: a path a note left may hold a new file, read in some step.
+        looked_at = set(changed) | {self.files[f].path for f in gone}
         yield self._rename_unseen({rel: disk[rel] for rel in changed}, gone)
         step = chunk or max(len(changed), 1)
         for i in range(0, len(changed), step):
             part = {rel: disk[rel] for rel in changed[i : i + step]}
             yield self._ingest(part, gone, final=True, delete_gone=False, paired=True)
-        yield self._ingest({}, gone, final=True, paired=True)
+        changes = self._ingest({}, gone, final=True, paired=True)
+        self._write_into(looked_at)
+        yield changes
 
     def ignores(self, rel: str) -> bool:
         """The rules keep `rel` out, and it is not a file synced before they did (as in git,
@@ -336,11 +339,21 @@ class Engine:
         changes += self._ingest(present, gone, self._now)
         if rules_changed:
             changes += self.reconcile()  # files a rule no longer keeps out are picked up now
-        # notes that could not be written where these paths are (a folder was in the way)
-        blocked = {f for f, path in self.layout().items() if f not in self.files and _under_any(path, rels)}
-        if blocked:
-            self._write_out(blocked)
+        self._write_into(rels | {src for src, _ in moves})
         return changes
+
+    def _write_into(self, rels: set[str]) -> None:
+        """Notes whose place is under these paths but not on disk there: one that could not
+        be written (a folder was in the way), or one laid out beside another under a suffixed
+        name that a local delete or rename has just freed (`p.bin` deleted here: its twin
+        `p (f63053).bin` becomes `p.bin`, as on every other device)."""
+        waiting = {
+            f
+            for f, path in self.layout().items()
+            if (f not in self.files or self.files[f].path != path) and _under_any(path, rels)
+        }
+        if waiting:
+            self._write_out(waiting)
 
     def _apply_moves(self, moves: Sequence[tuple[str, str]], rels: set[str]) -> int:
         """Carry each tracked file a move took along (a folder move takes every file under
@@ -380,6 +393,8 @@ class Engine:
         self._touched = {p: t for p, t in self._touched.items() if now - t < SETTLE_S}
         rels = due_paths | {self.files[f].path for f in due_fids if f in self.files}
         changes = self._ingest_paths(rels, now) if rels else 0
+        if changes:
+            self._write_into(rels)
         deferred, self._deferred = self._deferred, set()
         if deferred:
             self._write_out(deferred)  # whatever is still busy defers itself again
@@ -1389,4 +1404,8 @@ class Engine:
 
 
 def _under_any(path: str, rels: set[str]) -> bool:
-    return any(path == r or path.startswith(r + "/") for r in rels)
+    """`path` is one of `rels` or inside one (a folder): O(depth), not O(len(rels))."""
+    if path in rels:
+        return True
+    parts = path.split("/")
+    return any("/".join(parts[:i]) in rels for i in range(1, len(parts)))
