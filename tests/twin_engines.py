@@ -26,7 +26,7 @@ def twin_vaults(base: Path) -> tuple[VaultState, VaultState]:
 
 
 def engine(state: VaultState) -> Engine:
-    return Engine(state.root, state.store, Config())
+    return Engine(state.root, state.store, Config(), time.time)
 
 
 def deliver(src: Engine, dst: Engine) -> list[m.IndexUpdates | m.DocUpdates]:
@@ -35,10 +35,10 @@ def deliver(src: Engine, dst: Engine) -> list[m.IndexUpdates | m.DocUpdates]:
     for msg in msgs:
         decoded = m.decode(m.encode(msg))
         if isinstance(decoded, m.IndexUpdates):
-            dst.apply_index(decoded.blob)
+            dst.apply_index(decoded.blob, time.time())
         else:
             assert isinstance(decoded, m.DocUpdates)
-            dst.apply_docs(decoded.entries)
+            dst.apply_docs(decoded.entries, time.time())
     return msgs
 
 

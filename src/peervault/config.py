@@ -23,6 +23,7 @@ ALPN = b"peervault/sync/1"  # names the protocol and its version; bump on wire c
 STATE_DIR = ".peervault"
 CONFIG_FILE = "config.toml"
 PROFILES = ("default", "low-power")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,12 @@ class Config:
     delete_guard_percent: int = 50
     delete_guard_files: int = 200
     invite_ttl_s: float = 3600.0
+    # The control API (api/): always on .peervault/control.sock; also on loopback TCP at this
+    # port when set (every request then needs the token in .peervault/api-token). Web pages
+    # may call it only from these origins (e.g. "app://obsidian.md"); none by default.
+    api_port: int | None = None
+    api_host: str = "127.0.0.1"
+    api_origins: tuple[str, ...] = ()
     no_relay: bool = False
     bind: str | None = None
 
@@ -114,8 +121,11 @@ def load(state_dir: Path, profile: str | None = None, **overrides: Any) -> Confi
         )
     name = profile or str(file_values.pop("profile", "default"))
     file_values.pop("profile", None)
-    if "reconnect_backoff_s" in file_values:
-        file_values["reconnect_backoff_s"] = tuple(file_values["reconnect_backoff_s"])
+    for key in ("reconnect_backoff_s", "api_origins"):
+        if key in file_values:
+            file_values[key] = tuple(file_values[key])
+    if file_values.get("api_host", "127.0.0.1") not in LOOPBACK:
+        raise PeerVaultError(f"{path}: api_host must be a loopback address ({', '.join(LOOPBACK)}): the API is this machine's")
     return Config.for_profile(name, **{**file_values, **{k: v for k, v in overrides.items() if v is not None}})
 
 

@@ -1,11 +1,37 @@
-"""One error hierarchy. Each docstring is the user-facing explanation; the CLI
-maps every subclass to a one-line message and an exit code in one place."""
+"""One error hierarchy. Each docstring is the user-facing explanation; the CLI maps every
+subclass to a one-line message and an exit code, and the control API to an HTTP status
+and a `code` (the class name), in one place: the class attributes below."""
 
 
 class PeerVaultError(Exception):
     """Something went wrong in PeerVault."""
 
     exit_code = 1
+    http_status = 400  # the control API's answer when an operation raises it
+
+
+class BadRequest(PeerVaultError):
+    """A request to the control API is malformed: a missing or invalid parameter."""
+
+    http_status = 400
+
+
+class NotFound(PeerVaultError):
+    """No such device, file, version or API resource in this vault."""
+
+    http_status = 404
+
+
+class Conflict(PeerVaultError):
+    """The operation does not fit the vault's state now (for example joining a second vault)."""
+
+    http_status = 409
+
+
+class Unauthorized(PeerVaultError):
+    """A control API request without the vault's token, or from a web page not allowed."""
+
+    http_status = 401
 
 
 class NotAVault(PeerVaultError):
@@ -18,6 +44,7 @@ class VaultBusy(PeerVaultError):
     """Another PeerVault process (a running daemon) holds this vault."""
 
     exit_code = 3
+    http_status = 409
 
 
 class BadTicket(PeerVaultError):
@@ -36,11 +63,14 @@ class NoPeerReachable(PeerVaultError):
     """No paired device could be reached."""
 
     exit_code = 5
+    http_status = 504
 
 
 class VaultGone(PeerVaultError):
     """The vault folder disappeared or was replaced while PeerVault ran: sync stopped, and
     nothing was deleted on other devices. Put the folder back and start PeerVault again."""
+
+    http_status = 503
 
 
 class ProtocolError(PeerVaultError):
@@ -61,3 +91,17 @@ class StoreCorrupt(PeerVaultError):
 
 class StoreUnavailable(PeerVaultError):
     """A write to the vault database failed (a full disk): nothing was committed."""
+
+    http_status = 507
+
+
+def by_code(code: str) -> type[PeerVaultError]:
+    """The error class the API named (`code` is its class name), for clients that re-raise it."""
+    found: type[PeerVaultError] = PeerVaultError
+    stack = [PeerVaultError]
+    while stack:
+        cls = stack.pop()
+        if cls.__name__ == code:
+            found = cls
+        stack.extend(cls.__subclasses__())
+    return found

@@ -3,7 +3,9 @@
 VAULT/.peervault/state.db       SQLite (WAL): notes, index, peers, invites
 VAULT/.peervault/secret.key     the device's Iroh secret key, mode 0600
 VAULT/.peervault/lock           flock held by the process that runs the engine
-VAULT/.peervault/daemon.json    what a running daemon reports to `status`
+VAULT/.peervault/daemon.json    what a running daemon last reported (rewritten within a second of a change)
+VAULT/.peervault/control.sock   the running daemon's control API (api/), the owner's alone
+VAULT/.peervault/api-token      the token for the API over loopback TCP, mode 0600
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import fcntl
 import json
 import os
 import secrets
-import signal
 import stat
 import sys
 import time
@@ -173,20 +174,3 @@ def read_runtime(state_dir: Path) -> dict[str, Any]:
         return dict(json.loads((state_dir / "daemon.json").read_text()))
     except (OSError, ValueError):
         return {}
-
-
-def fresh_runtime(state_dir: Path, timeout: float = 1.0) -> dict[str, Any]:
-    """The daemon rewrites `daemon.json` on SIGUSR1 (no polling loop in the daemon): ask,
-    and wait up to `timeout` for the new figures."""
-    before = read_runtime(state_dir)
-    try:
-        os.kill(int(before["pid"]), signal.SIGUSR1)
-    except (KeyError, OSError, ValueError, TypeError):
-        return before
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        now = read_runtime(state_dir)
-        if now.get("updated_at") != before.get("updated_at"):
-            return now
-        time.sleep(0.005)
-    return before

@@ -36,7 +36,7 @@ from peervault.net.stream import MessageStream
 from peervault.protocol import messages as m
 from peervault.protocol.frames import MAX_BODY, MAX_FRAME, encode_frame
 from peervault.protocol.ticket import decode_ticket
-from peervault.state import fresh_runtime
+from peervault.state import read_runtime
 from peervault.vault.paths import printable_path
 
 from .conftest import Device, pair_running, shut_down, wait_until
@@ -168,7 +168,7 @@ class HostilePeer:
         taken for a simultaneous dial and closed with 409)."""
         state_dir = self.target.root / ".peervault"
         wait_until(
-            lambda: self.id not in fresh_runtime(state_dir).get("connected", {}),
+            lambda: self.id not in read_runtime(state_dir).get("connected", {}),
             what="the daemon to drop the hostile connection",
         )
 

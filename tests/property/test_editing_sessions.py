@@ -36,7 +36,7 @@ def test_concurrent_typing_converges_with_every_edit_once(script: list[tuple]) -
             paths = [sa.root / "n.md", sb.root / "n.md"]
             expected = [f"line {i}" for i in range(LINES)]
             paths[0].write_text("".join(x + "\n" for x in expected))
-            eng[0].reconcile()
+            eng[0].reconcile(time.time())
             deliver(eng[0], eng[1])
             now = time.time()
             for step in script:

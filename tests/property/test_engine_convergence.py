@@ -100,12 +100,12 @@ class Twins:
 
     def ingest(self, side: int) -> None:
         with self.model.call(side, "reconcile", everything=True):
-            self.engines[side].reconcile()
+            self.engines[side].reconcile(time.time())
 
     def watched(self, side: int, rels: set[str], moves: list[tuple[str, str]]) -> None:
         """What inotify reports at once while the daemon runs (a move with its cookie)."""
         with self.model.call(side, f"the watcher reported {sorted(rels)}, moves {moves}", covers=rels):
-            self.engines[side].local_paths(rels, moves=moves)
+            self.engines[side].local_paths(rels, time.time(), moves=moves)
 
     def deliver(self, src: int) -> None:
         dst = 1 - src
@@ -123,11 +123,11 @@ class Twins:
             if blob:
                 msg = _wire(m.IndexUpdates(blob))
                 assert isinstance(msg, m.IndexUpdates)
-                b.apply_index(msg.blob)
+                b.apply_index(msg.blob, time.time())
             for batch in a.doc_batches(ALL, dict(b.doc_versions(ALL))):
                 docs = _wire(m.DocUpdates(tuple(batch)))
                 assert isinstance(docs, m.DocUpdates)
-                b.apply_docs(docs.entries)
+                b.apply_docs(docs.entries, time.time())
 
     def start(self, side: int) -> None:
         if side not in self.stopped:
@@ -135,9 +135,9 @@ class Twins:
         self.stopped.discard(side)
         self.engines[side] = engine(self.states[side])  # a new process: nothing kept in memory
         with self.model.call(side, "start: reconcile", everything=True):
-            self.engines[side].reconcile()
+            self.engines[side].reconcile(time.time())
         with self.model.call(side, "start: recover"):
-            self.engines[side].recover()
+            self.engines[side].recover(time.time())
         other = 1 - side
         if other not in self.stopped:
             self.catch_up(other, side)
@@ -279,7 +279,7 @@ def test_two_engines_converge(script: list[tuple]) -> None:  # type: ignore[type
             assert ta == tb
             assert engines[0].entries == engines[1].entries
             assert engines[0].bucket_digests() == engines[1].bucket_digests()
-            assert engines[0].reconcile() == 0 and engines[1].reconcile() == 0
+            assert engines[0].reconcile(time.time()) == 0 and engines[1].reconcile(time.time()) == 0
             # the folder is what the notes say
             for e, t in zip(engines, (ta, tb), strict=True):
                 assert {path: e.text(fid) for fid, path in e.layout().items()} == t

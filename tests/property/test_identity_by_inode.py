@@ -30,7 +30,7 @@ def _exchange(a: Engine, b: Engine) -> None:
     for _ in range(4):
         for e in (a, b):
             e.settle(time.time() + 10 * SETTLE_S)
-            e.reconcile()
+            e.reconcile(time.time())
         deliver(a, b)
         deliver(b, a)
         if not (a.pending() or b.pending()):
@@ -44,7 +44,7 @@ def test_note_renamed_while_stopped_and_a_new_one_made_at_its_old_name(tmp_path:
     try:
         a, b = engine(sa), engine(sb)
         _write(sa.root / "Untitled.md", text)
-        a.reconcile()
+        a.reconcile(time.time())
         deliver(a, b)
         note = _at(a)["Untitled.md"]
         # A's daemon is stopped: the note is renamed, and a new note made at its old name
@@ -52,9 +52,9 @@ def test_note_renamed_while_stopped_and_a_new_one_made_at_its_old_name(tmp_path:
         _write(sa.root / "Untitled.md", text)
         # B edits the note meanwhile
         _write(sb.root / "Untitled.md", text + "B's idea\n")
-        b.reconcile()
+        b.reconcile(time.time())
         a = engine(sa)  # A starts
-        a.reconcile()
+        a.reconcile(time.time())
         assert _at(a).get("Ideas.md") == note, "the renamed file (same inode, size, mtime) is not the note"
         assert _at(a).get("Untitled.md") not in (None, note)
         _exchange(a, b)
@@ -71,7 +71,7 @@ def test_two_notes_of_one_text_swap_names_while_stopped(tmp_path: Path) -> None:
         a, b = engine(sa), engine(sb)
         _write(sa.root / "one.md", "")
         _write(sa.root / "two.md", "")
-        a.reconcile()
+        a.reconcile(time.time())
         deliver(a, b)
         one, two = _at(a)["one.md"], _at(a)["two.md"]
         # A's daemon is stopped: the two swap names (through a third)
@@ -79,9 +79,9 @@ def test_two_notes_of_one_text_swap_names_while_stopped(tmp_path: Path) -> None:
         os.rename(sa.root / "two.md", sa.root / "one.md")
         os.rename(sa.root / "t.md", sa.root / "two.md")
         _write(sb.root / "one.md", "edited on B\n")  # B edits the note that was one.md
-        b.reconcile()
+        b.reconcile(time.time())
         a = engine(sa)
-        a.reconcile()
+        a.reconcile(time.time())
         assert (_at(a).get("two.md"), _at(a).get("one.md")) == (one, two), "the notes did not follow their inodes"
         _exchange(a, b)
         for root in (sa.root, sb.root):

@@ -4,14 +4,15 @@ deletes, restores from history, binary files, and links between the devices goin
 down. Once every link is up and the exchange has gone quiet, the three folders must be
 identical, and no edit may be lost unless the user deliberately deleted it.
 
-Delivery copies the daemon: a device's local changes go to every connected peer (taken
-once, sent to each), an update received from one peer is forwarded to the others, a link
-that comes up runs the HELLO catch-up both ways (index updates since the peer's version,
-then the notes it lacks) and then flushes what is pending, and wanted blobs are fetched
-from a connected peer that holds them. Here a device forwards an update only the first
-time it receives it; `daemon._on_event` forwards every one, so with all three devices
-linked to each other an update goes round the triangle for ever (seen with three real
-daemons: about 230 new history rows a second on each device for one edit).
+Delivery is the daemon's own: a device's local changes go to every connected peer (taken
+once, sent to each: `routing.fan_out`), and an update received from one peer is applied
+and forwarded to the others by the rule the daemon runs (`routing.receive`: what was new
+there goes on, what it already knew stops; with all three devices linked to each other an
+update would otherwise go round the triangle for ever, as it once did with three real
+daemons, so a flood that does not end fails the test). A link that comes up runs the
+HELLO catch-up both ways (index updates since the peer's version, then the notes it lacks)
+and then flushes what is pending, and wanted blobs are fetched from a connected peer that
+holds them.
 
 Every append adds a line holding one marker: a character used nowhere else (one of
 Unicode's private use area per edit). Text merges character by character, so a marker made
@@ -47,16 +48,17 @@ import re
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from hypothesis import HealthCheck, currently_in_test_context, event, example, given, settings
 from hypothesis import strategies as st
 from identity_model import Identities
 
-from peervault.cli.history import restore, versions
+from peervault.daemon import routing
 from peervault.errors import PeerVaultError
 from peervault.protocol import messages as m
+from peervault.service.history import restore, versions
 from peervault.state import VaultState
 from peervault.sync.engine import SETTLE_S, Engine
 from twin_engines import engine
@@ -173,30 +175,28 @@ class Mesh:
             self.touched[d].update(rels)
 
     # ------------------------------------------------------------------ delivery
-    def _flood(self, src: int, msgs: list[m.Message], to: list[int]) -> None:
-        """Deliver src's messages to `to`; each device forwards a message to its other
-        connected peers the first time it receives it, as `daemon._on_event` does."""
-        queue = deque((dst, src, k, msg) for k, msg in enumerate(msgs) for dst in to)
-        seen = {(src, k) for k in range(len(msgs))}
+    def _flood(self, sends: Iterable[tuple[int, int, routing.Update]]) -> None:
+        """Deliver each (to, from, message) over the wire codec; each device applies what it
+        receives and forwards it by the daemon's rule, `routing.receive`."""
+        queue = deque(sends)
+        budget = 100 * len(queue)  # far more than a rule that stops can use (an update is new once per device)
         while queue:
-            dst, frm, k, msg = queue.popleft()
+            budget -= 1
+            assert budget >= 0, "updates keep circling between the devices: forwarding never stops"
+            dst, frm, msg = queue.popleft()
             decoded = _wire(msg)
-            eng = self.engines[dst]
+            assert isinstance(decoded, (m.IndexUpdates, m.DocUpdates))
             with self.model.call(dst, f"updates from {'ABC'[frm]}"):
-                if isinstance(decoded, m.IndexUpdates):
-                    eng.apply_index(decoded.blob)
-                else:
-                    assert isinstance(decoded, m.DocUpdates)
-                    eng.apply_docs(decoded.entries, origin=self.states[frm].device_id)
-            if (dst, k) not in seen:
-                seen.add((dst, k))
-                queue.extend((n, dst, k, msg) for n in self.neighbours(dst) if n != frm)
+                onward = routing.receive(
+                    self.engines[dst], decoded, self.states[frm].device_id, frm, self.neighbours(dst), time.time()
+                )
+            queue.extend((n, dst, fwd) for n, fwd in onward)
         self.fetch_blobs()
 
     def flush(self, d: int) -> None:
-        """`daemon._flush`: pending local changes to every connected peer (or dropped when
+        """`Events.flush`: pending local changes to every connected peer (or dropped when
         there is none: whoever connects next gets them in the handshake)."""
-        self._flood(d, list(self.engines[d].take_pending()), self.neighbours(d))
+        self._flood((n, d, msg) for n, msg in routing.fan_out(self.engines[d].take_pending(), self.neighbours(d)))
 
     def fetch_blobs(self) -> None:
         """The daemon's blob fetcher: wanted blobs, from any connected peer that holds them."""
@@ -212,19 +212,19 @@ class Mesh:
                         dst.blobs.append_partial(h, dst.blobs.partial_size(h), chunk)
                     assert dst.blobs.finish_partial(h, size), f"blob {h[:12]} is not the {size} bytes the index says"
                     with self.model.call(d, "a blob arrived"):
-                        dst.blob_arrived(h)
+                        dst.blob_arrived(h, time.time())
                     progress = True
                     _event("fetched a blob")
 
     def _catch_up(self, src: int, dst: int) -> None:
         """What src sends dst in answer to its HELLO; dst forwards it to its other peers."""
         a, b = self.engines[src], self.engines[dst]
-        msgs: list[m.Message] = []
+        msgs: list[routing.Update] = []
         blob = a.index_updates_since(b.index_vv())
         if blob:
             msgs.append(m.IndexUpdates(blob))
         msgs += [m.DocUpdates(tuple(batch)) for batch in a.doc_batches(ALL_BUCKETS, dict(b.doc_versions(ALL_BUCKETS)))]
-        self._flood(src, msgs, [dst])
+        self._flood((dst, src, msg) for msg in msgs)
 
     def connect(self, link: frozenset[int]) -> None:
         if link in self.links:
@@ -252,10 +252,10 @@ class Mesh:
             return
         if watcher:
             with self.model.call(d, f"the watcher reported {sorted(self.touched[d])}", covers=self.touched[d]):
-                self.engines[d].local_paths(self.touched[d])
+                self.engines[d].local_paths(self.touched[d], time.time())
         else:
             with self.model.call(d, "reconcile", everything=True):
-                self.engines[d].reconcile()
+                self.engines[d].reconcile(time.time())
         self.touched[d].clear()
         self.flush(d)
 
@@ -264,7 +264,7 @@ class Mesh:
         it saw since the last one. Pushed at the next send."""
         rels = self.touched[d] | rels
         with self.model.call(d, f"the watcher reported {sorted(rels)}, moves {moves}", covers=rels):
-            self.engines[d].local_paths(rels, moves=moves)
+            self.engines[d].local_paths(rels, time.time(), moves=moves)
         self.touched[d].clear()
 
     def stop(self, d: int) -> None:
@@ -281,9 +281,9 @@ class Mesh:
         self.stopped.discard(d)
         self.engines[d] = engine(self.states[d])
         with self.model.call(d, "start: reconcile", everything=True):
-            self.engines[d].reconcile()
+            self.engines[d].reconcile(time.time())
         with self.model.call(d, "start: recover"):
-            self.engines[d].recover()
+            self.engines[d].recover(time.time())
         self.touched[d].clear()
         for link in sorted(self.links, key=sorted):
             if d in link:
@@ -388,9 +388,9 @@ class Mesh:
             shown = _shown(root / path)
             try:
                 try:
-                    restore(self.states[d], path, None, daemon_running=True)
+                    restore(self.states[d], path, None)
                 except PeerVaultError:  # it holds the latest: an older one, then
-                    restore(self.states[d], path, 1 + op[3] % max(len(versions(self.states[d], path)), 1), daemon_running=True)
+                    restore(self.states[d], path, 1 + op[3] % max(len(versions(self.states[d], path)), 1))
             except PeerVaultError:
                 return  # the version is kept on another device (a blob), or there is none
             _event("restored a version")
@@ -398,7 +398,7 @@ class Mesh:
             if path.endswith(".md"):
                 self.model.wrote(d, path)
             with self.model.call(d, f"restore {path}: reconcile", everything=True):
-                eng.reconcile()  # the daemon records the restored text as a new edit
+                eng.reconcile(time.time())  # the daemon records the restored text as a new edit
             self.touched[d].clear()
 
     # ------------------------------------------------------------------ the end
@@ -428,7 +428,7 @@ def _check(mesh: Mesh) -> None:
     assert engines[0].entries == engines[1].entries == engines[2].entries
     assert engines[0].bucket_digests() == engines[1].bucket_digests() == engines[2].bucket_digests()
     for e, t in zip(engines, trees, strict=True):
-        assert e.reconcile() == 0
+        assert e.reconcile(time.time()) == 0
         shown = {path: data for path, data in t.items() if not path.endswith(".bin")}
         notes = {path: (e.text(fid) or "").encode() for fid, path in e.layout().items() if e.entries[fid].kind == "text"}
         assert notes == shown, "the folder is not what the notes say"

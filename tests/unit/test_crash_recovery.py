@@ -30,11 +30,11 @@ def test_file_written_just_before_a_crash_is_not_merged_in_twice(
     a, b = pair.a, pair.b
     write(a.root / "a.md", "other\n")
     write(a.root / "n.md", "")  # the watcher saw it created, before its text was written
-    a.reconcile()
+    a.reconcile(time.time())
     if recorded_before:
         deliver(a, b)  # b writes and records n.md empty
     write(a.root / "n.md", BODY)
-    a.reconcile()
+    a.reconcile(time.time())
 
     real_put = pair.state_b.store.put_file
 
@@ -50,14 +50,14 @@ def test_file_written_just_before_a_crash_is_not_merged_in_twice(
     assert (b.root / "n.md").read_text() == BODY  # on disk, never recorded
 
     write(a.root / "n.md", BODY + "edit\n")
-    a.reconcile()
+    a.reconcile(time.time())
     b2 = engine(pair.state_b)  # the restarted daemon
-    scan = b2.reconcile_steps(chunk=1)
+    scan = b2.reconcile_steps(time.time(), chunk=1)
     next(scan)  # its background scan has looked at a.md only...
     deliver(a, b2)  # ...when the next update of n.md arrives
     for _ in scan:
         pass
-    b2.recover()
+    b2.recover(time.time())
     b2.settle(time.time() + 10)
     deliver(b2, a)
     a.settle(time.time() + 10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,10 +68,10 @@ def disk(root: Path) -> dict[str, bytes]:
 
 def synced(pair: Pair, n: int = 30) -> dict[str, bytes]:
     files = fill(pair.a.root, n)
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     pair.b.blobs.add_file(pair.a.root / "img/pic.png")  # (the daemon fetches it; here by hand)
-    pair.b.blob_arrived(next(iter(pair.b._awaiting)))
+    pair.b.blob_arrived(next(iter(pair.b.state.awaiting)), time.time())
     assert disk(pair.b.root) == files
     return files
 
@@ -84,12 +85,12 @@ def wipe(root: Path, keep: int) -> None:
 def test_a_wipe_is_held_and_the_peer_keeps_everything(pair: Pair) -> None:
     files = synced(pair)
     wipe(pair.a.root, keep=5)
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     assert len(pair.a.held) == len(files) - 5
     deliver(pair.a, pair.b)
     assert disk(pair.b.root) == files
     assert all(pair.a.is_live(pair.a.entries[f]) for f in pair.a.held)
-    assert pair.a.recover() is None and len(disk(pair.a.root)) == 5  # held files are not written back
+    assert pair.a.recover(time.time()) is None and len(disk(pair.a.root)) == 5  # held files are not written back
     again = engine(pair.state_a)  # held across a restart
     assert set(again.held) == set(pair.a.held)
 
@@ -97,19 +98,19 @@ def test_a_wipe_is_held_and_the_peer_keeps_everything(pair: Pair) -> None:
 def test_restore_puts_every_file_back_byte_for_byte(pair: Pair) -> None:
     files = synced(pair)
     wipe(pair.a.root, keep=0)
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     result = run_deletions_action(pair.a, "restore", 0.0)
     assert result["done"] == result["held"] == len(files)
     assert disk(pair.a.root) == files
     assert not pair.a.held and not pair.a.store.held_deletions()
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     assert not pair.a.take_pending()  # nothing to tell the peer
 
 
 def test_apply_publishes_the_deletions(pair: Pair) -> None:
     files = synced(pair)
     wipe(pair.a.root, keep=3)
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     result = run_deletions_action(pair.a, "apply", 0.0)
     assert result["done"] == len(files) - 3
@@ -120,28 +121,28 @@ def test_apply_publishes_the_deletions(pair: Pair) -> None:
 def test_deletions_join_a_hold_and_a_file_put_back_leaves_it(pair: Pair) -> None:
     files = synced(pair)
     wipe(pair.a.root, keep=10)
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     held = len(pair.a.held)
     kept = sorted(disk(pair.a.root))
     (pair.a.root / kept[0]).unlink()
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     assert len(pair.a.held) == held + 1  # a later deletion waits with them
     back = next(iter(pair.a.held.values()))
     (pair.a.root / back).parent.mkdir(parents=True, exist_ok=True)
     (pair.a.root / back).write_bytes(files[back])
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     assert back not in pair.a.held.values()
 
 
 def test_remote_edit_of_a_held_note_is_restored(pair: Pair) -> None:
     synced(pair)
     wipe(pair.a.root, keep=0)
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     (pair.b.root / "d1/note1.md").write_text("note 1 edited on B\n")
-    pair.b.reconcile()
+    pair.b.reconcile(time.time())
     deliver(pair.b, pair.a)
     assert not (pair.a.root / "d1/note1.md").exists()  # held: not written back yet
-    pair.a.restore_held()
+    pair.a.restore_held(time.time())
     assert (pair.a.root / "d1/note1.md").read_text() == "note 1 edited on B\n"
 
 
@@ -149,7 +150,7 @@ def test_peer_mass_deletion_is_recorded(pair: Pair) -> None:
     synced(pair)
     pair.a.guard = DeleteGuard(0, 0)  # A's user turned the guard off and deleted most
     wipe(pair.a.root, keep=2)
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     assert pair.b.store.get_meta("peer_mass_deletion") is not None
     assert len(disk(pair.b.root)) == 2  # applied as always
@@ -160,5 +161,5 @@ def test_a_vanished_vault_folder_deletes_nothing(pair: Pair, tmp_path: Path) -> 
     shutil.move(pair.a.root, tmp_path / "elsewhere")
     os.mkdir(pair.a.root)  # an empty folder (or mount point) where the vault was
     with pytest.raises(VaultGone):
-        pair.a.reconcile()
+        pair.a.reconcile(time.time())
     assert not pair.a.take_pending()

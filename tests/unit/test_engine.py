@@ -15,6 +15,7 @@ from peervault.crdt.index import VaultIndex, file_id_for
 from peervault.protocol import messages as m
 from peervault.protocol.session import Received, Session, Synced
 from peervault.state import VaultState
+from peervault.sync import documents, writeback
 from peervault.sync.engine import SETTLE_S, Engine
 from twin_engines import Pair, deliver, engine, engine_pair, tree, write
 
@@ -49,9 +50,9 @@ def full_sync(src: Engine, dst: Engine) -> None:
     """What a HELLO exchange sends from src to dst."""
     blob = src.index_updates_since(dst.index_vv())
     if blob:
-        dst.apply_index(blob)
+        dst.apply_index(blob, time.time())
     for batch in src.doc_batches(ALL_BUCKETS, dict(dst.doc_versions(ALL_BUCKETS))):
-        dst.apply_docs(tuple(batch))
+        dst.apply_docs(tuple(batch), time.time())
 
 
 def exchange(p: Pair) -> None:
@@ -65,26 +66,26 @@ def test_reconcile_create_edit_rename_delete(vault_a: VaultState) -> None:
     e = engine(vault_a)
     root = vault_a.root
     write(root / "a.md", "hello\n")
-    assert e.reconcile() == 1
+    assert e.reconcile(time.time()) == 1
     fid = file_id_for("a.md")
     assert live_paths(e) == {fid: "a.md"}
     assert e.text(fid) == "hello\n"
-    assert e.reconcile() == 0  # unchanged: nothing to do
+    assert e.reconcile(time.time()) == 0  # unchanged: nothing to do
 
     write(root / "a.md", "hello world\n")
-    assert e.reconcile() == 1
+    assert e.reconcile(time.time()) == 1
     assert e.text(fid) == "hello world\n"
     assert live_paths(e) == {fid: "a.md"}
 
     (root / "sub").mkdir()
     os.rename(root / "a.md", root / "sub" / "renamed.md")
-    assert e.reconcile() == 1
+    assert e.reconcile(time.time()) == 1
     assert live_paths(e) == {fid: "sub/renamed.md"}  # same file id, new path
     assert e.files[fid].path == "sub/renamed.md"
     assert e.text(fid) == "hello world\n"
 
     (root / "sub" / "renamed.md").unlink()
-    assert e.reconcile() == 1
+    assert e.reconcile(time.time()) == 1
     assert live_paths(e) == {}
     assert e.entries[fid].deleted
     assert fid not in e.files and vault_a.store.files() == {}
@@ -96,26 +97,26 @@ def test_reconcile_in_steps_keeps_renames_and_defers_deletes(vault_a: VaultState
     root = vault_a.root
     for name in ("a.md", "b.md", "gone.md"):
         write(root / name, f"{name} text\n")
-    e.reconcile()
+    e.reconcile(time.time())
     os.rename(root / "a.md", root / "z.md")  # sorts last: its new path is in the last step
     (root / "gone.md").unlink()
     for i in range(5):
         write(root / f"n{i}.md", f"new {i}\n")
-    steps = e.reconcile_steps(chunk=2)
+    steps = e.reconcile_steps(time.time(), chunk=2)
     assert next(steps) == 1  # renames are paired over the whole pass and carried out first
     assert next(steps) == 2
     assert not e.entries[file_id_for("gone.md")].deleted  # deletes wait for the last step
     assert sum(steps) == 4  # 3 more creates, and the delete
     assert live_paths(e)[file_id_for("a.md")] == "z.md"  # the same note, renamed
     assert e.entries[file_id_for("gone.md")].deleted
-    assert e.reconcile() == 0
+    assert e.reconcile(time.time()) == 0
 
 
 def test_local_paths_sees_the_same_changes(vault_a: VaultState) -> None:
     e = engine(vault_a)
     write(vault_a.root / "d" / "x.md", "x")
     write(vault_a.root / "d" / "y.md", "y")
-    assert e.local_paths({"d"}) == 2
+    assert e.local_paths({"d"}, time.time()) == 2
     assert sorted(live_paths(e).values()) == ["d/x.md", "d/y.md"]
     (vault_a.root / "d" / "x.md").unlink()
     now = time.time()
@@ -130,15 +131,15 @@ def test_local_paths_sees_the_same_changes(vault_a: VaultState) -> None:
 def test_vim_style_save_is_an_edit_not_a_delete(vault_a: VaultState) -> None:
     e = engine(vault_a)
     write(vault_a.root / "v.md", "one\ntwo\n")
-    e.reconcile()
-    fid = e._fid_at["v.md"]
+    e.reconcile(time.time())
+    fid = e.file_id_at["v.md"]
     (vault_a.root / "v.md").rename(vault_a.root / "v.md~")
     now = time.time()
     assert e.local_paths({"v.md", "v.md~"}, now) == 0
     write(vault_a.root / "v.md", "one\ntwo edited\n")
     (vault_a.root / "v.md~").unlink()
     assert e.local_paths({"v.md", "v.md~"}, now + 1.5) == 1
-    assert e._fid_at["v.md"] == fid and not e.entries[fid].deleted
+    assert e.file_id_at["v.md"] == fid and not e.entries[fid].deleted
     assert e.settle(now + 10) == 0
     assert e.text(fid) == "one\ntwo edited\n"
 
@@ -146,8 +147,8 @@ def test_vim_style_save_is_an_edit_not_a_delete(vault_a: VaultState) -> None:
 def test_rename_detected_across_batches(vault_a: VaultState) -> None:
     e = engine(vault_a)
     write(vault_a.root / "a.md", "content\n")
-    e.reconcile()
-    fid = e._fid_at["a.md"]
+    e.reconcile(time.time())
+    fid = e.file_id_at["a.md"]
     (vault_a.root / "a.md").rename(vault_a.root / "b.md")
     now = time.time()
     e.local_paths({"a.md"}, now)  # the watcher reported the two halves separately
@@ -159,9 +160,9 @@ def test_rename_detected_across_batches(vault_a: VaultState) -> None:
 def test_truncate_then_write_is_not_synced_as_empty(vault_a: VaultState) -> None:
     e = engine(vault_a)
     write(vault_a.root / "t.md", "precious text\n")
-    e.reconcile()
+    e.reconcile(time.time())
     e.clear_pending()
-    fid = e._fid_at["t.md"]
+    fid = e.file_id_at["t.md"]
     (vault_a.root / "t.md").write_text("")  # an editor truncated the file and has not written yet
     now = time.time()
     assert e.local_paths({"t.md"}, now) == 0
@@ -183,12 +184,12 @@ def test_swapped_names_of_same_size_files_are_seen(vault_a: VaultState) -> None:
     write(b, "BBB\n")
     st = a.stat()
     os.utime(b, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime
-    e.reconcile()
+    e.reconcile(time.time())
     a.rename(vault_a.root / "tmp.md")
     b.rename(a)
     (vault_a.root / "tmp.md").rename(b)
-    e.reconcile()
-    texts = {e.entries[f].path: e.text(f) for f in e._fid_at.values()}
+    e.reconcile(time.time())
+    texts = {e.entries[f].path: e.text(f) for f in e.file_id_at.values()}
     assert texts == {"a.md": "BBB\n", "b.md": "AAA\n"}
 
 
@@ -199,7 +200,7 @@ def test_ignored_files_are_not_tracked(vault_a: VaultState) -> None:
     write(vault_a.root / ".obsidian" / "app.json", "{}")  # settings sync...
     write(vault_a.root / ".obsidian" / "workspace.json", "{}")  # ...except per-device state
     write(vault_a.root / "x.swp", "swap")
-    assert e.reconcile() == 2
+    assert e.reconcile(time.time()) == 2
     assert sorted(live_paths(e).values()) == [".obsidian/app.json", "note.md"]
     assert e.ignored == 3
 
@@ -207,25 +208,25 @@ def test_ignored_files_are_not_tracked(vault_a: VaultState) -> None:
 def test_changed_ignore_rules_apply_at_once_and_keep_synced_files(vault_a: VaultState) -> None:
     e = engine(vault_a)
     write(vault_a.root / "drafts" / "old.md", "synced before the rule\n")
-    e.reconcile()
+    e.reconcile(time.time())
     write(vault_a.root / ".peervaultignore", "drafts/\n")
     write(vault_a.root / "drafts" / "new.md", "never synced\n")
-    e.local_paths({".peervaultignore", "drafts/new.md"})
+    e.local_paths({".peervaultignore", "drafts/new.md"}, time.time())
     paths = set(live_paths(e).values())
     assert ".peervaultignore" in paths  # the rules themselves sync
     assert "drafts/new.md" not in paths
     assert "drafts/old.md" in paths  # already synced: stays synced (as in git)
     write(vault_a.root / ".peervaultignore", "")
-    e.local_paths({".peervaultignore"})  # the rule is gone: the file is picked up now
+    e.local_paths({".peervaultignore"}, time.time())  # the rule is gone: the file is picked up now
     assert "drafts/new.md" in set(live_paths(e).values())
 
 
 def test_notes_from_peers_never_land_in_state_or_git_folders(pair: Pair) -> None:
     write(pair.state_a.root / "x.md", "x\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     fid = live_paths(pair.a).popitem()[0]
     pair.a.index.set_path(fid, ".git/hooks/post-commit")
-    pair.a._index_changed(fid, None)
+    documents.index_changed(pair.a.state, fid, None)
     full_sync(pair.a, pair.b)
     assert not (pair.state_b.root / ".git").exists()
     assert tree(pair.state_b.root) == {}
@@ -237,7 +238,7 @@ def carry_blobs(src: Engine, dst: Engine) -> None:
         for chunk in src.blobs.open_chunks(h):
             dst.blobs.append_partial(h, dst.blobs.partial_size(h), chunk)
         assert dst.blobs.finish_partial(h, size)
-        dst.blob_arrived(h)
+        dst.blob_arrived(h, time.time())
 
 
 PNG = b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x01" * 100
@@ -246,7 +247,7 @@ PNG = b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x01" * 100
 def test_binary_files_sync_as_blobs_byte_for_byte(pair: Pair) -> None:
     write(pair.state_a.root / "img" / "pic.png", PNG)
     write(pair.state_a.root / "ok.md", "fine")
-    assert pair.a.reconcile() == 2
+    assert pair.a.reconcile(time.time()) == 2
     assert pair.state_a.store.unsynced() == {}
     deliver(pair.a, pair.b)
     assert not (pair.state_b.root / "img" / "pic.png").exists()  # not before its bytes are here
@@ -256,26 +257,26 @@ def test_binary_files_sync_as_blobs_byte_for_byte(pair: Pair) -> None:
     made = (pair.state_a.root / "img" / "pic.png").stat().st_mtime_ns // 1_000_000
     assert (pair.state_b.root / "img" / "pic.png").stat().st_mtime_ns // 1_000_000 == made  # its time travels too
     assert pair.b.wanted_blobs() == {}
-    assert pair.b.reconcile() == 0  # its own write is not a change
+    assert pair.b.reconcile(time.time()) == 0  # its own write is not a change
 
 
 def test_binary_edit_rename_and_delete(pair: Pair) -> None:
     root_a, root_b = pair.state_a.root, pair.state_b.root
     write(root_a / "a.pdf", b"%PDF-1.4\xff\x00v1")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     carry_blobs(pair.a, pair.b)
     write(root_a / "a.pdf", b"%PDF-1.4\xff\x00v2")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     carry_blobs(pair.a, pair.b)
     assert (root_b / "a.pdf").read_bytes() == b"%PDF-1.4\xff\x00v2"
     os.rename(root_a / "a.pdf", root_a / "b.pdf")
-    assert pair.a.reconcile() == 1  # a rename, recognised by the blob's hash
+    assert pair.a.reconcile(time.time()) == 1  # a rename, recognised by the blob's hash
     deliver(pair.a, pair.b)
     assert tree_bytes(root_b) == {"b.pdf": b"%PDF-1.4\xff\x00v2"}
     (root_a / "b.pdf").unlink()
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     assert tree_bytes(root_b) == {}
     # every version stays recoverable on both devices
@@ -287,13 +288,13 @@ def test_binary_edit_rename_and_delete(pair: Pair) -> None:
 def test_concurrent_binary_edits_last_writer_wins_and_both_stay(pair: Pair) -> None:
     root_a, root_b = pair.state_a.root, pair.state_b.root
     write(root_a / "x.bin", b"\xffbase")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     carry_blobs(pair.a, pair.b)
     write(root_a / "x.bin", b"\xfffrom A")
     write(root_b / "x.bin", b"\xfffrom B")
-    pair.a.reconcile()
-    pair.b.reconcile()
+    pair.a.reconcile(time.time())
+    pair.b.reconcile(time.time())
     deliver(pair.a, pair.b)
     deliver(pair.b, pair.a)
     carry_blobs(pair.a, pair.b)
@@ -328,14 +329,14 @@ def test_binary_edit_against_a_concurrent_delete_the_later_wins(pair: Pair, late
     time it was made. Whichever of the two came later wins on both, in either delivery order."""
     root_a, root_b = pair.state_a.root, pair.state_b.root
     write(root_a / "pic.png", PNG)
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     _until_quiet(pair)
     assert (root_b / "pic.png").read_bytes() == PNG
     edited = PNG + b"edited on A"
 
     def edit() -> None:
         write(root_a / "pic.png", edited)
-        assert pair.a.reconcile() == 1
+        assert pair.a.reconcile(time.time()) == 1
 
     def delete() -> None:
         (root_b / "pic.png").unlink()
@@ -343,7 +344,7 @@ def test_binary_edit_against_a_concurrent_delete_the_later_wins(pair: Pair, late
     for action in (delete, edit) if later == "edit" else (edit, delete):
         action()
         time.sleep(0.05)  # coarse file system clocks: the two are clearly apart
-    assert pair.b.reconcile() == 1  # the delete, recorded after both happened
+    assert pair.b.reconcile(time.time()) == 1  # the delete, recorded after both happened
     if heard_first == "A":
         deliver(pair.b, pair.a)
     else:
@@ -360,27 +361,27 @@ def test_binary_edit_against_a_concurrent_delete_the_later_wins(pair: Pair, late
         assert tree_bytes(root_a) == tree_bytes(root_b) == {}
         assert not pair.a.is_live(pair.a.entries[fid])
         assert len(pair.state_a.store.blob_versions(fid)) == 2
-    assert pair.a.reconcile() == 0 and pair.b.reconcile() == 0  # nothing left to record
+    assert pair.a.reconcile(time.time()) == 0 and pair.b.reconcile(time.time()) == 0  # nothing left to record
     assert pair.a.pending() == set() and pair.b.pending() == set()
 
 
 def test_files_above_the_size_limit_are_listed_not_synced(vault_a: VaultState) -> None:
     from dataclasses import replace
 
-    e = Engine(vault_a.root, vault_a.store, replace(Config(), max_file_bytes=100))
+    e = Engine(vault_a.root, vault_a.store, replace(Config(), max_file_bytes=100), time.time)
     write(vault_a.root / "big.bin", b"\x00" * 101)
-    assert e.reconcile() == 0
+    assert e.reconcile(time.time()) == 0
     assert "limit" in vault_a.store.unsynced()["big.bin"]
 
 
 def test_text_above_the_threshold_is_a_blob_and_odd_text_survives(pair: Pair) -> None:
     from dataclasses import replace
 
-    big = Engine(pair.state_a.root, pair.state_a.store, replace(Config(), text_max_bytes=1000))
+    big = Engine(pair.state_a.root, pair.state_a.store, replace(Config(), text_max_bytes=1000), time.time)
     odd = "\ufeffBOM line\r\nCRLF line\r\nNUL \x00 inside\n"
     write(pair.state_a.root / "big.md", "x" * 2000)
     write(pair.state_a.root / "odd.md", odd)
-    big.reconcile()
+    big.reconcile(time.time())
     kinds = {e.path: e.kind for e in big.entries.values()}
     assert kinds == {"big.md": "blob", "odd.md": "text"}
     deliver(big, pair.b)
@@ -391,9 +392,9 @@ def test_text_above_the_threshold_is_a_blob_and_odd_text_survives(pair: Pair) ->
 
 def test_a_binary_file_stays_a_blob_when_its_content_becomes_text(pair: Pair) -> None:
     write(pair.state_a.root / "f.md", b"\xff\xff")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     write(pair.state_a.root / "f.md", "now text")
-    assert pair.a.reconcile() == 1
+    assert pair.a.reconcile(time.time()) == 1
     assert pair.state_a.store.unsynced() == {}
     assert pair.a.entries[file_id_for("f.md")].kind == "blob"  # one kind per file: no flip-flopping
     deliver(pair.a, pair.b)
@@ -405,12 +406,12 @@ def test_state_survives_a_restart(vault_a: VaultState) -> None:
     e = engine(vault_a)
     write(vault_a.root / "a.md", "one")
     write(vault_a.root / "b" / "c.md", "two")
-    e.reconcile()
+    e.reconcile(time.time())
     before = (e.entries, e.bucket_digests(), e.index_vv())
     e2 = engine(vault_a)
     assert (e2.entries, e2.bucket_digests(), e2.index_vv()) == before
     assert e2.session_peer != e.session_peer
-    assert e2.reconcile() == 0
+    assert e2.reconcile(time.time()) == 0
     assert e2.text(file_id_for("b/c.md")) == "two"
 
 
@@ -418,7 +419,7 @@ def test_take_pending_is_empty_after_taking(vault_a: VaultState) -> None:
     e = engine(vault_a)
     assert not e.pending() and e.take_pending() == []
     write(vault_a.root / "a.md", "x")
-    e.reconcile()
+    e.reconcile(time.time())
     assert e.pending()
     msgs = e.take_pending()
     assert [type(x) for x in msgs] == [m.IndexUpdates, m.DocUpdates]
@@ -431,27 +432,27 @@ def test_two_engines_converge_on_disk(pair: Pair) -> None:
     write(ra / "a.md", "alpha\n")
     write(ra / "dir" / "sub" / "ünï 📝.md", "unicode ✓\n")
     write(ra / "empty.md", "")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     assert tree(rb) == tree(ra) == {"a.md": "alpha\n", "dir/sub/ünï 📝.md": "unicode ✓\n", "empty.md": ""}
     assert pair.b.bucket_digests() == pair.a.bucket_digests()
-    assert pair.b.reconcile() == 0  # what the engine wrote is not an edit
+    assert pair.b.reconcile(time.time()) == 0  # what the engine wrote is not an edit
 
     write(rb / "a.md", "alpha edited on B\n")
     write(rb / "new-on-b.md", "b\n")
     (rb / "empty.md").unlink()
-    pair.b.reconcile()
+    pair.b.reconcile(time.time())
     deliver(pair.b, pair.a)
     assert tree(ra) == tree(rb) == {"a.md": "alpha edited on B\n", "dir/sub/ünï 📝.md": "unicode ✓\n", "new-on-b.md": "b\n"}
     assert pair.a.entries == pair.b.entries
     assert pair.a.bucket_digests() == pair.b.bucket_digests()
-    assert pair.a.reconcile() == 0
+    assert pair.a.reconcile(time.time()) == 0
 
 
 def test_full_sync_via_replica_methods(pair: Pair) -> None:
     write(pair.state_a.root / "x.md", "x")
     write(pair.state_a.root / "y.md", "y")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     pair.a.take_pending()  # lost: the peer was offline
     full_sync(pair.a, pair.b)
     assert tree(pair.state_b.root) == {"x.md": "x", "y.md": "y"}
@@ -464,11 +465,11 @@ def test_full_sync_via_replica_methods(pair: Pair) -> None:
 def test_rename_travels_and_keeps_the_file_id(pair: Pair) -> None:
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / "old.md", "content\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     (ra / "new").mkdir()
     os.rename(ra / "old.md", ra / "new" / "place.md")
-    assert pair.a.reconcile() == 1
+    assert pair.a.reconcile(time.time()) == 1
     msgs = deliver(pair.a, pair.b)
     assert [type(x) for x in msgs] == [m.IndexUpdates]  # a rename sends no note content
     assert tree(rb) == {"new/place.md": "content\n"}
@@ -479,12 +480,12 @@ def test_rename_travels_and_keeps_the_file_id(pair: Pair) -> None:
 def test_concurrent_edits_to_different_lines_both_survive(pair: Pair) -> None:
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / "n.md", "line 1\nline 2\nline 3\nline 4\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     write(ra / "n.md", "line 1 edited on A\nline 2\nline 3\nline 4\n")
     write(rb / "n.md", "line 1\nline 2\nline 3\nline 4 edited on B\n")
-    pair.a.reconcile()
-    pair.b.reconcile()
+    pair.a.reconcile(time.time())
+    pair.b.reconcile(time.time())
     exchange(pair)
     expected = "line 1 edited on A\nline 2\nline 3\nline 4 edited on B\n"
     assert tree(ra) == tree(rb) == {"n.md": expected}
@@ -494,11 +495,11 @@ def test_unsaved_local_edit_is_read_before_a_remote_write(pair: Pair) -> None:
     """The disk changed on B but B has not reconciled yet when A's edit arrives: nothing is lost."""
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / "n.md", "top\nmiddle\nbottom\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     write(rb / "n.md", "top\nmiddle\nbottom edited on B\n")  # not reconciled
     write(ra / "n.md", "top edited on A\nmiddle\nbottom\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     # B's file was written just now by someone else: the merge waits until it is quiet
     assert (rb / "n.md").read_text() == "top\nmiddle\nbottom edited on B\n"
@@ -512,34 +513,34 @@ def test_unsaved_local_edit_is_read_before_a_remote_write(pair: Pair) -> None:
 def test_edit_wins_over_concurrent_delete(pair: Pair) -> None:
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / "n.md", "original\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     (ra / "n.md").unlink()
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     write(rb / "n.md", "edited on B\n")
-    pair.b.reconcile()
+    pair.b.reconcile(time.time())
     exchange(pair)
     assert tree(ra) == tree(rb) == {"n.md": "edited on B\n"}  # the file came back on A
     fid = file_id_for("n.md")
     assert pair.a.is_live(pair.a.entries[fid]) and pair.b.is_live(pair.b.entries[fid])
-    assert pair.a.reconcile() == 0 and pair.b.reconcile() == 0
+    assert pair.a.reconcile(time.time()) == 0 and pair.b.reconcile(time.time()) == 0
 
 
 def test_delete_when_the_other_side_is_stale_stays_deleted(pair: Pair) -> None:
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / "n.md", "to be deleted\n")
     write(ra / "keep.md", "keep\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     (ra / "n.md").unlink()
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     # B reconnects with its old copy: a full exchange both ways
     full_sync(pair.b, pair.a)
     full_sync(pair.a, pair.b)
     deliver(pair.a, pair.b)
     deliver(pair.b, pair.a)
     assert tree(ra) == tree(rb) == {"keep.md": "keep\n"}
-    assert pair.b.reconcile() == 0 and pair.a.reconcile() == 0
+    assert pair.b.reconcile(time.time()) == 0 and pair.a.reconcile(time.time()) == 0
     assert tree(ra) == {"keep.md": "keep\n"}
     fid = file_id_for("n.md")
     assert not pair.a.is_live(pair.a.entries[fid]) and not pair.b.is_live(pair.b.entries[fid])
@@ -550,8 +551,8 @@ def test_same_path_identical_content_created_independently(pair: Pair) -> None:
     text = "# 2024-01-01\n\n- standup\n"
     write(ra / "daily" / "2024-01-01.md", text)
     write(rb / "daily" / "2024-01-01.md", text)
-    pair.a.reconcile()
-    pair.b.reconcile()
+    pair.a.reconcile(time.time())
+    pair.b.reconcile(time.time())
     exchange(pair)
     assert tree(ra) == tree(rb) == {"daily/2024-01-01.md": text}
     assert len(live_paths(pair.a)) == 1 and live_paths(pair.a) == live_paths(pair.b)
@@ -561,15 +562,15 @@ def test_same_path_different_content_keeps_both_in_one_file(pair: Pair) -> None:
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / "todo.md", "from A\n")
     write(rb / "todo.md", "from B\n")
-    pair.a.reconcile()
-    pair.b.reconcile()
+    pair.a.reconcile(time.time())
+    pair.b.reconcile(time.time())
     exchange(pair)
     ta, tb = tree(ra), tree(rb)
     assert ta == tb
     assert list(ta) == ["todo.md"]  # one file, no conflict copy
     merged = ta["todo.md"]
     assert "from A\n" in merged and "from B\n" in merged and len(merged) == len("from A\nfrom B\n")
-    assert pair.a.reconcile() == 0 and pair.b.reconcile() == 0
+    assert pair.a.reconcile(time.time()) == 0 and pair.b.reconcile(time.time()) == 0
     # equal notes summarise equally, so the next HELLO finds no differing bucket
     assert pair.a.bucket_digests() == pair.b.bucket_digests()
 
@@ -578,7 +579,7 @@ def test_remote_note_arriving_on_an_untracked_local_file_merges_into_it(pair: Pa
     """B created daily.md but has not reconciled it when A's daily.md arrives: one file, both texts."""
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / "daily.md", "A's day\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     write(rb / "daily.md", "B's day\n")  # not yet seen by B's engine
     deliver(pair.a, pair.b)
     deliver(pair.b, pair.a)
@@ -586,18 +587,18 @@ def test_remote_note_arriving_on_an_untracked_local_file_merges_into_it(pair: Pa
     assert ta == tb and list(ta) == ["daily.md"]
     assert "A's day\n" in ta["daily.md"] and "B's day\n" in ta["daily.md"]
     assert len(ta["daily.md"]) == len("A's day\n") + len("B's day\n")
-    assert pair.a.reconcile() == 0 and pair.b.reconcile() == 0
+    assert pair.a.reconcile(time.time()) == 0 and pair.b.reconcile(time.time()) == 0
 
 
 def test_remote_note_arriving_on_identical_untracked_local_file_is_adopted(pair: Pair) -> None:
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / "same.md", "identical\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     write(rb / "same.md", "identical\n")
     deliver(pair.a, pair.b)
     assert not pair.b.pending()  # nothing new to tell A
     assert tree(rb) == {"same.md": "identical\n"}
-    assert pair.b.reconcile() == 0
+    assert pair.b.reconcile(time.time()) == 0
 
 
 # ------------------------------------------------------------------------------- renames onto taken names
@@ -606,12 +607,12 @@ def test_concurrent_renames_onto_one_name_keep_both_notes_apart(pair: Pair) -> N
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / "x.md", "xxx\n")
     write(ra / "y.md", "yyy\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     os.rename(ra / "x.md", ra / "n.md")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     os.rename(rb / "y.md", rb / "n.md")
-    pair.b.reconcile()
+    pair.b.reconcile(time.time())
     exchange(pair)
     deliver(pair.b, pair.a)
     ta, tb = tree(ra), tree(rb)
@@ -623,7 +624,7 @@ def test_concurrent_renames_onto_one_name_keep_both_notes_apart(pair: Pair) -> N
     assert pair.a.text(fy) == pair.b.text(fy) == "yyy\n"
     winner = min(fx, fy)
     assert ta["n.md"] == pair.a.text(winner)  # the smallest id keeps the name
-    assert pair.a.reconcile() == 0 and pair.b.reconcile() == 0
+    assert pair.a.reconcile(time.time()) == 0 and pair.b.reconcile(time.time()) == 0
 
 
 def _names_around(anchor: str) -> tuple[str, str]:
@@ -642,12 +643,12 @@ def _delete_n_and_rename_onto_it(pair: Pair, order: str) -> tuple[Path, Path, st
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / "n.md", "old n\n")
     write(ra / other, "replacement\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     (ra / "n.md").unlink()
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     os.rename(ra / other, ra / "n.md")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     return ra, rb, other
 
 
@@ -666,17 +667,17 @@ def test_rotating_note_names_moves_files_without_merging(pair: Pair) -> None:
     ra, rb = pair.state_a.root, pair.state_b.root
     for name, text in (("p1.md", "one\n"), ("p2.md", "two\n"), ("p3.md", "three\n")):
         write(ra / name, text)
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     for src, dst in (("p1.md", "tmp.md"), ("p2.md", "p1.md"), ("p3.md", "p2.md"), ("tmp.md", "p3.md")):
         os.rename(ra / src, ra / dst)
-        assert pair.a.reconcile() == 1
+        assert pair.a.reconcile(time.time()) == 1
     deliver(pair.a, pair.b)
     expected = {"p1.md": "two\n", "p2.md": "three\n", "p3.md": "one\n"}
     assert tree(ra) == expected
     assert tree(rb) == expected
     assert not pair.b.pending()
-    assert pair.b.reconcile() == 0
+    assert pair.b.reconcile(time.time()) == 0
 
 
 @pytest.mark.parametrize("incoming_first", [True, False])
@@ -689,12 +690,12 @@ def test_rename_onto_a_name_whose_note_was_edited_here_keeps_the_edit(pair: Pair
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / x, "xxx\n")
     write(ra / y, "yyy\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     os.rename(ra / x, ra / "n.md")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     os.rename(ra / y, ra / x)
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     write(rb / x, "xxx edited on B\n")  # B has not reconciled this edit
     deliver(pair.a, pair.b)
     pair.b.settle(time.time() + SETTLE_S)  # B's file was written just now: B moves it once quiet
@@ -717,7 +718,7 @@ def test_local_edit_reviving_a_note_while_another_is_renamed_onto_its_name(pair:
     assert tree(ra) == tree(rb) == tb
     assert pair.a.text(file_id_for("n.md")) == "old n edited on B\n"
     assert pair.a.text(file_id_for(other)) == "replacement\n"
-    assert pair.a.reconcile() == 0 and pair.b.reconcile() == 0
+    assert pair.a.reconcile(time.time()) == 0 and pair.b.reconcile(time.time()) == 0
 
 
 @pytest.mark.parametrize("incoming_first", [True, False])
@@ -733,13 +734,13 @@ def test_displaced_note_whose_new_place_is_refused_stays_put(pair: Pair, tmp_pat
     (rb / "link").symlink_to(outside, target_is_directory=True)
     write(ra / x, "xxx\n")
     write(ra / y, "yyy\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     (ra / "link").mkdir()
     os.rename(ra / x, ra / "link" / x)
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     os.rename(ra / y, ra / x)
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     assert list(outside.iterdir()) == []
     assert pair.b.stats["sync_errors"] >= 1
@@ -749,7 +750,7 @@ def test_displaced_note_whose_new_place_is_refused_stays_put(pair: Pair, tmp_pat
 
 
 def test_digest_of_equal_versions_is_equal_whatever_their_encoding() -> None:
-    from peervault.sync.engine import _digest
+    from peervault.sync.versions import _digest
 
     a, b = notes.new_note("delta\n", 11), notes.new_note("alpha\nalpha\n", 22)
     notes.apply(b, notes.updates_since(a, None))
@@ -768,13 +769,13 @@ def test_hello_after_convergence_finds_no_differing_bucket(pair: Pair) -> None:
     ra, rb = pair.state_a.root, pair.state_b.root
     for i in range(40):
         write(ra / f"n{i}.md", f"note {i}\nline\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     for i in range(40):
         write(rb / f"n{i}.md", f"note {i} edited on B\nline\n")
         write(ra / f"n{i}.md", f"note {i}\nline edited on A\n")
-    pair.a.reconcile()
-    pair.b.reconcile()
+    pair.a.reconcile(time.time())
+    pair.b.reconcile(time.time())
     exchange(pair)
     assert tree(ra) == tree(rb)
     d = Session(pair.b, peer="A", dialer=True, paired=True, now=0.0)
@@ -810,12 +811,12 @@ def _hostile_rename(src: Engine, fid: str, path: str) -> bytes:
 def test_remote_unsafe_path_is_not_written_outside_the_vault(pair: Pair, tmp_path: Path, evil: str) -> None:
     ra, rb = pair.state_a.root, pair.state_b.root
     write(ra / "x.md", "payload\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     pair.a.take_pending()
     fid = file_id_for("x.md")
     blob = _hostile_rename(pair.a, fid, evil)
     # a fresh device learns of the note only under the hostile path
-    pair.b.apply_index(blob)
+    pair.b.apply_index(blob, time.time())
     full_sync(pair.a, pair.b)
     assert not (tmp_path / "evil.md").exists()
     assert not Path("/tmp/evil-abs.md").exists()
@@ -832,7 +833,7 @@ def test_remote_write_through_symlink_leaving_vault_is_refused(pair: Pair, tmp_p
     outside.mkdir()
     (rb / "link").symlink_to(outside, target_is_directory=True)
     write(ra / "link" / "x.md", "payload\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     assert list(outside.iterdir()) == []
     assert pair.b.stats["sync_errors"] >= 1
@@ -840,10 +841,10 @@ def test_remote_write_through_symlink_leaving_vault_is_refused(pair: Pair, tmp_p
 
 def test_garbage_doc_update_is_refused_and_counted(pair: Pair) -> None:
     write(pair.state_a.root / "x.md", "x\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     fid = file_id_for("x.md")
-    pair.b.apply_docs(((bytes.fromhex(fid), b"loro garbage"),))
+    pair.b.apply_docs(((bytes.fromhex(fid), b"loro garbage"),), time.time())
     assert pair.b.stats["sync_errors"] == 1
     assert pair.b.text(fid) == "x\n"
     assert tree(pair.state_b.root) == {"x.md": "x\n"}
@@ -851,7 +852,7 @@ def test_garbage_doc_update_is_refused_and_counted(pair: Pair) -> None:
 
 def test_bad_peer_version_in_doc_versions_is_ignored(pair: Pair) -> None:
     write(pair.state_a.root / "x.md", "x\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     fid = bytes.fromhex(file_id_for("x.md"))
     assert list(pair.a.doc_batches(ALL_BUCKETS, {fid: b"\xff\xff"})) == []
 
@@ -877,11 +878,11 @@ def _pump(d: Session, a: Session, ed: Engine, ea: Engine) -> list[str]:
                 events.append(f"{'dialer' if me is d else 'acceptor'}:{type(ev).__name__}")
                 if isinstance(ev, Received):
                     if isinstance(ev.message, m.IndexUpdates):
-                        eng.apply_index(ev.message.blob)
+                        eng.apply_index(ev.message.blob, time.time())
                     else:
-                        eng.apply_docs(ev.message.entries)
+                        eng.apply_docs(ev.message.entries, time.time())
                 elif isinstance(ev, Synced):
-                    eng.publish_pending()
+                    eng.publish_pending(time.time())
                     for pushed in eng.take_pending():
                         q[id(other)] += me.push(1.0, pushed)
     else:
@@ -897,14 +898,14 @@ def test_joining_device_with_its_own_notes_converges_through_sessions(tmp_path: 
         write(sa.root / "only-a.md", "a\n")
         write(sa.root / "differs.md", "A version\n")
         ea = engine(sa)
-        ea.reconcile()
+        ea.reconcile(time.time())
         ea.take_pending()
         # B had a vault of its own before joining
         write(sb.root / "shared.md", "same on both\n")
         write(sb.root / "only-b.md", "b\n")
         write(sb.root / "differs.md", "B version\n")
         eb0 = engine(sb)
-        eb0.reconcile()
+        eb0.reconcile(time.time())
         sb.store.reset_for_join(sa.vault_id)
         eb = engine(sb)
         assert not eb.published
@@ -923,7 +924,7 @@ def test_joining_device_with_its_own_notes_converges_through_sessions(tmp_path: 
         assert "A version\n" in ta["differs.md"] and "B version\n" in ta["differs.md"]
         assert not any(f.startswith("u") for f in eb.files)  # nothing left unpublished
         assert ea.bucket_digests() == eb.bucket_digests()
-        assert ea.reconcile() == 0 and eb.reconcile() == 0
+        assert ea.reconcile(time.time()) == 0 and eb.reconcile(time.time()) == 0
     finally:
         sa.close()
         sb.close()
@@ -932,18 +933,18 @@ def test_joining_device_with_its_own_notes_converges_through_sessions(tmp_path: 
 def _restart(state: VaultState) -> Engine:
     """A new process on the same vault: start-up reconcile, then recovery."""
     e = engine(state)
-    e.reconcile()
-    e.recover()
+    e.reconcile(time.time())
+    e.recover(time.time())
     return e
 
 
 def test_crash_before_disk_write_is_finished_at_restart(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
     write(pair.a.root / "n.md", "first\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     write(pair.a.root / "n.md", "first\nsecond\n")
-    pair.a.reconcile()
-    monkeypatch.setattr(Engine, "_write_out", lambda self, fids: None)  # "crash" after the commit
+    pair.a.reconcile(time.time())
+    monkeypatch.setattr(writeback, "write_out", lambda s, fids: None)  # "crash" after the commit
     deliver(pair.a, pair.b)
     monkeypatch.undo()
     assert tree(pair.b.root) == {"n.md": "first\n"}  # the disk is behind the committed note
@@ -955,10 +956,10 @@ def test_crash_before_disk_write_is_finished_at_restart(pair: Pair, monkeypatch:
 def test_crash_after_disk_write_before_commit_does_not_duplicate(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(3):
         write(pair.a.root / f"n{i}.md", f"note {i}\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     for i in range(3):
         write(pair.a.root / f"n{i}.md", f"note {i} EDITED\nbody\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     real_put = pair.state_b.store.put_file
     calls = []
 
@@ -975,23 +976,23 @@ def test_crash_after_disk_write_before_commit_does_not_duplicate(pair: Pair, mon
     b2 = _restart(pair.state_b)
     expected = {f"n{i}.md": f"note {i} EDITED\nbody\n" for i in range(3)}
     assert tree(pair.b.root) == expected  # files written before the crash adopted, not merged twice
-    assert {b2.entries[f].path: b2.text(f) for f in b2._fid_at.values()} == expected
+    assert {b2.entries[f].path: b2.text(f) for f in b2.file_id_at.values()} == expected
     assert not b2.pending()
 
 
 def test_remote_change_waits_while_a_local_save_is_half_done(pair: Pair) -> None:
     write(pair.a.root / "r.md", "line1\nline2\nline3\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     exchange(pair)
     (pair.b.root / "r.md").write_text("")  # B's editor truncated the file; its write is still to come
     write(pair.a.root / "r.md", "line1 from A\nline2\nline3\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)  # arrives before B's watcher has even reported the truncation
-    fid = pair.b._fid_at["r.md"]
+    fid = pair.b.file_id_at["r.md"]
     assert "line2" in pair.b.text(fid)  # the empty read was not taken as "delete everything"
     assert (pair.b.root / "r.md").read_text() == ""  # and the half-saved file was not replaced
     write(pair.b.root / "r.md", "line1\nline2\nline3 from B\n")  # the editor finishes its save
-    pair.b.local_paths({"r.md"})
+    pair.b.local_paths({"r.md"}, time.time())
     pair.b.settle(time.time() + SETTLE_S)
     assert (pair.b.root / "r.md").read_text() == "line1 from A\nline2\nline3 from B\n"
     exchange(pair)
@@ -1000,13 +1001,13 @@ def test_remote_change_waits_while_a_local_save_is_half_done(pair: Pair) -> None
 
 def test_remote_change_is_not_written_into_a_path_an_editor_just_renamed_away(pair: Pair) -> None:
     write(pair.a.root / "v.md", "v1\nv2\nv3\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     exchange(pair)
     t0 = time.time()
     (pair.a.root / "v.md").rename(pair.a.root / "v.md~")  # vim: move the original aside…
     pair.a.local_paths({"v.md", "v.md~"}, t0)
     write(pair.b.root / "v.md", "v1\nv2\nv3 B-EDIT\n")
-    pair.b.reconcile()
+    pair.b.reconcile(time.time())
     deliver(pair.b, pair.a)  # …B's edit arrives meanwhile…
     assert not (pair.a.root / "v.md").exists()
     write(pair.a.root / "v.md", "v1 A-EDIT\nv2\nv3\n")  # …then vim writes its buffer
@@ -1018,7 +1019,7 @@ def test_remote_change_is_not_written_into_a_path_an_editor_just_renamed_away(pa
 
 def test_remote_change_waits_for_a_file_being_written_to_go_quiet(pair: Pair) -> None:
     write(pair.a.root / "log.md", "start\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     exchange(pair)
     path = pair.b.root / "log.md"
     with open(path, "a") as writer:  # a program on B holds the note open, appending
@@ -1027,7 +1028,7 @@ def test_remote_change_waits_for_a_file_being_written_to_go_quiet(pair: Pair) ->
         t0 = time.time()
         pair.b.local_paths({"log.md"}, t0)
         write(pair.a.root / "log.md", "A's heading\nstart\n")
-        pair.a.reconcile()
+        pair.a.reconcile(time.time())
         deliver(pair.a, pair.b)
         assert path.read_text() == "start\nmore from B\n"  # not replaced under the writer
         writer.write("end from B\n")
@@ -1039,7 +1040,7 @@ def test_remote_change_waits_for_a_file_being_written_to_go_quiet(pair: Pair) ->
 def test_note_blocked_by_a_folder_is_written_once_the_folder_moves(pair: Pair) -> None:
     write(pair.b.root / "x.md" / "inner.md", "inside\n")
     write(pair.a.root / "x.md", "a file\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     assert pair.state_b.store.unsynced()  # listed with the reason, not only logged
     (pair.b.root / "x.md").rename(pair.b.root / "xdir")
@@ -1051,23 +1052,23 @@ def test_edit_with_its_mtime_put_back_is_still_seen(vault_a: VaultState) -> None
     e = engine(vault_a)
     p = vault_a.root / "m.md"
     write(p, "m1\nm2\n")
-    e.reconcile()
+    e.reconcile(time.time())
     st = p.stat()
     p.write_text("M1\nM2\n")  # same size…
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))  # …and the old mtime (cp -p, rsync -t)
-    assert e.reconcile() == 1
-    assert e.text(e._fid_at["m.md"]) == "M1\nM2\n"
+    assert e.reconcile(time.time()) == 1
+    assert e.text(e.file_id_at["m.md"]) == "M1\nM2\n"
 
 
 def test_delete_decided_after_a_remote_edit_arrived_still_loses_to_it(pair: Pair) -> None:
     write(pair.a.root / "c.md", "base\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     exchange(pair)
     t0 = time.time()
     (pair.a.root / "c.md").unlink()
     pair.a.local_paths({"c.md"}, t0)  # waits out the settle period…
     write(pair.b.root / "c.md", "base\nedited on B meanwhile\n")
-    pair.b.reconcile()
+    pair.b.reconcile(time.time())
     deliver(pair.b, pair.a)  # …while B's edit arrives
     pair.a.settle(t0 + SETTLE_S)  # the delete is decided after the edit was imported
     pair.a.settle(t0 + 3 * SETTLE_S)
@@ -1078,13 +1079,13 @@ def test_delete_decided_after_a_remote_edit_arrived_still_loses_to_it(pair: Pair
 
 def test_saving_again_while_a_remote_change_waits_applies_each_edit_once(pair: Pair) -> None:
     write(pair.a.root / "n.md", "L0\nL1\nL2\nL3\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     exchange(pair)
     t0 = time.time()
     write(pair.a.root / "n.md", "L0 A-1\nL1\nL2\nL3\n")
     pair.a.local_paths({"n.md"}, t0)
     write(pair.b.root / "n.md", "L0\nL1\nL2\nL3 B-1\n")
-    pair.b.reconcile()
+    pair.b.reconcile(time.time())
     deliver(pair.b, pair.a)  # A's file is busy (just saved): the merge waits
     assert (pair.a.root / "n.md").read_text() == "L0 A-1\nL1\nL2\nL3\n"
     write(pair.a.root / "n.md", "L0 A-1\nL1 foo\nL2\nL3\n")  # A's editor saves its buffer again…
@@ -1101,11 +1102,11 @@ def test_saving_again_while_a_remote_change_waits_applies_each_edit_once(pair: P
 def test_names_differing_only_in_case_on_a_case_blind_file_system(pair: Pair) -> None:
     assert pair.b.case_insensitive is False  # this machine's file system tells case apart
     pair.b.case_insensitive = True  # ... so act as macOS or Windows would
-    pair.b._layout_version += 1
+    pair.b.state.layout_version += 1
     write(pair.state_b.root / "Note.md", "B's own file\n")
-    pair.b.reconcile()
+    pair.b.reconcile(time.time())
     write(pair.state_a.root / "note.md", "A's file\n")
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     deliver(pair.a, pair.b)
     assert (pair.state_b.root / "Note.md").read_text() == "B's own file\n"  # kept, never overwritten
     assert not (pair.state_b.root / "note.md").exists()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from peervault.cli import history
 from peervault.config import Config
-from peervault.errors import PeerVaultError
+from peervault.errors import NotFound
+from peervault.service import history
+from peervault.service.vault import VaultService
 from twin_engines import Pair, deliver, engine_pair
 
 DAY = 86400.0
@@ -27,7 +29,7 @@ def save(pair: Pair, rel: str, data: str | bytes) -> None:
     p.write_bytes(data.encode() if isinstance(data, str) else data)
     st = os.stat(p)
     os.utime(p, ns=(st.st_mtime_ns + 1_000_000, st.st_mtime_ns + 1_000_000))  # a distinct save
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
 
 
 def test_every_save_is_a_version_with_its_text_and_a_diff_summary(pair: Pair) -> None:
@@ -40,26 +42,30 @@ def test_every_save_is_a_version_with_its_text_and_a_diff_summary(pair: Pair) ->
     assert [v.number for v in kept] == [1, 2, 3] and all(v.origin == "local" for v in kept)
 
 
-def test_restore_writes_the_chosen_version_and_refuses_unrecorded_changes(pair: Pair) -> None:
+def test_restore_writes_the_chosen_version_and_keeps_unrecorded_text_as_a_version(pair: Pair) -> None:
     save(pair, "n.md", "good\n")
     save(pair, "n.md", "bad\n")
-    chosen = history.restore(pair.state_a, "n.md", None, daemon_running=False)  # newest that differs
+    chosen = history.restore(pair.state_a, "n.md", None)  # newest that differs
     assert chosen.text == "good\n" and (pair.state_a.root / "n.md").read_text() == "good\n"
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     (pair.state_a.root / "n.md").write_text("typed but not yet recorded\n")
-    with pytest.raises(PeerVaultError, match="not recorded yet"):
-        history.restore(pair.state_a, "n.md", 1, daemon_running=False)
-    with pytest.raises(PeerVaultError, match="no version 99"):
-        history.restore(pair.state_a, "n.md", 99, daemon_running=True)
+    service = VaultService(pair.state_a, Config(), time.time, engine=pair.a)
+    assert service.restore("n.md", 1)["version"] == 1
+    assert (pair.state_a.root / "n.md").read_text() == "good\n"
+    texts = [v.text for v in history.versions(pair.state_a, "n.md")]
+    assert "typed but not yet recorded\n" in texts  # recorded before it was overwritten: nothing lost
+    assert texts[-1] == "good\n"  # and the restore is itself a new version, sent to every device
+    with pytest.raises(NotFound, match="no version 99"):
+        service.restore("n.md", 99)
 
 
 def test_deleted_files_are_listed_and_restorable(pair: Pair) -> None:
     save(pair, "gone.md", "keep me\n")
     (pair.state_a.root / "gone.md").unlink()
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     assert [d["path"] for d in history.deleted(pair.state_a)] == ["gone.md"]
-    history.restore(pair.state_a, "gone.md", None, daemon_running=False)
-    pair.a.reconcile()
+    history.restore(pair.state_a, "gone.md", None)
+    pair.a.reconcile(time.time())
     assert history.deleted(pair.state_a) == []  # the same note came back, not a copy
     assert (pair.state_a.root / "gone.md").read_text() == "keep me\n"
 
@@ -67,10 +73,10 @@ def test_deleted_files_are_listed_and_restorable(pair: Pair) -> None:
 def test_a_restored_binary_file_is_no_longer_listed_as_deleted(pair: Pair) -> None:
     save(pair, "pic.bin", b"\xff picture")
     (pair.state_a.root / "pic.bin").unlink()
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     assert [d["path"] for d in history.deleted(pair.state_a)] == ["pic.bin"]
-    history.restore(pair.state_a, "pic.bin", None, daemon_running=False)
-    pair.a.reconcile()
+    history.restore(pair.state_a, "pic.bin", None)
+    pair.a.reconcile(time.time())
     assert history.deleted(pair.state_a) == []
     assert (pair.state_a.root / "pic.bin").read_bytes() == b"\xff picture"
 
@@ -79,9 +85,9 @@ def test_a_note_whose_edit_won_over_a_delete_is_not_listed(pair: Pair) -> None:
     save(pair, "n.md", "one\n")
     deliver(pair.a, pair.b)
     (pair.state_a.root / "n.md").unlink()
-    pair.a.reconcile()
+    pair.a.reconcile(time.time())
     (pair.state_b.root / "n.md").write_text("one\nedited on B\n")
-    pair.b.reconcile()
+    pair.b.reconcile(time.time())
     deliver(pair.b, pair.a)
     deliver(pair.a, pair.b)
     assert (pair.state_a.root / "n.md").read_text() == "one\nedited on B\n"
@@ -105,7 +111,7 @@ def test_gc_removes_only_blobs_nothing_refers_to(pair: Pair) -> None:
     save(pair, "pic.bin", b"\xff version one")
     save(pair, "pic.bin", b"\xff version two")
     orphan, _ = pair.a.blobs.add_file(_tmp_file(pair, b"\xff never referenced"))
-    res = history.gc(pair.state_a, Config())
+    res = history.gc(pair.state_a, Config(), time.time())
     assert res["blobs_removed"] == 1 and not pair.a.blobs.has(orphan)
     assert [v.size for v in history.versions(pair.state_a, "pic.bin")] == [13, 13]  # both versions stay
 

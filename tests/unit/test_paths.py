@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -205,15 +206,15 @@ def test_windows_accepts_ordinary_names(path: str) -> None:
 
 
 def test_on_windows_the_engine_reports_instead_of_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from peervault.sync import engine as engine_module
+    from peervault.sync import layout as layout_module
     from twin_engines import deliver, engine, twin_vaults
 
     sa, sb = twin_vaults(tmp_path)
     a, b = engine(sa), engine(sb)
     (sa.root / "a:b.md").write_text("made on Linux\n")
     (sa.root / "fine.md").write_text("fine\n")
-    a.reconcile()
-    monkeypatch.setattr(engine_module, "ON_WINDOWS", True)
+    a.reconcile(time.time())
+    monkeypatch.setattr(layout_module, "ON_WINDOWS", True)
     deliver(a, b)
     assert (sb.root / "fine.md").exists() and not (sb.root / "a:b.md").exists()
     assert "Windows does not allow" in sb.store.unsynced()["a:b.md"]

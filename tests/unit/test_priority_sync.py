@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from peervault.crdt.index import file_id_for
-from peervault.sync import engine as engine_module
-from peervault.sync.engine import DAY_NS, HOUR_NS, priority_tier
+from peervault.sync import catchup
+from peervault.sync.catchup import DAY_NS, HOUR_NS, priority_tier
 from twin_engines import Pair, engine_pair, tree
 
 ALL_BUCKETS = bytes(range(256))
@@ -48,7 +48,7 @@ def make_notes(root: Path, ages: dict[str, int]) -> None:
 @pytest.fixture
 def a_with_notes(pair: Pair) -> Pair:
     make_notes(pair.state_a.root, NOTES)
-    assert pair.a.reconcile() == len(NOTES)
+    assert pair.a.reconcile(time.time()) == len(NOTES)
     return pair
 
 
@@ -82,7 +82,7 @@ def test_batches_come_most_recent_tier_first(a_with_notes: Pair) -> None:
 
 
 def test_batches_respect_batch_docs_and_never_mix_tiers(a_with_notes: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine_module, "BATCH_DOCS", 2)
+    monkeypatch.setattr(catchup, "BATCH_DOCS", 2)
     batches = ids(list(a_with_notes.a.doc_batches(ALL_BUCKETS, {})))
     assert batches == [
         [rid("recent/a.md"), rid("recent/b.md")],
@@ -126,15 +126,15 @@ def test_applying_all_batches_gives_the_peer_identical_files(
     a_with_notes: Pair, monkeypatch: pytest.MonkeyPatch, index_first: bool
 ) -> None:
     p = a_with_notes
-    monkeypatch.setattr(engine_module, "BATCH_DOCS", 2)
+    monkeypatch.setattr(catchup, "BATCH_DOCS", 2)
     index = p.a.index_updates_since(p.b.index_vv())
     assert index is not None
     if index_first:
-        p.b.apply_index(index)
+        p.b.apply_index(index, time.time())
     for batch in p.a.doc_batches(ALL_BUCKETS, dict(p.b.doc_versions(ALL_BUCKETS))):
-        p.b.apply_docs(tuple(batch))
+        p.b.apply_docs(tuple(batch), time.time())
     if not index_first:
-        p.b.apply_index(index)
+        p.b.apply_index(index, time.time())
     assert tree(p.state_b.root) == tree(p.state_a.root)
     assert len(tree(p.state_b.root)) == len(NOTES)
     assert p.b.bucket_digests() == p.a.bucket_digests()
@@ -145,7 +145,7 @@ def test_applying_all_batches_gives_the_peer_identical_files(
 # ------------------------------------------------------------------------------- laziness
 def test_doc_batches_is_lazy(a_with_notes: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
     a = a_with_notes.a
-    monkeypatch.setattr(engine_module, "BATCH_DOCS", 2)
+    monkeypatch.setattr(catchup, "BATCH_DOCS", 2)
     batches = a.doc_batches(ALL_BUCKETS, {})
     assert "sync_queued" not in a.stats  # nothing planned, nothing computed yet
     first = next(batches)

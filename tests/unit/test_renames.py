@@ -4,6 +4,7 @@ with notes that share their content (the case hash pairing used to get wrong).""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,13 +115,13 @@ def test_watched_rename_among_twins_keeps_each_identity(pair: Pair) -> None:
     a, b = pair.a, pair.b
     for name in ("gone.md", "editdel.md", "renedit.md"):
         put(a.root, name, TEMPLATE)
-    a.reconcile()
+    a.reconcile(time.time())
     deliver(a, b)
     ids = {name: fid_at(a, name) for name in ("gone.md", "editdel.md", "renedit.md")}
     os.remove(a.root / "gone.md")
     os.remove(a.root / "editdel.md")
     os.rename(a.root / "renedit.md", a.root / "renedit-new.md")
-    a.local_paths({"gone.md", "editdel.md"}, moves=[("renedit.md", "renedit-new.md")])
+    a.local_paths({"gone.md", "editdel.md"}, time.time(), moves=[("renedit.md", "renedit-new.md")])
     assert fid_at(a, "renedit-new.md") == ids["renedit.md"]
     a.settle(now=10**10)
     assert not any(a.is_live(a.entries[ids[n]]) for n in ("gone.md", "editdel.md"))
@@ -130,11 +131,11 @@ def test_stopped_rename_among_twins_pairs_by_inode(pair: Pair) -> None:
     a = pair.a
     for name in ("one.md", "two.md", "three.md"):
         put(a.root, name, "")
-    a.reconcile()
+    a.reconcile(time.time())
     ids = {name: fid_at(a, name) for name in ("one.md", "two.md", "three.md")}
     os.rename(a.root / "two.md", a.root / "sub-two.md")
     os.remove(a.root / "one.md")
-    a.reconcile()
+    a.reconcile(time.time())
     assert fid_at(a, "sub-two.md") == ids["two.md"]
     assert not a.is_live(a.entries[ids["one.md"]])
 
@@ -143,12 +144,12 @@ def test_ambiguous_twins_without_inode_are_delete_plus_create(pair: Pair) -> Non
     a = pair.a
     put(a.root, "x.md", TEMPLATE)
     put(a.root, "y.md", TEMPLATE)
-    a.reconcile()
+    a.reconcile(time.time())
     ids = {fid_at(a, "x.md"), fid_at(a, "y.md")}
     (a.root / "x.md").unlink()
     (a.root / "y.md").unlink()
     put(a.root, "z.md", TEMPLATE)  # a new inode with the content both had: no guess
-    a.reconcile()
+    a.reconcile(time.time())
     assert fid_at(a, "z.md") not in ids
 
 
@@ -156,11 +157,11 @@ def test_folder_move_carries_every_note(pair: Pair) -> None:
     a, b = pair.a, pair.b
     for i in range(3):
         put(a.root, f"f/n{i}.md", "")
-    a.reconcile()
+    a.reconcile(time.time())
     deliver(a, b)
     ids = {i: fid_at(a, f"f/n{i}.md") for i in range(3)}
     os.rename(a.root / "f", a.root / "g")
-    a.local_paths({"g"}, moves=[("f", "g")])
+    a.local_paths({"g"}, time.time(), moves=[("f", "g")])
     assert {i: fid_at(a, f"g/n{i}.md") for i in range(3)} == ids
     deliver(a, b)
     assert tree(b.root) == {f"g/n{i}.md": "" for i in range(3)}
@@ -170,10 +171,10 @@ def test_temp_file_renamed_over_a_note_is_an_edit_of_it(pair: Pair) -> None:
     a = pair.a
     put(a.root, "note.md", "one\n")
     put(a.root, "note.md.tmp", "two\n")  # an editor's temp file, tracked by a scan meanwhile
-    a.reconcile()
+    a.reconcile(time.time())
     note = fid_at(a, "note.md")
     os.replace(a.root / "note.md.tmp", a.root / "note.md")
-    a.local_paths(set(), moves=[("note.md.tmp", "note.md")])
+    a.local_paths(set(), time.time(), moves=[("note.md.tmp", "note.md")])
     a.settle(now=10**10)
     assert fid_at(a, "note.md") == note
     assert a.text(note) == "two\n"
@@ -183,12 +184,12 @@ def test_temp_file_renamed_over_a_note_is_an_edit_of_it(pair: Pair) -> None:
 def test_rename_with_an_edit_is_read_again(pair: Pair) -> None:
     a = pair.a
     put(a.root, "a.md", "x\n")
-    a.reconcile()
+    a.reconcile(time.time())
     fid = fid_at(a, "a.md")
     os.rename(a.root / "a.md", a.root / "b.md")
     with open(a.root / "b.md", "a") as f:
         f.write("edit\n")
-    a.local_paths({"b.md"}, moves=[("a.md", "b.md")])
+    a.local_paths({"b.md"}, time.time(), moves=[("a.md", "b.md")])
     assert fid_at(a, "b.md") == fid and a.text(fid) == "x\nedit\n"
 
 
@@ -196,12 +197,12 @@ def test_swap_through_a_temp_name(pair: Pair) -> None:
     a = pair.a
     put(a.root, "a.md", "")
     put(a.root, "b.md", "")
-    a.reconcile()
+    a.reconcile(time.time())
     fa, fb = fid_at(a, "a.md"), fid_at(a, "b.md")
     os.rename(a.root / "a.md", a.root / "t.md")
     os.rename(a.root / "b.md", a.root / "a.md")
     os.rename(a.root / "t.md", a.root / "b.md")
-    a.local_paths(set(), moves=[("a.md", "t.md"), ("b.md", "a.md"), ("t.md", "b.md")])
+    a.local_paths(set(), time.time(), moves=[("a.md", "t.md"), ("b.md", "a.md"), ("t.md", "b.md")])
     assert (fid_at(a, "a.md"), fid_at(a, "b.md")) == (fb, fa)
 
 
@@ -209,9 +210,9 @@ def test_restart_engine_keeps_renamed_identity(pair: Pair) -> None:
     a = pair.a
     put(a.root, "a.md", "")
     put(a.root, "b.md", "")
-    a.reconcile()
+    a.reconcile(time.time())
     fb = fid_at(a, "b.md")
     os.rename(a.root / "b.md", a.root / "c.md")
     again = engine(pair.state_a)
-    again.reconcile()
+    again.reconcile(time.time())
     assert fid_at(again, "c.md") == fb

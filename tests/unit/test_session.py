@@ -11,6 +11,7 @@ import pytest
 
 from peervault.protocol import messages as m
 from peervault.protocol import session as s
+from peervault.protocol.codes import REMOVED_REASON, Code
 from peervault.protocol.session import Close, Paired, PeerHello, Received, Session, State, Synced
 
 VAULT = bytes(range(16))
@@ -294,7 +295,7 @@ def test_unknown_peer_sending_hello_first_is_refused() -> None:
     start(d, a)
     assert kinds(a.sent) == ["Refused"]
     refused = a.sent[0]
-    assert isinstance(refused, m.Refused) and refused.code == s.CODE_UNKNOWN_PEER == 403
+    assert isinstance(refused, m.Refused) and refused.code == Code.UNKNOWN_PEER == 403
     _assert_no_vault_data(a.sent)
     assert a.events == [Close(403, refused.reason)]  # our own decision
     assert d.events == [Close(403, f"peer refused: {refused.reason}", by_peer=True)]  # told by the peer
@@ -346,7 +347,7 @@ def test_pair_ok_for_another_vault_is_a_protocol_error() -> None:
     sess = Session(FakeReplica(), peer="p", dialer=True, paired=False, now=0.0, pair_secret=SECRET)
     sess.start(0.0)
     out, events = sess.receive(1.0, m.PairOk(OTHER_VAULT))
-    assert kinds(out) == ["Refused"] and out[0].code == s.CODE_PROTOCOL == 400  # type: ignore[union-attr]
+    assert kinds(out) == ["Refused"] and out[0].code == Code.PROTOCOL == 400  # type: ignore[union-attr]
     assert [type(e) for e in events] == [Close]
     assert sess.state is State.CLOSED
 
@@ -359,7 +360,7 @@ def test_wrong_vault_in_hello_is_refused() -> None:
     # each side already said HELLO (no note content), then refuses the other's HELLO
     for side in (d, a):
         assert kinds(side.sent) == ["Hello", "Refused"]
-        assert side.sent[1].code == s.CODE_WRONG_VAULT == 404  # type: ignore[union-attr]
+        assert side.sent[1].code == Code.WRONG_VAULT == 404  # type: ignore[union-attr]
         assert Close(404, "this device belongs to a different vault") in side.events
         assert side.session.state is State.CLOSED
         assert not any(isinstance(e, (Synced, Received)) for e in side.events)
@@ -373,7 +374,7 @@ def test_protocol_version_mismatch_is_refused() -> None:
     hello = m.Hello(m.PROTOCOL_VERSION + 1, VAULT, (), b"", bytes(m.BUCKETS * 8))
     out, events = sess.receive(1.0, hello)
     assert kinds(out) == ["Refused"]
-    assert out[0].code == s.CODE_VERSION == 426  # type: ignore[union-attr]
+    assert out[0].code == Code.VERSION == 426  # type: ignore[union-attr]
     assert events == [Close(426, f"protocol version {m.PROTOCOL_VERSION + 1} is not supported")]
     assert sess.state is State.CLOSED
 
@@ -418,7 +419,7 @@ def test_heartbeat_ping_and_silent_close() -> None:
     assert sess.tick(10.0) == ([m.Ping()], [])  # silent for exactly 10 s: still only a ping
     out, events = sess.tick(10.01)
     assert out == [] and len(events) == 1
-    assert isinstance(events[0], Close) and events[0].code == s.CODE_SILENT == 408
+    assert isinstance(events[0], Close) and events[0].code == Code.SILENT == 408
     assert sess.state is State.CLOSED
     assert sess.tick(100.0) == ([], [])
 
@@ -533,8 +534,8 @@ def test_removed_device_is_refused_with_410_and_no_vault_data() -> None:
     start(d, a)
     assert kinds(a.sent) == ["Refused"]
     refused = a.sent[0]
-    assert isinstance(refused, m.Refused) and refused.code == s.CODE_REMOVED == 410
-    assert refused.reason.startswith(s.REMOVED_REASON)
+    assert isinstance(refused, m.Refused) and refused.code == Code.REMOVED == 410
+    assert refused.reason.startswith(REMOVED_REASON)
     _assert_no_vault_data(a.sent)
     assert a.events == [Close(410, refused.reason)]  # not "by peer": the acceptor was not removed
     assert d.events == [Close(410, f"peer refused: {refused.reason}", by_peer=True)]  # the dialer was
@@ -544,7 +545,7 @@ def test_removed_device_is_refused_with_410_and_no_vault_data() -> None:
 def test_removed_device_that_says_nothing_is_refused_with_410_at_the_deadline() -> None:
     sess = Session(FakeReplica(), peer="gone", dialer=False, paired=False, now=0.0, pair_timeout=5.0, removed=True)
     out, events = sess.tick(5.0)
-    assert out == [m.Refused(410, f"{s.REMOVED_REASON}: did not pair within 5 s")]
+    assert out == [m.Refused(410, f"{REMOVED_REASON}: did not pair within 5 s")]
     assert [(e.code, e.by_peer) for e in events if isinstance(e, Close)] == [(410, False)]
 
 

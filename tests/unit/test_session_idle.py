@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from peervault.protocol import messages as m
-from peervault.protocol.session import CODE_IDLE, Close, Received, Session, State
+from peervault.protocol.codes import Code
+from peervault.protocol.session import Close, Received, Session, State
 
 VAULT = bytes(range(16))
 HEARTBEAT, SILENT, IDLE = 60.0, 150.0, 300.0
@@ -127,12 +128,12 @@ def run_quiet(link: Link, start: float, end: float, step: float = 10.0) -> None:
 def assert_suspended(link: Link, name: str, now: float) -> None:
     me, peer, peer_name = link.side(name)
     out, events = link.tick(name, now)
-    assert len(out) == 1 and isinstance(out[0], m.Refused) and out[0].code == CODE_IDLE
-    assert len(events) == 1 and isinstance(events[0], Close) and events[0].code == CODE_IDLE
+    assert len(out) == 1 and isinstance(out[0], m.Refused) and out[0].code == Code.IDLE
+    assert len(events) == 1 and isinstance(events[0], Close) and events[0].code == Code.IDLE
     assert me.state is State.CLOSED
     # the peer learns why and closes too, with the same code
     assert peer.state is State.CLOSED
-    assert [e.code for e in link.events[peer_name] if isinstance(e, Close)] == [CODE_IDLE]
+    assert [e.code for e in link.events[peer_name] if isinstance(e, Close)] == [Code.IDLE]
 
 
 # ------------------------------------------------------------------------------- suspension
@@ -159,8 +160,8 @@ def test_pings_are_sent_only_as_due() -> None:
 def test_idle_suspension_is_reported_even_when_a_ping_is_due() -> None:
     sess = live_link(silent=10_000.0).d
     out, events = sess.tick(IDLE + 5 * HEARTBEAT)
-    assert len(out) == 1 and isinstance(out[0], m.Refused) and out[0].code == CODE_IDLE
-    assert len(events) == 1 and isinstance(events[0], Close) and events[0].code == CODE_IDLE
+    assert len(out) == 1 and isinstance(out[0], m.Refused) and out[0].code == Code.IDLE
+    assert len(events) == 1 and isinstance(events[0], Close) and events[0].code == Code.IDLE
     assert sess.tick(IDLE + 6 * HEARTBEAT) == ([], [])  # closed for good
 
 
@@ -189,7 +190,7 @@ def test_pushing_alone_keeps_the_pusher_up(msg: m.IndexUpdates | m.DocUpdates) -
     assert sess.push(250.0, msg) == [msg]
     assert sess.tick(IDLE)[1] == []
     assert sess.tick(250.0 + IDLE - 0.01)[1] == []
-    assert [e.code for e in sess.tick(250.0 + IDLE)[1] if isinstance(e, Close)] == [CODE_IDLE]
+    assert [e.code for e in sess.tick(250.0 + IDLE)[1] if isinstance(e, Close)] == [Code.IDLE]
 
 
 @pytest.mark.parametrize("msg", UPDATES, ids=["index", "docs"])
@@ -198,7 +199,7 @@ def test_receiving_alone_keeps_the_receiver_up(msg: m.IndexUpdates | m.DocUpdate
     out, events = sess.receive(250.0, msg)
     assert out == [] and events == [Received(msg)]
     assert sess.tick(IDLE)[1] == []
-    assert [e.code for e in sess.tick(250.0 + IDLE)[1] if isinstance(e, Close)] == [CODE_IDLE]
+    assert [e.code for e in sess.tick(250.0 + IDLE)[1] if isinstance(e, Close)] == [Code.IDLE]
 
 
 def test_heartbeats_do_not_reset_the_idle_clock() -> None:
@@ -207,7 +208,7 @@ def test_heartbeats_do_not_reset_the_idle_clock() -> None:
         assert sess.receive(t, m.Ping()) == ([m.Pong()], [])
         sess.receive(t, m.Pong())
     assert sess.last_data == 0.0
-    assert [e.code for e in sess.tick(IDLE)[1] if isinstance(e, Close)] == [CODE_IDLE]
+    assert [e.code for e in sess.tick(IDLE)[1] if isinstance(e, Close)] == [Code.IDLE]
 
 
 def test_without_idle_suspend_a_quiet_session_is_never_suspended() -> None:
@@ -245,7 +246,7 @@ def test_next_deadline_is_the_idle_suspension_when_that_comes_first() -> None:
     assert sess.next_deadline() == 0.0 + IDLE
     # and tick does act at that deadline, not before
     assert sess.tick(sess.next_deadline() - 0.01) == ([], [])
-    assert [e.code for e in sess.tick(IDLE)[1] if isinstance(e, Close)] == [CODE_IDLE]
+    assert [e.code for e in sess.tick(IDLE)[1] if isinstance(e, Close)] == [Code.IDLE]
 
 
 def test_next_deadline_follows_the_latest_activity() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import psutil
 
-from ..state import fresh_runtime, read_runtime
+from ..state import read_runtime
 
 ENV = {**os.environ, "PEERVAULT_NO_RELAY": "1"}
 PV = [sys.executable, "-m", "peervault"]
@@ -96,8 +96,14 @@ class Device:
     def wait_scanned(self, timeout: float = 600) -> float:
         return wait_for(lambda: self.refresh().get("scan_done"), timeout, f"{self.root.name} to import its files", poll=0.02)
 
-    def refresh(self) -> dict[str, Any]:
-        return fresh_runtime(self.root / ".peervault")
+    def refresh(self, newer_than: float = 0.0) -> dict[str, Any]:
+        """daemon.json, rewritten by the daemon within a second of any change: wait for a copy
+        written after `newer_than` (the bench must not query the API, whose first use loads
+        aiohttp into the daemon it measures)."""
+        deadline = time.monotonic() + 3.0  # nothing changed since: the copy there is current
+        while read_runtime(self.root / ".peervault").get("updated_at", 0) <= newer_than and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return read_runtime(self.root / ".peervault")
 
     def process(self) -> psutil.Process:
         return psutil.Process(int(self.runtime()["pid"]))

@@ -7,9 +7,7 @@ from ..metrics import mark_process_start
 mark_process_start()
 
 import asyncio  # noqa: E402
-import json  # noqa: E402
 import logging  # noqa: E402
-import secrets  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -19,29 +17,9 @@ import click  # noqa: E402
 
 from ..config import PROFILES, Config, env_no_relay  # noqa: E402
 from ..config import load as load_config  # noqa: E402
-from ..errors import BadTicket, NoPeerReachable, PairingRefused, PeerVaultError  # noqa: E402
-
-
-class _LazyConsole:
-    """rich costs ~5 MB of memory: the daemon (`run`) only loads it if it prints."""
-
-    def __init__(self, stderr: bool = False) -> None:
-        self._stderr = stderr
-        self._console: Any = None
-
-    def get(self) -> Any:
-        if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(stderr=self._stderr, width=None if sys.stdout.isatty() else 160)
-        return self._console
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.get(), name)
-
-
-out: Any = _LazyConsole()
-err: Any = _LazyConsole(stderr=True)
+from ..errors import NoPeerReachable, PairingRefused, PeerVaultError  # noqa: E402
+from .console import err, out  # noqa: E402
+from .vault_commands import COMMANDS  # noqa: E402
 
 
 def _config(state: Any, profile: str | None, no_relay: bool, bind: str | None, debounce_ms: int | None = None) -> Config:
@@ -127,29 +105,28 @@ def init(vault: str) -> None:
 @with_net
 def invite(vault: str, ttl: int, wait: bool, no_relay: bool, bind: str | None, profile: str | None) -> None:
     """Print a one-line pairing ticket for another device."""
-    from ..protocol.ticket import Ticket, encode_ticket
+    from .connect import connect
+
+    with connect(vault) as v:
+        if v.running:
+            res = v.call("invite", ttl=ttl)
+            out.print(res["ticket"], highlight=False, soft_wrap=True)
+            until = time.strftime("%H:%M", time.localtime(res["expires_at"]))
+            err.print(f"The running daemon will accept it until {until}.")
+            return
+    from ..daemon import Daemon
+    from ..service.vault import VaultService
 
     state = _open(vault)
-    secret = secrets.token_bytes(16)
-    expires = int(time.time() + ttl)
-    vault_id = bytes.fromhex(state.vault_id)
-    state.store.add_invite(secret, expires)
-
-    def emit(endpoint_ticket: str) -> None:
-        out.print(encode_ticket(Ticket(vault_id, secret, expires, endpoint_ticket)), highlight=False, soft_wrap=True)
-        sys.stdout.flush()
-
-    if state.daemon_running():
-        emit(str((state.runtime() or {}).get("endpoint_ticket", "")))
-        err.print(f"The running daemon will accept it until {time.strftime('%H:%M', time.localtime(expires))}.")
-        return
-    from ..daemon import Daemon
-    from ..net.endpoint import ticket_for
-
     state.lock()
     cfg = _config(state, profile, no_relay, bind)
     daemon = Daemon(state, cfg, mode="serve", timeout=ttl if wait else 0)
-    daemon.on_ready = lambda: emit(ticket_for(daemon.ep))
+
+    def emit() -> None:  # the same operation as the API's, on the daemon that waits here
+        out.print(VaultService(state, cfg, time.time, node=daemon.node).invite(ttl)["ticket"], highlight=False, soft_wrap=True)
+        sys.stdout.flush()
+
+    daemon.on_ready = emit
     if wait:
         err.print("Waiting for the other device to run `peervault join` (Ctrl-C to stop)…")
     outcome = asyncio.run(daemon.main())
@@ -167,28 +144,24 @@ def invite(vault: str, ttl: int, wait: bool, no_relay: bool, bind: str | None, p
 def join(vault: str, ticket: str, timeout: float, no_relay: bool, bind: str | None, profile: str | None) -> None:
     """Pair VAULT with the device that printed TICKET, then sync."""
     from ..daemon import Daemon
-    from ..net.endpoint import parse_endpoint_ticket
-    from ..protocol.ticket import decode_ticket
+    from ..service.vault import check_ticket, needs_new_identity
+    from .connect import connect
 
+    with connect(vault) as v:
+        if v.running:
+            inviter = v.call("join", ticket=ticket)["device"]
+            _await_pairing(vault, inviter, timeout)
+            return
     state = _open(vault)
-    t = decode_ticket(ticket)
-    if t.expires_at < time.time():
-        raise BadTicket(
-            f"the ticket expired at {time.strftime('%Y-%m-%d %H:%M', time.localtime(t.expires_at))}; ask for a new one with `peervault invite`"
-        )
-    inviter, addrs = parse_endpoint_ticket(t.endpoint)
-    if inviter == state.device_id:
-        raise BadTicket("this ticket was printed by this same device; run `join` on the other device")
+    inviter, addrs, t = check_ticket(state, ticket, time.time())
     state.lock()
-    if state.vault_id != t.vault_id.hex():
-        if any(p.pair_secret is None for p in state.store.peers()):
-            raise PeerVaultError(f"{state.root} is already paired into another vault; use a fresh folder to join this one")
+    if needs_new_identity(state, t.vault_id.hex()):
         state.store.reset_for_join(t.vault_id.hex())
     state.store.add_peer(inviter, addrs, t.secret)
     daemon = Daemon(state, _config(state, profile, no_relay, bind), mode="join", timeout=timeout)
     outcome = asyncio.run(daemon.main())
     if outcome.refused:
-        state.store.db.execute("DELETE FROM peers WHERE endpoint_id=? AND pair_secret IS NOT NULL", (inviter,))
+        state.store.remove_unpaired_peer(inviter)
         raise PairingRefused(f"device {inviter[:10]} refused to pair ({outcome.refused}); ask for a new ticket")
     if not outcome.synced_peers:
         raise NoPeerReachable(
@@ -199,12 +172,39 @@ def join(vault: str, ticket: str, timeout: float, no_relay: bool, bind: str | No
     err.print(f"Paired with {inviter[:10]}; vault in sync ({files} files).", highlight=False)
 
 
+def _await_pairing(vault: str, inviter: str, timeout: float) -> None:
+    """The running daemon dials the inviter (restarting first if the vault took the other
+    vault's identity): wait until the device shows as paired and connected."""
+    from .connect import connect
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with connect(vault) as v:
+                peer = next((p for p in v.call("peers") if p["id"] == inviter), None)
+        except PeerVaultError:  # the daemon is restarting
+            peer = None
+        if peer is not None and peer["paired"] and peer["connected"]:
+            err.print(f"Paired with {inviter[:10]}; the running daemon syncs the vault with it.", highlight=False)
+            return
+        time.sleep(0.2)
+    raise NoPeerReachable(
+        f"the running daemon did not pair with device {inviter[:10]} within {timeout:.0f} s; is `peervault invite` or "
+        "`peervault run` active there? The pairing is saved: the daemon keeps trying."
+    )
+
+
 @cli.command()
 @click.argument("vault", type=click.Path(exists=True, file_okay=False))
 @click.option("--debounce-ms", type=int, default=None, help="Batch window for bursts of saves (default 1000).")
+@click.option(
+    "--api", "api", metavar="HOST:PORT", help="Also serve the control API on loopback TCP (token in .peervault/api-token)."
+)
 @with_net
-def run(vault: str, debounce_ms: int | None, no_relay: bool, bind: str | None, profile: str | None) -> None:
+def run(vault: str, debounce_ms: int | None, api: str | None, no_relay: bool, bind: str | None, profile: str | None) -> None:
     """Foreground daemon: watch VAULT and sync live with paired devices."""
+    from dataclasses import replace
+
     from ..daemon import Daemon
     from ..metrics import early_phase
 
@@ -213,9 +213,25 @@ def run(vault: str, debounce_ms: int | None, no_relay: bool, bind: str | None, p
     state = _open(vault)
     early_phase("storage_init", t0)
     state.lock()
-    daemon = Daemon(state, _config(state, profile, no_relay, bind, debounce_ms), mode="run")
-    asyncio.run(daemon.main())
+    cfg = _config(state, profile, no_relay, bind, debounce_ms)
+    if api is not None:
+        cfg = replace(cfg, **_api_address(api))
+    while True:
+        outcome = asyncio.run(Daemon(state, cfg, mode="run").main())
+        if outcome.restart is None:
+            break
+        outcome.restart()  # a join through the API: the vault took another vault's identity
     err.print("Stopped; all local changes are saved.")
+
+
+def _api_address(api: str) -> dict[str, Any]:
+    from ..config import LOOPBACK
+
+    host, _, port = api.rpartition(":")
+    host = host.strip("[]")
+    if host not in LOOPBACK or not port.isdigit() or not 0 < int(port) < 65536:
+        raise PeerVaultError(f"--api takes a loopback HOST:PORT such as 127.0.0.1:8384, not {api!r}")
+    return {"api_host": host, "api_port": int(port)}
 
 
 @cli.command()
@@ -223,10 +239,17 @@ def run(vault: str, debounce_ms: int | None, no_relay: bool, bind: str | None, p
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for peers.")
 @with_net
 def sync(vault: str, timeout: float, no_relay: bool, bind: str | None, profile: str | None) -> None:
-    """One-shot: sync with reachable paired devices, exit when converged."""
+    """One-shot: sync with reachable paired devices, exit when converged (with a daemon
+    running: ask it to look at the folder and dial every device now)."""
     from ..daemon import Daemon
     from ..store import removal
+    from .connect import connect
 
+    with connect(vault) as v:
+        if v.running:
+            dialling = v.call("sync_now")["dialling"]
+            err.print(f"The running daemon is syncing now with {len(dialling)} device(s); `peervault status` shows them.")
+            return
     state = _open(vault)
     if not state.store.peers():
         raise NoPeerReachable(f"{state.root} has no paired devices yet; pair one with `peervault invite` / `peervault join`")
@@ -242,200 +265,6 @@ def sync(vault: str, timeout: float, no_relay: bool, bind: str | None, profile: 
     if not outcome.synced_peers:
         raise NoPeerReachable(f"no paired device was reachable within {timeout:.0f} s; start `peervault run` on one of them")
     err.print(f"In sync with {len(outcome.synced_peers)} device(s).")
-
-
-@cli.command()
-@click.argument("vault", type=click.Path(exists=True, file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def status(vault: str, as_json: bool) -> None:
-    """Device, peers, files, pending work and metrics."""
-    from .status import collect, render
-
-    info = collect(_open(vault))
-    if as_json:
-        click.echo(json.dumps(info, indent=2, sort_keys=True))
-    else:
-        render(out.get(), info)
-
-
-@cli.command()
-@click.argument("vault", type=click.Path(exists=True, file_okay=False))
-@click.argument("device")
-def forget(vault: str, device: str) -> None:
-    """Remove a paired DEVICE (its id, or the start of it): it can no longer connect, and
-    your other devices drop it as soon as they hear of it."""
-    import os
-    import signal
-
-    state = _open(vault)
-    matches = [p.endpoint_id for p in state.store.peers() if p.endpoint_id.startswith(device.lower())]
-    if not matches:
-        raise PeerVaultError(f"no paired device {device!r} in {state.root}; `peervault status {vault}` lists them")
-    if len(matches) > 1:
-        raise PeerVaultError(f"{device!r} matches {len(matches)} devices; give more of its id")
-    peer = matches[0]
-    if state.daemon_running():
-        state.store.request_forget(peer)
-        os.kill(int((state.runtime() or {})["pid"]), signal.SIGUSR2)  # the daemon owns the index
-        deadline = time.monotonic() + 10
-        while state.store.peer(peer) is not None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if state.store.peer(peer) is not None:
-            raise PeerVaultError(f"the running daemon did not remove {peer[:10]} within 10 s; see its log")
-    else:
-        from ..sync.engine import Engine
-
-        state.lock()
-        Engine(state.root, state.store, load_config(state.dir)).forget_device(peer)
-    err.print(f"Removed device {peer[:10]}; your other devices drop it when they next sync with this one.", highlight=False)
-
-
-@cli.group()
-def deletions() -> None:
-    """Local deletions the mass-deletion guard held back (see `status`)."""
-
-
-@deletions.command("list")
-@click.argument("vault", type=click.Path(exists=True, file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def deletions_list(vault: str, as_json: bool) -> None:
-    """The held deletions: files gone here that other devices still have."""
-    from rich.table import Table
-
-    from .deletions import held
-
-    rows = held(_open(vault))
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        err.print("No deletions are held.", highlight=False)
-        return
-    table = Table(title=f"{len(rows)} held deletion(s): {rows[0]['reason']}", title_justify="left")
-    table.add_column("path")
-    table.add_column("held since")
-    for r in rows:
-        table.add_row(r["path"], _when(r["held_at"]))
-    out.print(table)
-    err.print(f"Publish them: peervault deletions apply {vault}   Put them back: peervault deletions restore {vault}")
-
-
-def _deletions_action(vault: str, action: str, as_json: bool) -> None:
-    from .deletions import describe, run_action
-
-    state = _open(vault)
-    running = state.daemon_running()
-    result = run_action(state, action)
-    if as_json:
-        click.echo(json.dumps(result))
-    else:
-        err.print(describe(result, running), highlight=False)
-
-
-@deletions.command("apply")
-@click.argument("vault", type=click.Path(exists=True, file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def deletions_apply(vault: str, as_json: bool) -> None:
-    """Publish the held deletions: your other devices delete those files too."""
-    _deletions_action(vault, "apply", as_json)
-
-
-@deletions.command("restore")
-@click.argument("vault", type=click.Path(exists=True, file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def deletions_restore(vault: str, as_json: bool) -> None:
-    """Put the held files back here, byte for byte, from this device's copy."""
-    _deletions_action(vault, "restore", as_json)
-
-
-def _when(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "—"
-
-
-def _device(origin: str) -> str:
-    return "this device" if origin == "local" else origin[:10]
-
-
-@cli.command()
-@click.argument("vault", type=click.Path(exists=True, file_okay=False))
-@click.argument("path")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def history(vault: str, path: str, as_json: bool) -> None:
-    """Versions of PATH kept on this device (deleted files too), oldest first."""
-    from rich.table import Table
-
-    from .history import versions
-
-    state = _open(vault)
-    kept = versions(state, path)
-    if as_json:
-        rows = [{"version": v.number, "at": v.at, "device": v.origin, "size": v.size, "change": v.summary} for v in kept]
-        click.echo(json.dumps(rows, indent=2))
-        return
-    t = Table(title=f"History of {path}", title_justify="left")
-    for col in ("version", "time", "device", "size", "change"):
-        t.add_column(col, justify="right" if col in ("version", "size") else "left")
-    for v in kept:
-        t.add_row(str(v.number), _when(v.at), _device(v.origin), f"{v.size:,} B", v.summary)
-    out.print(t)
-    out.print(f"Bring one back with: peervault restore {vault} {path} --at N", highlight=False)
-
-
-@cli.command()
-@click.argument("vault", type=click.Path(exists=True, file_okay=False))
-@click.argument("path")
-@click.option("--at", "at", type=int, help="Version number from `history` (default: the newest that differs).")
-def restore(vault: str, path: str, at: int | None) -> None:
-    """Bring a version of PATH back, as a new edit that syncs to every device."""
-    from .history import restore as restore_version
-
-    state = _open(vault)
-    running = state.daemon_running()
-    chosen = restore_version(state, path, at, running)
-    then = "the running daemon sends it to your devices" if running else f"`peervault sync {vault}` or `run` sends it"
-    err.print(f"Restored version {chosen.number} of {path} ({_when(chosen.at)}); {then}.", highlight=False)
-
-
-@cli.command()
-@click.argument("vault", type=click.Path(exists=True, file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def deleted(vault: str, as_json: bool) -> None:
-    """Deleted files that can be restored."""
-    from rich.table import Table
-
-    from .history import deleted as deleted_files
-
-    rows = deleted_files(_open(vault))
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        out.print("No deleted files.")
-        return
-    t = Table(title="Deleted files", title_justify="left")
-    for col in ("path", "kind", "last version seen"):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(r["path"], r["kind"], _when(r["last_version_at"]))
-    out.print(t)
-    out.print(f"Bring one back with: peervault restore {vault} PATH", highlight=False)
-
-
-@cli.command()
-@click.argument("vault", type=click.Path(exists=True, file_okay=False))
-def gc(vault: str) -> None:
-    """Forget versions beyond the retention policy and reclaim the space of unused blobs."""
-    from .history import gc as collect
-
-    state = _open(vault)
-    state.lock()  # it needs the vault to itself: a running daemon may be adding versions
-    cfg = load_config(state.dir)
-    res = collect(state, cfg)
-    err.print(
-        f"Forgot {res['versions_forgotten']} version(s) beyond retention ({cfg.history_keep_versions} per file or "
-        f"{cfg.history_keep_days:g} days); removed {res['blobs_removed']} unused blob(s), {res['bytes_freed']:,} bytes.",
-        highlight=False,
-    )
 
 
 @cli.command()
@@ -477,6 +306,10 @@ def demo(keep: bool, base: str | None) -> None:
     from .demo import run_demo
 
     run_demo(out.get(), keep=keep, base=Path(base) if base else None)
+
+
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

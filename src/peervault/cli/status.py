@@ -1,72 +1,12 @@
-"""`peervault status`: gathered from the database and, if a daemon runs, its runtime file."""
+"""`peervault status` as a table (the figures come from the service: service/status.py)."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-
-from ..crdt.index import VaultIndex
-from ..state import fresh_runtime
-from ..store import removal
-from ..vault.ignore import IgnoreRules
-from ..vault.scanner import scan
-
-
-def collect(state: Any) -> dict[str, Any]:
-    store = state.store
-    running = state.daemon_running()
-    runtime = fresh_runtime(state.dir) if running else {}
-    connected = runtime.get("connected", {})
-    suspended = set(runtime.get("suspended", []))  # low-power: idle links closed until a change
-    removed = removal.load(store)  # a device of the vault refused us as removed (410)
-    snap = store.get_meta("index_snapshot")
-    entries = VaultIndex.load(bytes(snap), 1).entries() if snap else {}
-    files = store.files()
-    live_ids = {fid for fid, e in entries.items() if not e.deleted}
-    peers = [
-        {
-            "id": p.endpoint_id,
-            "addrs": p.addrs,
-            "paired": p.pair_secret is None,
-            "connected": p.endpoint_id in connected,
-            "state": connected.get(p.endpoint_id) or ("suspended" if p.endpoint_id in suspended else None),
-            "last_seen": p.last_seen,
-            "removed_this_device": bool(removed) and p.endpoint_id in removed["peers"],
-        }
-        for p in store.peers()
-    ]
-    unsynced = store.unsynced()
-    held = store.held_deletions()
-    peer_wipe = store.get_meta("peer_mass_deletion")
-    return {
-        "vault": str(state.root),
-        "device_id": state.device_id,
-        "vault_id": state.vault_id,
-        "daemon": {"running": running, "pid": runtime.get("pid"), "addrs": runtime.get("addrs", [])},
-        "peers": peers,
-        "removed": removed,
-        "files": {
-            "tracked": len(files),
-            "in_index": len(live_ids),
-            "deleted": len(entries) - len(live_ids),
-            "not_yet_published": sum(1 for f in files if f.startswith("u")),
-            "ignored": runtime["ignored"] if "ignored" in runtime else scan(state.root, IgnoreRules.load(state.root))[1],
-        },
-        "pending_changes": runtime.get("pending", 0),
-        "binary_transfers": runtime.get("blobs", {"wanted": 0, "fetching": 0, "bytes_received": 0}),
-        "not_synced": [{"path": p, "reason": r} for p, r in unsynced.items()],
-        "held_deletions": {
-            "count": len(held),
-            "reason": next(iter(held.values()))[2] if held else None,
-            "paths": [path for path, _, _ in held.values()][:1000],
-        },
-        "peer_mass_deletion": json.loads(str(peer_wipe)) if peer_wipe else None,
-        "metrics": runtime.get("metrics", {}),
-    }
 
 
 def _ago(ts: float | None) -> str:

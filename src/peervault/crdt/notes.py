@@ -10,6 +10,10 @@ from . import genesis_peer, guard
 
 _CONTAINER = "content"
 
+# What the rest of PeerVault calls a note document: code outside crdt/ names this type
+# (to annotate caches and parameters) without importing loro itself.
+Note = LoroDoc
+
 
 def new_note(text: str, session_peer: int) -> LoroDoc:
     """A note first imported on this device: inserted under a content-derived genesis peer

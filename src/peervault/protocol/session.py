@@ -28,6 +28,7 @@ from typing import Protocol
 
 from ..errors import PeerVaultError, ProtocolError
 from . import messages as m
+from .codes import REMOVED_REASON, Code
 
 
 class Replica(Protocol):
@@ -81,18 +82,13 @@ class Synced:
 
 @dataclass(frozen=True)
 class Close:
-    code: int
+    code: int  # a `Code`, or whatever number the peer's REFUSED carried
     reason: str
     by_peer: bool = False  # the peer's REFUSED, not our own decision: 410 means *we* were removed
 
 
 Event = Received | Paired | PeerHello | Synced | Close
 
-# Close codes, shared with the peer in Refused and the QUIC close frame.
-CODE_OK, CODE_PROTOCOL, CODE_UNKNOWN_PEER, CODE_WRONG_VAULT, CODE_SILENT, CODE_VERSION = 0, 400, 403, 404, 408, 426
-CODE_IDLE = 290  # low-power: suspended while idle; the next change on either side reconnects
-CODE_REMOVED = 410  # the vault's index lists the peer as removed (`peervault forget`): pair again
-REMOVED_REASON = "this device was removed from the vault"
 _UNPAIRED = (State.AWAIT_PAIR, State.AWAIT_PAIR_OK)
 
 
@@ -128,7 +124,7 @@ class Session:
         self.pair_timeout = pair_timeout
         self.pair_deadline = now + pair_timeout
         # An acceptor whose peer the vault removed refuses it with 410, so it learns why.
-        self._refusal = (CODE_REMOVED, REMOVED_REASON) if removed else (CODE_UNKNOWN_PEER, "unknown device")
+        self._refusal = (Code.REMOVED, REMOVED_REASON) if removed else (Code.UNKNOWN_PEER, "unknown device")
         self._done_received = False
         self._done_acked = False
         self._hello_sent = False
@@ -161,11 +157,11 @@ class Session:
             return self._pair_expired(now)
         if now - self.last_received > self.silent_timeout:
             self.state = State.CLOSED
-            return [], [Close(CODE_SILENT, f"no message from peer for {self.silent_timeout:.0f} s")]
+            return [], [Close(Code.SILENT, f"no message from peer for {self.silent_timeout:.0f} s")]
         if self.state in _UNPAIRED:
             return [], []  # no heartbeat before pairing: the deadline bounds the wait
         if self.idle_suspend is not None and self.state is State.LIVE and now - self.last_data >= self.idle_suspend:
-            return self._refuse(now, CODE_IDLE, f"idle for {self.idle_suspend:.0f} s: suspended until the next change")
+            return self._refuse(now, Code.IDLE, f"idle for {self.idle_suspend:.0f} s: suspended until the next change")
         if now - self.last_sent >= self.heartbeat_interval:
             return self._sent(now, [m.Ping()]), []
         return [], []
@@ -207,7 +203,7 @@ class Session:
         try:
             out, events = self._dispatch(msg)
         except (ProtocolError, PeerVaultError) as exc:  # (a garbage version vector, say)
-            return self._refuse(now, CODE_PROTOCOL, str(exc))
+            return self._refuse(now, Code.PROTOCOL, str(exc))
         return self._sent(now, out), events
 
     def _dispatch(self, msg: m.Message) -> tuple[list[m.Message], list[Event]]:
@@ -220,7 +216,7 @@ class Session:
                 code, why = self._refusal
                 return self._refuse_now(code, f"{why}: pair with a ticket first")
             if msg.vault_id != self.replica.vault_id or not self.replica.accept_pairing(self.peer, msg.vault_id, msg.secret):
-                return self._refuse_now(CODE_UNKNOWN_PEER, "pairing ticket is invalid, used or expired")
+                return self._refuse_now(Code.UNKNOWN_PEER, "pairing ticket is invalid, used or expired")
             self._paired = True
             self.state = State.AWAIT_HELLO
             return [m.PairOk(self.replica.vault_id), self._hello()], [Paired(msg.vault_id)]
@@ -238,9 +234,9 @@ class Session:
             if not isinstance(msg, m.Hello):
                 raise ProtocolError(f"expected HELLO, got {type(msg).__name__}")
             if msg.version != m.PROTOCOL_VERSION:
-                return self._refuse_now(CODE_VERSION, f"protocol version {msg.version} is not supported")
+                return self._refuse_now(Code.VERSION, f"protocol version {msg.version} is not supported")
             if msg.vault_id != self.replica.vault_id:
-                return self._refuse_now(CODE_WRONG_VAULT, "this device belongs to a different vault")
+                return self._refuse_now(Code.WRONG_VAULT, "this device belongs to a different vault")
             self.state = State.SYNCING
             return self._answer_hello(msg), [PeerHello(msg.addrs)]
         # SYNCING or LIVE
@@ -313,7 +309,7 @@ class Session:
 
     def _pair_expired(self, now: float) -> tuple[list[m.Message], list[Event]]:
         if self.dialer:  # the inviter never answered our PAIR
-            return self._refuse(now, CODE_SILENT, f"no PAIR_OK within {self.pair_timeout:.0f} s")
+            return self._refuse(now, Code.SILENT, f"no PAIR_OK within {self.pair_timeout:.0f} s")
         code, why = self._refusal
         return self._refuse(now, code, f"{why}: did not pair within {self.pair_timeout:.0f} s")
 

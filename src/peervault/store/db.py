@@ -172,17 +172,6 @@ class Store:
     def release_held(self, fids: set[str]) -> None:
         self.db.executemany("DELETE FROM held_deletions WHERE file_id=?", [(f,) for f in fids])
 
-    def request_deletions(self, action: str) -> None:
-        """Queue `apply` or `restore` of the held deletions for the running daemon."""
-        self.set_meta("deletions_result", None)
-        self.set_meta("deletions_request", action)
-
-    def take_deletions_request(self) -> str | None:
-        action = self.get_meta("deletions_request")
-        if action is not None:
-            self.set_meta("deletions_request", None)
-        return None if action is None else str(action)
-
     # -- pending writes ------------------------------------------------------------------
     def add_pending_writes(self, fids: set[str]) -> None:
         self.db.executemany("INSERT OR IGNORE INTO pending_writes(file_id) VALUES (?)", [(f,) for f in fids])
@@ -233,6 +222,13 @@ class Store:
         )
         return [(str(b), int(n), str(p), float(t), str(o)) for b, n, p, t, o in rows]
 
+    def file_ids_at(self, path: str) -> list[str]:
+        """Files whose history records them at `path` (before they were deleted or moved)."""
+        rows = self.db.execute(
+            "SELECT file_id FROM versions WHERE path=? UNION SELECT file_id FROM blob_versions WHERE path=?", (path, path)
+        )
+        return sorted(str(f) for (f,) in rows)
+
     def set_unsynced(self, path: str, reason: str | None) -> None:
         if reason is None:
             self.db.execute("DELETE FROM unsynced WHERE path=?", (path,))
@@ -268,20 +264,14 @@ class Store:
         if paired or addrs:
             self.on_peers_changed()
 
+    def remove_unpaired_peer(self, endpoint_id: str) -> None:
+        """A pairing that failed (the inviter refused the ticket): forget the half-added device."""
+        self.db.execute("DELETE FROM peers WHERE endpoint_id=? AND pair_secret IS NOT NULL", (endpoint_id,))
+        self.on_peers_changed()
+
     def remove_peer(self, endpoint_id: str) -> None:
         self.db.execute("DELETE FROM peers WHERE endpoint_id=?", (endpoint_id,))
         self.on_peers_changed()
-
-    def request_forget(self, endpoint_id: str) -> None:
-        """Queue a removal for the running daemon (which owns the vault index)."""
-        queue = json.loads(str(self.get_meta("forget_queue") or "[]"))
-        self.set_meta("forget_queue", json.dumps(sorted(set(queue) | {endpoint_id})))
-
-    def take_forget_requests(self) -> list[str]:
-        queue = json.loads(str(self.get_meta("forget_queue") or "[]"))
-        if queue:
-            self.set_meta("forget_queue", "[]")
-        return [str(p) for p in queue]
 
     # -- invites -------------------------------------------------------------------------
     def add_invite(self, secret: bytes, expires_at: float) -> None:

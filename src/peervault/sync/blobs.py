@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
 from ..net.endpoint import describe
 from ..protocol import messages as m
+from ..protocol.codes import StreamCode
 from ..protocol.frames import FrameDecoder, encode_frame
 from ..protocol.session import State
 from .engine import Engine
@@ -32,8 +32,19 @@ MAX_HEADER = 1024
 
 
 class BlobTransfers:
-    def __init__(self, engine: Engine, links: dict[str, Link], max_parallel: int, on_arrival: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        links: dict[str, Link],
+        max_parallel: int,
+        on_arrival: Callable[[], None],
+        clock: Callable[[], float],
+        wall_clock: Callable[[], float],
+    ) -> None:
+        """`clock` (monotonic) times the retries; `wall_clock` is the time given to the engine."""
         self.engine = engine
+        self.clock = clock
+        self.wall_clock = wall_clock
         self.store = engine.blobs
         self.links = links
         self.max_parallel = max_parallel
@@ -50,7 +61,7 @@ class BlobTransfers:
         peers = [lk for lk in self.links.values() if lk.session.state in (State.SYNCING, State.LIVE)]
         if not peers:
             return
-        now = time.monotonic()
+        now = self.clock()
         waiting = False
         for i, (h, size) in enumerate(sorted(wanted.items())):
             if h in self._inflight:
@@ -81,13 +92,13 @@ class BlobTransfers:
         try:
             if await self._download(link, h, size):
                 self._not_before.pop(h, None)
-                self.engine.blob_arrived(h)
+                self.engine.blob_arrived(h, self.wall_clock())
                 self.on_arrival()
             else:
-                self._not_before[h] = time.monotonic() + RETRY_S
+                self._not_before[h] = self.clock() + RETRY_S
         except Exception as exc:  # noqa: BLE001 - connection lost or peer misbehaving: retry later
             log.info("fetching %s… from %s stopped: %s (it resumes later)", h[:12], link.peer[:10], describe(exc))
-            self._not_before[h] = time.monotonic() + RETRY_S
+            self._not_before[h] = self.clock() + RETRY_S
         finally:
             self._inflight.pop(h, None)
             self.kick()
@@ -180,4 +191,4 @@ class BlobTransfers:
         except Exception as exc:  # noqa: BLE001 - one bad request only ends its stream
             log.info("blob request from %s refused: %s", link.peer[:10], describe(exc))
             with contextlib.suppress(Exception):
-                await send.reset(1)
+                await send.reset(StreamCode.REFUSED)

@@ -38,8 +38,7 @@ class DeleteGuard:
             return f"{total} deletions within a minute, more than the limit of {self.max_files} (delete_guard_files)"
         if self.max_percent and total > MIN_FOR_SHARE and total * 100 > self.max_percent * base:
             return (
-                f"{total} of {base} synced files deleted within a minute, more than "
-                f"{self.max_percent} % (delete_guard_percent)"
+                f"{total} of {base} synced files deleted within a minute, more than {self.max_percent} % (delete_guard_percent)"
             )
         return None
 
@@ -59,7 +58,7 @@ def summary(reason: str, held: int) -> str:
 class HeldDeletions(Protocol):
     def held_deletions(self) -> dict[str, tuple[str, float, str]]: ...
     def apply_held(self, now: float) -> int: ...
-    def restore_held(self) -> int: ...
+    def restore_held(self, now: float) -> int: ...
 
 
 def run_deletions_action(engine: HeldDeletions, action: str, now: float) -> dict[str, Any]:
@@ -68,7 +67,7 @@ def run_deletions_action(engine: HeldDeletions, action: str, now: float) -> dict
     if action == "apply":
         done = engine.apply_held(now)
     elif action == "restore":
-        done = engine.restore_held()
+        done = engine.restore_held(now)
     else:
         raise ValueError(f"unknown deletions action {action!r}")
     return {"action": action, "held": len(held), "done": done, "at": now}

@@ -1,30 +1,39 @@
 """A Link pumps one Session over one MessageStream: the thin asyncio shell around the
-sans-I/O state machine. Events go to the daemon through a callback."""
+sans-I/O state machine. Events go to the daemon through a callback; the time the
+session is given comes from the monotonic clock the daemon passes in."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..errors import ProtocolError
 from ..net.stream import MessageStream
 from ..protocol import messages as m
+from ..protocol.codes import Code
 from ..protocol.session import Close, Event, Session
 
 log = logging.getLogger(__name__)
 
 
 class Link:
-    def __init__(self, peer: str, session: Session, stream: MessageStream, on_event: Callable[[Link, Event], None]) -> None:
+    def __init__(
+        self,
+        peer: str,
+        session: Session,
+        stream: MessageStream,
+        on_event: Callable[[Link, Event], None],
+        clock: Callable[[], float],
+    ) -> None:
         self.peer = peer
         self.session = session
         self.stream = stream
         self.on_event = on_event
-        self.opened_at = time.monotonic()
+        self.clock = clock  # monotonic (`time.monotonic` in the daemon)
+        self.opened_at = clock()
         self.closed = asyncio.Event()
         self.close_reason = ""
         self.synced = asyncio.Event()
@@ -35,7 +44,7 @@ class Link:
         self._tick_handle: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
-        self.send(self.session.start(time.monotonic()))
+        self.send(self.session.start(self.clock()))
         self._tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._writer())]
         self._schedule_tick()
 
@@ -50,7 +59,7 @@ class Link:
             return
         if self._tick_handle is not None:
             self._tick_handle.cancel()
-        delay = max(self.session.next_deadline() - time.monotonic(), 0.0) + 0.01
+        delay = max(self.session.next_deadline() - self.clock(), 0.0) + 0.01
         self._tick_handle = asyncio.get_running_loop().call_later(delay, self._on_tick)
 
     def _on_tick(self) -> None:
@@ -62,13 +71,13 @@ class Link:
             try:
                 self._send_queue.put_nowait(msgs)
             except asyncio.QueueFull:
-                self.close(408, "peer is not reading; send queue full")
+                self.close(Code.SILENT, "peer is not reading; send queue full")
 
     def push(self, msg: m.IndexUpdates | m.DocUpdates) -> None:
-        self.send(self.session.push(time.monotonic(), msg))
+        self.send(self.session.push(self.clock(), msg))
 
     def tick(self) -> None:
-        out, events = self.session.tick(time.monotonic())
+        out, events = self.session.tick(self.clock())
         self.send(out)
         for ev in events:
             self._handle(ev)
@@ -78,9 +87,9 @@ class Link:
         seen = self._pongs
         self._pong_seen.clear()
         self.send([m.Ping()])
-        deadline = time.monotonic() + timeout
+        deadline = self.clock() + timeout
         while self._pongs == seen and not self.closed.is_set():
-            remaining = deadline - time.monotonic()
+            remaining = deadline - self.clock()
             if remaining <= 0:
                 return False
             with contextlib.suppress(asyncio.TimeoutError):
@@ -96,7 +105,7 @@ class Link:
             try:
                 await self.stream.send(msgs)
             except ConnectionError as exc:
-                self.close(0, f"send failed: {exc}")
+                self.close(Code.OK, f"send failed: {exc}")
                 return
 
     async def _reader(self) -> None:
@@ -107,21 +116,21 @@ class Link:
                     if isinstance(msg, m.Pong):
                         self._pongs += 1
                         self._pong_seen.set()
-                    out, events = self.session.receive(time.monotonic(), msg)
+                    out, events = self.session.receive(self.clock(), msg)
                     self.send(out)
                     for ev in events:
                         self._handle(ev)
                 self._schedule_tick()  # a message may bring the next deadline forward (now LIVE)
         except ProtocolError as exc:
             log.warning("peer %s broke the protocol: %s", self.peer[:10], exc)
-            self.send([m.Refused(400, str(exc)[:200])])
+            self.send([m.Refused(Code.PROTOCOL, str(exc)[:200])])
             await asyncio.sleep(0.05)
-            self.close(400, str(exc))
+            self.close(Code.PROTOCOL, str(exc))
         except ConnectionError as exc:
-            self.close(0, str(exc))  # the stream ended: close the connection too, or it lingers
+            self.close(Code.OK, str(exc))  # the stream ended: close the connection too, or it lingers
         except Exception as exc:  # noqa: BLE001 - one bad link must not take the daemon down
             log.exception("link to %s failed", self.peer[:10])
-            self.close(500, f"internal error: {exc}")
+            self.close(Code.INTERNAL, f"internal error: {exc}")
 
     def _handle(self, ev: Event) -> None:
         try:
@@ -150,4 +159,4 @@ class Link:
         for t in self._tasks:
             if t is not current:
                 t.cancel()
-        self.on_event(self, Close(0, reason))
+        self.on_event(self, Close(Code.OK, reason))

@@ -87,9 +87,9 @@ def pair_renames(
             continue
         best_fid = {rel: _unique_best(rel, fids, lambda f: gone[f].path) for rel in rels}
         best_rel = {fid: _unique_best(gone[fid].path, rels, lambda r: r) for fid in fids}
-        for rel, fid in best_fid.items():
-            if fid is not None and best_rel.get(fid) == rel:
-                pairs[rel] = fid
+        for rel, best in best_fid.items():
+            if best is not None and best_rel.get(best) == rel:
+                pairs[rel] = best
     return pairs
 
 

@@ -1,15 +1,14 @@
-"""`history`, `restore`, `deleted` and `gc`: the versions a device kept, read from its
-database and blob store (no daemon needed).
+"""History, restore, deleted files and gc: the versions a device kept, read from its
+database and blob store.
 
-A restore writes the chosen version into the vault folder, as the user would: the
-daemon (or the next `sync`) records it as a new edit and every device gets it, so
-nothing about history is ever rewritten.
+A restore writes the chosen version into the vault folder, as the user would, and the
+engine records it as a new edit that every device gets, so nothing about history is
+ever rewritten.
 """
 
 from __future__ import annotations
 
 import difflib
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from ..config import STATE_DIR, Config
 from ..crdt import CrdtError, notes
 from ..crdt.index import Entry, VaultIndex
-from ..errors import PeerVaultError
+from ..errors import BadRequest, Conflict, NotFound, PeerVaultError
 from ..vault.blobstore import BlobStore, hash_file
 from ..vault.fsops import atomic_write
 from ..vault.paths import check_remote_path, safe_target
@@ -44,13 +43,11 @@ def _file_ids(state: Any, path: str) -> list[str]:
     try:
         check_remote_path(path)
     except PeerVaultError as exc:
-        raise PeerVaultError(f"{path!r} is not a path inside a vault: {exc}") from None
+        raise BadRequest(f"{path!r} is not a path inside a vault: {exc}") from None
     fids = [fid for fid, e in _entries(state).items() if e.path == path]
-    db = state.store.db
-    for table in ("versions", "blob_versions"):
-        fids += [str(f) for (f,) in db.execute(f"SELECT DISTINCT file_id FROM {table} WHERE path=?", (path,)) if f not in fids]
+    fids += [fid for fid in state.store.file_ids_at(path) if fid not in fids]
     if not fids:
-        raise PeerVaultError(f"no history for {path!r} in {state.root}; `peervault deleted` lists deleted files")
+        raise NotFound(f"no history for {path!r} in {state.root}; `peervault deleted` lists deleted files")
     return fids
 
 
@@ -79,6 +76,14 @@ def versions(state: Any, path: str) -> list[Version]:
     return out
 
 
+def version(state: Any, path: str, number: int, kept: list[Version] | None = None) -> Version:
+    kept = versions(state, path) if kept is None else kept
+    for v in kept:
+        if v.number == number:
+            return v
+    raise NotFound(f"{path} has versions 1 to {len(kept)}; there is no version {number}")
+
+
 def _diff_summary(old: str, new: str) -> str:
     added = removed = 0
     for line in difflib.ndiff(old.splitlines(), new.splitlines()):
@@ -87,29 +92,24 @@ def _diff_summary(old: str, new: str) -> str:
     return "no change in lines" if not (added or removed) else f"+{added} −{removed} lines"
 
 
-def restore(state: Any, path: str, at: int | None, daemon_running: bool) -> Version:
-    """Write version `at` (default: the newest that differs from the file now) back into the vault."""
+def restore(state: Any, path: str, at: int | None) -> Version:
+    """Write version `at` (default: the newest that differs from the file now) back into the
+    vault. The caller has recorded the file as it is first, so what it holds now is a version
+    too and the restore loses nothing."""
     kept = versions(state, path)
     target = safe_target(state.root, path)
     now = _fingerprint(target)
     if at is None:
         candidates = [v for v in kept if _fingerprint_of(v) != now]
         if not candidates:
-            raise PeerVaultError(f"{path} already holds its latest version; pick one with --at N (see `peervault history`)")
+            raise Conflict(f"{path} already holds its latest version; pick one with --at N (see `peervault history`)")
         chosen = candidates[-1]
     else:
-        matches = [v for v in kept if v.number == at]
-        if not matches:
-            raise PeerVaultError(f"{path} has versions 1 to {len(kept)}; there is no version {at}")
-        chosen = matches[0]
-    if now is not None and not daemon_running and not any(_fingerprint_of(v) == now for v in kept):
-        raise PeerVaultError(
-            f"{path} has changes PeerVault has not recorded yet; run `peervault sync {state.root}` first, then restore"
-        )
+        chosen = version(state, path, at, kept)
     if chosen.blob is not None:
         blobs = BlobStore(state.root / STATE_DIR)
         if not blobs.has(chosen.blob):
-            raise PeerVaultError(f"version {chosen.number} of {path} is kept on another device, not here")
+            raise NotFound(f"version {chosen.number} of {path} is kept on another device, not here")
         blobs.copy_to(chosen.blob, target, state.root / STATE_DIR / "tmp")
     else:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -162,9 +162,9 @@ def deleted(state: Any) -> list[dict[str, Any]]:
     return sorted(out, key=lambda d: d["path"])
 
 
-def gc(state: Any, cfg: Config) -> dict[str, int]:
+def gc(state: Any, cfg: Config, now: float) -> dict[str, int]:
     """Forget versions beyond retention, then delete blobs nothing refers to any more."""
-    forgotten = state.store.prune_history(cfg.history_keep_versions, cfg.history_keep_days * 86400, time.time())
+    forgotten = state.store.prune_history(cfg.history_keep_versions, cfg.history_keep_days * 86400, now)
     blobs = BlobStore(state.root / STATE_DIR)
     referenced = state.store.kept_blobs() | {e.blob for e in _entries(state).values() if e.kind == "blob" and not e.deleted}
     freed = removed = 0

@@ -1,0 +1,10 @@
+"""The daemon's local control API: HTTP/1.1 and JSON on a Unix socket (and loopback TCP).
+
+    access.py      who may call: the token file, Bearer check, Origin allow-list (pure)
+    prometheus.py  /metrics in Prometheus text format (pure)
+    app.py         the aiohttp application: routes from service/operations.py, errors, SSE
+    server.py      the listening sockets; aiohttp is loaded only when a client first connects
+    client.py      the CLI's client: the standard library only, so commands start fast
+
+docs/openapi.yaml describes every route; docs/API.md shows them with curl.
+"""

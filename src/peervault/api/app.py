@@ -1,0 +1,142 @@
+"""The control API as an aiohttp application (the one module that imports aiohttp).
+
+Every route of service/operations.py maps to the VaultService method of the same name;
+here are only the transport's concerns: who may call (access.py), reading parameters
+from the path, query or JSON body with size limits, and turning every failure into a
+4xx/5xx with a JSON body `{"error": {"code": ..., "message": ...}}` that never takes
+the daemon down. Two routes are the API's own: /metrics and /events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import BadRequest, PeerVaultError
+from ..service.operations import OPERATIONS, Operation, coerce
+from . import access, prometheus
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024  # the largest request is a ticket or a path: 64 KB is generous
+MAX_QUERY = 8 * 1024
+EVENTS_WAIT_S = 30.0  # long-poll: the longest a request for events waits
+HEARTBEAT_S = 15.0  # SSE: a comment line this often, so proxies and clients see a live stream
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def build(service: Any, token: str, origins: tuple[str, ...]) -> web.Application:
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            over_tcp = not isinstance(request.transport.get_extra_info("sockname") if request.transport else "", str)
+            access.check({k.lower(): v for k, v in request.headers.items()}, over_tcp, token, origins)
+            if len(request.query_string) > MAX_QUERY:
+                raise BadRequest(f"the query string is longer than {MAX_QUERY} bytes")
+            return await handler(request)
+        except PeerVaultError as exc:
+            return _error(exc.http_status, type(exc).__name__, str(exc))
+        except web.HTTPRequestEntityTooLarge:
+            return _error(413, "BadRequest", f"the request body is larger than {MAX_BODY} bytes")
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            if exc.status in (404, 405):
+                what = "no API resource" if exc.status == 404 else "this resource does not take"
+                message = f"{what} {request.method} {request.path}; docs/openapi.yaml lists the routes"
+                return _error(exc.status, "NotFound", message)
+            return _error(exc.status, "BadRequest", exc.reason)
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug answers 500; the daemon keeps running
+            log.exception("control API: %s %s failed", request.method, request.path)
+            return _error(500, "InternalError", f"{type(exc).__name__}: {exc}; see the daemon's log")
+
+    app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
+    for op in OPERATIONS:
+        app.router.add_route(op.method, op.path, _handler(service, op))
+    app.router.add_get("/metrics", _metrics(service))
+    app.router.add_get("/events", _events(service))
+    return app
+
+
+async def _params(request: web.Request, op: Operation) -> dict[str, Any]:
+    raw: dict[str, Any] = {}
+    for key in request.query:
+        values = request.query.getall(key)
+        if len(values) > 1:
+            raise BadRequest(f"parameter {key!r} is given {len(values)} times")
+        raw[key] = values[0]
+    if request.can_read_body:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise BadRequest("the request body is not valid JSON") from None
+        if body is not None and not isinstance(body, dict):
+            raise BadRequest("the request body must be a JSON object")
+        raw.update(body or {})
+    raw.update(request.match_info)
+    return coerce(op, raw)
+
+
+def _handler(service: Any, op: Operation) -> Handler:
+    method = getattr(service, op.name)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return web.json_response(method(**await _params(request, op)))
+
+    return handle
+
+
+def _metrics(service: Any) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=prometheus.render(service.status()), headers={"Content-Type": prometheus.CONTENT_TYPE})
+
+    return handle
+
+
+def _after(request: web.Request) -> int:
+    raw = request.headers.get("Last-Event-ID") or request.query.get("since") or "0"
+    try:
+        return max(0, int(raw))
+    except ValueError:
+        raise BadRequest(f"since (or Last-Event-ID) must be an event id, not {raw[:40]!r}") from None
+
+
+def _events(service: Any) -> Handler:
+    """Server-Sent Events when the client accepts text/event-stream, else one long-poll:
+    the events after `since`, waiting up to `timeout` seconds for the first."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        after = _after(request)
+        bus = service.events
+        if "text/event-stream" not in request.headers.get("Accept", ""):
+            try:
+                timeout = min(float(request.query.get("timeout", EVENTS_WAIT_S)), EVENTS_WAIT_S)
+            except ValueError:
+                raise BadRequest("timeout must be a number of seconds") from None
+            events, missed = await bus.wait(after, max(timeout, 0.0))
+            return web.json_response({"events": events, "missed": missed, "last_id": bus.last_id})
+        stream = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await stream.prepare(request)
+        while True:
+            events, missed = await bus.wait(after, HEARTBEAT_S)
+            if missed:
+                await stream.write(f"event: missed\ndata: {json.dumps({'last_id': bus.last_id})}\n\n".encode())
+            for ev in events:
+                await stream.write(f"id: {ev['id']}\nevent: {ev['kind']}\ndata: {json.dumps(ev)}\n\n".encode())
+                after = ev["id"]
+            if not events:
+                await stream.write(b": still here\n\n")
+
+    return handle

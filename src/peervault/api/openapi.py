@@ -1,0 +1,102 @@
+"""docs/openapi.json, generated from service/operations.py (a test keeps the committed
+file equal to this output): `python -m peervault.api.openapi > docs/openapi.json`."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ..errors import PeerVaultError
+from ..service.operations import OPERATIONS, Operation
+
+_TYPES = {str: "string", int: "integer"}
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _error_responses() -> dict[str, Any]:
+    codes = sorted({cls.http_status for cls in _all_errors()} | {401, 404, 413, 500})
+    return {str(c): {"description": "an error", "content": {"application/json": {"schema": _ERROR}}} for c in codes}
+
+
+def _all_errors() -> list[type[PeerVaultError]]:
+    found, stack = [], [PeerVaultError]
+    while stack:
+        cls = stack.pop()
+        found.append(cls)
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    in_path = set(re.findall(r"{(\w+)}", op.path))
+    doc: dict[str, Any] = {"operationId": op.name, "summary": op.summary}
+    params = [
+        {"name": p.name, "in": "path" if p.name in in_path else "query", "required": p.required or p.name in in_path,
+         "description": p.doc, "schema": {"type": _TYPES[p.kind]}}
+        for p in op.params
+        if p.name in in_path or op.method == "GET"
+    ]  # fmt: skip
+    body = [p for p in op.params if p.name not in in_path and op.method != "GET"]
+    if params:
+        doc["parameters"] = params
+    if body:
+        schema = {
+            "type": "object",
+            "properties": {p.name: {"type": _TYPES[p.kind], "description": p.doc} for p in body},
+            "required": [p.name for p in body if p.required],
+        }
+        doc["requestBody"] = {"required": any(p.required for p in body), "content": {"application/json": {"schema": schema}}}
+    doc["responses"] = {"200": {"description": "the operation's result", "content": {"application/json": {}}}}
+    doc["responses"].update(_error_responses())
+    return doc
+
+
+def spec() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
+    paths["/metrics"] = {"get": {"operationId": "metrics", "summary": "the status figures in Prometheus text format",
+                                 "responses": {"200": {"description": "text/plain; version=0.0.4",
+                                                       "content": {"text/plain": {}}}}}}  # fmt: skip
+    paths["/events"] = {"get": {
+        "operationId": "events",
+        "summary": "what happened: Server-Sent Events with `Accept: text/event-stream`, else one long-poll",
+        "parameters": [
+            {"name": "since", "in": "query", "schema": {"type": "integer"},
+             "description": "events after this id (SSE: or the Last-Event-ID header)"},
+            {"name": "timeout", "in": "query", "schema": {"type": "number"},
+             "description": "long-poll: seconds to wait for the first event (at most 30)"},
+        ],
+        "responses": {"200": {"description": "events", "content": {"text/event-stream": {}, "application/json": {}}}},
+    }}  # fmt: skip
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "PeerVault control API",
+            "version": "1",
+            "description": "A running daemon's API, on VAULT/.peervault/control.sock (the owner's alone) and, when "
+            "api_port is set, on loopback TCP with `Authorization: Bearer TOKEN` (the token is in "
+            ".peervault/api-token). Requests with an Origin header are refused unless it is in api_origins.",
+        },
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                            "required": ["code", "message"],
+                        }
+                    },
+                }
+            },
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": paths,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(spec(), indent=2))  # noqa: T201

@@ -1,0 +1,114 @@
+"""The control API's listening sockets, and aiohttp loaded only when a client needs it.
+
+The sockets are bound when the daemon starts (a busy port is reported at once, and a
+client can connect from the first moment), but the HTTP library (about 130 ms to import
+and 10 MB of memory) is loaded when the first client connects: a daemon nobody asks
+keeps the footprint it had. The kernel queues that first connection until aiohttp
+accepts it on the same socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from ..errors import PeerVaultError
+from . import access
+
+log = logging.getLogger(__name__)
+
+SOCKET = "control.sock"
+SHUTDOWN_S = 0.5  # open event streams are cut after this at shutdown
+
+
+def socket_path(state_dir: Path) -> str:
+    """The address to bind or connect: sockets' paths are limited to ~107 bytes, so a deep
+    vault is reached through /proc's short name for an open folder (Linux), else as is."""
+    path = str(state_dir / SOCKET)
+    return path if len(path.encode()) < 100 else _short(state_dir)
+
+
+def _short(state_dir: Path) -> str:
+    fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY)  # kept open: the name lives while it does
+    return f"/proc/self/fd/{fd}/{SOCKET}"
+
+
+class ControlServer:
+    def __init__(self, state_dir: Path, service: Any, port: int | None, host: str, origins: tuple[str, ...]) -> None:
+        self.state_dir = state_dir
+        self.service = service
+        self.port = port
+        self.host = host
+        self.origins = origins
+        self._socks: list[socket.socket] = []
+        self._runner: Any = None
+        self._activating: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Bind the Unix socket (and the TCP port, if configured); serve on first connection."""
+        path = socket_path(self.state_dir)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # left by a daemon that was killed: we hold the vault's lock now
+        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            unix.bind(path)
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)
+        self._socks.append(unix)
+        if self.port is not None:
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            tcp = socket.socket(family, socket.SOCK_STREAM)
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                tcp.bind((self.host, self.port))
+            except OSError as exc:
+                unix.close()
+                raise PeerVaultError(f"cannot serve the control API on {self.host}:{self.port}: {exc.strerror}") from None
+            self._socks.append(tcp)
+            access.token(self.state_dir)  # created now, so a client can read it before its first call
+            log.info("control API on %s:%d (token in %s)", self.host, self.port, self.state_dir / access.TOKEN_FILE)
+        loop = asyncio.get_running_loop()
+        for s in self._socks:
+            s.listen(128)
+            s.setblocking(False)
+            loop.add_reader(s.fileno(), self._first_client)
+
+    def _first_client(self) -> None:
+        loop = asyncio.get_running_loop()
+        for s in self._socks:
+            loop.remove_reader(s.fileno())
+        self._activating = asyncio.create_task(self._serve())
+
+    async def _serve(self) -> None:
+        from aiohttp import web
+
+        from .app import build
+
+        app = build(self.service, access.token(self.state_dir), self.origins)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_S)
+        await self._runner.setup()
+        for s in self._socks:
+            await web.SockSite(self._runner, s, shutdown_timeout=SHUTDOWN_S).start()
+        log.debug("control API ready (first client)")
+
+    async def stop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._activating is not None:
+            with contextlib.suppress(Exception):
+                await self._activating
+        if self._runner is not None:
+            await self._runner.cleanup()
+        for s in self._socks:
+            with contextlib.suppress(ValueError, OSError):
+                loop.remove_reader(s.fileno())
+            s.close()
+        self._socks.clear()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.state_dir / SOCKET)

@@ -1,0 +1,127 @@
+"""Local changes: the folder watcher, the periodic reconcile and the start-up scan.
+
+Each records what changed on disk in the engine and sets the timers that push it; none
+sends anything itself. If the vault folder is gone or replaced (VaultGone) the daemon
+halts: nothing more is published from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..config import Config
+from ..errors import VaultGone
+from ..metrics import Metrics, trim_heap
+from ..sync.engine import Engine
+from ..vault.watcher import watch
+from .status import Status
+from .timers import Timers
+
+log = logging.getLogger(__name__)
+
+
+class LocalChanges:
+    def __init__(
+        self,
+        root: Path,
+        engine: Engine,
+        cfg: Config,
+        metrics: Metrics,
+        *,
+        timers: Timers,
+        status: Status,
+        kick_blobs: Callable[[], None],
+        stopping: asyncio.Event,
+        halt: Callable[[VaultGone], None],
+        publish: Callable[..., None],
+    ) -> None:
+        self.root = root
+        self.engine = engine
+        self.cfg = cfg
+        self.metrics = metrics
+        self.timers = timers
+        self.status = status
+        self._kick_blobs = kick_blobs
+        self.stopping = stopping
+        self._halt = halt
+        self._publish = publish
+
+    def initial_scan(self) -> None:
+        """One-shot modes: the folder is compared before any peer connects."""
+        t = time.perf_counter()
+        changes = self.engine.reconcile(time.time())
+        self.engine.recover(time.time())
+        self.engine.clear_pending()  # no peer yet: each one gets these changes in its handshake
+        self.metrics.phase("initial_scan", t)
+        if changes:
+            log.info("recorded %d local change(s) made while PeerVault was not running", changes)
+
+    async def background_scan(self) -> None:
+        """`run`: start-up's comparison of folder and database, a chunk at a time between other
+        work, so the daemon is ready (and syncing) before it ends."""
+        t = time.perf_counter()
+        changes = 0
+        try:
+            for n in self.engine.reconcile_steps(time.time()):
+                changes += n
+                if n:
+                    self.timers.schedule_flush()
+                await asyncio.sleep(0)
+        except VaultGone as exc:
+            self._halt(exc)
+            return
+        self.engine.recover(time.time())
+        self.timers.schedule_settle()
+        self._kick_blobs()
+        self.timers.schedule_retry()
+        self.metrics.phase("initial_scan", t)
+        trim_heap()
+        self.status.scan_done = True
+        self.timers.write_status()  # at once: scripts (and the bench) wait for scan_done
+        if changes:
+            log.info("recorded %d local change(s) made while PeerVault was not running", changes)
+
+    async def watch_loop(self) -> None:
+        async for changes in watch(
+            self.root, self.stopping, self.cfg.watch_step_ms, self.cfg.watch_debounce_ms, self.engine.ignores
+        ):
+            t = time.perf_counter()
+            rels = changes.paths
+            log.debug(
+                "watcher reported %s%s",
+                ", ".join(sorted(rels)[:5]) + (" …" if len(rels) > 5 else ""),
+                f" and {len(changes.moves)} move(s)" if changes.moves else "",
+            )
+            try:
+                if changes.overflow:  # the watcher lost events (queue overflow): look at everything
+                    if self.engine.reconcile(time.time()):
+                        self.timers.schedule_flush()
+                if (rels or changes.moves) and self.engine.local_paths(rels, time.time(), moves=changes.moves):
+                    self.metrics.record_local(time.perf_counter() - t)
+                    self.timers.schedule_flush()
+                    moved = {p for move in changes.moves for p in move}
+                    self._publish("local_change", paths=sorted(rels | moved)[:1000])
+                self.engine.take_written()  # notes laid out again after a local change: not news from a peer
+                self.timers.schedule_settle()
+            except VaultGone as exc:
+                self._halt(exc)
+                return
+            except Exception as exc:  # noqa: BLE001 - keep watching; reconcile will retry
+                log.exception("could not record local changes to %s", ", ".join(sorted(rels)[:3]))
+                self._publish("error", message=f"could not record local changes: {exc}", paths=sorted(rels)[:20])
+
+    async def reconcile_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.reconcile_interval_s)
+            try:
+                if self.engine.reconcile(time.time()):
+                    self.timers.schedule_flush()
+            except VaultGone as exc:
+                self._halt(exc)
+                return
+            self.engine.recover(time.time())  # notes that could not be written before (a folder in the way)
+            self.timers.schedule_settle()

@@ -1,0 +1,57 @@
+"""The daemon as the vault service's `Node`: what only a running daemon can do for an
+operation (push what it recorded, drop a device, dial, pause, restart), and the control
+API's server started beside the sync endpoint."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Conflict
+from ..net import endpoint as netep
+from ..protocol.codes import REMOVED_REASON
+
+if TYPE_CHECKING:
+    from .root import Daemon
+
+log = logging.getLogger(__name__)
+
+
+class DaemonNode:
+    def __init__(self, daemon: Daemon) -> None:
+        self.d = daemon
+
+    def runtime(self) -> dict[str, Any]:
+        return self.d.status.document(running=True)
+
+    def recorded(self) -> None:
+        self.d.timers.schedule_flush()
+        self.d.timers.schedule_settle()
+        self.d.timers.mark_status()
+
+    def drop_device(self, peer: str) -> None:
+        self.d.conns.drop_device(peer, REMOVED_REASON)
+
+    def endpoint_ticket(self) -> str:
+        return netep.ticket_for(self.d.ep)
+
+    def dial(self, peer: str) -> None:
+        self.d.conns.start_dialer(peer)
+
+    def set_paused(self, paused: bool) -> None:
+        self.d.conns.set_paused(paused)
+        self.d.timers.mark_status()
+
+    def sync_now(self) -> None:
+        if self.d.conns.paused:
+            raise Conflict("sync is paused on this device; `peervault resume` first")
+        if self.d.engine.reconcile(time.time()):
+            self.d.timers.schedule_flush()
+        self.d.conns.dial_now()
+
+    def restart(self, before: Callable[[], None]) -> None:
+        log.info("restarting the engine: this vault joins another")
+        self.d.outcome.restart = before
+        self.d.stopping.set()

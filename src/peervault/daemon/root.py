@@ -1,0 +1,255 @@
+"""Composition root: builds the parts for one vault, owns the tasks and the shutdown order.
+
+Modes:
+  run     watch the folder and sync live with every paired peer until SIGINT/SIGTERM
+  once    connect to paired peers, exchange everything, exit when converged (`sync`)
+  join    pair with the device in a ticket, then as `once`
+  serve   wait for one device to pair and sync, then exit (`invite` with no daemon running)
+
+The parts: `connections` (endpoint, accept, dial, links), `events` (what each session
+event does; local changes pushed, through `routing`'s rule), `timers` (when), `status`
+(daemon.json), `local` (watcher, reconcile, start-up scan).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..api.server import ControlServer
+from ..config import Config
+from ..errors import VaultGone
+from ..metrics import Metrics
+from ..net import endpoint as netep
+from ..protocol.codes import Code
+from ..service.vault import VaultService
+from ..state import VaultState
+from ..store import removal
+from ..sync.blobs import BlobTransfers
+from ..sync.engine import Engine
+from ..sync.links import Link
+from .connections import Connections, bind
+from .events import Events, Outcome
+from .local import LocalChanges
+from .node import DaemonNode
+from .status import Status
+from .timers import Timers
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    def __init__(self, state: VaultState, cfg: Config, mode: str = "run", timeout: float = 30.0) -> None:
+        self.state = state
+        self.cfg = cfg
+        self.mode = mode
+        self.timeout = timeout
+        self.metrics = Metrics()
+        self.links: dict[str, Link] = {}
+        self.stopping = asyncio.Event()
+        self.outcome = Outcome()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.halted: VaultGone | None = None
+        self.on_ready: Callable[[], None] | None = None
+        self._held_seen = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    async def main(self) -> Outcome:
+        """Ready as soon as the transport is bound and the index loaded; in `run` mode the
+        folder is compared with the database in the background (stat first, reading only
+        what changed), so a 10,000-file vault starts as fast as an empty one."""
+        t0 = time.perf_counter()
+        self.ep = await bind(self.state, self.cfg)
+        self.metrics.phase("transport_init", t0)
+        t1 = time.perf_counter()
+        self.engine = Engine(self.state.root, self.state.store, self.cfg, time.time)
+        self.engine.take_forgotten()
+        self.blobs = BlobTransfers(
+            self.engine, self.links, self.cfg.max_concurrent_syncs, self._after_blob, time.monotonic, time.time
+        )
+        self.metrics.phase("index_load", t1)
+        self.node = DaemonNode(self)
+        self.service = VaultService(self.state, self.cfg, time.time, engine=self.engine, node=self.node)
+        self._compose()
+        self.api = ControlServer(self.state.dir, self.service, self.cfg.api_port, self.cfg.api_host, self.cfg.api_origins)
+        self.api.start()
+        if self.mode != "run":
+            self.local.initial_scan()  # one-shot modes: the peer must get everything in the handshake
+        self.engine.addrs = netep.direct_addrs(self.ep)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stopping.set)
+        self._tasks.append(asyncio.create_task(self.conns.accept_loop()))
+        if self.mode == "run":
+            self._tasks.append(asyncio.create_task(self.local.watch_loop()))
+            self._tasks.append(asyncio.create_task(self.local.background_scan()))
+            if self.cfg.background_sync:
+                self._tasks.append(asyncio.create_task(self.local.reconcile_loop()))
+        self.events.ready_at = time.perf_counter()
+        if self.mode in ("run", "once", "join"):
+            for peer in self.state.store.peers():
+                self.conns.start_dialer(peer.endpoint_id)
+        removed = removal.load(self.state.store)
+        if removed and self.mode in ("run", "once"):  # a reminder: else nothing says why it does not sync
+            log.warning(
+                "this device was removed from the vault (device %s said so): not dialling %d device(s); %s",
+                removed["by"][:10],
+                len(removed["peers"]),
+                self.conns.rejoin_hint(),
+            )
+        self.metrics.startup_done()
+        self.timers.write_status()
+        if self.on_ready is not None:
+            self.on_ready()
+        log.info(
+            "device %s serving vault %s on %s (%s profile, ready in %.0f ms)",
+            self.state.device_id[:10],
+            self.engine.vault_id.hex()[:8],
+            ", ".join(self.engine.addrs),
+            self.cfg.profile,
+            self.metrics.startup_ms,
+        )
+        try:
+            if self.mode == "run":
+                await self.stopping.wait()
+            else:
+                await self._until_done()
+        finally:
+            await self._shutdown()
+        if self.halted is not None:
+            raise self.halted
+        return self.outcome
+
+    def _compose(self) -> None:
+        """Build the parts around the engine. Links call back into the events, and the timers
+        into the events' push, which needs both: the lambdas look the part up when called."""
+        self.conns = Connections(
+            self.state,
+            self.cfg,
+            self.mode,
+            ep=self.ep,
+            engine=self.engine,
+            links=self.links,
+            blobs=self.blobs,
+            stopping=self.stopping,
+            on_event=lambda link, ev: self.events.on_event(link, ev),
+            mark_status=lambda: self.timers.mark_status(),
+        )
+        self.status = Status(
+            self.state,
+            self.cfg,
+            self.mode,
+            self.metrics,
+            engine=self.engine,
+            ep=self.ep,
+            blobs=self.blobs,
+            links=self.links,
+            suspended=self.conns.suspended,
+        )
+        self.timers = Timers(
+            self.engine,
+            self.cfg.debounce_ms / 1000,
+            flush=lambda keys: self.events.flush(keys),
+            write_status=self._write_status,
+            kick_blobs=self.blobs.kick,
+            halt=self._halt,
+        )
+        self.events = Events(
+            self.state,
+            engine=self.engine,
+            links=self.links,
+            conns=self.conns,
+            timers=self.timers,
+            status=self.status,
+            blobs=self.blobs,
+            metrics=self.metrics,
+            outcome=self.outcome,
+            publish=self._publish,
+        )
+        self.local = LocalChanges(
+            self.state.root,
+            self.engine,
+            self.cfg,
+            self.metrics,
+            timers=self.timers,
+            status=self.status,
+            kick_blobs=self.blobs.kick,
+            stopping=self.stopping,
+            halt=self._halt,
+            publish=self._publish,
+        )
+
+    def _publish(self, kind: str, **fields: Any) -> None:
+        self.service.events.publish(kind, time.time(), **fields)
+
+    def _write_status(self, running: bool = True) -> None:
+        """daemon.json, and what a look at the figures finds new: deletions the guard holds."""
+        self.status.write(running)
+        held = len(self.engine.held)
+        if held > self._held_seen:
+            reason = next(iter(self.state.store.held_deletions().values()))[2]
+            self._publish("held_deletions", count=held, reason=reason)
+        self._held_seen = held
+
+    def _halt(self, exc: VaultGone) -> None:
+        """The vault folder is gone or was replaced: publish nothing more, stop (the error is
+        the one line `run` prints as it exits)."""
+        self.halted = self.halted or exc
+        self.engine.clear_pending()
+        self.stopping.set()
+
+    def _after_blob(self) -> None:
+        """A blob arrived and its files were written (a local version may have been recorded)."""
+        self.timers.schedule_flush()
+        self.timers.schedule_settle()
+        self.timers.mark_status()
+
+    async def _until_done(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not self.stopping.is_set():
+            if self._finished():
+                return
+            if time.monotonic() > deadline:
+                return
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), 0.1)
+
+    def _finished(self) -> bool:
+        if self.outcome.refused:
+            return True
+        if self.mode == "serve":
+            return bool(self.outcome.paired & self.outcome.synced_peers)
+        if not self.blobs.settled():
+            return False  # binary files still on their way
+        if self.mode == "join":
+            return bool(self.outcome.synced_peers)
+        peers = {p.endpoint_id for p in self.state.store.peers()}
+        # once: every peer either synced, or its dialer gave up
+        waiting = [p for p in peers if p not in self.outcome.synced_peers and not self.conns.gave_up(p)]
+        return not waiting and bool(self.outcome.synced_peers or peers)
+
+    async def _shutdown(self) -> None:
+        """Stop answering the API, push what is pending, let each paired peer confirm it got
+        everything (PING/PONG barrier), close the links, stop the tasks and the endpoint, and
+        say so in daemon.json."""
+        await self.api.stop()
+        self.events.flush()
+        links = list(self.links.values())
+        paired = [lk for lk in links if lk.session.paired]  # a stranger gets no PING, only REFUSED
+        if paired:
+            await asyncio.gather(*(lk.barrier(2.0) for lk in paired), return_exceptions=True)
+        for lk in links:
+            lk.close(Code.OK, "peer is shutting down")
+        dialers = self.conns.dialers.values()
+        for t in [*self._tasks, *dialers]:
+            t.cancel()
+        await asyncio.gather(*self._tasks, *dialers, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ep.close(), 2.0)
+        self.timers.write_status(running=False)

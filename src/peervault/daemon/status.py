@@ -1,0 +1,89 @@
+"""daemon.json: what a running daemon tells `peervault status`.
+
+`status` reads this file, which the daemon rewrites within a second of a change (see
+`Timers.mark_status`) and at once on start, on stop and on SIGUSR1; so a status check
+costs the daemon nothing, and a full disk only leaves the file stale.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from ..config import Config
+from ..metrics import Metrics
+from ..net import endpoint as netep
+from ..state import VaultState
+from ..sync.blobs import BlobTransfers
+from ..sync.engine import Engine
+from ..sync.links import Link
+
+log = logging.getLogger(__name__)
+
+
+class Status:
+    def __init__(
+        self,
+        state: VaultState,
+        cfg: Config,
+        mode: str,
+        metrics: Metrics,
+        *,
+        engine: Engine,
+        ep: netep.Endpoint,
+        blobs: BlobTransfers,
+        links: dict[str, Link],
+        suspended: set[str],
+    ) -> None:
+        self.state = state
+        self.cfg = cfg
+        self.mode = mode
+        self.metrics = metrics
+        self.engine = engine
+        self.ep = ep
+        self.blobs = blobs
+        self.links = links
+        self.suspended = suspended  # the connections' set, read as it is at each write
+        self.scan_done = False  # `run`: the start-up comparison of folder and database finished
+        self._closed_bytes = [0, 0]  # sent, received over links that have closed
+
+    def link_closed(self, link: Link) -> None:
+        """A link's final Close: its byte counts outlive it, in the totals."""
+        self._closed_bytes[0] += link.stream.bytes_sent
+        self._closed_bytes[1] += link.stream.bytes_received
+
+    def document(self, running: bool) -> dict[str, Any]:
+        links = self.links
+        self.metrics.active_connections = len(links)
+        self.metrics.bytes_sent = self._closed_bytes[0] + sum(lk.stream.bytes_sent for lk in links.values())
+        self.metrics.bytes_received = self._closed_bytes[1] + sum(lk.stream.bytes_received for lk in links.values())
+        return {
+            "pid": os.getpid(),
+            "running": running,
+            "mode": self.mode,
+            "addrs": self.engine.addrs,
+            "endpoint_ticket": netep.ticket_for(self.ep),  # with the relay URL, when there is one
+            "connected": {p: lk.session.state.value for p, lk in links.items()},
+            "suspended": sorted(self.suspended),
+            "pending": len(self.engine.pending()),
+            "ignored": self.engine.ignored,
+            "blobs": {
+                "wanted": len(self.engine.wanted_blobs()),
+                "fetching": self.blobs.in_flight,
+                "bytes_received": self.blobs.received_bytes,
+            },
+            "ready": True,
+            "held_deletions": len(self.engine.held),
+            "scan_done": self.scan_done or self.mode != "run",
+            "metrics": {**self.metrics.snapshot(self.engine), "profile": self.cfg.profile},
+            "updated_at": time.time(),
+        }
+
+    def write(self, running: bool = True) -> None:
+        doc = self.document(running)
+        try:
+            self.state.write_runtime(doc)
+        except OSError as exc:  # a full disk: status is stale until space returns
+            log.warning("could not write %s/daemon.json: %s", self.state.dir, exc)

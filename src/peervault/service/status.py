@@ -1,0 +1,71 @@
+"""The vault's status: the database's figures, and the running daemon's live ones when the
+service runs inside it (`runtime` is the document the daemon also writes to daemon.json)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..crdt.index import VaultIndex
+from ..store import removal
+from ..vault.ignore import IgnoreRules
+from ..vault.scanner import scan
+
+
+def peer_rows(state: Any, runtime: dict[str, Any]) -> list[dict[str, Any]]:
+    connected = runtime.get("connected", {})
+    suspended = set(runtime.get("suspended", []))  # low-power: idle links closed until a change
+    removed = removal.load(state.store)  # a device of the vault refused us as removed (410)
+    return [
+        {
+            "id": p.endpoint_id,
+            "addrs": p.addrs,
+            "paired": p.pair_secret is None,
+            "connected": p.endpoint_id in connected,
+            "state": connected.get(p.endpoint_id) or ("suspended" if p.endpoint_id in suspended else None),
+            "last_seen": p.last_seen,
+            "removed_this_device": removed is not None and p.endpoint_id in removed["peers"],
+        }
+        for p in state.store.peers()
+    ]
+
+
+def collect(state: Any, runtime: dict[str, Any]) -> dict[str, Any]:
+    """`runtime` is {} when no daemon runs (the service was opened in-process)."""
+    store = state.store
+    snap = store.get_meta("index_snapshot")
+    entries = VaultIndex.load(bytes(snap), 1).entries() if snap else {}
+    files = store.files()
+    live_ids = {fid for fid, e in entries.items() if not e.deleted}
+    held = store.held_deletions()
+    peer_wipe = store.get_meta("peer_mass_deletion")
+    return {
+        "vault": str(state.root),
+        "device_id": state.device_id,
+        "vault_id": state.vault_id,
+        "daemon": {
+            "running": bool(runtime),
+            "pid": runtime.get("pid"),
+            "addrs": runtime.get("addrs", []),
+            "paused": bool(store.get_meta("paused")),
+        },
+        "peers": peer_rows(state, runtime),
+        "removed": removal.load(store),
+        "files": {
+            "tracked": len(files),
+            "in_index": len(live_ids),
+            "deleted": len(entries) - len(live_ids),
+            "not_yet_published": sum(1 for f in files if f.startswith("u")),
+            "ignored": runtime["ignored"] if "ignored" in runtime else scan(state.root, IgnoreRules.load(state.root))[1],
+        },
+        "pending_changes": runtime.get("pending", 0),
+        "binary_transfers": runtime.get("blobs", {"wanted": 0, "fetching": 0, "bytes_received": 0}),
+        "not_synced": [{"path": p, "reason": r} for p, r in store.unsynced().items()],
+        "held_deletions": {
+            "count": len(held),
+            "reason": next(iter(held.values()))[2] if held else None,
+            "paths": [path for path, _, _ in held.values()][:1000],
+        },
+        "peer_mass_deletion": json.loads(str(peer_wipe)) if peer_wipe else None,
+        "metrics": runtime.get("metrics", {}),
+    }

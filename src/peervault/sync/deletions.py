@@ -1,0 +1,93 @@
+"""Deletions made here: published, or held by the mass-deletion guard until the person decides.
+
+The guard's thresholds live in sync/deleteguard.py; this is what the engine does with
+its verdict: record the held ones (they survive a restart), publish them on `apply`,
+put the files back on `restore`, and note a peer's mass deletion for `status`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from ..crdt.index import Entry
+from ..vault.fsops import stat_of
+from . import localedits, writeback
+from .deleteguard import DeleteGuard, summary
+from .documents import batch, is_live
+from .tracked import abs_path, check_vault, forget
+
+if TYPE_CHECKING:
+    from .enginestate import EngineState
+
+log = logging.getLogger(__name__)
+
+
+def delete_or_hold(s: EngineState, fids: set[str], now: float) -> int:
+    """Publish these local deletions, or hold them all if they look like a wipe (see
+    sync/deleteguard.py); once some are held, later ones join them. Returns changes."""
+    if not fids:
+        return 0
+    check_vault(s)
+    published = {f for f in fids if not f.startswith("u") and (e := s.entries.get(f)) is not None and is_live(s, e)}
+    synced = sum(1 for f in s.files if not f.startswith("u"))
+    reason = s.guard.trips(len(published), synced, now) if published else None
+    if reason is None and s.held and published:
+        reason = "deletions are being held: this one waits with them"
+    if reason is not None:
+        rows = [(f, s.files[f].path) for f in sorted(published)]
+        s.store.hold_deletions(rows, now, reason)
+        first = not s.held
+        s.held.update(rows)
+        (log.warning if first else log.debug)(summary(reason, len(s.held)))  # logged once per hold
+        fids = fids - published
+    for fid in fids:
+        s.vanished.pop(fid, None)
+        localedits.local_delete(s, fid)
+    if reason is None:
+        s.guard.published(len(published), now)
+    return len(fids)
+
+
+def note_peer_deletions(s: EngineState, before: dict[str, Entry], changed: set[str], origin: str) -> None:
+    deleted = [f for f in changed if (old := before.get(f)) is not None and not old.deleted and s.entries[f].deleted]
+    live_before = sum(1 for e in before.values() if not e.deleted)
+    reason = DeleteGuard(s.cfg.delete_guard_percent, s.cfg.delete_guard_files).trips(len(deleted), live_before, s.now)
+    if reason is not None:
+        log.warning("%s deleted %d file(s) at once; `peervault deleted` lists them to restore", origin[:10], len(deleted))
+        s.store.set_meta("peer_mass_deletion", json.dumps({"peer": origin, "count": len(deleted), "at": s.now}))
+
+
+def release_held(s: EngineState, fids: set[str]) -> None:
+    fids = fids & set(s.held)
+    if fids:
+        s.store.release_held(fids)
+        for f in fids:
+            del s.held[f]
+
+
+def apply_held(s: EngineState, now: float) -> int:
+    """`peervault deletions apply`: publish the held deletions whose files are still gone
+    (a file put back meanwhile stays). Returns how many were published."""
+    fids = set(s.held)
+    with batch(s):
+        release_held(s, fids)
+        gone = {f for f in fids if f in s.files and stat_of(abs_path(s, s.files[f].path)) is None}
+        for fid in gone:
+            localedits.local_delete(s, fid)
+    s.guard.published(len(gone), now)
+    return len(gone)
+
+
+def restore_held(s: EngineState) -> int:
+    """`peervault deletions restore`: put the held files back from the vault's own copy
+    (the note, or the blob), with any edits peers made since. Returns files written."""
+    fids = set(s.held)
+    with batch(s):
+        release_held(s, fids)
+        for fid in fids:
+            if fid in s.files and stat_of(abs_path(s, s.files[fid].path)) is None:
+                forget(s, fid)  # no file here now: written afresh where the note belongs
+    writeback.write_out(s, fids)
+    return sum(1 for f in fids if f in s.files)

@@ -1,0 +1,160 @@
+"""Note documents and the batch they are saved in.
+
+A note is loaded on first use (through the cache) and saved at the end of the batch
+that changed it, in the same SQLite transaction as the files table and the index
+snapshot: a crash keeps all of a batch or none of it. Saving also records the version
+for `peervault history` and keeps the version summary current.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from ..config import Config
+from ..crdt import CrdtError, notes
+from ..crdt.index import Entry
+from ..crdt.notes import Note
+from ..store.db import Store
+from .doccache import DocCache
+
+if TYPE_CHECKING:
+    from .enginestate import EngineState
+
+INDEX_KEY = "index_snapshot"  # meta key of the vault index's snapshot
+INDEX = "index"  # pending-change key of the vault index (note ids are hex, so no clash)
+
+
+def open_cache(store: Store, cfg: Config, session_peer: int) -> DocCache[Note]:
+    """The lazy cache of notes, loading from and writing back to `store`."""
+
+    def load(file_id: str) -> tuple[Note, int] | None:
+        snap = store.load_doc(file_id)
+        return None if snap is None else (notes.load_note(snap, session_peer), len(snap))
+
+    def persist(file_id: str, doc: Note) -> int:
+        snap = notes.snapshot(doc)
+        store.save_doc(file_id, snap, notes.vv_bytes(doc), not file_id.startswith("u"))
+        return len(snap)
+
+    return DocCache(cfg.cache_docs, cfg.cache_bytes, load, persist)
+
+
+def doc(s: EngineState, file_id: str) -> Note | None:
+    pinned = s.pinned.get(file_id)
+    return pinned if pinned is not None else s.cache.get(file_id)
+
+
+def text(s: EngineState, file_id: str) -> str | None:
+    d = doc(s, file_id)
+    return None if d is None else notes.text_of(d)
+
+
+def is_live(s: EngineState, entry: Entry) -> bool:
+    """Deleted, unless the note holds edits the deleting device had not seen (edit wins)."""
+    if not entry.deleted:
+        return True
+    vv = s.versions.vvs.get(entry.file_id)
+    if vv is None or not entry.dvv:
+        return False
+    try:
+        return not notes.includes(entry.dvv, vv)
+    except CrdtError:
+        return False
+
+
+def save(s: EngineState, file_id: str, d: Note) -> None:
+    """Record a changed note: written back at the end of the batch (or at once outside one)."""
+    published = not file_id.startswith("u")
+    s.cache.put_dirty(file_id, d)
+    if published:
+        e, row = s.entries.get(file_id), s.files.get(file_id)
+        path = e.path if e is not None else row.path if row is not None else ""
+        s.new_versions.append((file_id, s.now, notes.frontiers(d), s.origin, path))
+    if not s.batch_depth:
+        flush_saves(s)
+    if published:
+        vv = notes.vv_bytes(d)
+        if file_id not in s.versions.vvs or ((e := s.entries.get(file_id)) is not None and e.deleted):
+            s.layout_version += 1  # a new note, or one whose liveness may change
+        s.versions.set(file_id, vv)
+
+
+@contextlib.contextmanager
+def saves_from(s: EngineState, origin: str) -> Iterator[None]:
+    """Changes saved meanwhile came from `origin` (a peer), not from this device."""
+    s.origin = origin
+    try:
+        yield
+    finally:
+        s.origin = "local"
+
+
+def flush_saves(s: EngineState) -> None:
+    """Write back the notes changed in this batch, and the versions history will list."""
+    s.cache.flush()
+    if s.new_versions:
+        s.store.add_versions(s.new_versions)
+        s.new_versions = []
+
+
+def mark_pending(s: EngineState, file_id: str, before: bytes | None) -> None:
+    if not file_id.startswith("u") and file_id not in s.pending:
+        s.pending[file_id] = before
+
+
+def index_changed(s: EngineState, file_id: str, before: bytes | None) -> None:
+    entry = s.index.entry(file_id)
+    if entry is None:
+        s.entries.pop(file_id, None)
+    else:
+        s.entries[file_id] = entry
+    reindex(s)
+    s.pending.setdefault(INDEX, before)
+
+
+def reindex(s: EngineState) -> None:
+    """Index entries changed: layouts must be recomputed, the snapshot saved (once per batch)."""
+    s.layout_version += 1
+    s.index_unsaved = True
+
+
+@contextlib.contextmanager
+def batch(s: EngineState) -> Iterator[None]:
+    """One SQLite transaction per batch of changes, with the index snapshot saved once."""
+    with s.store.transaction():
+        s.batch_depth += 1
+        try:
+            yield
+        except BaseException:
+            s.cache.discard_dirty()  # rolled back: reload those notes from the database
+            s.new_versions = []
+            raise
+        finally:
+            s.batch_depth -= 1
+        flush_saves(s)
+        if s.index_unsaved:
+            s.store.set_meta(INDEX_KEY, s.index.snapshot())
+            s.index_unsaved = False
+
+
+def written_version(s: EngineState, file_id: str, d: Note, text: str, base: bytes = b"") -> bytes | None:
+    """A recent version of the note, later than `base` (what the disk was known to show),
+    whose text is `text`; None if there is none. A kill -9 between writing a note's file
+    and committing that it is written leaves the file showing a version this device wrote
+    but never recorded; if updates arrive before the file is looked at again, it is
+    neither a local edit (diffed against `base`) nor a foreign copy (merged in): either
+    would add its text to the note a second time."""
+    if base == notes.frontiers(d):
+        return None  # nothing arrived since the disk was written: an ordinary edit
+    try:
+        since = notes.vv_at(d, base) if base else None
+        for _, frontiers, _, _ in reversed(s.store.versions(file_id)[-16:]):
+            if since is not None and notes.includes(since, notes.vv_at(d, frontiers)):
+                continue  # the disk showed that one already: going back to it is an edit
+            if notes.text_at(d, frontiers) == text:
+                return frontiers
+    except CrdtError:
+        pass
+    return None

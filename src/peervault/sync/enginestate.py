@@ -1,0 +1,93 @@
+"""Everything the engine knows, in one object its parts share.
+
+The engine's modules (documents, tracked, layout, settle, ingest, localedits,
+writeback, binaries, deletions, remote, publishing, catchup) are functions over this
+state; none keeps state of its own, so what one part changes every other part sees,
+as when they were one class. Loading it reads the database and the index snapshot;
+it never touches the notes themselves (they load lazily, through the cache).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+from ..config import STATE_DIR, Config
+from ..crdt.index import Entry, VaultIndex
+from ..crdt.notes import Note
+from ..store.db import FileRow, Store
+from ..vault.blobstore import BlobStore
+from ..vault.fsops import WriteBatch
+from ..vault.ignore import IgnoreRules
+from .deleteguard import DeleteGuard
+from .doccache import DocCache
+from .documents import INDEX_KEY, open_cache
+from .versions import VersionSummary
+
+
+def _ignores_case(folder: Path) -> bool:
+    """Whether this file system treats `A` and `a` as one name (macOS, Windows by default)."""
+    probe = folder / "CaseProbe"
+    try:
+        probe.touch()
+        try:
+            return (folder / "caseprobe").exists()
+        finally:
+            probe.unlink()
+    except OSError:
+        return False
+
+
+class EngineState:
+    def __init__(self, root: Path, store: Store, cfg: Config, clock: Callable[[], float]) -> None:
+        self.root = root
+        self.store = store
+        self.cfg = cfg
+        self.clock = clock  # wall clock, only for what the session asks (it has no wall time)
+        self.vault_id = bytes.fromhex(str(store.get_meta("vault_id")))
+        self.published = bool(store.get_meta("published", 1))
+        # A fresh Loro peer id per process: reusing one after state loss silently drops ops.
+        self.session_peer = secrets.randbits(63)
+        snap = store.get_meta(INDEX_KEY)
+        self.index = VaultIndex.load(snap, self.session_peer) if isinstance(snap, bytes) else VaultIndex.empty(self.session_peer)
+        self.entries: dict[str, Entry] = self.index.entries()
+        self.files: dict[str, FileRow] = store.files()
+        self.file_id_at: dict[str, str] = {row.path: file_id for file_id, row in self.files.items()}
+        self.layout_version = 0  # bumped whenever index entries change (layout may move)
+        self.layout_cache: tuple[int, dict[str, str]] = (-1, {})
+        self.index_unsaved = False
+        self.versions = VersionSummary(dict(store.published_versions()))
+        self.cache: DocCache[Note] = open_cache(store, cfg, self.session_peer)
+        self.batch_depth = 0
+        self.new_versions: list[tuple[str, float, bytes, str, str]] = []  # for the versions table
+        self.origin = "local"  # who made the changes being saved: "local" or a peer's id
+        self.pinned: dict[str, Note] = {}  # see remote.apply_docs
+        # What changed locally and is not yet pushed: note id (or INDEX) -> version before the change.
+        self.pending: dict[str, bytes | None] = {}
+        self.addrs: list[str] = []
+        self.blobs = BlobStore(root / STATE_DIR)
+        self.awaiting: dict[str, set[str]] = {}  # blob hash -> notes waiting for it to arrive
+        self.ignore = IgnoreRules.load(root)
+        self.case_insensitive = _ignores_case(root / STATE_DIR)
+        self.blocked: dict[str, str] = {}  # note id -> why it cannot be written here
+        self.failed_writes: set[str] = set()
+        self.written: list[tuple[str, bool]] = []  # (path, merged) of notes written, for the daemon's events
+        self.failed_before: set[str] = set()  # logged once at warning level, then quietly
+        self.ignored = 0  # files and folders the rules kept out, at the last full scan
+        self.path_checks: dict[str, str | None] = {}
+        self.write_batch: WriteBatch | None = None  # the disk writes of the batch under way
+        # Waiting out SETTLE_S (see settle.py): vanished notes, emptied paths, held-back writes.
+        self.vanished: dict[str, float] = {}
+        self.unsettled: dict[str, float] = {}
+        self.touched: dict[str, float] = {}  # path -> last local activity seen there
+        self.deferred: set[str] = set()
+        # Time of the operation under way: every operation that may save or write is given
+        # it by its caller (the engine never reads the clock for it).
+        self.now = 0.0
+        root_st = os.stat(root)
+        self.root_id = (root_st.st_dev, root_st.st_ino)  # see tracked.check_vault
+        self.guard = DeleteGuard(cfg.delete_guard_percent, cfg.delete_guard_files)
+        self.held = {f: path for f, (path, _, _) in store.held_deletions().items()}
+        self.stats = {"local_changes": 0, "remote_changes": 0, "files_written": 0, "sync_errors": 0}

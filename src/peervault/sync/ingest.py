@@ -1,0 +1,226 @@
+"""Local ingest: changed paths -> read -> record as note edits, creates, renames, deletes.
+
+Two ways in: a full pass over the folder (`reconcile`, cheap by size and mtime unless
+something changed), and the paths the watcher reports (`local_paths`), with the moves
+it saw. Renames come first, exactly where the watcher saw them and by inode or
+unambiguous content where it did not (sync/renames.py), so a note keeps its history;
+what is still missing is then deleted (or held, see deletions.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from ..vault.fsops import Stat, content_hash, stat_of
+from ..vault.ignore import IGNORE_FILE
+from . import deletions, localedits, writeback
+from .binaries import ingest_blob, is_blob
+from .documents import batch, text
+from .layout import NOT_HERE
+from .renames import pair_renames
+from .tracked import abs_path, check_vault, digest_at, ignores, record, refresh_rules, row_at, scan
+
+if TYPE_CHECKING:
+    from .enginestate import EngineState
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**30:g} GB" if n >= 2**30 else f"{n / 2**20:g} MB"
+
+
+def reconcile(s: EngineState) -> int:
+    """Full pass over the folder: cheap (size+mtime) unless something changed. Returns changes."""
+    return sum(reconcile_steps(s, chunk=None))
+
+
+def reconcile_steps(s: EngineState, chunk: int | None = 256) -> Iterator[int]:
+    """`reconcile` cut into steps of `chunk` changed files (changes per step), so a daemon
+    starting on a large vault is ready at once and imports in the background without
+    stalling its peers. Deletions wait for the last step: a file missing from its old
+    path may turn up in a later step under a new one (a rename)."""
+    check_vault(s)
+    refresh_rules(s)
+    disk = scan(s)
+    by_path = {row.path: row for row in s.files.values()}
+    changed = sorted(rel for rel, st in disk.items() if (row := by_path.get(rel)) is None or row.stat != st.key)
+    gone = {fid for fid, row in s.files.items() if row.path not in disk}
+    # Renames are paired over the whole pass, not per step (a content shared by two new
+    # files in different steps is ambiguous, whichever step sees one of them first), and
+    # carried out first: a path a note left may hold a new file, read in some step.
+    looked_at = set(changed) | {s.files[f].path for f in gone}
+    yield _rename_unseen(s, {rel: disk[rel] for rel in changed}, gone)
+    step = chunk or max(len(changed), 1)
+    for i in range(0, len(changed), step):
+        part = {rel: disk[rel] for rel in changed[i : i + step]}
+        yield ingest(s, part, gone, final=True, delete_gone=False, paired=True)
+    changes = ingest(s, {}, gone, final=True, paired=True)
+    writeback.write_into(s, looked_at)
+    yield changes
+
+
+def local_paths(s: EngineState, rels: set[str], moves: Sequence[tuple[str, str]] = ()) -> int:
+    """Look again at these paths (files or folders, present or gone), at time `s.now`. See
+    `Engine.local_paths`. Returns changes."""
+    rels = set(rels)
+    changes = _apply_moves(s, moves, rels) if moves else 0
+    rules_changed = IGNORE_FILE in rels and refresh_rules(s)
+    present: dict[str, Stat] = {}
+    for rel in rels:
+        p = s.root.joinpath(*rel.split("/"))
+        if p.is_dir() and not p.is_symlink():
+            present.update(scan(s, rel))
+        elif not ignores(s, rel) and (st := stat_of(p)) is not None and not p.is_symlink():
+            present[rel] = st
+    gone = set()
+    for rel in rels:
+        if rel in s.file_id_at:
+            candidates = [s.file_id_at[rel]]
+        else:  # perhaps a folder that went away: everything tracked under it
+            prefix = rel + "/"
+            candidates = [fid for path, fid in s.file_id_at.items() if path.startswith(prefix)]
+        for fid in candidates:
+            if stat_of(s.root.joinpath(*s.files[fid].path.split("/"))) is None:
+                gone.add(fid)
+    changes += ingest(s, present, gone, s.now)
+    if rules_changed:
+        changes += reconcile(s)  # files a rule no longer keeps out are picked up now
+    writeback.write_into(s, rels | {src for src, _ in moves})
+    return changes
+
+
+def _apply_moves(s: EngineState, moves: Sequence[tuple[str, str]], rels: set[str]) -> int:
+    """Carry each tracked file a move took along (a folder move takes every file under
+    it) to its new path, and add to `rels` what must be looked at again: the new paths
+    (an edit may have come with the move), and a move's source that was not tracked.
+    A move onto a tracked note (an editor saving through a temp file renamed over it) is
+    an edit of that note: the note keeps its identity, the moved one's file is gone."""
+    changes = 0
+    with batch(s):
+        for src, dst in moves:
+            rels.add(dst)
+            if src in s.file_id_at:
+                carried = [(src, dst)]
+            else:
+                prefix = src + "/"
+                carried = [(p, dst + p[len(src) :]) for p in sorted(s.file_id_at) if p.startswith(prefix)]
+            for old, new in carried:
+                fid = s.file_id_at[old]
+                if ignores(s, new) or new in s.file_id_at:
+                    rels.update((old, new))  # old is gone (a delete after settling); new looked at
+                    continue
+                s.vanished.pop(fid, None)
+                localedits.local_rename(s, fid, new, Stat(*s.files[fid].stat))
+                changes += 1
+    return changes
+
+
+def ingest_paths(s: EngineState, rels: set[str], now: float) -> int:
+    present = {r: st for r in rels if (st := stat_of(s.root.joinpath(*r.split("/")))) is not None}
+    gone = {s.file_id_at[r] for r in rels if r in s.file_id_at and r not in present}
+    return ingest(s, present, gone, now, final=True)
+
+
+def _rename_unseen(s: EngineState, changed: dict[str, Stat], gone: set[str]) -> int:
+    """Carry out the renames the watcher did not report (see sync/renames.py) among these
+    changed paths; the notes found renamed leave `gone`. Candidates: the files gone, those
+    still waiting out their settle, and, by inode alone, those whose path now holds another
+    file (renamed away while a new file took the name, as a new `Untitled.md` does)."""
+    new = {r: st for r, st in changed.items() if r not in s.file_id_at}
+    replaced_at = {
+        r: st
+        for r, st in changed.items()
+        if (row := row_at(s, r)) is not None and row.ino and (row.dev, row.ino) != (st.dev, st.ino)
+    }
+    candidates = {
+        f: s.files[f]
+        for f in gone | set(s.vanished)
+        if f in s.files and (f in gone or stat_of(abs_path(s, s.files[f].path)) is None)  # (a save brought it back)
+    }
+    replaced = {s.file_id_at[r]: s.files[s.file_id_at[r]] for r in replaced_at}
+    if not (new or replaced_at) or not (candidates or replaced):
+        return 0
+    blobs = {f for f in (*candidates, *replaced) if is_blob(s, s.files[f])}
+    renames = pair_renames(candidates, new, lambda rel, blob: digest_at(s, rel, blob), blobs, replaced, replaced_at)
+    # A file renamed onto a tracked name is an edit of the note there (as a watched move
+    # is), unless that note moved on too (a swap, a cycle of names).
+    while bad := {r for r in renames if r in s.file_id_at and s.file_id_at[r] not in renames.values()}:
+        for r in bad:
+            del renames[r]
+    with batch(s):
+        for fid in renames.values():  # free every old name first: names may be swapped
+            del s.file_id_at[s.files[fid].path]
+        for rel, fid in sorted(renames.items()):
+            gone.discard(fid)
+            s.vanished.pop(fid, None)
+            deletions.release_held(s, {fid})
+            localedits.local_rename(s, fid, rel, Stat(*s.files[fid].stat))  # stat kept: read again
+    return len(renames)
+
+
+def ingest(
+    s: EngineState,
+    present: dict[str, Stat],
+    gone: set[str],
+    now: float | None = None,
+    final: bool = False,
+    delete_gone: bool = True,
+    paired: bool = False,
+) -> int:
+    """Record local changes. `now` is given for what the watcher reported: a file that
+    vanished or emptied then waits out its settle (see settle.py), unless `final`
+    (start-up, periodic reconcile, settle): whatever is missing now is deleted. `gone`
+    loses the notes found renamed (unless `paired`: the caller did that); with
+    `delete_gone` False the rest are left for a later call."""
+    grace = now is not None and not final
+    changes = 0 if paired else _rename_unseen(s, present, gone)
+    with batch(s):
+        for rel in sorted(present):
+            row = row_at(s, rel)
+            st = present[rel]
+            if row is not None:
+                s.vanished.pop(row.file_id, None)  # it came back: a save, not a delete
+                deletions.release_held(s, {row.file_id})  # put back by hand: synced as it is now
+            if row is not None and row.stat == st.key:
+                continue
+            if st.size > s.cfg.max_file_bytes:
+                s.store.set_unsynced(rel, f"larger than the {_mb(s.cfg.max_file_bytes)} limit (max_file_bytes)")
+                continue
+            if st.size > s.cfg.text_max_bytes or is_blob(s, row):
+                changes += ingest_blob(s, rel, row, st, now)
+                continue
+            try:
+                data = s.root.joinpath(*rel.split("/")).read_bytes()
+            except OSError:
+                continue  # vanished or unreadable: the next event or reconcile sees it
+            h = content_hash(data)
+            if row is not None and row.hash == h:
+                record(s, row.file_id, rel, st, h, row.base)
+                continue
+            try:
+                new = data.decode("utf-8")
+            except UnicodeDecodeError:
+                changes += ingest_blob(s, rel, row, st, now)
+                continue
+            if now is not None:
+                s.touched[rel] = now
+            if grace and not new and row is not None and text(s, row.file_id):
+                s.unsettled.setdefault(rel, now)  # type: ignore[arg-type]
+                continue
+            s.unsettled.pop(rel, None)
+            s.store.set_unsynced(rel, None)
+            changes += 1
+            if row is not None:
+                localedits.local_edit(s, row, new, st, h)
+            else:
+                localedits.local_create(s, rel, new, st, h)
+        if delete_gone and grace:
+            for fid in gone:
+                s.vanished.setdefault(fid, now)  # type: ignore[arg-type]
+        elif delete_gone:
+            changes += deletions.delete_or_hold(s, gone - set(s.held), s.now if now is None else now)
+        for rel, reason in list(s.store.unsynced().items()):
+            if not reason.startswith(NOT_HERE) and stat_of(s.root.joinpath(*rel.split("/"))) is None:
+                s.store.set_unsynced(rel, None)  # a local file that is gone: nothing to report
+    s.stats["local_changes"] += changes
+    return changes

@@ -1,0 +1,114 @@
+"""Layout: where each live note belongs on disk, decided the same way on every device.
+
+Two live notes on one path (concurrent renames onto one name) are twins: the smallest
+id keeps the name, the others get `name (id6).ext`. A path this device cannot hold
+(refused as unsafe, a name Windows forbids, a case collision where the file system
+ignores case) is blocked: reported by `status`, never written and never removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections import defaultdict
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from ..errors import UnsafePath
+from ..vault.paths import check_remote_path, printable_path, windows_problem
+from .documents import is_live
+
+if TYPE_CHECKING:
+    from .enginestate import EngineState
+
+log = logging.getLogger(__name__)
+
+ON_WINDOWS = sys.platform == "win32"  # names Windows cannot hold are reported, not written
+NOT_HERE = "cannot be written here: "  # status reasons about peers' notes (not local files)
+
+
+def layout(s: EngineState) -> dict[str, str]:
+    """Where each live note belongs on disk. Duplicate live paths (rare: concurrent
+    renames onto one name) resolve deterministically: the smallest id keeps the name.
+    Cached until an index entry changes or a note appears or may come back to life."""
+    if s.layout_cache[0] != s.layout_version:
+        s.layout_cache = (s.layout_version, _compute(s))
+    return s.layout_cache[1]
+
+
+def misplaced(s: EngineState, places: dict[str, str]) -> set[str]:
+    return {fid for fid, row in s.files.items() if not fid.startswith("u") and places.get(fid) != row.path}
+
+
+def _compute(s: EngineState) -> dict[str, str]:
+    """Also decides `blocked`: notes that cannot be written here (a refused path, a case
+    collision). They are listed by `status` and left alone: never written, never removed,
+    so a peer's rename to a bad path cannot delete the file here either."""
+    by_path: dict[str, list[str]] = defaultdict(list)
+    blocked: dict[str, str] = {}
+    for fid, e in s.entries.items():
+        if (fid in s.versions.vvs or e.kind == "blob") and is_live(s, e):
+            problem = _path_problem(s, e.path)
+            if problem is not None:
+                blocked[fid] = problem
+                continue
+            by_path[e.path].append(fid)
+    out: dict[str, str] = {}
+    for path, fids in by_path.items():
+        if len(fids) > 1:
+            fids.sort()
+            p = PurePosixPath(path)
+            for fid in fids[1:]:
+                out[fid] = str(p.with_name(f"{p.stem} ({fid[:6]}){p.suffix}"))
+        out[fids[0]] = path
+    if s.case_insensitive:
+        for fid, holder in _case_collisions(s, out).items():
+            blocked[fid] = f"differs only in case from {holder}, and this file system ignores case"
+            del out[fid]
+    _report_blocked(s, blocked)
+    return out
+
+
+def _report_blocked(s: EngineState, blocked: dict[str, str]) -> None:
+    """Keep `status`'s list of notes that cannot be written here current."""
+    for fid, reason in blocked.items():
+        if s.blocked.get(fid) != reason:
+            path = s.entries[fid].path
+            log.warning("not writing %s from a peer: %s", path[:200], reason)
+            s.store.set_unsynced(printable_path(path), NOT_HERE + reason)
+    for fid in set(s.blocked) - set(blocked):
+        e = s.entries.get(fid)
+        if e is not None:
+            s.store.set_unsynced(printable_path(e.path), None)
+    s.blocked = blocked
+
+
+def _case_collisions(s: EngineState, places: dict[str, str]) -> dict[str, str]:
+    """On a file system that ignores case, paths differing only in case are one file: the
+    one already here (else the smallest id) keeps it; each other is reported, not written,
+    and never deleted. Returns blocked id -> the path that holds its place."""
+    holder: dict[str, str] = {}
+    blocked = {}
+    for fid in sorted(places, key=lambda f: (f not in s.files, f)):
+        key = places[fid].casefold()
+        if key in holder:
+            blocked[fid] = holder[key]
+        else:
+            holder[key] = places[fid]
+    return blocked
+
+
+def _path_problem(s: EngineState, path: str) -> str | None:
+    """Why a peer's path cannot be used here, or None. Memoised: layouts are recomputed
+    after every batch of a large sync, and the rules depend on the path alone."""
+    if path in s.path_checks:
+        return s.path_checks[path]
+    problem = None
+    try:
+        check_remote_path(path)  # (local ignore rules decide what is picked up, not this)
+        if ON_WINDOWS:
+            problem = windows_problem(path)
+    except UnsafePath as exc:
+        problem = str(exc)
+    s.path_checks[path] = problem
+    return problem

@@ -1,0 +1,121 @@
+"""The remote side: what peers send (index and note updates) and the devices of the vault.
+
+Updates are imported and committed first, then written to disk (writeback.py): a
+crash between the two is finished at the next start from the pending-writes table.
+What brought nothing new is reported as such, so it is not forwarded again (in a
+triangle of links an update would otherwise circle for ever).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ..crdt import CrdtError, notes
+from ..crdt.notes import Note
+from . import writeback
+from .deletions import note_peer_deletions
+from .documents import INDEX, batch, doc, reindex, save, saves_from
+
+if TYPE_CHECKING:
+    from .enginestate import EngineState
+
+log = logging.getLogger(__name__)
+
+
+def apply_index(s: EngineState, blob: bytes, origin: str) -> bool:
+    """Import index updates; False if they held nothing new. A peer's deletions are
+    applied, but a mass deletion among them is recorded for `status` to show."""
+    before = s.entries
+    vv_before = s.index.vv()
+    with batch(s):
+        s.index.apply(blob)
+        if notes.includes(vv_before, s.index.vv()):
+            return False
+        s.entries = s.index.entries()
+        if (repaired := s.index.keep_later_blobs(before, s.entries)) is not None:
+            s.pending.setdefault(INDEX, repaired)  # a later blob value lost to an earlier one
+        reindex(s)
+        changed = {fid for fid, e in s.entries.items() if before.get(fid) != e}
+        s.store.add_pending_writes(changed)
+        note_peer_deletions(s, before, changed, origin)
+    writeback.write_out(s, changed)
+    s.stats["remote_changes"] += len(changed)
+    return True
+
+
+def apply_docs(s: EngineState, entries: tuple[tuple[bytes, bytes], ...], origin: str) -> tuple[tuple[bytes, bytes], ...]:
+    """Import a batch of note updates; returns the entries that brought something new (to
+    forward to others: what only repeats known operations stops here)."""
+    changed = set()
+    accepted: list[tuple[bytes, bytes]] = []
+    # The batch's notes stay at hand until written out, even if the cache is smaller
+    # than the batch (an initial sync would otherwise reload each note it just imported).
+    pinned: dict[str, Note] = {}
+    s.pinned = pinned
+    with batch(s), saves_from(s, origin):
+        for raw_id, blob in entries:
+            fid = raw_id.hex()
+            d = doc(s, fid) or notes.empty_note(s.session_peer)
+            vv_before = notes.vv_bytes(d)
+            try:
+                notes.apply(d, blob)
+                if fid in s.versions.vvs and notes.includes(vv_before, notes.vv_bytes(d)):
+                    continue  # nothing new: a duplicate (forwarded by another device)
+            except CrdtError as exc:
+                s.stats["sync_errors"] += 1
+                log.warning("refused an update for note %s: %s", fid, exc)
+                # The in-memory copy may be half-applied: rebuild it from the database
+                # plus the good updates of this batch (they are not saved yet).
+                s.cache.discard(fid)
+                pinned.pop(fid, None)
+                good = [b for r, b in accepted if r == raw_id]
+                if good:
+                    d = doc(s, fid) or notes.empty_note(s.session_peer)
+                    for b in good:
+                        notes.apply(d, b)
+                    save(s, fid, d)
+                    pinned[fid] = d
+                continue
+            save(s, fid, d)
+            pinned[fid] = d
+            changed.add(fid)
+            accepted.append((raw_id, blob))
+        s.store.add_pending_writes(changed)
+    try:
+        writeback.write_out(s, changed)
+    finally:
+        s.pinned = {}
+    s.stats["remote_changes"] += len(changed)
+    return tuple(accepted)
+
+
+def forget_device(s: EngineState, endpoint_id: str) -> None:
+    """`peervault forget`: this device drops the peer, and tells the others through the index."""
+    with batch(s):
+        before = s.index.vv()
+        s.index.forget_device(endpoint_id)
+        s.pending.setdefault(INDEX, before)
+        s.index_unsaved = True
+        s.store.remove_peer(endpoint_id)
+
+
+def take_forgotten(s: EngineState) -> set[str]:
+    """Paired devices another device has removed from the vault (dropped here too, now)."""
+    gone = s.index.forgotten() & {p.endpoint_id for p in s.store.peers()}
+    for peer in gone:
+        s.store.remove_peer(peer)
+    return gone
+
+
+def accept_pairing(s: EngineState, peer: str, vault_id: bytes, secret: bytes, now: float) -> bool:
+    if vault_id != s.vault_id or not s.store.redeem_invite(secret, peer, now):
+        return False
+    with batch(s):
+        s.store.add_peer(peer, [])
+        if peer in s.index.forgotten():  # removed before, invited again: readmitted everywhere
+            before = s.index.vv()
+            s.index.readmit_device(peer)
+            s.pending.setdefault(INDEX, before)
+            s.index_unsaved = True
+    return True

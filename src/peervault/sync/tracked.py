@@ -1,0 +1,141 @@
+"""Tracked files: which file on disk is which note, and what the disk held when last seen.
+
+A row records a file's path, stat and content hash, and the note version its content
+shows (`base`): a local edit is diffed against exactly that. The rows, the path ->
+id map and the folder's ignore rules are looked after here; so are the id a new
+file gets, and the check that the vault folder itself is still the one we know.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..config import STATE_DIR
+from ..crdt.index import file_id_for
+from ..errors import VaultGone
+from ..store.db import FileRow
+from ..vault.blobstore import hash_file
+from ..vault.fsops import Stat, content_hash, stat_of
+from ..vault.ignore import IGNORE_FILE, IgnoreRules
+from ..vault.scanner import scan as scan_folder
+from .documents import is_live, text
+
+if TYPE_CHECKING:
+    from .enginestate import EngineState
+
+log = logging.getLogger(__name__)
+
+
+def abs_path(s: EngineState, rel: str) -> Path:
+    return s.root.joinpath(*rel.split("/"))
+
+
+def row_at(s: EngineState, rel: str) -> FileRow | None:
+    file_id = s.file_id_at.get(rel)
+    return None if file_id is None else s.files.get(file_id)
+
+
+def record(s: EngineState, file_id: str, rel: str, st: Stat, h: bytes, base: bytes) -> None:
+    row = FileRow(file_id, rel, st.size, st.mtime_ns, h, base, st.ino, st.ctime_ns, st.dev)
+    other = s.file_id_at.get(rel)
+    if other is not None and other != file_id:
+        s.files.pop(other, None)
+    old = s.files.get(file_id)
+    if old is not None and old.path != rel and s.file_id_at.get(old.path) == file_id:
+        del s.file_id_at[old.path]
+    s.files[file_id] = row
+    s.file_id_at[rel] = file_id
+    s.store.put_file(row)
+
+
+def forget(s: EngineState, file_id: str) -> None:
+    """This device no longer has a file for `file_id` on disk."""
+    row = s.files.pop(file_id, None)
+    if row is not None and s.file_id_at.get(row.path) == file_id:
+        del s.file_id_at[row.path]
+    s.store.delete_file(file_id)
+
+
+def local_changed(s: EngineState, row: FileRow) -> tuple[bytes, Stat] | None:
+    """The disk content of `row` if the user changed it since we last read or wrote it."""
+    path = s.root.joinpath(*row.path.split("/"))
+    st = stat_of(path)
+    if st is None or st.key == row.stat:
+        return None
+    data = path.read_bytes()
+    if content_hash(data) == row.hash:
+        record(s, row.file_id, row.path, st, row.hash, row.base)
+        return None
+    return data, st
+
+
+def digest_at(s: EngineState, rel: str, blob: bool) -> bytes | None:
+    path = s.root.joinpath(*rel.split("/"))
+    try:
+        return bytes.fromhex(hash_file(path)[0]) if blob else content_hash(path.read_bytes())
+    except OSError:
+        return None
+
+
+def alloc_id(s: EngineState, rel: str, text_now: str | None = None) -> str:
+    """Deterministic: the same path created on two devices gets the same id (and merges).
+    A deleted note whose exact text comes back at its path (a restore) is the same note."""
+    for attempt in range(10_000):
+        file_id = file_id_for(rel, attempt)
+        entry = s.entries.get(file_id)
+        if entry is None and file_id not in s.versions.vvs:
+            return file_id
+        if entry is not None and entry.path == rel and is_live(s, entry) and file_id not in s.files:
+            return file_id
+        if entry is not None and entry.path == rel and entry.deleted and file_id not in s.files and text_now is not None:
+            if entry.kind == "text" and text(s, file_id) == text_now:
+                return file_id
+    raise RuntimeError(f"no free file id for {rel}")
+
+
+def ignores(s: EngineState, rel: str) -> bool:
+    """The rules keep `rel` out, and it is not a file synced before they did (as in git,
+    a synced file stays synced until deleted: a new rule never deletes it elsewhere)."""
+    return rel not in s.file_id_at and s.ignore.ignores(rel)
+
+
+def scan(s: EngineState, under: str | None = None) -> dict[str, Stat]:
+    """The files the rules let through, plus tracked files they now match."""
+    disk, ignored = scan_folder(s.root, s.ignore, under)
+    if under is None:
+        s.ignored = ignored
+    prefix = "" if under is None else under + "/"
+    for path in s.file_id_at:
+        if path not in disk and path.startswith(prefix) and s.ignore.ignores(path):
+            st = stat_of(s.root.joinpath(*path.split("/")))
+            if st is not None:
+                disk[path] = st
+    return disk
+
+
+def refresh_rules(s: EngineState) -> bool:
+    """Reload `.peervaultignore`; True if the rules changed."""
+    rules = IgnoreRules.load(s.root)
+    if rules.user_rules == s.ignore.user_rules:
+        return False
+    s.ignore = rules
+    log.info("ignore rules changed (%s)", IGNORE_FILE)
+    return True
+
+
+def check_vault(s: EngineState) -> None:
+    """Refuse to record deletions if the vault folder itself is gone or was replaced (an
+    unmounted drive, an empty mount point over it): that is not the user deleting notes."""
+    try:
+        st = os.stat(s.root)
+    except OSError:
+        st = None
+    if st is None or (st.st_dev, st.st_ino) != s.root_id or not (s.root / STATE_DIR).is_dir():
+        raise VaultGone(
+            f"the vault folder {s.root} has disappeared or was replaced (unmounted, moved, "
+            "or a new empty folder): sync stopped and nothing was deleted on other devices. "
+            "Put the folder back and run `peervault run` again"
+        )
