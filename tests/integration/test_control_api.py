@@ -159,3 +159,34 @@ def test_join_through_a_running_daemon(make_device):
                what="both notes on both devices")  # fmt: skip
     assert b.status()["vault_id"] == a.status()["vault_id"]
     assert b.proc.poll() is None  # the same daemon process, restarted inside
+
+
+def test_commands_print_the_same_through_the_daemon_and_in_process(make_device):
+    """One implementation: `history`, `deleted`, `deletions list`, `files` and `status` give the
+    same answer from the running daemon (socket) and from the command's own process."""
+    a = make_device("A")
+    a.write("n.md", "one\n")
+    a.start()
+    a.write("n.md", "one\ntwo\n")
+    wait_until(lambda: len(json.loads(a.cli("history", str(a.root), "n.md", "--json").stdout)) == 2, what="two versions")
+    a.write("gone.md", "bye\n")
+    wait_until(lambda: unix(a, "GET", "/files")[1]["total"] == 2, what="gone.md tracked")
+    (a.root / "gone.md").unlink()
+    wait_until(lambda: unix(a, "GET", "/deleted")[1] != [], what="gone.md deleted")
+    v = str(a.root)
+    commands = [["history", v, "n.md"], ["deleted", v], ["deletions", "list", v], ["files", v]]
+    through_daemon = [a.cli(*c, "--json").stdout for c in commands]
+    live = json.loads(a.cli("status", str(a.root), "--json").stdout)
+    assert live["daemon"]["running"]
+    gc = a.cli("gc", str(a.root))  # beside a running daemon: the daemon does it
+    assert "Forgot" in gc.stderr
+    a.stop()
+    assert not sock_of(a).exists()  # removed at shutdown
+    in_process = [a.cli(*c, "--json").stdout for c in commands]
+    assert in_process == through_daemon
+    offline = json.loads(a.cli("status", str(a.root), "--json").stdout)
+    assert not offline["daemon"]["running"]
+    for key in ("device_id", "vault_id", "files", "held_deletions", "not_synced", "peers"):
+        assert offline[key] == live[key], key
+    restored = a.cli("restore", str(a.root), "gone.md")
+    assert "Restored version 1 of gone.md" in restored.stderr and a.read("gone.md") == "bye\n"

@@ -24,6 +24,11 @@ def render(out: Console, info: dict[str, Any]) -> None:
         f"[bold]Daemon[/]    {'running, pid ' + str(d['pid']) + ' on ' + ', '.join(d['addrs']) if d['running'] else 'not running'}",
         highlight=False,
     )
+    if d.get("paused"):
+        out.print(
+            f"[bold yellow]Paused[/]    sync is paused on this device; `peervault resume {info['vault']}` syncs again",
+            highlight=False,
+        )
     if info["removed"]:
         r = info["removed"]
         out.print(

@@ -113,6 +113,7 @@ class Connections:
 
     async def _accept(self, inc: object) -> None:
         conn = None
+        arrived = time.monotonic()  # the pairing deadline counts from here, not from the stream
         try:
             acc = await asyncio.wait_for(inc.accept(), self.cfg.connect_timeout_s)  # type: ignore[attr-defined]
             conn = await asyncio.wait_for(acc.connect(), self.cfg.connect_timeout_s)
@@ -138,7 +139,7 @@ class Connections:
             log.info("removed device %s connected: refused (%d) unless it pairs with a new ticket", peer[:10], Code.REMOVED)
         elif not paired:
             log.info("unknown device %s connected: it must present a pairing ticket", peer[:10])
-        self.install(peer, stream, dialer=False, paired=paired, secret=None, removed=removed)
+        self.install(peer, stream, dialer=False, paired=paired, secret=None, removed=removed, arrived=arrived)
 
     # ------------------------------------------------------------------ dial
     def removed_us(self, peer: str) -> bool:
@@ -245,7 +246,15 @@ class Connections:
 
     # ------------------------------------------------------------------ links
     def install(
-        self, peer: str, stream: MessageStream, *, dialer: bool, paired: bool, secret: bytes | None, removed: bool = False
+        self,
+        peer: str,
+        stream: MessageStream,
+        *,
+        dialer: bool,
+        paired: bool,
+        secret: bytes | None,
+        removed: bool = False,
+        arrived: float | None = None,
     ) -> Link | None:
         existing = self.links.get(peer)
         if existing is not None and not existing.closed.is_set():
@@ -274,6 +283,8 @@ class Connections:
             pair_timeout=self.cfg.pair_timeout_s,
             removed=removed,
         )
+        if arrived is not None:  # a stranger gets pair_timeout from its connection's arrival, in all
+            session.pair_deadline = arrived + self.cfg.pair_timeout_s
         self.suspended.discard(peer)
         stream.compress_threshold = self.cfg.compress_threshold
         link = Link(peer, session, stream, self._on_event, time.monotonic)
