@@ -29,9 +29,15 @@ class Conflict(PeerVaultError):
 
 
 class Unauthorized(PeerVaultError):
-    """A control API request without the vault's token, or from a web page not allowed."""
+    """A control API request over TCP without the vault's token, or with a wrong one."""
 
     http_status = 401
+
+
+class Forbidden(PeerVaultError):
+    """A control API request from a web page whose origin is not in the allow-list."""
+
+    http_status = 403
 
 
 class NotAVault(PeerVaultError):

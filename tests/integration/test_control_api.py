@@ -81,7 +81,7 @@ def test_the_socket_is_the_owners_and_bad_requests_get_json_errors(make_device):
     got, err = unix(a, "POST", "/restore", raw=b"x" * 100_000, headers={"Content-Type": "application/json"})
     assert got == 413 and err["error"]["code"] == "BadRequest"
     got, err = unix(a, "GET", "/status", headers={"Origin": "https://evil.example"})
-    assert got == 401 and "web page" in err["error"]["message"]
+    assert got == 403 and "web page" in err["error"]["message"]
     assert unix(a, "GET", "/status")[0] == 200 and a.proc.poll() is None  # still serving
     assert a.read("n.md") == "one\n"
 

@@ -216,7 +216,8 @@ def device_log(dev: Device) -> str:
 
 
 def tree(root: Path, skip: tuple[str, ...] = (".peervault",)) -> dict[str, bytes]:
-    """Every file and link below `root` (links are not followed), with content or target."""
+    """Every file and link below `root` (links are not followed), with content or target;
+    a socket (the daemon's control.sock) is listed with no content, as it has none to read."""
     out: dict[str, bytes] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = Path(dirpath).relative_to(root)
@@ -224,7 +225,10 @@ def tree(root: Path, skip: tuple[str, ...] = (".peervault",)) -> dict[str, bytes
         for name in filenames + [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:
             p = Path(dirpath) / name
             rel = p.relative_to(root).as_posix()
-            out[rel] = b"-> " + os.readlink(p).encode() if p.is_symlink() else p.read_bytes()
+            if p.is_symlink():
+                out[rel] = b"-> " + os.readlink(p).encode()
+            else:
+                out[rel] = b"" if p.is_socket() else p.read_bytes()
     return out
 
 

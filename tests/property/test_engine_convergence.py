@@ -67,7 +67,6 @@ ops = st.one_of(
 )
 
 
-
 def _tree(root: Path) -> dict[str, str]:
     return {
         p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from peervault.api import access, openapi, prometheus
-from peervault.errors import BadRequest, BadTicket, Conflict, NotFound, PeerVaultError, Unauthorized, by_code
+from peervault.errors import BadRequest, BadTicket, Conflict, Forbidden, NotFound, PeerVaultError, Unauthorized, by_code
 from peervault.service.events import EventBus
 from peervault.service.operations import BY_NAME, OPERATIONS, coerce
 
@@ -52,9 +52,9 @@ def test_tcp_needs_the_token_and_web_pages_need_an_allowed_origin() -> None:
     for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": "Basic t0k"}, {"authorization": "Bearer "}):
         with pytest.raises(Unauthorized):
             access.check(headers, over_tcp=True, expected_token="t0k", origins=())
-    with pytest.raises(Unauthorized, match="web page"):
+    with pytest.raises(Forbidden, match="web page"):
         access.check({"origin": "https://evil.example", "authorization": "Bearer t0k"}, True, "t0k", ())
-    with pytest.raises(Unauthorized, match="web page"):
+    with pytest.raises(Forbidden, match="web page"):
         access.check({"origin": "https://evil.example"}, False, "t0k", ("app://obsidian.md",))
     access.check({"origin": "app://obsidian.md", "authorization": "Bearer t0k"}, True, "t0k", ("app://obsidian.md",))
 
@@ -111,7 +111,7 @@ def test_prometheus_text_has_one_typed_sample_per_metric() -> None:
 
 
 def test_error_codes_round_trip_to_their_class() -> None:
-    for cls in (BadRequest, NotFound, Conflict, BadTicket, Unauthorized):
+    for cls in (BadRequest, NotFound, Conflict, BadTicket, Unauthorized, Forbidden):
         assert by_code(cls.__name__) is cls
     assert by_code("SomethingNew") is PeerVaultError  # a newer daemon's error still reads as an error
     assert NotFound.http_status == 404 and Conflict.http_status == 409 and BadTicket.exit_code == 4

@@ -17,7 +17,6 @@ from twin_engines import Pair, deliver, engine, engine_pair, tree, write
 BODY = "".join(f"line {i}\n" for i in range(20))
 
 
-
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[Pair]:
     yield from engine_pair(tmp_path)

@@ -63,7 +63,9 @@ def fill(root: Path, n: int) -> dict[str, bytes]:
 
 
 def disk(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file() and ".peervault" not in p.parts}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file() and ".peervault" not in p.parts
+    }
 
 
 def synced(pair: Pair, n: int = 30) -> dict[str, bytes]:

@@ -22,7 +22,6 @@ from twin_engines import Pair, deliver, engine, engine_pair, tree, write
 ALL_BUCKETS = bytes(range(256))
 
 
-
 def tree_bytes(root: Path) -> dict[str, bytes]:
     return {
         p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file() and ".peervault" not in p.parts

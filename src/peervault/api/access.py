@@ -15,7 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
-from ..errors import Unauthorized
+from ..errors import Forbidden, Unauthorized
 
 TOKEN_FILE = "api-token"
 
@@ -39,10 +39,11 @@ def token(state_dir: Path) -> str:
 
 
 def check(headers: dict[str, str], over_tcp: bool, expected_token: str, origins: tuple[str, ...]) -> None:
-    """Raise Unauthorized (with what to do) unless the request may proceed."""
+    """Raise Forbidden (a web page's origin) or Unauthorized (the token), with what to do,
+    unless the request may proceed."""
     origin = headers.get("origin")
     if origin is not None and origin not in origins:
-        raise Unauthorized(f"requests from the web page {origin[:100]!r} are not allowed (api_origins in config.toml)")
+        raise Forbidden(f"requests from the web page {origin[:100]!r} are not allowed (api_origins in config.toml)")
     if not over_tcp:
         return
     given = headers.get("authorization", "")

@@ -15,7 +15,7 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
 def _error_responses() -> dict[str, Any]:
-    codes = sorted({cls.http_status for cls in _all_errors()} | {401, 404, 413, 500})
+    codes = sorted({cls.http_status for cls in _all_errors()} | {401, 403, 404, 413, 500})
     return {str(c): {"description": "an error", "content": {"application/json": {"schema": _ERROR}}} for c in codes}
 
 

@@ -89,7 +89,7 @@ class Device:
         if pid == self.proc.pid:
             return True
         try:
-            return psutil.Process(pid).ppid() == self.proc.pid
+            return int(psutil.Process(pid).ppid()) == self.proc.pid  # psutil has no types
         except psutil.Error:
             return False
 
@@ -109,11 +109,11 @@ class Device:
         return psutil.Process(int(self.runtime()["pid"]))
 
     def rss_mb(self) -> float:
-        return self.process().memory_info().rss / 2**20
+        return int(self.process().memory_info().rss) / 2**20  # psutil has no types
 
     def cpu_seconds(self) -> float:
         t = self.process().cpu_times()
-        return t.user + t.system
+        return float(t.user + t.system)
 
     def connected(self) -> int:
         return sum(1 for s in self.refresh().get("connected", {}).values() if s == "live")

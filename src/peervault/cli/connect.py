@@ -61,18 +61,27 @@ def connect(vault: str) -> Iterator[RemoteVault | LocalVault]:
         return
     state = VaultState.open(root)  # NotAVault, with what to do
     try:
-        if state.daemon_running():
-            pid = (state.runtime() or {}).get("pid", "?")
-            deadline = time.monotonic() + DAEMON_STARTING_S
-            while not client.answers():
-                if time.monotonic() > deadline:
-                    raise PeerVaultError(
-                        f"a PeerVault daemon (pid {pid}) holds {root} but its control API does not answer; "
-                        "if it is an older version, restart it"
-                    )
-                time.sleep(0.05)
+        if _daemon_answers(state, client):
             yield RemoteVault(client)
         else:
             yield LocalVault(state)
     finally:
         state.close()
+
+
+def _daemon_answers(state: Any, client: ControlClient) -> bool:
+    """The lock is held but the socket is silent: a daemon starting (its socket comes within
+    moments), one stopping (the lock goes soon), or another command working in-process.
+    Wait for one of those; False once nobody holds the vault."""
+    deadline = time.monotonic() + DAEMON_STARTING_S
+    while state.daemon_running():
+        if client.answers():
+            return True
+        if time.monotonic() > deadline:
+            pid = (state.runtime() or {}).get("pid", "?")
+            raise PeerVaultError(
+                f"{state.root} is held by another PeerVault process (pid {pid}) whose control API does not answer; "
+                "wait for it to finish, or restart the daemon if it is an older version"
+            )
+        time.sleep(0.05)
+    return False

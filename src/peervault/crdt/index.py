@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from loro import ExportMode, LoroDoc, VersionVector
+from loro import ExportMode, LoroDoc, LoroMap, ValueOrContainer, VersionVector
 
 from . import guard
 
@@ -76,12 +76,18 @@ class VaultIndex:
 
     def entries(self) -> dict[str, Entry]:
         raw = self._files.get_deep_value()
+        if not isinstance(raw, dict):  # a map's value is a dict; loro types it as any value
+            return {}
         return {fid: e for fid, v in raw.items() if (e := _entry(fid, v)) is not None}
 
     def entry(self, file_id: str) -> Entry | None:
         """One entry, without reading the whole index (that is O(vault size))."""
         v = self._files.get(file_id)
-        return None if v is None or v.container is None else _entry(file_id, v.container.get_deep_value())
+        # a plain value or another container where a peer should have put a map: malformed,
+        # never acted on
+        if v is None or not ValueOrContainer.is_container(v) or not isinstance(v.container, LoroMap):
+            return None
+        return _entry(file_id, v.container.get_deep_value())
 
     def put(self, file_id: str, path: str, kind: str = "text") -> None:
         entry = self._files.ensure_mergeable_map(file_id)
@@ -175,7 +181,8 @@ class VaultIndex:
         self.doc.commit()
 
     def forgotten(self) -> set[str]:
-        return {str(k) for k, v in self.doc.get_map(_FORGOTTEN).get_deep_value().items() if v is True}
+        forgotten = self.doc.get_map(_FORGOTTEN).get_deep_value()
+        return {str(k) for k, v in forgotten.items() if v is True} if isinstance(forgotten, dict) else set()
 
     def vv(self) -> bytes:
         return bytes(self.doc.oplog_vv.encode())
@@ -193,7 +200,7 @@ class VaultIndex:
         return bytes(self.doc.export(ExportMode.Snapshot()))
 
 
-def _entry(fid: str, v: object) -> Entry | None:
+def _entry(file_id: str, v: object) -> Entry | None:
     if not isinstance(v, dict) or not isinstance(v.get("path"), str):
         return None
     kind = str(v.get("kind", "text"))
@@ -204,8 +211,8 @@ def _entry(fid: str, v: object) -> Entry | None:
         # A stamped value says itself whether the file is deleted; an older one (no stamp)
         # left that to the `deleted` key. A blob's delete covers no note version: no dvv.
         deleted = bool(m[5]) if m[4] is not None else bool(v.get("deleted"))
-        return Entry(fid, v["path"], kind, deleted, b"", m[1], int(m[2]), int(m[3]), int(m[4] or 0))
-    return Entry(fid, v["path"], kind, bool(v.get("deleted")), bytes(v.get("dvv") or b""))
+        return Entry(file_id, v["path"], kind, deleted, b"", m[1], int(m[2]), int(m[3]), int(m[4] or 0))
+    return Entry(file_id, v["path"], kind, bool(v.get("deleted")), bytes(v.get("dvv") or b""))
 
 
 def _blob_value(blob: str, size: int, mtime_ms: int, stamp: int, deleted: bool) -> str:

@@ -6,7 +6,7 @@ import struct
 
 from loro import ExportMode, Frontiers, LoroDoc, VersionVector
 
-from . import genesis_peer, guard
+from . import CrdtError, genesis_peer, guard
 
 _CONTAINER = "content"
 
@@ -91,7 +91,10 @@ def vv_at(doc: LoroDoc, frontiers_bytes: bytes) -> bytes:
     if not frontiers_bytes:
         return vv_bytes(doc)
     f = guard("decode version", lambda: Frontiers.decode(frontiers_bytes))
-    return bytes(guard("resolve version", lambda: doc.frontiers_to_vv(f)).encode())
+    vv = guard("resolve version", lambda: doc.frontiers_to_vv(f))
+    if vv is None:  # a version this note's history does not contain
+        raise CrdtError("resolve version: not in this note's history")
+    return bytes(vv.encode())
 
 
 def updates_since(doc: LoroDoc, vv: bytes | None) -> bytes:

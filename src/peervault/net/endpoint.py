@@ -47,7 +47,7 @@ def patch_uniffi_write() -> None:
             rbuf = self.rbuf  # type: ignore[attr-defined]
             ctypes.memmove(ctypes.addressof(rbuf.data.contents) + rbuf.len, bytes(value), n)
 
-    builder.write = write
+    builder.write = write  # type: ignore[method-assign]  # the one deliberate patch of iroh's private class
     _patched = True
 
 
@@ -69,13 +69,14 @@ def endpoint_id_of(secret: bytes) -> str:
 
 async def bind(secret: bytes, *, no_relay: bool, bind_addr: str | None) -> Endpoint:
     patch_uniffi_write()
-    iroh.iroh_ffi.uniffi_set_event_loop(asyncio.get_running_loop())
+    # uniffi annotates BaseEventLoop, but only calls call_soon_threadsafe: any running loop does
+    iroh.iroh_ffi.uniffi_set_event_loop(asyncio.get_running_loop())  # type: ignore[arg-type]
     opts = EndpointOptions(
         preset=preset_minimal() if no_relay else preset_n0(),
         relay_mode=RelayMode.disabled() if no_relay else RelayMode.default_mode(),
         secret_key=secret,
         alpns=[ALPN],
-        **({"bind_addr": bind_addr} if bind_addr else {}),
+        bind_addr=bind_addr or None,  # None: iroh's default (any port)
     )
     return await Endpoint.bind(opts)
 

@@ -24,13 +24,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def delete_or_hold(s: EngineState, fids: set[str], now: float) -> int:
+def delete_or_hold(s: EngineState, file_ids: set[str], now: float) -> int:
     """Publish these local deletions, or hold them all if they look like a wipe (see
     sync/deleteguard.py); once some are held, later ones join them. Returns changes."""
-    if not fids:
+    if not file_ids:
         return 0
     check_vault(s)
-    published = {f for f in fids if not f.startswith("u") and (e := s.entries.get(f)) is not None and is_live(s, e)}
+    published = {f for f in file_ids if not f.startswith("u") and (e := s.entries.get(f)) is not None and is_live(s, e)}
     synced = sum(1 for f in s.files if not f.startswith("u"))
     reason = s.guard.trips(len(published), synced, now) if published else None
     if reason is None and s.held and published:
@@ -41,13 +41,13 @@ def delete_or_hold(s: EngineState, fids: set[str], now: float) -> int:
         first = not s.held
         s.held.update(rows)
         (log.warning if first else log.debug)(summary(reason, len(s.held)))  # logged once per hold
-        fids = fids - published
-    for fid in fids:
+        file_ids = file_ids - published
+    for fid in file_ids:
         s.vanished.pop(fid, None)
         localedits.local_delete(s, fid)
     if reason is None:
         s.guard.published(len(published), now)
-    return len(fids)
+    return len(file_ids)
 
 
 def note_peer_deletions(s: EngineState, before: dict[str, Entry], changed: set[str], origin: str) -> None:
@@ -59,21 +59,21 @@ def note_peer_deletions(s: EngineState, before: dict[str, Entry], changed: set[s
         s.store.set_meta("peer_mass_deletion", json.dumps({"peer": origin, "count": len(deleted), "at": s.now}))
 
 
-def release_held(s: EngineState, fids: set[str]) -> None:
-    fids = fids & set(s.held)
-    if fids:
-        s.store.release_held(fids)
-        for f in fids:
+def release_held(s: EngineState, file_ids: set[str]) -> None:
+    file_ids = file_ids & set(s.held)
+    if file_ids:
+        s.store.release_held(file_ids)
+        for f in file_ids:
             del s.held[f]
 
 
 def apply_held(s: EngineState, now: float) -> int:
     """`peervault deletions apply`: publish the held deletions whose files are still gone
     (a file put back meanwhile stays). Returns how many were published."""
-    fids = set(s.held)
+    file_ids = set(s.held)
     with batch(s):
-        release_held(s, fids)
-        gone = {f for f in fids if f in s.files and stat_of(abs_path(s, s.files[f].path)) is None}
+        release_held(s, file_ids)
+        gone = {f for f in file_ids if f in s.files and stat_of(abs_path(s, s.files[f].path)) is None}
         for fid in gone:
             localedits.local_delete(s, fid)
     s.guard.published(len(gone), now)
@@ -83,11 +83,11 @@ def apply_held(s: EngineState, now: float) -> int:
 def restore_held(s: EngineState) -> int:
     """`peervault deletions restore`: put the held files back from the vault's own copy
     (the note, or the blob), with any edits peers made since. Returns files written."""
-    fids = set(s.held)
+    file_ids = set(s.held)
     with batch(s):
-        release_held(s, fids)
-        for fid in fids:
+        release_held(s, file_ids)
+        for fid in file_ids:
             if fid in s.files and stat_of(abs_path(s, s.files[fid].path)) is None:
                 forget(s, fid)  # no file here now: written afresh where the note belongs
-    writeback.write_out(s, fids)
-    return sum(1 for f in fids if f in s.files)
+    writeback.write_out(s, file_ids)
+    return sum(1 for f in file_ids if f in s.files)

@@ -65,10 +65,10 @@ def publish_pending(s: EngineState) -> int:
     return n
 
 
-def _drop_unpublished(s: EngineState, ufid: str) -> None:
-    forget(s, ufid)
-    s.store.delete_doc(ufid)
-    s.cache.discard(ufid)
+def _drop_unpublished(s: EngineState, file_id: str) -> None:
+    forget(s, file_id)
+    s.store.delete_doc(file_id)
+    s.cache.discard(file_id)
 
 
 def take_pending(s: EngineState, keys: set[str] | None = None) -> list[m.IndexUpdates | m.DocUpdates]:

@@ -35,19 +35,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def write_out(s: EngineState, fids: set[str]) -> None:
+def write_out(s: EngineState, file_ids: set[str]) -> None:
     """Second step of applying remote updates (the first committed them): the disk."""
     with batch(s):
         s.write_batch = wb = WriteBatch(s.root)
         try:
-            materialize(s, fids)
+            materialize(s, file_ids)
         finally:
             s.write_batch = None
             wb.commit()  # durable before the commit that says the files are written
         awaiting = set().union(*s.awaiting.values()) if s.awaiting else set()
-        done = fids - s.deferred - awaiting - s.failed_writes
+        done = file_ids - s.deferred - awaiting - s.failed_writes
         s.store.clear_pending_writes(done)
-    if any(s.files[f].path == IGNORE_FILE for f in fids if f in s.files) and refresh_rules(s):
+    if any(s.files[f].path == IGNORE_FILE for f in file_ids if f in s.files) and refresh_rules(s):
         ingest.reconcile(s)  # a peer changed the rules: pick up what they no longer keep out
 
 
@@ -69,10 +69,10 @@ def _under_any(path: str, rels: set[str]) -> bool:
     return any("/".join(parts[:i]) in rels for i in range(1, len(parts)))
 
 
-def materialize(s: EngineState, fids: set[str]) -> None:
+def materialize(s: EngineState, file_ids: set[str]) -> None:
     """Bring the disk in line with the CRDT state for these notes (and any whose place moved)."""
     places, seen = layout(s), s.layout_version
-    todo = set(fids) | misplaced(s, places)
+    todo = set(file_ids) | misplaced(s, places)
     queue = sorted(todo)  # a heap: id order keeps every device's choices the same
     failed: set[str] = set()
     while queue:
@@ -258,9 +258,9 @@ def _merge_occupant(s: EngineState, file_id: str, d: Note, target: str, dst: Pat
 
 def retry_failed_writes(s: EngineState) -> bool:
     """Try again the disk writes that failed (space may be back). True if some still fail."""
-    fids, s.failed_writes = s.failed_writes, set()
-    if fids:
-        write_out(s, fids)
+    file_ids, s.failed_writes = s.failed_writes, set()
+    if file_ids:
+        write_out(s, file_ids)
     return bool(s.failed_writes)
 
 
