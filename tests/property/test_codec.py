@@ -43,6 +43,7 @@ MESSAGE_STRATEGIES: dict[type, st.SearchStrategy[m.Message]] = {
     m.BatchAck: st.builds(m.BatchAck, st.integers(0, 2**32 - 1)),
     m.BlobGet: st.builds(m.BlobGet, st.binary(min_size=32, max_size=32), st.integers(0, 2**64 - 1)),
     m.BlobHave: st.builds(m.BlobHave, st.booleans(), st.integers(0, 2**64 - 1)),
+    m.Presence: st.builds(m.Presence, ids, st.binary(max_size=m.MAX_PRESENCE)),
 }
 any_message = st.one_of(*MESSAGE_STRATEGIES.values())
 
@@ -51,7 +52,7 @@ def test_every_message_type_has_a_strategy() -> None:
     kinds = {cls.kind for cls in MESSAGE_STRATEGIES}
     all_types = set(m.Message.__args__)  # type: ignore[attr-defined]
     assert set(MESSAGE_STRATEGIES) == all_types
-    assert kinds == set(range(1, 16))
+    assert kinds == set(range(1, 17))
 
 
 # ------------------------------------------------------------------------------- frames

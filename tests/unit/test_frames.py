@@ -198,3 +198,16 @@ def test_feed_can_stop_after_one_frame_and_hand_back_the_raw_rest() -> None:
     dec = FrameDecoder()
     assert dec.feed(header + raw, limit=1) == [b"header"]
     assert dec.take_buffered() == raw and dec.buffered == 0
+
+
+def test_presence_over_its_limit_is_refused() -> None:
+    from peervault.errors import ProtocolError
+    from peervault.protocol import messages as m
+
+    big = m.encode(m.Presence(bytes(m.ID_LEN), bytes(m.MAX_PRESENCE + 1)))
+    try:
+        m.decode(big)
+    except ProtocolError as exc:
+        assert "PRESENCE" in str(exc)
+    else:
+        raise AssertionError("an oversized PRESENCE was decoded")

@@ -18,12 +18,11 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import BadRequest, PeerVaultError
-from ..service.operations import OPERATIONS, Operation, coerce
+from ..service.operations import MAX_BODY, OPERATIONS, Operation, coerce
 from . import access, prometheus
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 64 * 1024  # the largest request is a ticket or a path: 64 KB is generous
 MAX_QUERY = 8 * 1024
 EVENTS_WAIT_S = 30.0  # long-poll: the longest a request for events waits
 HEARTBEAT_S = 15.0  # SSE: a comment line this often, so proxies and clients see a live stream
@@ -35,7 +34,30 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
+CORS_HEADERS = {
+    "Access-Control-Allow-Methods": "GET, POST, DELETE",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Last-Event-ID",
+    "Access-Control-Max-Age": "600",
+    "Vary": "Origin",
+}
+
+
 def build(service: Any, token: str, origins: tuple[str, ...]) -> web.Application:
+    @web.middleware
+    async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """A page from an allowed origin (api_origins) may call the API from the browser: its
+        preflight is answered and every answer names the origin. Others get no CORS headers,
+        and `guard` refuses them anyway."""
+        origin = request.headers.get("Origin")
+        allowed = origin is not None and origin in origins
+        if request.method == "OPTIONS" and allowed and "Access-Control-Request-Method" in request.headers:
+            return web.Response(status=204, headers={"Access-Control-Allow-Origin": origin or "", **CORS_HEADERS})
+        response = await handler(request)
+        if allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin or ""
+            response.headers["Vary"] = "Origin"
+        return response
+
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
@@ -47,7 +69,7 @@ def build(service: Any, token: str, origins: tuple[str, ...]) -> web.Application
         except PeerVaultError as exc:
             return _error(exc.http_status, type(exc).__name__, str(exc))
         except web.HTTPRequestEntityTooLarge:
-            return _error(413, "BadRequest", f"the request body is larger than {MAX_BODY} bytes")
+            return _error(413, "BadRequest", f"the request body is larger than {_limit(request)} bytes")
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -62,7 +84,7 @@ def build(service: Any, token: str, origins: tuple[str, ...]) -> web.Application
             log.exception("control API: %s %s failed", request.method, request.path)
             return _error(500, "InternalError", f"{type(exc).__name__}: {exc}; see the daemon's log")
 
-    app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[cors, guard], client_max_size=MAX_BODY)
     for op in OPERATIONS:
         app.router.add_route(op.method, op.path, _handler(service, op))
     app.router.add_get("/metrics", _metrics(service))
@@ -70,7 +92,17 @@ def build(service: Any, token: str, origins: tuple[str, ...]) -> web.Application
     return app
 
 
+def _limit(request: web.Request) -> int:
+    op = BY_ROUTE.get((request.method, request.path))
+    return op.max_body if op is not None else MAX_BODY
+
+
+BY_ROUTE = {(op.method, op.path): op for op in OPERATIONS}
+
+
 async def _params(request: web.Request, op: Operation) -> dict[str, Any]:
+    if (request.content_length or 0) > op.max_body:
+        raise web.HTTPRequestEntityTooLarge(max_size=op.max_body, actual_size=request.content_length or 0)
     raw: dict[str, Any] = {}
     for key in request.query:
         values = request.query.getall(key)
@@ -78,8 +110,11 @@ async def _params(request: web.Request, op: Operation) -> dict[str, Any]:
             raise BadRequest(f"parameter {key!r} is given {len(values)} times")
         raw[key] = values[0]
     if request.can_read_body:
+        data = await request.read()  # aiohttp stops at MAX_BODY; each operation has its own limit
+        if len(data) > op.max_body:
+            raise web.HTTPRequestEntityTooLarge(max_size=op.max_body, actual_size=len(data))
         try:
-            body = await request.json()
+            body = json.loads(data) if data else None
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise BadRequest("the request body is not valid JSON") from None
         if body is not None and not isinstance(body, dict):

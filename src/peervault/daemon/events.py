@@ -17,12 +17,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import PeerVaultError, StoreUnavailable
 from ..metrics import Metrics, trim_heap
 from ..protocol import messages as m
 from ..protocol.codes import FINAL, REMOVED_REASON, Code
-from ..protocol.session import Close, Event, Paired, PeerHello, Received, Synced
+from ..protocol.session import Close, Event, Paired, PeerHello, PresenceReceived, Received, Synced
 from ..state import VaultState
 from ..store import removal
 from ..sync.blobs import BlobTransfers
@@ -72,12 +73,16 @@ class Events:
         self.metrics = metrics
         self.outcome = outcome
         self.publish = publish  # an event for the API's clients: publish(kind, **fields)
+        self.live: Any = None  # service/live.py's LiveNotes (set by the daemon once built)
         self.ready_at = 0.0  # perf_counter when the daemon was ready: the peer_connect phase starts
 
     def on_event(self, link: Link, ev: Event) -> None:
         store = self.state.store
         if isinstance(ev, Received):
             self._received(link, ev.message)
+        elif isinstance(ev, PresenceReceived):
+            if self.live is not None:
+                self.live.presence_from(link.peer, ev.message.file_id.hex(), ev.message.data)
         elif isinstance(ev, Paired):
             if link.session.dialer:
                 store.update_peer(link.peer, paired=True)
@@ -149,6 +154,8 @@ class Events:
 
     def published_writes(self, device: str) -> None:
         """The notes an update wrote here, as events: each path changed, and those merged."""
+        if self.live is not None:
+            self.live.from_peers(device)  # notes open in an editor here: the update itself
         written = self.engine.take_written()
         if written:
             self.publish("remote_change", device=device, paths=[p for p, _ in written])

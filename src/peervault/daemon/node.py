@@ -4,6 +4,7 @@ API's server started beside the sync endpoint."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict
 from ..net import endpoint as netep
+from ..protocol import messages as m
 from ..protocol.codes import REMOVED_REASON
 
 if TYPE_CHECKING:
@@ -50,6 +52,22 @@ class DaemonNode:
         if self.d.engine.reconcile(time.time()):
             self.d.timers.schedule_flush()
         self.d.conns.dial_now()
+
+    # ------------------------------------------------------------------ live editors (service/live.py)
+    def push_now(self, file_id: str) -> None:
+        """An editor's keystroke: to every peer now, not after the debounce."""
+        self.d.events.flush({file_id})
+
+    def send_presence(self, file_id: str, data: bytes) -> None:
+        if self.d.conns.paused:
+            return
+        msg = m.Presence(bytes.fromhex(file_id), data) if not file_id.startswith("u") else None
+        for link in list(self.d.links.values()):
+            if msg is not None and link.session.live:
+                link.push(msg)
+
+    def call_later(self, delay: float, fn: Callable[[], None]) -> None:
+        asyncio.get_running_loop().call_later(delay, fn)
 
     def restart(self, before: Callable[[], None]) -> None:
         log.info("restarting the engine: this vault joins another")

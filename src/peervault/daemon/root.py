@@ -27,6 +27,7 @@ from ..errors import VaultGone
 from ..metrics import Metrics
 from ..net import endpoint as netep
 from ..protocol.codes import Code
+from ..service.live import LiveNotes
 from ..service.vault import VaultService
 from ..state import VaultState
 from ..store import removal
@@ -75,7 +76,9 @@ class Daemon:
         self.metrics.phase("index_load", t1)
         self.node = DaemonNode(self)
         self.service = VaultService(self.state, self.cfg, time.time, engine=self.engine, node=self.node)
+        self.service.live = LiveNotes(self.engine, self.node, self.service.events, time.time, self.state.device_id)
         self._compose()
+        self.events.live = self.service.live
         self.api = ControlServer(self.state.dir, self.service, self.cfg.api_port, self.cfg.api_host, self.cfg.api_origins)
         self.api.start()
         if self.mode != "run":

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..errors import ProtocolError
 
-PROTOCOL_VERSION = 2  # 2: catch-up in acknowledged DOC_BATCHes
+PROTOCOL_VERSION = 3  # 2: catch-up in acknowledged DOC_BATCHes; 3: PRESENCE
 ID_LEN = 16  # vault ids and file ids on the wire are 16 raw bytes
 BUCKETS = 256  # docs are grouped by first id byte; one 8-byte digest per bucket
 MAX_ITEMS = 1_000_000
@@ -219,6 +219,18 @@ class BlobHave:
     size: int
 
 
+@dataclass(frozen=True)
+class Presence:
+    """Who is where in an open note: a Loro EphemeralStore update (cursors, selections, the
+    device's name) from an editor bound to the note. Relayed to editors, never stored."""
+
+    kind = 16
+    file_id: bytes  # ID_LEN
+    data: bytes
+
+
+MAX_PRESENCE = 64 * 1024  # cursors and names of a few editors: far below this
+
 Message = (
     Pair
     | PairOk
@@ -235,6 +247,7 @@ Message = (
     | BatchAck
     | BlobGet
     | BlobHave
+    | Presence
 )
 
 
@@ -274,6 +287,9 @@ def encode(msg: Message) -> bytes:
     elif isinstance(msg, BlobHave):
         w.u16(1 if msg.found else 0)
         w.u64(msg.size)
+    elif isinstance(msg, Presence):
+        w.fixed(msg.file_id, ID_LEN)
+        w.blob(msg.data)
     return w.done()
 
 
@@ -329,6 +345,10 @@ def decode(body: bytes) -> Message:
         if found > 1:
             raise ProtocolError(f"BLOB_HAVE flag {found} is not 0 or 1")
         msg = BlobHave(bool(found), r.u64())
+    elif kind == Presence.kind:
+        msg = Presence(r.fixed(ID_LEN), r.blob())
+        if len(msg.data) > MAX_PRESENCE:
+            raise ProtocolError(f"PRESENCE of {len(msg.data)} bytes is over {MAX_PRESENCE}")
     else:
         raise ProtocolError(f"unknown message type {kind}")
     r.end()

@@ -66,6 +66,13 @@ class Received:
 
 
 @dataclass(frozen=True)
+class PresenceReceived:
+    """Event: an editor on the peer moved its cursor in an open note (relay, don't store)."""
+
+    message: m.Presence
+
+
+@dataclass(frozen=True)
 class Paired:
     vault_id: bytes
 
@@ -87,7 +94,7 @@ class Close:
     by_peer: bool = False  # the peer's REFUSED, not our own decision: 410 means *we* were removed
 
 
-Event = Received | Paired | PeerHello | Synced | Close
+Event = Received | PresenceReceived | Paired | PeerHello | Synced | Close
 
 _UNPAIRED = (State.AWAIT_PAIR, State.AWAIT_PAIR_OK)
 
@@ -175,7 +182,7 @@ class Session:
             due = min(due, self.last_data + self.idle_suspend)
         return due
 
-    def push(self, now: float, msg: m.IndexUpdates | m.DocUpdates) -> list[m.Message]:
+    def push(self, now: float, msg: m.IndexUpdates | m.DocUpdates | m.Presence) -> list[m.Message]:
         """A live update to send, if the peer may receive vault data yet."""
         if not self._hello_sent or self.state is State.CLOSED:
             return []  # the HELLO exchange will cover it
@@ -254,6 +261,8 @@ class Session:
             return [m.BatchAck(msg.seq)], [Received(m.DocUpdates(msg.entries))]
         if isinstance(msg, (m.IndexUpdates, m.DocUpdates)):
             return [], [Received(msg)]
+        if isinstance(msg, m.Presence):
+            return [], [PresenceReceived(msg)]
         if isinstance(msg, m.Done):
             self._done_received = True
             return [m.DoneAck()], self._maybe_synced()

@@ -23,6 +23,8 @@ KINDS = (
     "error",
     "paused",
     "resumed",
+    "live_update",  # a note open in an editor changed elsewhere: a Loro update (service/live.py)
+    "presence",  # an editor's cursor in an open note: EphemeralStore bytes
 )
 
 

@@ -21,6 +21,7 @@ class Param:
     kind: type  # str or int
     required: bool = False
     doc: str = ""
+    max_len: int = MAX_STRING  # a string's longest length (base64 data is longer)
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,12 @@ class Operation:
     path: str  # "{name}" segments are parameters taken from the path
     summary: str
     params: tuple[Param, ...] = ()
+    max_body: int = 64 * 1024  # the largest JSON body it takes
 
 
 _PATH = Param("path", str, True, "the file's path inside the vault, with / separators")
+_CLIENT = Param("client", str, True, "the editor's own random id: events it caused carry it in `from`")
+MAX_LIVE_UPDATE = 16 * 2**20  # base64 characters: an editor's catch-up after a long time offline
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("status", "GET", "/status", "device, peers, files, pending work and the performance metrics"),
@@ -60,7 +64,17 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("resume", "POST", "/resume", "sync again after a pause"),
     Operation("sync_now", "POST", "/sync", "look at the folder now and dial every paired device at once"),
     Operation("gc", "POST", "/gc", "forget versions beyond retention and remove unused blobs"),
+    Operation("live_open", "POST", "/live/open", "bind a live editor to a note: its Loro snapshot (base64); renews the lease",
+              (_PATH, _CLIENT)),
+    Operation("live_update", "POST", "/live/update", "an editor's change, a Loro update (base64): saved, written, sent at once",
+              (_PATH, _CLIENT, Param("update", str, True, "a Loro update, base64", MAX_LIVE_UPDATE)),
+              max_body=MAX_LIVE_UPDATE + 64 * 1024),
+    Operation("live_presence", "POST", "/live/presence", "an editor's cursor: Loro EphemeralStore bytes (base64), relayed",
+              (_PATH, _CLIENT, Param("data", str, True, "EphemeralStore update, base64", 96 * 1024))),
+    Operation("live_close", "POST", "/live/close", "the editor let go of the note", (_PATH, _CLIENT)),
 )  # fmt: skip
+
+MAX_BODY = max(op.max_body for op in OPERATIONS)
 
 BY_NAME = {op.name: op for op in OPERATIONS}
 
@@ -95,6 +109,6 @@ def _value(p: Param, v: Any) -> Any:
         return n
     if not isinstance(v, str):
         raise BadRequest(f"parameter {p.name!r} must be a string")
-    if len(v) > MAX_STRING or "\x00" in v:
+    if len(v) > p.max_len or "\x00" in v:
         raise BadRequest(f"parameter {p.name!r} is too long or holds a NUL byte")
     return v

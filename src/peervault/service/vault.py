@@ -56,6 +56,7 @@ class VaultService:
         self._open_engine = open_engine
         self.node = node
         self.events = EventBus()
+        self.live: Any = None  # service/live.py's LiveNotes, set by the daemon
 
     @property
     def engine(self) -> Any:
@@ -214,6 +215,27 @@ class VaultService:
 
         node.restart(take_identity)
         return {"device": inviter, "restarting": True}
+
+    # ------------------------------------------------------------------ live editors (service/live.py)
+    def _live(self) -> Any:
+        if self.live is None:
+            raise Conflict(f"no daemon runs for {self.state.root}: live editing needs `peervault run`")
+        return self.live
+
+    def live_open(self, path: str, client: str) -> dict[str, Any]:
+        return dict(self._live().open(path, client))
+
+    def live_update(self, path: str, client: str, update: str) -> dict[str, Any]:
+        done = dict(self._live().update(path, client, update))
+        if done["applied"]:
+            self._recorded()
+        return done
+
+    def live_presence(self, path: str, client: str, data: str) -> dict[str, Any]:
+        return dict(self._live().presence(path, client, data))
+
+    def live_close(self, path: str, client: str) -> dict[str, Any]:
+        return dict(self._live().close(path, client))
 
     def _need_daemon(self, what: str, instead: str) -> Node:
         if self.node is None:

@@ -183,9 +183,25 @@ class Store:
         return {r[0] for r in self.db.execute("SELECT file_id FROM pending_writes")}
 
     # -- unsynced ------------------------------------------------------------------------
-    def add_versions(self, rows: list[tuple[str, float, bytes, str, str]]) -> None:
-        """(file_id, at, frontiers, origin, path) for each note that changed."""
-        self.db.executemany("INSERT INTO versions (file_id, at, frontiers, origin, path) VALUES (?, ?, ?, ?, ?)", rows)
+    def add_versions(
+        self, rows: list[tuple[str, float, bytes, str, str]], merge: frozenset[str] = frozenset(), merge_within_s: float = 0.0
+    ) -> None:
+        """(file_id, at, frontiers, origin, path) for each note that changed. For the notes in
+        `merge`, a change within `merge_within_s` of the file's newest version by the same
+        origin at the same path moves that version forward instead of adding one: keystrokes
+        from a live editor are one version per pause, not one per key."""
+        for file_id, at, frontiers, origin, path in rows:
+            if file_id in merge:
+                newest = self.db.execute(
+                    "SELECT rowid, at, origin, path FROM versions WHERE file_id=? ORDER BY at DESC LIMIT 1", (file_id,)
+                ).fetchone()
+                if newest is not None and newest[2] == origin and newest[3] == path and at - float(newest[1]) < merge_within_s:
+                    self.db.execute("UPDATE versions SET at=?, frontiers=? WHERE rowid=?", (at, frontiers, newest[0]))
+                    continue
+            self.db.execute(
+                "INSERT INTO versions (file_id, at, frontiers, origin, path) VALUES (?, ?, ?, ?, ?)",
+                (file_id, at, frontiers, origin, path),
+            )
 
     def versions(self, file_id: str) -> list[tuple[float, bytes, str, str]]:
         """(at, frontiers, origin, path), oldest first."""

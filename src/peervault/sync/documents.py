@@ -81,6 +81,9 @@ def save(s: EngineState, file_id: str, d: Note) -> None:
         s.versions.set(file_id, vv)
 
 
+VERSION_MERGE_S = 2.0  # saves of a note open in an editor closer than this are one version
+
+
 @contextlib.contextmanager
 def saves_from(s: EngineState, origin: str) -> Iterator[None]:
     """Changes saved meanwhile came from `origin` (a peer), not from this device."""
@@ -95,7 +98,7 @@ def flush_saves(s: EngineState) -> None:
     """Write back the notes changed in this batch, and the versions history will list."""
     s.cache.flush()
     if s.new_versions:
-        s.store.add_versions(s.new_versions)
+        s.store.add_versions(s.new_versions, frozenset(s.live), VERSION_MERGE_S)
         s.new_versions = []
 
 

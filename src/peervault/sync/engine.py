@@ -29,7 +29,7 @@ from ..protocol import messages as m
 from ..store.db import FileRow, Store
 from ..vault.blobstore import BlobStore
 from ..vault.ignore import IgnoreRules
-from . import binaries, catchup, deletions, ingest, layout, publishing, remote, settle, tracked, writeback
+from . import binaries, catchup, deletions, ingest, layout, live, publishing, remote, settle, tracked, writeback
 from .deleteguard import DeleteGuard
 from .documents import is_live, text
 from .enginestate import EngineState
@@ -182,6 +182,22 @@ class Engine:
 
     def is_live(self, entry: Entry) -> bool:
         return is_live(self.state, entry)
+
+    # ------------------------------------------------------------------ live editors
+    def bind_live(self, file_id: str) -> bytes:
+        """A live editor opened the note (sync/live.py); returns its snapshot."""
+        return live.bind(self.state, file_id)
+
+    def unbind_live(self, file_id: str, now: float) -> int:
+        return live.unbind(self._at(now), file_id)
+
+    def apply_editor(self, file_id: str, update: bytes, now: float) -> bool:
+        return live.apply_editor(self._at(now), file_id, update)
+
+    def take_live(self) -> list[tuple[str, bytes]]:
+        """(file_id, update) that peers sent for live notes since the last call."""
+        out, self.state.live_out = self.state.live_out, []
+        return out
 
     # ------------------------------------------------------------------ outgoing
     def publish_pending(self, now: float) -> int:

@@ -74,6 +74,10 @@ class EngineState:
         self.blocked: dict[str, str] = {}  # note id -> why it cannot be written here
         self.failed_writes: set[str] = set()
         self.written: list[tuple[str, bool]] = []  # (path, merged) of notes written, for the daemon's events
+        # notes open in a live editor (sync/live.py): the editor, not the file, is their source
+        self.live: set[str] = set()
+        self.live_dirty: set[str] = set()  # ... whose file differs from the note: not read, not overwritten
+        self.live_out: list[tuple[str, bytes]] = []  # (file_id, update) from peers, for the editors
         self.failed_before: set[str] = set()  # logged once at warning level, then quietly
         self.ignored = 0  # files and folders the rules kept out, at the last full scan
         self.path_checks: dict[str, str | None] = {}

@@ -73,7 +73,7 @@ class Link:
             except asyncio.QueueFull:
                 self.close(Code.SILENT, "peer is not reading; send queue full")
 
-    def push(self, msg: m.IndexUpdates | m.DocUpdates) -> None:
+    def push(self, msg: m.IndexUpdates | m.DocUpdates | m.Presence) -> None:
         self.send(self.session.push(self.clock(), msg))
 
     def tick(self) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ..crdt import notes
 from ..store.db import FileRow
 from ..vault.fsops import Stat, removed_at_ms
-from . import writeback
+from . import live, writeback
 from .documents import doc, index_changed, is_live, mark_pending, save, written_version
 from .tracked import alloc_id, forget, record
 
@@ -28,6 +28,8 @@ def local_edit(s: EngineState, row: FileRow, text: str, st: Stat, h: bytes) -> N
         forget(s, row.file_id)
         local_create(s, row.path, text, st, h)
         return
+    if live.holds_file(s, row.file_id, text):
+        return  # open in a live editor: its updates, not this file, carry the edit
     before = notes.vv_bytes(d)
     if text == notes.text_of(d):
         shown = notes.frontiers(d)  # the disk already shows the note (e.g. written just before a crash)

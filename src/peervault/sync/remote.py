@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..crdt import CrdtError, notes
 from ..crdt.notes import Note
-from . import writeback
+from . import live, writeback
 from .deletions import note_peer_deletions
 from .documents import INDEX, batch, doc, reindex, save, saves_from
 
@@ -81,6 +81,7 @@ def apply_docs(s: EngineState, entries: tuple[tuple[bytes, bytes], ...], origin:
             pinned[fid] = d
             changed.add(fid)
             accepted.append((raw_id, blob))
+            live.from_peer(s, fid, blob)
         s.store.add_pending_writes(changed)
     try:
         writeback.write_out(s, changed)

@@ -148,6 +148,9 @@ def _write_local(s: EngineState, file_id: str, target: str, row: FileRow | None)
     if row is not None:
         merged = absorb_local_edit(s, row)  # an edit here meets the incoming one: merged
         row = s.files.get(file_id)
+        if file_id in s.live_dirty:
+            return  # a live editor's save not yet matched by its updates: left as it is
+
     if busy(s, file_id, target, *([row.path] if row is not None else [])):
         return
     dst = safe_target(s.root, target)
