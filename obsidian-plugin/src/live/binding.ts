@@ -12,22 +12,21 @@
  *
  * No "obsidian" import here: the browser tests drive this file with a plain EditorView.
  */
-import { Compartment, EditorState, StateEffect, Transaction, type Extension } from "@codemirror/state";
+import { Compartment, StateEffect, type EditorState, type Extension } from "@codemirror/state";
 import type { EditorView } from "@codemirror/view";
 import { LoroEphemeralPlugin, LoroSyncPlugin } from "loro-codemirror";
-import { Cursor, EphemeralStore, LoroDoc, decodeImportBlobMeta, type LoroText, type VersionVector } from "loro-crdt";
+import { LoroDoc, decodeImportBlobMeta, type LoroText, type VersionVector } from "loro-crdt";
 
 import type { DaemonApi } from "../daemon/api";
 import { DaemonError, type DaemonEvent, type LiveOpen } from "../daemon/types";
 import { fromBase64, toBase64 } from "./base64";
+import { editorGuards } from "./guards";
+import { LivePresence } from "./presence";
 import { colourClass, liveTheme } from "./theme";
 import { hasBeyond, union } from "./versions";
 
 const CONTENT = "content";
 const getText = (d: LoroDoc): LoroText => d.getText(CONTENT);
-const PRESENCE_TIMEOUT_MS = 30_000; // Loro's default; the heartbeat refreshes our cursor long before
-const HELD_PRESENCE_MS = 5_000; // a cursor whose ops have not arrived by then is dropped
-const MAX_PRESENCE_QUEUE = 50;
 
 /** What the binding needs of the plugin's EventHub (../daemon/events.ts satisfies it). */
 export interface LiveEvents {
@@ -63,7 +62,7 @@ export function liveSlot(): Extension {
 
 export class LiveBinding {
   readonly doc = new LoroDoc();
-  readonly presence = new EphemeralStore(PRESENCE_TIMEOUT_MS);
+  readonly presence: LivePresence;
   path: string;
   fileId: string | null = null;
   deviceName = "";
@@ -77,9 +76,6 @@ export class LiveBinding {
   private fellBack = false;
   private readonly base: string; // the editor's text when the binding began
   private early: DaemonEvent[] = []; // events that came before the snapshot
-  private presenceQueue: Uint8Array[] = [];
-  private presenceSending = false;
-  private held: { bytes: Uint8Array; at: number }[] = [];
   private readonly unsubs: (() => void)[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly opts: Required<Omit<BindingOptions, "stillBound">> & Pick<BindingOptions, "stillBound">;
@@ -91,6 +87,11 @@ export class LiveBinding {
     this.opts = { heartbeatMs: 5_000, giveUpMs: 60_000, notTrackedGraceMs: 10_000, ...opts };
     this.path = opts.path;
     this.base = view.state.doc.toString();
+    this.presence = new LivePresence(this.doc, {
+      send: (bytes) => this.opts.daemon.post("/live/presence", { path: this.path, client: this.opts.client, data: toBase64(bytes) }),
+      canSend: () => this.phase === "live" && !this.sending,
+      failed: (err) => this.failed(err),
+    });
     // Listen before asking for the snapshot, so nothing made in between is missed.
     this.unsubs.push(
       opts.events.on("live_update", (ev) => this.onEvent(ev)),
@@ -156,7 +157,6 @@ export class LiveBinding {
     this.deviceName = res.device_name;
     this.acked = this.doc.oplogVersion();
     this.phase = "live";
-    for (const ev of this.early.splice(0)) this.onEvent(ev);
     // Typed while the note was opening: keep it (as an edit on the daemon's text) rather than
     // let loro-codemirror replace the editor with the daemon's text.
     const editorText = this.view.state.doc.toString();
@@ -165,11 +165,11 @@ export class LiveBinding {
       text.update(editorText);
       this.doc.commit();
     }
-    this.unsubs.push(
-      this.doc.subscribeLocalUpdates(() => this.flush()),
-      this.presence.subscribeLocalUpdates((bytes) => this.queuePresence(bytes)),
-    );
+    this.unsubs.push(this.doc.subscribeLocalUpdates(() => this.flush()));
     this.attach(res);
+    // After attaching, so loro-codemirror sees what came meanwhile (its plugins only hear changes).
+    for (const ev of this.early.splice(0)) this.onEvent(ev);
+    this.presence.start();
     this.timer = setInterval(() => void this.heartbeat(), this.opts.heartbeatMs);
     this.flush();
   }
@@ -177,9 +177,14 @@ export class LiveBinding {
   private attach(res: LiveOpen): void {
     const user = { name: res.device_name || "another device", colorClassName: colourClass(res.device_id) };
     const ext: Extension = [
-      this.guards(),
+      editorGuards({
+        importing: () => this.importing,
+        unbound: (state) => this.opts.stillBound !== undefined && !this.opts.stillBound(state),
+        release: () => this.close(false),
+        slot: liveCompartment,
+      }),
       LoroSyncPlugin(this.doc, getText),
-      LoroEphemeralPlugin(this.doc, this.presence, user, getText),
+      LoroEphemeralPlugin(this.doc, this.presence.store, user, getText),
       liveTheme,
     ];
     const effect =
@@ -196,37 +201,6 @@ export class LiveBinding {
     });
   }
 
-  /** CodeMirror-level safety around loro-codemirror's plugins. */
-  private guards(): Extension {
-    return [
-      // The editor now shows another note: drop the plugins in this very transaction, before
-      // they could turn the new note's text into edits of this one.
-      EditorState.transactionExtender.of((tr) => {
-        if (this.importing) return { annotations: Transaction.addToHistory.of(false) }; // Ctrl-Z undoes only your own typing
-        if (tr.docChanged && this.opts.stillBound && !this.opts.stillBound(tr.startState)) {
-          queueMicrotask(() => this.close(false));
-          return { effects: liveCompartment.reconfigure([]) };
-        }
-        return null;
-      }),
-      // Whole-text replacements not typed by anyone (a reload from disk, a plugin's setValue)
-      // become the smallest change, so they do not delete and re-insert everyone's text.
-      EditorState.transactionFilter.of((tr) => {
-        if (this.importing || !tr.docChanged) return tr;
-        const len = tr.startState.doc.length;
-        let whole = false;
-        tr.changes.iterChangedRanges((fromA, toA) => {
-          if (fromA === 0 && toA === len && len > 0) whole = true;
-        });
-        if (!whole) return tr;
-        const before = tr.startState.doc.toString();
-        const after = tr.newDoc.toString();
-        const { from, to, insert } = smallestChange(before, after);
-        return { changes: { from, to, insert }, selection: tr.selection, effects: tr.effects, scrollIntoView: tr.scrollIntoView };
-      }),
-    ];
-  }
-
   // ------------------------------------------------------------------ from elsewhere
   private onEvent(ev: DaemonEvent): void {
     if (ev.from === this.opts.client || this.phase === "stopped") return;
@@ -236,7 +210,7 @@ export class LiveBinding {
       return;
     }
     if (ev.kind === "live_update" && typeof ev.update === "string") this.importRemote(fromBase64(ev.update));
-    else if (ev.kind === "presence" && typeof ev.data === "string") this.applyPresence(fromBase64(ev.data));
+    else if (ev.kind === "presence" && typeof ev.data === "string") this.presence.apply(fromBase64(ev.data));
   }
 
   private importRemote(bytes: Uint8Array): void {
@@ -252,46 +226,7 @@ export class LiveBinding {
     }
     // The daemon sent it, so the daemon holds it: never send it back.
     if (this.acked) this.acked = union(this.acked, decodeImportBlobMeta(bytes, false).partialEndVersionVector);
-    this.retryHeld();
-  }
-
-  private applyPresence(bytes: Uint8Array): void {
-    // A cursor can arrive before the text it points into; loro-codemirror would throw on it.
-    if (!this.cursorsResolve(bytes)) {
-      this.held.push({ bytes, at: Date.now() });
-      return;
-    }
-    try {
-      this.presence.apply(bytes);
-    } catch (err) {
-      console.warn("PeerVault: a presence update could not be applied", err);
-    }
-  }
-
-  private cursorsResolve(bytes: Uint8Array): boolean {
-    const scratch = new EphemeralStore(PRESENCE_TIMEOUT_MS);
-    try {
-      scratch.apply(bytes);
-      for (const [key, value] of Object.entries(scratch.getAllStates())) {
-        if (!key.endsWith("-cm-cursor") || typeof value !== "object" || value === null) continue;
-        for (const part of [(value as { anchor?: unknown }).anchor, (value as { head?: unknown }).head]) {
-          if (!(part instanceof Uint8Array)) continue;
-          if (this.doc.getCursorPos(Cursor.decode(part)) === undefined) return false;
-        }
-      }
-      return true;
-    } catch {
-      return false;
-    } finally {
-      scratch.destroy();
-    }
-  }
-
-  private retryHeld(): void {
-    if (this.held.length === 0) return;
-    const now = Date.now();
-    const held = this.held.splice(0).filter((h) => now - h.at < HELD_PRESENCE_MS);
-    for (const h of held) this.applyPresence(h.bytes);
+    this.presence.retryHeld();
   }
 
   // ------------------------------------------------------------------ to the daemon
@@ -299,7 +234,7 @@ export class LiveBinding {
   private flush(): void {
     if (this.phase !== "live" || this.sending || this.acked === null) return;
     const now = this.doc.oplogVersion();
-    if (!hasBeyond(now, this.acked)) return this.flushPresence();
+    if (!hasBeyond(now, this.acked)) return this.presence.flush();
     const update = this.doc.export({ mode: "update", from: this.acked });
     this.sending = true;
     this.opts.daemon
@@ -318,34 +253,6 @@ export class LiveBinding {
       );
   }
 
-  private queuePresence(bytes: Uint8Array): void {
-    if (this.phase !== "live") return; // ephemeral: the heartbeat re-sends our cursor once back
-    this.presenceQueue.push(bytes);
-    if (this.presenceQueue.length > MAX_PRESENCE_QUEUE) this.presenceQueue.shift();
-    this.flushPresence();
-  }
-
-  /** Cursors go after the text they point into: only when no update is on its way. */
-  private flushPresence(): void {
-    if (this.phase !== "live" || this.presenceSending || this.sending) return;
-    const next = this.presenceQueue.shift();
-    if (!next) return;
-    this.presenceSending = true;
-    this.opts.daemon
-      .post("/live/presence", { path: this.path, client: this.opts.client, data: toBase64(next) })
-      .then(
-        () => {
-          this.presenceSending = false;
-          this.flushPresence();
-        },
-        (err: unknown) => {
-          this.presenceSending = false;
-          this.presenceQueue = [];
-          this.failed(err);
-        },
-      );
-  }
-
   /** Renews the lease, catches up on anything missed, and re-sends what the daemon lacks. */
   private async heartbeat(): Promise<void> {
     if (this.phase !== "live" || this.heartbeatBusy) return;
@@ -358,7 +265,7 @@ export class LiveBinding {
     } finally {
       this.heartbeatBusy = false;
     }
-    this.refreshOwnPresence();
+    this.presence.refresh();
   }
 
   private resync(res: LiveOpen): void {
@@ -372,21 +279,11 @@ export class LiveBinding {
       } finally {
         this.importing = false;
       }
-      this.retryHeld();
+      this.presence.retryHeld();
     }
     // The daemon's own word on what it holds: anything of ours it lost is sent again.
     if (!this.sending) this.acked = theirs;
     this.flush();
-  }
-
-  private refreshOwnPresence(): void {
-    if (this.phase !== "live") return;
-    const mine = `${this.doc.peerIdStr}-`;
-    for (const key of this.presence.keys()) {
-      if (!key.startsWith(mine)) continue;
-      const value = this.presence.get(key);
-      if (value !== undefined) this.presence.set(key, value);
-    }
   }
 
   // ------------------------------------------------------------------ failures
@@ -410,7 +307,7 @@ export class LiveBinding {
         this.phase = "live";
         this.failingSince = null;
         this.resync(res);
-        this.refreshOwnPresence();
+        this.presence.refresh();
         return;
       } catch (err) {
         if (this.phase !== "reconnecting") return;
@@ -451,16 +348,6 @@ export class LiveBinding {
     this.attached = false;
     this.presence.destroy();
   }
-}
-
-/** The changed middle of two texts: what is left after their common start and end. */
-export function smallestChange(before: string, after: string): { from: number; to: number; insert: string } {
-  let start = 0;
-  const max = Math.min(before.length, after.length);
-  while (start < max && before.charCodeAt(start) === after.charCodeAt(start)) start++;
-  let end = 0;
-  while (end < max - start && before.charCodeAt(before.length - 1 - end) === after.charCodeAt(after.length - 1 - end)) end++;
-  return { from: start, to: before.length - end, insert: after.slice(start, after.length - end) };
 }
 
 function isNotTracked(err: unknown): boolean {

@@ -140,12 +140,17 @@ describe("live co-editing in two browsers against two real daemons", { skip: mis
       await settled("cursor.md", NOTES["cursor.md"]);
       await A.page.evaluate(() => window.pv.place(5));
       await A.page.keyboard.press("ArrowRight");
-      const cursors = await waitUntil(async () => {
-        const c = await B.page.evaluate(() => window.pv.remoteCursors());
-        return c.length > 0 ? c : null;
-      }, "a remote cursor in B", 15_000);
       const name = (await pair.a.api("POST", "/live/open", { path: "cursor.md", client: "page-A" })).body.device_name;
-      assert.ok(cursors.some((c) => c.cls.startsWith("loro-cursor pv-live-c") && c.name === JSON.stringify(name)), JSON.stringify(cursors));
+      const drawn = (c) => c.cls.startsWith("loro-cursor pv-live-c") && c.name === JSON.stringify(name);
+      let seen = [];
+      await waitUntil(async () => {
+        seen = await B.page.evaluate(() => window.pv.remoteCursors());
+        return seen.some(drawn);
+      }, "A's cursor, with A's name and colour, in B", 15_000).catch((err) => {
+        throw new Error(`${err.message}; drawn: ${JSON.stringify(seen)}`);
+      });
+      // where A's cursor is: after "where" plus one step right
+      await waitUntil(async () => (await B.page.evaluate(() => window.pv.remoteCursorOffsets())).includes(6), "A's cursor at offset 6 in B", 15_000);
       noErrors();
     }));
 
@@ -163,7 +168,7 @@ describe("live co-editing in two browsers against two real daemons", { skip: mis
       await pair.a.stop("SIGKILL");
       await typing;
       await A.page.keyboard.type("it died. ", { delay: 20 });
-      assert.equal(await A.page.evaluate(() => window.pv.live()), false, "A's binding noticed its daemon was gone");
+      await waitUntil(async () => !(await A.page.evaluate(() => window.pv.live())), "A's binding to notice its daemon is gone", 10_000);
       await pair.a.start();
       await A.page.keyboard.type("after the restart.", { delay: 20 });
       await settled("crash.md", "crash test\nbefore the kill. typed just as it died. after the restart.", 90_000);

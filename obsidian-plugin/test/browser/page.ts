@@ -5,6 +5,7 @@
  */
 import { EditorState } from "@codemirror/state";
 import { EditorView } from "@codemirror/view";
+import { Cursor } from "loro-crdt";
 
 import { DaemonApi } from "../../src/daemon/api";
 import { EventHub } from "../../src/daemon/events";
@@ -85,6 +86,16 @@ class Harness {
       cls: el.className,
       name: el.style.getPropertyValue("--name"),
     }));
+  }
+
+  /** Where, in this page's text, the other pages' cursors are (from the presence this binding holds). */
+  remoteCursorOffsets(): number[] {
+    const b = this.binding;
+    if (!b) return [];
+    const mine = `${b.doc.peerIdStr}-`;
+    return Object.entries(b.presence.store.getAllStates())
+      .filter(([key]) => key.endsWith("-cm-cursor") && !key.startsWith(mine))
+      .map(([, value]) => b.doc.getCursorPos(Cursor.decode((value as { anchor: Uint8Array }).anchor))?.offset ?? -1);
   }
 
   /** Focus the editor with the cursor at `pos` (-1: the end); typing then uses real key events. */
