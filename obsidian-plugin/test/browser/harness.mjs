@@ -49,9 +49,9 @@ export async function freePort() {
 }
 
 /** The page and its bundle, built from test/browser/page.ts with the plugin's own modules. */
-export async function buildPage() {
+export async function buildPage(entry = "page.ts") {
   const out = await esbuild.build({
-    entryPoints: [join(HERE, "page.ts")],
+    entryPoints: [join(HERE, entry)],
     bundle: true,
     format: "esm",
     platform: "browser",
@@ -63,16 +63,19 @@ export async function buildPage() {
   return out.outputFiles[0].contents;
 }
 
-export async function servePage(bundle) {
+/** Serves the page and its bundle, and `files`: { "/url": [content type, body] }. */
+export async function servePage(bundle, files = {}) {
   const html =
-    '<!doctype html><meta charset="utf-8"><title>PeerVault live test</title>' +
+    '<!doctype html><meta charset="utf-8"><title>PeerVault test page</title>' +
     '<style>body{margin:0;font:16px sans-serif} #editor{height:100vh} .cm-editor{height:100%}</style>' +
-    '<div id="editor"></div><script type="module" src="/page.js"></script>';
+    '<div id="editor"></div><div id="status-bar"></div><script type="module" src="/page.js"></script>';
   const server = createServer((req, res) => {
     if (req.url === "/" || req.url === "/index.html") {
       res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(html);
     } else if (req.url === "/page.js") {
       res.writeHead(200, { "Content-Type": "text/javascript; charset=utf-8" }).end(bundle);
+    } else if (files[req.url]) {
+      res.writeHead(200, { "Content-Type": files[req.url][0] }).end(files[req.url][1]);
     } else if (req.url === "/favicon.ico") {
       res.writeHead(204).end();
     } else {
@@ -226,7 +229,7 @@ export async function launchBrowser() {
 }
 
 /** A page with the harness loaded, and the console errors and page errors it shows. */
-export async function openPage(context, origin, label) {
+export async function openPage(context, origin, label, global = "pv") {
   const page = await context.newPage();
   const errors = [];
   page.on("console", (msg) => {
@@ -234,6 +237,6 @@ export async function openPage(context, origin, label) {
   });
   page.on("pageerror", (err) => errors.push(`${label} pageerror: ${err.message}`));
   await page.goto(origin + "/");
-  await page.waitForFunction(() => window.pv !== undefined);
+  await page.waitForFunction((name) => window[name] !== undefined, global);
   return { page, errors, label };
 }
