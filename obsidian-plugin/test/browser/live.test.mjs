@@ -130,6 +130,18 @@ describe("live co-editing in two browsers against two real daemons", { skip: mis
         B.page.keyboard.type("B wrote this first. ", { delay: 25 }),
       ]);
       await settled("two.md", "B wrote this first. first line\nlast line\nA wrote this at the end.");
+      // each one's cursor stayed where they were typing, although the other's text arrived meanwhile
+      const bAt = "B wrote this first. ".length;
+      assert.deepEqual(await B.page.evaluate(() => window.pv.selection()), [bAt, bAt]);
+      const end = (await text(A)).length;
+      assert.deepEqual(await A.page.evaluate(() => window.pv.selection()), [end, end]);
+      // a selection in A (the word "first" of "first line") is kept while B types before it
+      const from = bAt;
+      await A.page.evaluate((f) => window.pv.select(f, f + 5), from);
+      await B.page.keyboard.type("More. ", { delay: 25 });
+      await settled("two.md", "B wrote this first. More. first line\nlast line\nA wrote this at the end.");
+      const sel = await A.page.evaluate(() => window.pv.selection());
+      assert.deepEqual(sel, [from + 6, from + 11], "A's selection moved with its text");
       noErrors();
     }));
 
@@ -174,6 +186,23 @@ describe("live co-editing in two browsers against two real daemons", { skip: mis
       await settled("crash.md", "crash test\nbefore the kill. typed just as it died. after the restart.", 90_000);
       assert.deepEqual([...(await fallbacks(A)), ...(await fallbacks(B))], []);
       noErrors(DAEMON_DOWN);
+    }));
+
+  it("a note the daemon cannot bind falls back to plain editing, once, and stays editable", () =>
+    guard(async () => {
+      const d = A.device;
+      await A.page.evaluate((args) => window.pv.open(args), { port: d.apiPort, token: d.token, path: "never-synced.md", client: "page-A", notTrackedGraceMs: 800 });
+      await waitUntil(async () => (await fallbacks(A)).length > 0, "the fallback", 10_000);
+      await A.page.evaluate(() => window.pv.place(0));
+      await A.page.keyboard.type("still editable", { delay: 10 });
+      assert.equal(await text(A), "still editable");
+      await sleep(1500); // nothing retries behind the person's back
+      const fell = await fallbacks(A);
+      assert.equal(fell.length, 1, JSON.stringify(fell));
+      assert.equal(fell[0].path, "never-synced.md");
+      assert.match(fell[0].reason, /404|not tracked|no note/i);
+      assert.equal(await A.page.evaluate(() => window.pv.live()), false);
+      noErrors(/404 \(Not Found\)/);
     }));
 
   it("latency: a keystroke in A is in B's editor soon after", () =>

@@ -17,6 +17,8 @@ interface OpenArgs {
   token: string;
   path: string;
   client: string;
+  /** How long a note the daemon does not track may take to appear (the binding's default: 10 s). */
+  notTrackedGraceMs?: number;
 }
 
 /** Wall-clock milliseconds every page of the browser agrees on (for cross-page latency). */
@@ -62,6 +64,7 @@ class Harness {
       path: args.path,
       client: args.client,
       onFallback: (path, reason) => this.fallbacks.push({ path, reason }),
+      notTrackedGraceMs: args.notTrackedGraceMs,
     });
   }
 
@@ -104,6 +107,17 @@ class Harness {
     const at = pos < 0 ? this.view.state.doc.length : pos;
     this.view.focus();
     this.view.dispatch({ selection: { anchor: at } });
+  }
+
+  select(anchor: number, head: number): void {
+    this.view?.focus();
+    this.view?.dispatch({ selection: { anchor, head } });
+  }
+
+  /** The main selection (anchor, head). */
+  selection(): [number, number] {
+    const sel = this.view?.state.selection.main;
+    return sel ? [sel.anchor, sel.head] : [-1, -1];
   }
 
   setToken(token: string): void {
