@@ -1,6 +1,7 @@
-"""Debounced sync, per key (a note id, or the index): the first change of a burst goes out
-at once; follow-ups within the window wait for the window's end and go out together.
-Pure logic: time is an argument."""
+"""Debounced sync, per key (a note id: its text and its index entry; see
+publishing.pending_keys): the first change of a burst goes out at once; follow-ups
+within the window wait for the window's end and go out together. A change to another
+note is another key, so it goes at once too. Pure logic: time is an argument."""
 
 from __future__ import annotations
 

@@ -115,6 +115,7 @@ def index_changed(s: EngineState, file_id: str, before: bytes | None) -> None:
         s.entries[file_id] = entry
     reindex(s)
     s.pending.setdefault(INDEX, before)
+    s.index_keys.add(file_id)  # pushed with this note's changes (publishing.take_pending)
 
 
 def reindex(s: EngineState) -> None:

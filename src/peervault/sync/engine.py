@@ -204,11 +204,12 @@ class Engine:
         return publishing.publish_pending(self._at(now))
 
     def pending(self) -> set[str]:
-        """Keys (note ids, and INDEX for the vault index) with local changes not yet pushed."""
-        return set(self.state.pending)
+        """Keys with local changes not yet pushed: note ids (an index entry's change under its
+        note's), and INDEX for an index change of no note (see publishing.pending_keys)."""
+        return publishing.pending_keys(self.state)
 
     def clear_pending(self) -> None:
-        self.state.pending.clear()
+        publishing.clear_pending(self.state)
 
     def take_pending(self, keys: set[str] | None = None) -> list[m.IndexUpdates | m.DocUpdates]:
         return publishing.take_pending(self.state, keys)

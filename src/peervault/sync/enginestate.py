@@ -66,6 +66,8 @@ class EngineState:
         self.pinned: dict[str, Note] = {}  # see remote.apply_docs
         # What changed locally and is not yet pushed: note id (or INDEX) -> version before the change.
         self.pending: dict[str, bytes | None] = {}
+        # The notes whose index entries the pending index change holds: the keys it goes under.
+        self.index_keys: set[str] = set()
         self.addrs: list[str] = []
         self.blobs = BlobStore(root / STATE_DIR)
         self.awaiting: dict[str, set[str]] = {}  # blob hash -> notes waiting for it to arrive

@@ -3,8 +3,8 @@
 Notes imported before the first pairing carry provisional ids ("u..."), so a vault
 joined later does not get a second copy of every note: after the first sync they are
 announced under their deterministic ids, unless the peer's vault already held them
-(merged) or deleted them (dropped). After that, local changes wait as pending keys
-until the daemon takes them as messages.
+(merged) or deleted them (dropped). After that, local changes wait as pending keys, one
+per note (its text and its index entry), until the daemon takes them as messages.
 """
 
 from __future__ import annotations
@@ -71,20 +71,51 @@ def _drop_unpublished(s: EngineState, file_id: str) -> None:
     s.cache.discard(file_id)
 
 
+def pending_keys(s: EngineState) -> set[str]:
+    """What is waiting to be pushed, by note: each note id with a change to its text or to its
+    index entry, and INDEX for an index change that belongs to no note (a device forgotten).
+    The daemon debounces these keys, so a new note's entry goes with its first change at once
+    instead of waiting out the window of another note's entry (the index is one document)."""
+    return (set(s.pending) - {INDEX}) | _index_keys(s)
+
+
+def _index_keys(s: EngineState) -> set[str]:
+    """The keys the pending index change goes under (none if there is none)."""
+    if INDEX not in s.pending:
+        return set()
+    return set(s.index_keys) or {INDEX}
+
+
+def clear_pending(s: EngineState) -> None:
+    s.pending.clear()
+    s.index_keys.clear()
+
+
 def take_pending(s: EngineState, keys: set[str] | None = None) -> list[m.IndexUpdates | m.DocUpdates]:
-    """Local changes since they were last taken (all, or just `keys`), as messages for peers."""
-    keys = set(s.pending) if keys is None else keys & set(s.pending)
+    """Local changes since they were last taken (all, or those of `keys`), as messages for peers.
+
+    The index's changes are one update (its document holds every entry): they go when any
+    key they are under goes, and with them the text of every note whose entry they carry.
+    So a peer gets a note's entry and its text in one push, never one of them a window
+    before the other. (Either order would be safe there, remote.py: a note is laid out only
+    once it has both; but a lone entry or lone text is a change the peer cannot show yet.)"""
+    pending = pending_keys(s)
+    take = pending if keys is None else keys & pending
+    under = _index_keys(s)
     out: list[m.IndexUpdates | m.DocUpdates] = []
-    if INDEX in keys:
-        blob = s.index.updates_since(s.pending[INDEX] or b"")
+    if take & under:
+        take |= under
+        blob = s.index.updates_since(s.pending.pop(INDEX) or b"")
+        s.index_keys.clear()
         if blob:
             out.append(m.IndexUpdates(blob))
     docs = []
-    for fid in sorted(keys - {INDEX}):
+    for fid in sorted(take - {INDEX}):
+        if fid not in s.pending:
+            continue  # only its index entry changed: in the index update above
+        before = s.pending.pop(fid)
         d = doc(s, fid)
         if d is not None:
-            docs.append((bytes.fromhex(fid), notes.updates_since(d, s.pending[fid])))
+            docs.append((bytes.fromhex(fid), notes.updates_since(d, before)))
     out.extend(m.DocUpdates(tuple(part)) for part in m.batch_updates(docs))
-    for k in keys:
-        del s.pending[k]
     return out
