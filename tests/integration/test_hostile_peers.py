@@ -332,7 +332,7 @@ _NOT_UTF8_HELLO = (
 )
 BAD_BODIES = {
     "type-0": (b"\x00", "unknown message type 0"),
-    "type-16": (b"\x10payload", "unknown message type 16"),
+    "type-17": (b"\x11payload", "unknown message type 17"),
     "type-255": (b"\xff" * 32, "unknown message type 255"),
     "empty-body": (b"", "empty message"),
     "trailing-bytes": (m.encode(m.Ping()) + b"!", "unexpected trailing bytes"),
@@ -372,6 +372,7 @@ BEFORE_HELLO: dict[str, m.Message] = {
     "PAIR_OK": m.PairOk(bytes(16)),
     "BLOB_GET": m.BlobGet(_BLOB_ID, 0),
     "BLOB_HAVE": m.BlobHave(True, 10),
+    "PRESENCE": m.Presence(_ANY_ID, b"x"),
 }
 AFTER_HELLO: dict[str, tuple[list[m.Message], str]] = {
     "second-DOC_VERSIONS": ([m.DocVersions(b"", ()), m.DocVersions(b"", ())], "DOC_VERSIONS sent twice"),

@@ -91,6 +91,7 @@ class Identities:
         self.holds: list[dict[str, int]] = [{} for _ in roots]  # device -> path -> identity
         self.dirty: list[set[str]] = [set() for _ in roots]  # changed by the user, not looked at yet
         self.unseen: list[set[int]] = [set() for _ in roots]  # identities renamed unseen, not looked at yet
+        self.vacated: list[dict[str, int]] = [{} for _ in roots]  # path -> identity deleted there, not looked at yet
         self._ids = itertools.count(1)
         self._parent: dict[int, int] = {}  # identities found to be one note (union-find)
         self.fid_of: dict[int, str] = {}  # identity (a root) -> its note's file id
@@ -156,6 +157,10 @@ class Identities:
         if i is None:
             i = self.holds[d][path] = self._new()
             self.history.append(f"{'ABC'[d]}: create {path} (identity {i})")
+            if (gone := self.vacated[d].get(path)) is not None:
+                # deleted and made again before the engine looked: on disk the same as a save
+                # that replaces the file (a new inode, new bytes), which is an edit of that note
+                self.doubt(i, gone, why=f"{path} deleted and made again unseen")
         return i
 
     def appended(self, d: int, path: str, marker: str) -> None:
@@ -165,6 +170,8 @@ class Identities:
     def deleted(self, d: int, path: str) -> None:
         self.dirty[d].add(path)
         i = self.holds[d].pop(path, None)
+        if i is not None:
+            self.vacated[d][path] = i
         self.history.append(f"{'ABC'[d]}: delete {path} (identity {i})")
 
     def moved(self, d: int, src: str, dst: str, seen: bool) -> None:
@@ -249,6 +256,7 @@ class Identities:
         rows = {row.path: fid for fid, row in eng.files.items() if row.path in after}
         where = {fid: path for path, fid in rows.items()}
         self.dirty[d] = {p for p in self.dirty[d] if not covered(p)}
+        self.vacated[d] = {p: i for p, i in self.vacated[d].items() if not covered(p)}
         dirty = self.dirty[d]
         changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
         problems: list[str] = []
