@@ -266,6 +266,12 @@ class Identities:
             if not covered(p) or c in self.fid_of:
                 continue
             fid = rows.get(p)
+            if fid is None and (q := self._moved_aside(p, before, after, rows, held)) is not None:
+                # its name was claimed by another note (a rename elsewhere): the engine took the
+                # new file as a note and moved it aside in the same call; step 3 follows it there
+                self._bind(c, rows[q])
+                self.history.append(f"  (identity {c} moved aside by the engine to {q})")
+                continue
             if fid is None:
                 if self.certain(c):
                     problems.append(f"{p}: a new file (identity {c}) the engine looked at is not tracked")
@@ -354,6 +360,17 @@ class Identities:
         self.history.append(f"{'ABC'[d]}: {what}")
 
     # ------------------------------------------------------------------ the end
+    def _moved_aside(self, p: str, before: Files, after: Files, rows: dict[str, str], held: dict[str, int]) -> str | None:
+        """Where the engine moved the new file at `p` (the same inode under a new, tracked name
+        of a note no identity has yet), or None."""
+        if p not in before or p in after:
+            return None
+        ino = before[p][0]
+        for q, st in after.items():
+            if st[0] == ino and q not in before and q not in held and q in rows and rows[q] not in self._ident_of:
+                return q
+        return None
+
     def check_markers(self, texts: dict[str, str], layout: dict[str, str], destroyed: set[str]) -> int:
         """Every edit nobody destroyed is in the file of its identity's note (`layout`: file id
         -> path, `texts`: path -> text, of one device once all agree). Returns edits checked."""

@@ -658,6 +658,18 @@ def _scenarios(test: Callable[..., None]) -> Callable[..., None]:
             ("binary", B, "p.bin"), ("rename", A, "p.bin", "d/q.bin"), ("stop", A), ("stop", A),
             ("delete", B, "p.bin"), ("binary", A, "p.bin")],
 )  # fmt: skip
+@example(  # found: C's new d/b.md, its name claimed by A's unseen move onto it, is moved aside
+    links=set(),
+    script=[("heal",), ("heal",), ("stop", A), ("append", A, "a.md"), ("append", A, "d/e/c.md"), ("start", A),
+            ("append", A, "a.md"), ("append", C, "d/b.md"), ("append", C, "d/e/c.md"),
+            ("rename", A, "d/e/c.md", "d/b.md")],
+)  # fmt: skip
+@example(  # found: B deletes g/h.md and makes it again unseen (a replacing save) while A moves it
+    links=set(),
+    script=[("heal",), ("stop", B), ("append", A, "a.md"), ("append", B, "g/h.md"), ("start", B),
+            ("append", A, "a.md"), ("rename", A, "g/h.md", "d/b.md"), ("isolate", A), ("delete", B, "g/h.md"),
+            ("stop", A), ("append", B, "g/h.md"), ("heal",), ("heal",), ("append", A, "g/h.md")],
+)  # fmt: skip
 @given(st.sets(st.sampled_from(LINKS)), st.lists(ops, min_size=15, max_size=60))
 def test_three_devices_converge_without_losing_edits(links: set[frozenset[int]], script: list[tuple]) -> None:  # type: ignore[type-arg]
     with tempfile.TemporaryDirectory() as tmp:
