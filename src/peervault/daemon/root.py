@@ -24,7 +24,7 @@ from typing import Any
 from ..api.server import ControlServer
 from ..config import Config
 from ..errors import VaultGone
-from ..metrics import Metrics
+from ..metrics import Metrics, limit_arenas
 from ..net import endpoint as netep
 from ..protocol.codes import Code
 from ..service.live import LiveNotes
@@ -65,6 +65,7 @@ class Daemon:
         folder is compared with the database in the background (stat first, reading only
         what changed), so a 10,000-file vault starts as fast as an empty one."""
         t0 = time.perf_counter()
+        limit_arenas()
         self.ep = await bind(self.state, self.cfg)
         self.metrics.phase("transport_init", t0)
         t1 = time.perf_counter()
