@@ -14,6 +14,7 @@ from peervault.config import Config
 from peervault.protocol import messages as m
 from peervault.state import VaultState
 from peervault.sync.engine import Engine
+from peervault.vault.blobio import BlobReader
 
 
 def twin_vaults(base: Path) -> tuple[VaultState, VaultState]:
@@ -40,6 +41,24 @@ def deliver(src: Engine, dst: Engine) -> list[m.IndexUpdates | m.DocUpdates]:
             assert isinstance(decoded, m.DocUpdates)
             dst.apply_docs(decoded.entries, time.time())
     return msgs
+
+
+def fetch_blob(src: Engine, dst: Engine, h: str, size: int) -> bool:
+    """What the daemon's blob transfers do for one blob: read it where src has it (its
+    store, or a vault file still as recorded), append it to dst's partial download, verify,
+    and tell dst. False if src does not have it."""
+    where = src.blob_source(h)
+    if where is None:
+        return False
+    reader = BlobReader(where.path, where.expect)
+    try:
+        for chunk in reader.pieces(dst.blobs.partial_size(h)):
+            dst.blobs.append_partial(h, dst.blobs.partial_size(h), chunk)
+    finally:
+        reader.close()
+    assert dst.blobs.finish_partial(h, size), f"blob {h[:12]} is not the {size} bytes the index says"
+    dst.blob_arrived(h, time.time())
+    return True
 
 
 @dataclass

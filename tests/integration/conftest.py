@@ -60,13 +60,14 @@ class Device:
     def init(self) -> str:
         return self.cli("init", str(self.root)).stdout.strip()
 
-    def start(self, *extra: str) -> None:
+    def start(self, *extra: str, env: dict[str, str] | None = None) -> None:
+        """`env`: more environment for this daemon (PEERVAULT_CRASH_AT: vault/faults.py)."""
         assert self.proc is None
         self._log_n += 1
         log = self._log = open(self.logs / f"{self.root.name}-{self._log_n}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "peervault", "--log-level", "debug", "run", str(self.root), "--bind", "127.0.0.1:0", *extra],
-            env=ENV,
+            env={**ENV, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

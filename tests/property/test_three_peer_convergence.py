@@ -61,7 +61,7 @@ from peervault.protocol import messages as m
 from peervault.service.history import restore, versions
 from peervault.state import VaultState
 from peervault.sync.engine import SETTLE_S, Engine
-from twin_engines import engine
+from twin_engines import engine, fetch_blob
 
 EXAMPLES = int(os.environ.get("PEERVAULT_PROPERTY_EXAMPLES", "200"))
 ALL_BUCKETS = bytes(range(m.BUCKETS))
@@ -205,14 +205,11 @@ class Mesh:
             progress = False
             for d, dst in enumerate(self.engines):
                 for h, size in dst.wanted_blobs().items():
-                    src = next((self.engines[n] for n in self.neighbours(d) if self.engines[n].blobs.has(h)), None)
+                    src = next((self.engines[n] for n in self.neighbours(d) if self.engines[n].blob_source(h)), None)
                     if src is None:
                         continue
-                    for chunk in src.blobs.open_chunks(h):
-                        dst.blobs.append_partial(h, dst.blobs.partial_size(h), chunk)
-                    assert dst.blobs.finish_partial(h, size), f"blob {h[:12]} is not the {size} bytes the index says"
                     with self.model.call(d, "a blob arrived"):
-                        dst.blob_arrived(h, time.time())
+                        fetch_blob(src, dst, h, size)
                     progress = True
                     _event("fetched a blob")
 

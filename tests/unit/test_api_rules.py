@@ -98,12 +98,14 @@ def test_prometheus_text_has_one_typed_sample_per_metric() -> None:
         "held_deletions": {"count": 0},
         "peers": [{"connected": True}, {"connected": False}],
         "daemon": {"paused": False},
+        "storage": {"binary_files": 2, "binary_bytes": 5000, "blob_store_files": 1, "blob_store_bytes": 700},
         "metrics": {"bytes_sent": 100, "memory_mb": 41.5, "phases_ms": {"x": 1}, "profile": "default"},
     }
     text = prometheus.render(status)
     samples = dict(line.split(" ") for line in text.splitlines() if not line.startswith("#"))
     assert samples["peervault_files_tracked"] == "12" and samples["peervault_peers_connected"] == "1"
     assert samples["peervault_bytes_sent_total"] == "100" and samples["peervault_memory_mb"] == "41.5"
+    assert samples["peervault_binary_bytes"] == "5000" and samples["peervault_blob_store_bytes"] == "700"
     assert "# TYPE peervault_bytes_sent_total counter" in text
     assert not any("phases" in k or "profile" in k for k in samples)
     for name in samples:  # every sample is announced, as scrapers expect

@@ -11,7 +11,7 @@ from typing import Any
 import blake3
 import pytest
 
-from peervault.vault import blobstore
+from peervault.vault import blobio
 from peervault.vault.blobstore import CHUNK, BlobChanged, BlobStore, hash_file
 
 MB = 1024 * 1024
@@ -97,7 +97,7 @@ def test_add_file_dedupes_without_rewriting_the_blob(store: BlobStore, tmp_path:
 
 def _mutate_after_first_chunk(monkeypatch: pytest.MonkeyPatch, mutate: Callable[[], None]) -> None:
     """Run `mutate` once add_file has read its first chunk: the file changes under the copy."""
-    real = blobstore._chunks
+    real = blobio.chunks
 
     def chunks(fd: int, buf: bytearray) -> Iterator[memoryview]:
         for i, piece in enumerate(real(fd, buf)):
@@ -105,7 +105,7 @@ def _mutate_after_first_chunk(monkeypatch: pytest.MonkeyPatch, mutate: Callable[
             if i == 0:
                 mutate()
 
-    monkeypatch.setattr(blobstore, "_chunks", chunks)
+    monkeypatch.setattr(blobio, "chunks", chunks)
 
 
 def _grow(src: Path) -> None:
@@ -156,7 +156,7 @@ def test_add_file_error_while_writing_leaves_nothing(store: BlobStore, tmp_path:
     def disk_full(fd: int, data: memoryview | bytes) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(blobstore, "_write_all", disk_full)
+    monkeypatch.setattr(blobio, "write_all", disk_full)
     with pytest.raises(OSError, match="No space"):
         store.add_file(src)
     assert store_files(store) == set()
@@ -183,9 +183,10 @@ def test_partial_download_resumes_across_a_restart(tmp_path: Path) -> None:
     assert again.partial_size(h) == CHUNK
     assert again.append_partial(h, CHUNK, data[CHUNK:]) == len(data)
     assert again.finish_partial(h, len(data)) is True
-    assert again.has(h) and again.path(h).read_bytes() == data
+    assert not again.has(h)  # verified, waiting in ready/ to be moved into the vault (not kept)
+    assert again.held(h) == again.ready_path(h) and again.ready_path(h).read_bytes() == data
     assert again.partial_size(h) == 0
-    assert store_files(again) == {f"{h[:2]}/{h}"}
+    assert store_files(again) == {f"ready/{h}"}
 
 
 def test_finish_partial_with_wrong_data_removes_it(store: BlobStore) -> None:
@@ -193,7 +194,7 @@ def test_finish_partial_with_wrong_data_removes_it(store: BlobStore) -> None:
     h = b3(data)
     store.append_partial(h, 0, data[:-1] + bytes([data[-1] ^ 1]))
     assert store.finish_partial(h, len(data)) is False
-    assert not store.has(h) and store.partial_size(h) == 0
+    assert store.held(h) is None and store.partial_size(h) == 0
     assert store_files(store) == set()
 
 
@@ -203,7 +204,7 @@ def test_finish_partial_with_wrong_size_removes_it(store: BlobStore, claimed: in
     h = b3(data)
     store.append_partial(h, 0, data)
     assert store.finish_partial(h, claimed) is False
-    assert not store.has(h) and store.partial_size(h) == 0
+    assert store.held(h) is None and store.partial_size(h) == 0
     assert store_files(store) == set()
 
 
@@ -220,7 +221,7 @@ def test_empty_blob_needs_no_partial_file(store: BlobStore) -> None:
     assert store.finish_partial(h, 0) is True
     assert store.size(h) == 0
     assert store.finish_partial(b3(b"x"), 0) is False  # nothing downloaded is not "x"
-    assert store_files(store) == {f"{h[:2]}/{h}"}
+    assert store_files(store) == {f"ready/{h}"}
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -278,7 +279,7 @@ def test_copy_to_failure_leaves_the_target_and_no_temp(store: BlobStore, tmp_pat
     target = tmp_path / "vault" / "img.png"
     target.parent.mkdir()
     target.write_bytes(b"old picture")
-    real = blobstore._write_all
+    real = blobio.write_all
     calls = []
 
     def fails_midway(fd: int, data: memoryview | bytes) -> None:
@@ -287,7 +288,7 @@ def test_copy_to_failure_leaves_the_target_and_no_temp(store: BlobStore, tmp_pat
             raise OSError(28, "No space left on device")
         real(fd, data)
 
-    monkeypatch.setattr(blobstore, "_write_all", fails_midway)
+    monkeypatch.setattr(blobio, "write_all", fails_midway)
     with pytest.raises(OSError, match="No space"):
         store.copy_to(h, target, tmp_path / "tmp")
     assert target.read_bytes() == b"old picture"
@@ -314,7 +315,7 @@ def test_all_hashes_bytes_used_and_remove(store: BlobStore, tmp_path: Path) -> N
     (store.root / "ab").mkdir(exist_ok=True)
     (store.root / "ab" / "stray.txt").write_bytes(b"!")  # not a hash: never reported
     assert set(store.all_hashes()) == hashes  # partials and strays are not blobs
-    assert store.bytes_used() == 10 + 2000 + CHUNK + 3 + 4 + 1  # everything the store occupies
+    assert store.bytes_used() == (10 + 2000 + CHUNK + 3 + 4 + 1, 5)  # everything the store occupies
     gone = next(iter(hashes))
     store.remove(gone)
     store.remove(gone)  # missing is fine
@@ -324,7 +325,7 @@ def test_all_hashes_bytes_used_and_remove(store: BlobStore, tmp_path: Path) -> N
 
 def test_empty_store(store: BlobStore) -> None:
     assert list(store.all_hashes()) == []
-    assert store.bytes_used() == 0
+    assert store.bytes_used() == (0, 0)
     h = b3(b"nothing")
     assert not store.has(h) and store.size(h) is None and store.partial_size(h) == 0
 
@@ -355,6 +356,8 @@ def test_hostile_hashes_are_refused_and_touch_nothing(tmp_path: Path, h: Any) ->
     calls: list[Callable[[], object]] = [
         lambda: s.has(h),
         lambda: s.path(h),
+        lambda: s.ready_path(h),
+        lambda: s.held(h),
         lambda: s.size(h),
         lambda: s.partial_size(h),
         lambda: s.append_partial(h, 0, b"evil"),

@@ -13,7 +13,8 @@ from peervault.config import Config
 from peervault.errors import NotFound
 from peervault.service import history
 from peervault.service.vault import VaultService
-from twin_engines import Pair, deliver, engine_pair
+from peervault.sync.engine import Engine
+from twin_engines import Pair, deliver, engine_pair, fetch_blob
 
 DAY = 86400.0
 
@@ -71,14 +72,29 @@ def test_deleted_files_are_listed_and_restorable(pair: Pair) -> None:
 
 
 def test_a_restored_binary_file_is_no_longer_listed_as_deleted(pair: Pair) -> None:
+    """Deleted here, the picture's bytes are gone here (the vault held the only copy); B,
+    which applied the delete, moved its copy into its store. A restore on A makes that
+    version current again and fetches it from B."""
     save(pair, "pic.bin", b"\xff picture")
+    _carry(pair.a, pair.b)
     (pair.state_a.root / "pic.bin").unlink()
     pair.a.reconcile(time.time())
+    _carry(pair.a, pair.b)
+    assert not (pair.state_b.root / "pic.bin").exists()
     assert [d["path"] for d in history.deleted(pair.state_a)] == ["pic.bin"]
-    history.restore(pair.state_a, "pic.bin", None)
-    pair.a.reconcile(time.time())
-    assert history.deleted(pair.state_a) == []
-    assert (pair.state_a.root / "pic.bin").read_bytes() == b"\xff picture"
+    chosen = history.restore(pair.state_a, "pic.bin", None, pair.a, time.time())
+    assert chosen.from_peer and not (pair.state_a.root / "pic.bin").exists()
+    _carry(pair.b, pair.a)  # A fetches it from B's store
+    _carry(pair.a, pair.b)  # and B gets the restore (copied from its store, which keeps it)
+    assert history.deleted(pair.state_a) == [] == history.deleted(pair.state_b)
+    assert (pair.state_a.root / "pic.bin").read_bytes() == b"\xff picture" == (pair.state_b.root / "pic.bin").read_bytes()
+    assert pair.a.reconcile(time.time()) == 0 and pair.b.reconcile(time.time()) == 0
+
+
+def _carry(src: Engine, dst: Engine) -> None:
+    deliver(src, dst)
+    for h, size in dst.wanted_blobs().items():
+        assert fetch_blob(src, dst, h, size)
 
 
 def test_a_note_whose_edit_won_over_a_delete_is_not_listed(pair: Pair) -> None:

@@ -19,6 +19,8 @@ _GAUGES: dict[str, tuple[str, Callable[[dict[str, Any]], float]]] = {
     "peervault_peers": ("paired devices", lambda s: len(s["peers"])),
     "peervault_peers_connected": ("paired devices connected now", lambda s: sum(p["connected"] for p in s["peers"])),
     "peervault_paused": ("1 while sync is paused", lambda s: int(s["daemon"]["paused"])),
+    "peervault_binary_bytes": ("bytes of binary files in the vault", lambda s: s["storage"]["binary_bytes"]),
+    "peervault_blob_store_bytes": ("bytes of the blob store (kept versions)", lambda s: s["storage"]["blob_store_bytes"]),
 }
 _COUNTERS = {"bytes_sent", "bytes_received", "sync_error_count"}
 

@@ -20,7 +20,14 @@ from rich.table import Table
 
 SCHEMA = 1
 # kind -> (relative tolerance, absolute slack in the figure's unit)
-TOLERANCE = {"time": (2.0, 50.0), "memory": (1.3, 8.0), "cpu": (3.0, 0.3), "bytes": (1.0, 64.0), "count": (1.0, 0.0)}
+TOLERANCE = {
+    "time": (2.0, 50.0),
+    "memory": (1.3, 8.0),
+    "cpu": (3.0, 0.3),
+    "bytes": (1.0, 64.0),
+    "count": (1.0, 0.0),
+    "disk": (1.3, 1.0),  # disk beside the vault, in % of the vault
+}
 
 
 @dataclass
@@ -85,21 +92,29 @@ def _fmt(v: float | None, unit: str) -> str:
 
 
 def table(results: list[Result], skipped: list[Skipped]) -> Table:
+    """One row per figure; with Syncthing measured in the run (extra "syncthing", "ratio": see
+    bench/sidebyside.py), its figure and ours divided by it."""
+    side = any("syncthing" in r.extra for r in results)
     t = Table(title="peervault bench", title_justify="left")
-    for col in ("benchmark", "spec budget", "our goal", "median", "runs", "budget", "goal"):
+    cols = ("benchmark", "spec budget", "our goal", "median", *(("Syncthing", "ratio") if side else ()), "runs", "budget", "goal")
+    for col in cols:
         t.add_column(col, justify="left" if col == "benchmark" else "right")
     for r in results:
+        st = r.extra.get("syncthing")
+        ratio = r.extra.get("ratio")
+        vs = (_fmt(st, r.unit), "—" if ratio is None else f"×{ratio:g}") if side else ()
         t.add_row(
             r.title,
             _fmt(r.budget, r.unit),
             _fmt(r.goal, r.unit),
             _fmt(r.median, r.unit),
+            *vs,
             str(len(r.runs)),
             {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "—"}[r.passed],
-            {True: "met", False: "not yet", None: "—"}[r.met_goal],
+            {True: "met", False: "[red]not yet[/]", None: "—"}[r.met_goal],
         )
     for s in skipped:
-        t.add_row(s.title, "", "", "skipped", "", "", s.reason[:40])
+        t.add_row(s.title, "", "", "skipped", *(("", "") if side else ()), "", "", s.reason[:48])
     return t
 
 

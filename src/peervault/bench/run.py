@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import report, suite
+from . import real, report, sidebyside, suite
 from .harness import BenchError
 
 
@@ -23,6 +23,9 @@ def run(
     json_path: Path | None,
     compare_path: Path | None,
     base: Path | None = None,
+    *,
+    syncthing: bool = False,
+    cache: Path | None = None,
 ) -> int:
     """Returns the exit code: 0, or 1 if a budget failed or a figure regressed."""
     plan = suite.Plan(
@@ -31,10 +34,12 @@ def run(
         runs=3 if quick else 5,
         edits=5 if quick else 20,
         idle_s=10.0 if quick else 60.0,
+        syncthing=syncthing,
+        cache=cache,
     )
     steps = [step for tier in tiers for step in suite.BENCHES[tier]]
     if quick:
-        steps = [s for s in steps if s[1] not in (suite.bench_start_large, suite.bench_initial_large)]
+        steps = [s for s in steps if s[1] not in (suite.bench_start_large, suite.bench_initial_large, real.bench_large_side)]
     results: list[report.Result] = []
     skipped: list[report.Skipped] = []
     try:
@@ -58,7 +63,7 @@ def run(
                 progress.advance(task)
     finally:
         shutil.rmtree(plan.base, ignore_errors=True)
-    out.print(report.table(results, skipped))
+    out.print(report.table(sidebyside.attach(results), skipped))
     doc = report.to_json(results, skipped, reference, quick)
     if json_path is not None:
         json_path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")

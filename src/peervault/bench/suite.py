@@ -7,6 +7,8 @@ returns Results (medians over several runs). Tiers choose the subset:
     medium  1,000 files: cold/warm start, initial sync, RSS; WAN single-file sync
     large   10,000 files: cold/warm start, initial sync, RSS
     xl      50,000 files: start-up, RSS, time until the most recent notes are in sync
+    real    a documentation vault (11,000 files, 283 MB): import, join, RSS, CPU, disk, edit;
+            with --syncthing, Syncthing on the same vault (also on large's): bench/real.py
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ from pathlib import Path
 
 import psutil
 
-from . import netns, vaultgen
+from . import netns, real, vaultgen, warmstart
 from .followon import bench_followon
 from .harness import BenchError, Device, cli, pair, read, same_tree, wait_for
 from .report import Result, Skipped
 
-TIERS = ("small", "medium", "large", "xl")
+TIERS = ("small", "medium", "large", "xl", "real")
 DEFAULT_TIERS = ("small", "medium", "large")
 
 
@@ -40,6 +42,8 @@ class Plan:
     runs: int  # repetitions of each start-up figure
     edits: int  # repetitions of each single-edit figure
     idle_s: float
+    syncthing: bool = False  # also measure Syncthing on the same vaults (real, large)
+    cache: Path | None = None  # where the real vault is kept between runs
 
     def fresh(self, name: str) -> Path:
         d = self.base / name
@@ -381,11 +385,14 @@ BENCHES: dict[str, list[tuple[str, Bench]]] = {
     "medium": [
         ("start-up, 1,000 files", bench_start_medium),
         ("initial sync, 1,000 files", bench_initial_medium),
+        ("warm start, 2,000 files", warmstart.bench_warm_start_2000),
         ("WAN single-file sync", bench_wan),
     ],
     "large": [
         ("start-up, 10,000 files", bench_start_large),
         ("initial sync, 10,000 files", bench_initial_large),
+        ("10,000 files beside Syncthing", real.bench_large_side),
     ],
     "xl": [("50,000 files", bench_xl)],
+    "real": [("real vault", real.bench_real), ("real vault, Syncthing", real.bench_real_syncthing)],
 }

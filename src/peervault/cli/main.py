@@ -273,8 +273,9 @@ def sync(vault: str, timeout: float, no_relay: bool, bind: str | None, profile: 
     "--tier",
     "tiers",
     multiple=True,
-    type=click.Choice(["small", "medium", "large", "xl", "all"]),
-    help="Which vault sizes (repeatable). Default: small, medium, large; `xl` is 50,000 files.",
+    type=click.Choice(["small", "medium", "large", "xl", "real", "all"]),
+    help="Which vaults (repeatable). Default: small, medium, large; `xl` is 50,000 files, `real` a documentation "
+    "vault of 11,000 files and 283 MB.",
 )
 @click.option("--quick", is_flag=True, help="Fewer runs and no 10,000-file figures: the subset CI gates on.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results as JSON here.")
@@ -282,7 +283,17 @@ def sync(vault: str, timeout: float, no_relay: bool, bind: str | None, profile: 
     "--compare", "compare_path", type=click.Path(exists=True, dir_okay=False), help="Baseline JSON: exit 1 on a REGRESSION."
 )
 @click.option("--dir", "base", type=click.Path(file_okay=False), help="Where to create the scratch vaults.")
-def bench(tiers: tuple[str, ...], quick: bool, json_path: str | None, compare_path: str | None, base: str | None) -> None:
+@click.option("--syncthing", is_flag=True, help="Also run Syncthing on the same vaults (real, large tiers) and show the ratio.")
+@click.option("--cache", type=click.Path(file_okay=False), help="Keep the generated real vault here for later runs.")
+def bench(
+    tiers: tuple[str, ...],
+    quick: bool,
+    json_path: str | None,
+    compare_path: str | None,
+    base: str | None,
+    syncthing: bool,
+    cache: str | None,
+) -> None:
     """Measure start-up, sync latency, memory, idle cost and bytes on real daemons."""
     from ..bench.run import run as run_bench
     from ..bench.suite import DEFAULT_TIERS, TIERS
@@ -295,6 +306,8 @@ def bench(tiers: tuple[str, ...], quick: bool, json_path: str | None, compare_pa
         Path(json_path) if json_path else None,
         Path(compare_path) if compare_path else None,
         Path(base) if base else None,
+        syncthing=syncthing,
+        cache=Path(cache) if cache else None,
     )
     sys.exit(code)
 

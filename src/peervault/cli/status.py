@@ -45,6 +45,13 @@ def render(out: Console, info: dict[str, Any]) -> None:
         f"{f['ignored']} ignored (files and folders; see .peervaultignore)",
         highlight=False,
     )
+    disk = info.get("storage")
+    if disk and (disk["binary_files"] or disk["blob_store_bytes"]):
+        out.print(
+            f"[bold]Storage[/]   {disk['binary_files']} binary file(s), {_size(disk['binary_bytes'])} in the vault; "
+            f"blob store {_size(disk['blob_store_bytes'])} ({disk['blob_store_files']} file(s): versions kept here)",
+            highlight=False,
+        )
     blobs = info["binary_transfers"]
     if blobs["wanted"]:
         out.print(

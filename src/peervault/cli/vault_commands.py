@@ -143,6 +143,8 @@ def restore(vault: str, path: str, at: int | None) -> None:
         chosen = v.call("restore", path=path, at=at)
         running = v.running
     then = "the running daemon sends it to your devices" if running else f"`peervault sync {vault}` or `run` sends it"
+    if chosen.get("from_peer"):
+        then = "its bytes are on another device: the file changes once they arrive from it, and " + then
     err.print(f"Restored version {chosen['version']} of {path} ({when(chosen['at'])}); {then}.", highlight=False)
 
 
@@ -171,8 +173,9 @@ def gc(vault: str) -> None:
     with connect(vault) as v:
         res = v.call("gc")
     err.print(
-        f"Forgot {res['versions_forgotten']} version(s) beyond retention; removed {res['blobs_removed']} unused blob(s), "
-        f"{res['bytes_freed']:,} bytes.",
+        f"Forgot {res['versions_forgotten']} version(s) beyond retention; removed {res['blobs_removed']} blob(s) "
+        f"({res['blobs_removed'] - res.get('duplicates_removed', 0)} unused, {res.get('duplicates_removed', 0)} copies "
+        f"of files the vault holds unchanged), {res['bytes_freed']:,} bytes.",
         highlight=False,
     )
 

@@ -18,6 +18,7 @@ from ..errors import VaultGone
 from ..metrics import Metrics, trim_heap
 from ..sync.engine import Engine
 from ..vault.watcher import watch
+from .hasher import Hasher
 from .status import Status
 from .timers import Timers
 
@@ -38,6 +39,7 @@ class LocalChanges:
         stopping: asyncio.Event,
         halt: Callable[[VaultGone], None],
         publish: Callable[..., None],
+        hasher: Hasher | None = None,
     ) -> None:
         self.root = root
         self.engine = engine
@@ -49,6 +51,7 @@ class LocalChanges:
         self.stopping = stopping
         self._halt = halt
         self._publish = publish
+        self.hasher = hasher
 
     def initial_scan(self) -> None:
         """One-shot modes: the folder is compared before any peer connects."""
@@ -78,6 +81,8 @@ class LocalChanges:
         self.timers.schedule_settle()
         self._kick_blobs()
         self.timers.schedule_retry()
+        if self.hasher is not None:
+            await self.hasher.idle()  # the first import ends when its binary files are recorded too
         self.metrics.phase("initial_scan", t)
         trim_heap()
         self.status.scan_done = True

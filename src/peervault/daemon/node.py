@@ -32,6 +32,7 @@ class DaemonNode:
         self.d.timers.schedule_flush()
         self.d.timers.schedule_settle()
         self.d.timers.mark_status()
+        self.d.blobs.kick()  # a restore may want a binary version only a peer holds
 
     def drop_device(self, peer: str) -> None:
         self.d.conns.drop_device(peer, REMOVED_REASON)

@@ -36,6 +36,7 @@ from ..sync.engine import Engine
 from ..sync.links import Link
 from .connections import Connections, bind
 from .events import Events, Outcome
+from .hasher import Hasher
 from .local import LocalChanges
 from .node import DaemonNode
 from .status import Status
@@ -74,6 +75,10 @@ class Daemon:
         self.blobs = BlobTransfers(
             self.engine, self.links, self.cfg.max_concurrent_syncs, self._after_blob, time.monotonic, time.time
         )
+        self.hasher: Hasher | None = None
+        if self.mode == "run":  # one-shot modes hash at once: a peer must get everything in the handshake
+            self.hasher = Hasher(self.engine, self.state.root, self._hashed)
+            self.engine.hash_in_background(self.hasher.notify)
         self.metrics.phase("index_load", t1)
         self.node = DaemonNode(self)
         self.service = VaultService(self.state, self.cfg, time.time, engine=self.engine, node=self.node)
@@ -155,6 +160,7 @@ class Daemon:
             blobs=self.blobs,
             links=self.links,
             suspended=self.conns.suspended,
+            hasher=self.hasher,
         )
         self.timers = Timers(
             self.engine,
@@ -187,6 +193,7 @@ class Daemon:
             stopping=self.stopping,
             halt=self._halt,
             publish=self._publish,
+            hasher=self.hasher,
         )
 
     def _publish(self, kind: str, **fields: Any) -> None:
@@ -207,6 +214,13 @@ class Daemon:
         self.halted = self.halted or exc
         self.engine.clear_pending()
         self.stopping.set()
+
+    def _hashed(self, changes: int, rel: str) -> None:
+        """A binary file a worker hashed was recorded as a local change."""
+        self.metrics.record_local(0.0)
+        self.timers.schedule_flush()
+        self.timers.mark_status()
+        self._publish("local_change", paths=[rel])
 
     def _after_blob(self) -> None:
         """A blob arrived and its files were written (a local version may have been recorded)."""
@@ -254,6 +268,8 @@ class Daemon:
         for t in [*self._tasks, *dialers]:
             t.cancel()
         await asyncio.gather(*self._tasks, *dialers, return_exceptions=True)
+        if self.hasher is not None:
+            self.hasher.close()  # a file not hashed yet is hashed again at the next start
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.ep.close(), 2.0)
         self.timers.write_status(running=False)

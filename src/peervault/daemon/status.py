@@ -19,6 +19,7 @@ from ..state import VaultState
 from ..sync.blobs import BlobTransfers
 from ..sync.engine import Engine
 from ..sync.links import Link
+from .hasher import Hasher
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Status:
         blobs: BlobTransfers,
         links: dict[str, Link],
         suspended: set[str],
+        hasher: Hasher | None = None,
     ) -> None:
         self.state = state
         self.cfg = cfg
@@ -46,6 +48,7 @@ class Status:
         self.blobs = blobs
         self.links = links
         self.suspended = suspended  # the connections' set, read as it is at each write
+        self.hasher = hasher
         self.scan_done = False  # `run`: the start-up comparison of folder and database finished
         self._closed_bytes = [0, 0]  # sent, received over links that have closed
 
@@ -56,6 +59,7 @@ class Status:
 
     def document(self, running: bool) -> dict[str, Any]:
         links = self.links
+        hashing = 0 if self.hasher is None else self.hasher.pending
         self.metrics.active_connections = len(links)
         self.metrics.bytes_sent = self._closed_bytes[0] + sum(lk.stream.bytes_sent for lk in links.values())
         self.metrics.bytes_received = self._closed_bytes[1] + sum(lk.stream.bytes_received for lk in links.values())
@@ -67,7 +71,9 @@ class Status:
             "endpoint_ticket": netep.ticket_for(self.ep),  # with the relay URL, when there is one
             "connected": {p: lk.session.state.value for p, lk in links.items()},
             "suspended": sorted(self.suspended),
-            "pending": len(self.engine.pending()),
+            # binary files waiting for a hashing worker are local changes not yet sent, too
+            "pending": len(self.engine.pending()) + hashing,
+            "hashing": hashing,
             "ignored": self.engine.ignored,
             "blobs": {
                 "wanted": len(self.engine.wanted_blobs()),

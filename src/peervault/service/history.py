@@ -18,7 +18,7 @@ from ..crdt import CrdtError, notes
 from ..crdt.index import Entry, VaultIndex
 from ..errors import BadRequest, Conflict, NotFound, PeerVaultError
 from ..vault.blobstore import BlobStore, hash_file
-from ..vault.fsops import atomic_write
+from ..vault.fsops import atomic_write, stat_of
 from ..vault.paths import check_remote_path, safe_target
 
 
@@ -31,6 +31,8 @@ class Version:
     summary: str
     text: str | None = None  # text notes
     blob: str | None = None  # binary files
+    file_id: str = ""
+    from_peer: bool = False  # restored: its bytes are not here, they come from a peer
 
 
 def _entries(state: Any) -> dict[str, Entry]:
@@ -65,7 +67,7 @@ def versions(state: Any, path: str) -> list[Version]:
                     continue
                 out.append(Version(0, at, origin, len(text.encode("utf-8")), "", text=text))
         for blob, size, _, at, origin in state.store.blob_versions(fid):
-            out.append(Version(0, at, origin, size, f"binary {blob[:12]}…", blob=blob))
+            out.append(Version(0, at, origin, size, f"binary {blob[:12]}…", blob=blob, file_id=fid))
     out.sort(key=lambda v: v.at)
     previous = ""
     for n, v in enumerate(out, start=1):
@@ -92,23 +94,27 @@ def _diff_summary(old: str, new: str) -> str:
     return "no change in lines" if not (added or removed) else f"+{added} −{removed} lines"
 
 
-def restore(state: Any, path: str, at: int | None) -> Version:
+def restore(state: Any, path: str, at: int | None, engine: Any = None, now: float = 0.0) -> Version:
     """Write version `at` (default: the newest that differs from the file now) back into the
     vault. The caller has recorded the file as it is first, so what it holds now is a version
-    too and the restore loses nothing."""
+    too and the restore loses nothing. A binary version goes through the `engine` (when
+    given): the version the file holds moves into the blob store, and a version whose bytes
+    are on another device only is fetched from it (`from_peer`)."""
     kept = versions(state, path)
     target = safe_target(state.root, path)
-    now = _fingerprint(target)
+    shown = _fingerprint(target)
     if at is None:
-        candidates = [v for v in kept if _fingerprint_of(v) != now]
+        candidates = [v for v in kept if _fingerprint_of(v) != shown]
         if not candidates:
             raise Conflict(f"{path} already holds its latest version; pick one with --at N (see `peervault history`)")
         chosen = candidates[-1]
     else:
         chosen = version(state, path, at, kept)
-    if chosen.blob is not None:
+    if chosen.blob is not None and engine is not None:
+        chosen.from_peer = not engine.restore_blob(chosen.file_id, path, chosen.blob, chosen.size, now)
+    elif chosen.blob is not None:
         blobs = BlobStore(state.root / STATE_DIR)
-        if not blobs.has(chosen.blob):
+        if blobs.held(chosen.blob) is None:
             raise NotFound(f"version {chosen.number} of {path} is kept on another device, not here")
         blobs.copy_to(chosen.blob, target, state.root / STATE_DIR / "tmp")
     else:
@@ -163,14 +169,30 @@ def deleted(state: Any) -> list[dict[str, Any]]:
 
 
 def gc(state: Any, cfg: Config, now: float) -> dict[str, int]:
-    """Forget versions beyond retention, then delete blobs nothing refers to any more."""
+    """Forget versions beyond retention, then delete blobs nothing refers to any more, and
+    the store's copies of blobs a vault file holds unchanged (its stat as recorded): the
+    current version lives in the vault, a second copy is only what an older PeerVault kept
+    (or a restore left). Never touches a vault file."""
     forgotten = state.store.prune_history(cfg.history_keep_versions, cfg.history_keep_days * 86400, now)
     blobs = BlobStore(state.root / STATE_DIR)
     referenced = state.store.kept_blobs() | {e.blob for e in _entries(state).values() if e.kind == "blob" and not e.deleted}
-    freed = removed = 0
+    in_vault = _unchanged_in_vault(state)
+    freed = removed = duplicates = 0
     for h in list(blobs.all_hashes()):
-        if h not in referenced:
+        if h not in referenced or h in in_vault:
             freed += blobs.size(h) or 0
             blobs.remove(h)
             removed += 1
-    return {"versions_forgotten": forgotten, "blobs_removed": removed, "bytes_freed": freed}
+            duplicates += h in referenced
+    return {"versions_forgotten": forgotten, "blobs_removed": removed, "duplicates_removed": duplicates, "bytes_freed": freed}
+
+
+def _unchanged_in_vault(state: Any) -> set[str]:
+    """Digests of binary files in the vault that still show the stat recorded with them."""
+    out = set()
+    for row in state.store.files().values():
+        if len(row.hash) == 32:
+            st = stat_of(state.root.joinpath(*row.path.split("/")))
+            if st is not None and st.key == row.stat:
+                out.add(row.hash.hex())
+    return out

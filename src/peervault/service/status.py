@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..config import STATE_DIR
 from ..crdt.index import VaultIndex
 from ..store import removal
+from ..store.db import FileRow
+from ..vault.blobstore import BlobStore
 from ..vault.ignore import IgnoreRules
 from ..vault.scanner import scan
 
@@ -28,6 +31,15 @@ def peer_rows(state: Any, runtime: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for p in state.store.peers()
     ]
+
+
+def storage(state: Any, files: dict[str, FileRow]) -> dict[str, int]:
+    """Disk use of binary files: in the vault (current versions, counted once) and in the
+    blob store (kept versions, downloads under way), from the database and one walk of
+    the store; the vault's own files are not read."""
+    binary = [row.size for row in files.values() if len(row.hash) == 32]  # a blob row's hash is its BLAKE3 digest
+    used, count = BlobStore(state.root / STATE_DIR).bytes_used()
+    return {"binary_files": len(binary), "binary_bytes": sum(binary), "blob_store_files": count, "blob_store_bytes": used}
 
 
 def collect(state: Any, runtime: dict[str, Any]) -> dict[str, Any]:
@@ -60,6 +72,7 @@ def collect(state: Any, runtime: dict[str, Any]) -> dict[str, Any]:
         },
         "pending_changes": runtime.get("pending", 0),
         "binary_transfers": runtime.get("blobs", {"wanted": 0, "fetching": 0, "bytes_received": 0}),
+        "storage": storage(state, files),
         "not_synced": [{"path": p, "reason": r} for p, r in store.unsynced().items()],
         "held_deletions": {
             "count": len(held),

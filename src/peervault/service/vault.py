@@ -135,10 +135,10 @@ class VaultService:
         except PeerVaultError as exc:
             raise BadRequest(f"{path!r} is not a path inside a vault: {exc}") from None
         self._record({path})
-        chosen = history.restore(self.state, path, at)
+        chosen = history.restore(self.state, path, at, self.engine, self.clock())
         self._record({path})  # the restored text is a new edit, sent to every device
         self._recorded()
-        return {"path": path, "version": chosen.number, "at": chosen.at, "device": chosen.origin}
+        return {"path": path, "version": chosen.number, "at": chosen.at, "device": chosen.origin, "from_peer": chosen.from_peer}
 
     def forget(self, device: str) -> dict[str, Any]:
         matches = [p.endpoint_id for p in self.state.store.peers() if p.endpoint_id.startswith(device.lower())]

@@ -1,22 +1,24 @@
 """Binary files (and text too large for a note): content-addressed blobs, last writer wins.
 
-The index names each binary file's blob; the bytes travel apart (sync/blobs.py) and
-land in the blob store, verified, before the file is written. A version that loses,
-or a file of ours in the way, is kept as a version, never dropped.
+A binary file is hashed where it lies (no copy): the index names its digest, and the
+`files` row records the stat (size, mtime, inode) the digest belongs to, so the file
+itself serves the blob to peers for as long as that stat holds (sync/blobsource.py).
+In the daemon, hashing runs in worker threads (`hash_later`): a large file never holds
+up a note. Writing a peer's version into the folder is sync/blobwrite.py.
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
-from ..config import STATE_DIR
+from ..crdt.index import file_id_for
+from ..errors import Conflict
 from ..store.db import FileRow
-from ..vault.fsops import Stat, prune_empty_dirs, stat_of
-from ..vault.paths import safe_target
-from .documents import index_changed, is_live
-from .settle import busy
-from .tracked import alloc_id, forget, record
+from ..vault.blobio import hash_stable, hasher
+from ..vault.fsops import Stat, stat_of
+from .blobsource import holders, locate
+from .documents import batch, index_changed, is_live
+from .tracked import abs_path, alloc_id, forget, record, row_at
 
 if TYPE_CHECKING:
     from .enginestate import EngineState
@@ -27,19 +29,54 @@ def is_blob(s: EngineState, row: FileRow | None) -> bool:
     return e is not None and e.kind == "blob"
 
 
-def ingest_blob(s: EngineState, rel: str, row: FileRow | None, st: Stat, now: float | None) -> int:
-    """A binary file (or text too large for a note) changed here: its content goes into the
-    blob store (streamed, never whole in memory) and the index names it. Returns changes."""
-    try:
-        h, size = s.blobs.add_file(s.root.joinpath(*rel.split("/")))
-    except OSError:
-        return 0  # changing under us, vanished or unreadable: the next event sees it again
+def ingest_blob(
+    s: EngineState,
+    rel: str,
+    row: FileRow | None,
+    st: Stat,
+    now: float | None,
+    found: tuple[str, int] | None = None,
+    data: bytes | None = None,
+    inline: bool = False,
+) -> int:
+    """A binary file (or text too large for a note) changed here: the index names its digest.
+    `found`: the digest and size a worker computed for the file at stat `st`; `data`: its
+    bytes, already read (a small file). Otherwise it is hashed now, or queued for the
+    daemon's workers (`hash_later`) unless `inline` (the caller needs it recorded now).
+    Returns changes."""
+    path = abs_path(s, rel)
+    if found is None and data is not None:
+        digest = hasher()
+        digest.update(data)
+        found = (digest.hexdigest(), len(data))
+        now_st = stat_of(path)
+        if now_st is None or now_st.key != st.key:
+            return 0  # changing under us: the next event sees it again
+    if found is None:
+        if s.hash_later is not None and not inline:
+            s.to_hash[rel] = st
+            s.hash_later()
+            return 0
+        try:
+            h, size, st = hash_stable(path)
+        except OSError:
+            return 0  # changing under us, vanished or unreadable: the next event sees it again
+    else:
+        h, size = found
     hb = bytes.fromhex(h)
     if now is not None:
         s.touched[rel] = now
     s.store.set_unsynced(rel, None)
     if row is not None and row.hash == hb:
         record(s, row.file_id, rel, st, hb, b"")
+        return 0
+    shown = _version_shown(s, rel, row, h)
+    if shown is not None:
+        # The file holds the version the index names already (written just before a crash,
+        # or copied in by hand): recorded as it is, not a new edit.
+        record(s, shown, rel, st, hb, b"")
+        s.store.add_blob_version(shown, h, size, rel, "peer", s.now)
+        s.awaiting.get(h, set()).discard(shown)
         return 0
     file_id = row.file_id if row is not None and not row.file_id.startswith("u") else alloc_id(s, rel)
     if row is not None and row.file_id != file_id:
@@ -52,59 +89,91 @@ def ingest_blob(s: EngineState, rel: str, row: FileRow | None, st: Stat, now: fl
     return 1
 
 
+def _version_shown(s: EngineState, rel: str, row: FileRow | None, h: str) -> str | None:
+    """The file at `rel` whose live index entry names `h` already, if any."""
+    if row is not None:
+        fids = [] if row.file_id.startswith("u") else [row.file_id]
+    else:
+        fids = [f for f in (file_id_for(rel, n) for n in range(3)) if f not in s.files]
+    for fid in fids:
+        e = s.entries.get(fid)
+        if e is not None and e.kind == "blob" and e.path == rel and e.blob == h and is_live(s, e):
+            return fid
+    return None
+
+
 def absorb_local_blob(s: EngineState, row: FileRow) -> bool:
     """Before a peer's version replaces a binary file: a version the user saved here since
     is recorded first (and, being newer, wins). True if there was one."""
-    path = s.root.joinpath(*row.path.split("/"))
-    st = stat_of(path)
+    st = stat_of(abs_path(s, row.path))
     if st is None or st.key == row.stat:
         return False
     s.touched[row.path] = s.now
-    return bool(ingest_blob(s, row.path, row, st, s.now))
+    return bool(ingest_blob(s, row.path, row, st, s.now, inline=True))
 
 
-def write_blob(s: EngineState, file_id: str, target: str, row: FileRow | None) -> None:
-    """Bring a binary file to the version the index names, once its blob is here."""
-    if row is not None and absorb_local_blob(s, row):
-        return  # the user's newer version here wins; peers get it from the index
-    entry = s.entries.get(file_id)
-    if entry is None or busy(s, file_id, target, *([row.path] if row is not None else [])):
-        return
-    h = entry.blob
-    if row is not None and row.path == target and row.hash == bytes.fromhex(h):
-        return
-    if not s.blobs.has(h):
-        s.awaiting.setdefault(h, set()).add(file_id)  # the daemon fetches it from a peer
-        return
-    dst = safe_target(s.root, target)
-    occupant = stat_of(dst)
-    if occupant is not None and not (row is not None and row.path == target):
-        # A file of our own is where this one belongs: keep it as a version, never lose it.
-        kept, size = s.blobs.add_file(dst)
-        s.store.add_blob_version(file_id, kept, size, target, "local", s.now)
-    s.blobs.copy_to(h, dst, s.root / STATE_DIR / "tmp")
-    if entry.mtime_ms:  # keep the time it was made (photos, recordings): a blob is a copy
-        os.utime(dst, ns=(entry.mtime_ms * 1_000_000, entry.mtime_ms * 1_000_000))
-    s.stats["files_written"] += 1
-    st = stat_of(dst)
-    if st is not None:
-        if row is not None and row.path != target:
-            old = s.root.joinpath(*row.path.split("/"))
-            if old.exists():
-                old.unlink()
-                prune_empty_dirs(s.root, old.parent)
-        record(s, file_id, target, st, bytes.fromhex(h), b"")
-    s.store.add_blob_version(file_id, h, entry.size, target, "peer", s.now)
-    s.store.set_unsynced(target, None)
+# -- the daemon's hashing workers ---------------------------------------------------------
+
+
+def take_hash_jobs(s: EngineState) -> dict[str, Stat]:
+    """Files waiting to be hashed (path -> the stat seen), handed to the workers."""
+    jobs, s.to_hash = s.to_hash, {}
+    return jobs
+
+
+def blob_hashed(s: EngineState, rel: str, st: Stat, h: str, size: int) -> int:
+    """A worker hashed `rel` as it was at `st`: record it, if the file still shows that stat
+    (else it is queued again). Returns changes."""
+    now_st = stat_of(abs_path(s, rel))
+    if now_st is None:
+        return 0  # gone meanwhile: the watcher reports the delete
+    if now_st.key != st.key:
+        s.to_hash[rel] = now_st  # changed again while hashed
+        if s.hash_later is not None:
+            s.hash_later()
+        return 0
+    row = row_at(s, rel)
+    if row is not None and row.stat == st.key:
+        return 0  # recorded meanwhile (a peer's version was written there)
+    with batch(s):
+        changes = ingest_blob(s, rel, row, st, s.now, found=(h, size))
+    s.stats["local_changes"] += changes
+    return changes
+
+
+# -- what the daemon fetches, and restores ------------------------------------------------
 
 
 def wanted_blobs(s: EngineState) -> dict[str, int]:
     """Blobs the index names that are not here yet: hash -> size (for the daemon to fetch)."""
     out = {}
+    by_hash = holders(s) if s.awaiting else {}
     for h, fids in list(s.awaiting.items()):
         live = {f for f in fids if (e := s.entries.get(f)) is not None and e.kind == "blob" and e.blob == h and is_live(s, e)}
         if not live:
             del s.awaiting[h]  # no file needs that version any more
-        elif not s.blobs.has(h):  # (present: `blob_arrived` is about to write its files)
+        elif locate(s, h, by_hash) is None:  # (here: `blob_arrived` is about to write its files)
             out[h] = s.entries[next(iter(live))].size
     return out
+
+
+def restore_blob(s: EngineState, file_id: str, rel: str, h: str, size: int) -> tuple[str, bool]:
+    """`peervault restore` of a binary version: the index names it again (a new version,
+    stamped now, that every device gets), for the file at `rel` now or else `file_id`.
+    Returns (file id, whether its bytes are here); if not, this device fetches them from
+    a peer like any peer's version, and the file keeps its content until they arrive."""
+    here = s.file_id_at.get(rel)
+    fid = here if here is not None and not here.startswith("u") else file_id
+    entry = s.entries.get(fid)
+    if entry is not None and entry.kind != "blob":
+        raise Conflict(f"{rel} is a note now; a binary version cannot be restored over it")
+    row = s.files.get(fid)
+    if row is not None:
+        absorb_local_blob(s, row)  # what the file holds now is a version too
+    with batch(s):
+        before = s.index.vv()
+        s.index.put_blob(fid, rel, h, size, 0, int(s.now * 1000))
+        index_changed(s, fid, before)
+        s.store.add_blob_version(fid, h, size, rel, "local", s.now)
+        s.store.add_pending_writes({fid})
+    return fid, locate(s, h) is not None

@@ -4,7 +4,9 @@ A fetch opens a new bi stream on a paired connection and sends BLOB_GET(hash, of
 the peer answers BLOB_HAVE(found, size) and then the raw bytes from that offset.
 The receiver appends them to a partial file in the blob store (so a cut transfer
 resumes where it stopped), verifies the hash, and only then does the file appear
-in the vault. Memory stays at one chunk per transfer whatever the file's size, and
+in the vault (moved there: sync/blobwrite.py). The sender reads the bytes from
+wherever they are (sync/blobsource.py): usually the vault file itself, checked
+against the stat recorded with its digest. Memory stays at one chunk per transfer whatever the file's size, and
 at most `max_parallel` fetches run at once.
 """
 
@@ -21,6 +23,7 @@ from ..protocol import messages as m
 from ..protocol.codes import StreamCode
 from ..protocol.frames import FrameDecoder, encode_frame
 from ..protocol.session import State
+from ..vault.blobio import BlobReader, hash_stable
 from .engine import Engine
 from .links import Link
 
@@ -163,6 +166,23 @@ class BlobTransfers:
             for t in tasks:
                 t.cancel()
 
+    async def _reader(self, h: str) -> BlobReader | None:
+        """The bytes of `h` here: the store, or a vault file still as recorded, or one whose
+        stat moved but that a fresh hash (in a worker thread) shows still holds `h`. None:
+        the peer tries another device, or later."""
+        src = self.engine.blob_source(h)
+        if src is not None:
+            with contextlib.suppress(OSError):
+                return BlobReader(src.path, src.expect)
+        for path in self.engine.blob_candidates(h):
+            try:
+                digest, _, st = await asyncio.to_thread(hash_stable, path)
+                if digest == h:
+                    return BlobReader(path, st)
+            except OSError:
+                continue
+        return None
+
     async def _serve_one(self, link: Link, bi: Any) -> None:
         send, recv = bi.send(), bi.recv()
         try:
@@ -179,14 +199,16 @@ class BlobTransfers:
                     raise ConnectionError("no valid request")
             if not isinstance(request, m.BlobGet) or link.session.state not in (State.SYNCING, State.LIVE):
                 raise ConnectionError(f"unexpected {type(request).__name__} on a blob stream")
-            h = request.blob.hex()
-            size = self.store.size(h)
-            if size is None or request.offset > size:
+            reader = await self._reader(request.blob.hex())
+            if reader is None or request.offset > reader.size:
                 await send.write_all(encode_frame(m.encode(m.BlobHave(False, 0))))
             else:
-                await send.write_all(encode_frame(m.encode(m.BlobHave(True, size))))
-                for chunk in self.store.open_chunks(h, request.offset):
-                    await send.write_all(chunk)
+                try:
+                    await send.write_all(encode_frame(m.encode(m.BlobHave(True, reader.size))))
+                    for chunk in reader.pieces(request.offset):
+                        await send.write_all(chunk)
+                finally:
+                    reader.close()
             await send.finish()
         except Exception as exc:  # noqa: BLE001 - one bad request only ends its stream
             log.info("blob request from %s refused: %s", link.peer[:10], describe(exc))

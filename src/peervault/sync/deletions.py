@@ -82,7 +82,9 @@ def apply_held(s: EngineState, now: float) -> int:
 
 def restore_held(s: EngineState) -> int:
     """`peervault deletions restore`: put the held files back from the vault's own copy
-    (the note, or the blob), with any edits peers made since. Returns files written."""
+    (the note, or the blob), with any edits peers made since. A binary file whose only copy
+    here was the file deleted is wanted again: it comes back from a peer, which kept it.
+    Returns the files restored (written, or on their way from a peer)."""
     file_ids = set(s.held)
     with batch(s):
         release_held(s, file_ids)
@@ -90,4 +92,5 @@ def restore_held(s: EngineState) -> int:
             if fid in s.files and stat_of(abs_path(s, s.files[fid].path)) is None:
                 forget(s, fid)  # no file here now: written afresh where the note belongs
     writeback.write_out(s, file_ids)
-    return sum(1 for f in file_ids if f in s.files)
+    coming = set().union(*s.awaiting.values()) if s.awaiting else set()
+    return sum(1 for f in file_ids if f in s.files or f in coming)

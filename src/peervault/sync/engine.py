@@ -28,8 +28,9 @@ from ..crdt.index import Entry, VaultIndex
 from ..protocol import messages as m
 from ..store.db import FileRow, Store
 from ..vault.blobstore import BlobStore
+from ..vault.fsops import Stat
 from ..vault.ignore import IgnoreRules
-from . import binaries, catchup, deletions, ingest, layout, live, publishing, remote, settle, tracked, writeback
+from . import binaries, blobsource, catchup, deletions, ingest, layout, live, publishing, remote, settle, tracked, writeback
 from .deleteguard import DeleteGuard
 from .documents import is_live, text
 from .enginestate import EngineState
@@ -173,6 +174,35 @@ class Engine:
         fids = self.state.awaiting.pop(h, set())
         if fids:
             writeback.write_out(self._at(now), fids)
+
+    # ------------------------------------------------------------------ binary files
+    def blob_source(self, h: str) -> blobsource.Source | None:
+        """Where the bytes of blob `h` are here for certain (sync/blobsource.py), or None."""
+        return blobsource.locate(self.state, h)
+
+    def blob_candidates(self, h: str) -> list[Path]:
+        """Vault files recorded as `h` whose stat moved: a fresh hash tells if they still are."""
+        return blobsource.candidates(self.state, h)
+
+    def hash_in_background(self, notify: Callable[[], None] | None) -> None:
+        """From now on binary files are queued for `take_hash_jobs` (and `notify` called)
+        instead of being hashed inside engine calls; None: hashed at once again."""
+        self.state.hash_later = notify
+
+    def take_hash_jobs(self) -> dict[str, Stat]:
+        return binaries.take_hash_jobs(self.state)
+
+    def blob_hashed(self, rel: str, st: Stat, h: str, size: int, now: float) -> int:
+        """A worker hashed `rel` at stat `st`: recorded if the file still shows it. Returns changes."""
+        return binaries.blob_hashed(self._at(now), rel, st, h, size)
+
+    def restore_blob(self, file_id: str, rel: str, h: str, size: int, now: float) -> bool:
+        """Make a binary version the current one again (see binaries.restore_blob): written
+        now if its bytes are here (True), else fetched from a peer first (False)."""
+        s = self._at(now)
+        fid, here = binaries.restore_blob(s, file_id, rel, h, size)
+        writeback.write_out(s, {fid})
+        return here
 
     def layout(self) -> dict[str, str]:
         return layout.layout(self.state)

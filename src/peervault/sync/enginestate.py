@@ -19,7 +19,7 @@ from ..crdt.index import Entry, VaultIndex
 from ..crdt.notes import Note
 from ..store.db import FileRow, Store
 from ..vault.blobstore import BlobStore
-from ..vault.fsops import WriteBatch
+from ..vault.fsops import Stat, WriteBatch
 from ..vault.ignore import IgnoreRules
 from .deleteguard import DeleteGuard
 from .doccache import DocCache
@@ -71,6 +71,10 @@ class EngineState:
         self.addrs: list[str] = []
         self.blobs = BlobStore(root / STATE_DIR)
         self.awaiting: dict[str, set[str]] = {}  # blob hash -> notes waiting for it to arrive
+        # The daemon's hashing workers (sync/binaries.py): when set, a binary file is queued
+        # in `to_hash` (path -> stat seen) and this is called, instead of hashing it here.
+        self.hash_later: Callable[[], None] | None = None
+        self.to_hash: dict[str, Stat] = {}
         self.ignore = IgnoreRules.load(root)
         self.case_insensitive = _ignores_case(root / STATE_DIR)
         self.blocked: dict[str, str] = {}  # note id -> why it cannot be written here

@@ -16,6 +16,7 @@ from ..vault.fsops import Stat, content_hash, stat_of
 from ..vault.ignore import IGNORE_FILE
 from . import deletions, localedits, writeback
 from .binaries import ingest_blob, is_blob
+from .blobwrite import finish_moves
 from .documents import batch, text
 from .layout import NOT_HERE
 from .renames import pair_renames
@@ -40,6 +41,7 @@ def reconcile_steps(s: EngineState, chunk: int | None = 256) -> Iterator[int]:
     stalling its peers. Deletions wait for the last step: a file missing from its old
     path may turn up in a later step under a new one (a rename)."""
     check_vault(s)
+    finish_moves(s)  # a crash's half-kept binary versions first: undoing one touches its vault file
     refresh_rules(s)
     disk = scan(s)
     by_path = {row.path: row for row in s.files.values()}
@@ -200,7 +202,7 @@ def ingest(
             try:
                 new = data.decode("utf-8")
             except UnicodeDecodeError:
-                changes += ingest_blob(s, rel, row, st, now)
+                changes += ingest_blob(s, rel, row, st, now, data=data)  # hashed from the bytes read
                 continue
             if now is not None:
                 s.touched[rel] = now

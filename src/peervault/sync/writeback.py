@@ -23,7 +23,8 @@ from ..vault.fsops import WriteBatch, atomic_write, content_hash, prune_empty_di
 from ..vault.ignore import IGNORE_FILE
 from ..vault.paths import printable_path, safe_target
 from . import ingest, localedits
-from .binaries import absorb_local_blob, is_blob, write_blob
+from .binaries import absorb_local_blob, is_blob
+from .blobwrite import finish_moves, leave, write_blob
 from .documents import batch, doc, mark_pending, save, text, written_version
 from .layout import NOT_HERE, layout, misplaced
 from .settle import busy
@@ -130,7 +131,9 @@ def remove_local(s: EngineState, file_id: str, row: FileRow) -> None:
     if busy(s, file_id, row.path):
         return
     path = s.root.joinpath(*row.path.split("/"))
-    if path.exists() and not path.is_symlink():
+    if is_blob(s, row):
+        leave(s, row)  # the only copy here may be this file: into the store, by rename
+    elif path.exists() and not path.is_symlink():
         path.unlink()
         prune_empty_dirs(s.root, path.parent)
     forget(s, file_id)
@@ -224,7 +227,10 @@ def _vacate(s: EngineState, file_id: str, target: str) -> bool:
     # Its place is taken too (a chain or cycle of renames). Its content is in its note:
     # drop the file and write the note at its place. Each step removes a tracked file,
     # so this terminates.
-    src.unlink()
+    if is_blob(s, orow):
+        leave(s, orow)  # a binary file's bytes are in no note: kept in the store
+    else:
+        src.unlink()
     forget(s, other)
     _write_local(s, other, place, None)
     return True
@@ -270,6 +276,7 @@ def retry_failed_writes(s: EngineState) -> bool:
 def recover(s: EngineState) -> None:
     """At start-up: finish disk writes a crash or stop interrupted, and write any live
     note that has no file yet."""
+    finish_moves(s)  # first: binary versions a crash left on their way into the store
     todo = (s.store.pending_writes() | (set(layout(s)) - set(s.files))) - set(s.held)
     if todo:
         write_out(s, todo)

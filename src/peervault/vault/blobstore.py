@@ -1,17 +1,20 @@
 """Content-addressed store for files that do not sync as text (not UTF-8, or over 5 MB).
 
-Layout under `state_dir/blobs/`:
+The current version of a binary file lives in the vault only; the store keeps the
+versions that are not in the vault (replaced, deleted by a peer, in the way) and
+downloads on their way in (docs/STORAGE.md says exactly which). Layout under
+`state_dir/blobs/`:
 
 | path | what |
 |---|---|
-| `<h[:2]>/<h>` | a complete blob, named by the BLAKE3 hex digest of its bytes; never modified once there |
+| `<h[:2]>/<h>` | a kept version, named by the BLAKE3 hex digest of its bytes; never modified once there |
 | `partial/<h>` | an interrupted download of blob `h`, appended to in order and verified before it moves |
+| `ready/<h>` | a verified download waiting to be placed in the vault, where it is moved (not copied) |
+| `moving/` | vault files on their way into the store, with their journal (blobswap.py) |
 | `tmp/` | temp files of `add_file` (a crash can leave one behind; nothing ever reads them) |
 
-Every operation streams in `CHUNK`s, so memory stays bounded by the chunk size whatever the
-file size. A blob appears under its name only by a rename after fsync, so a reader never sees
-a half-written one. Hashes come from peers: every method validates `h` (64 lowercase hex
-characters) before building a path from it.
+A blob appears under its name only by a rename after fsync, so a reader never sees a
+half-written one. Every method validates `h` before building a path from it.
 """
 
 from __future__ import annotations
@@ -20,87 +23,29 @@ import contextlib
 import errno
 import os
 import re
-import secrets
-import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from .fsops import sync_dirs
+from .blobio import (
+    CHUNK,
+    HASH_RE,
+    BlobChanged,
+    check_hash,
+    chunks,
+    copy_fd,
+    create_temp,
+    fd_stat,
+    hash_file,
+    hasher,
+    open_regular,
+    read_from,
+    write_all,
+)
+from .fsops import Stat, sync_dirs
 
-CHUNK = 256 * 1024
+__all__ = ["CHUNK", "BlobChanged", "BlobStore", "copy_file", "hash_file"]
 
-_HASH_RE = re.compile(r"[0-9a-f]{64}")
 _PREFIX_RE = re.compile(r"[0-9a-f]{2}")
-
-
-class BlobChanged(OSError):
-    """A file changed while it was being copied into the blob store: read it again later."""
-
-
-def _hasher() -> Any:
-    """BLAKE3, imported on first use: a vault without binary files never pays its memory."""
-    import blake3
-
-    return blake3.blake3()
-
-
-def _check(h: object) -> str:
-    if not isinstance(h, str) or _HASH_RE.fullmatch(h) is None:
-        raise ValueError(f"not a blob hash: {h!r:.80}")
-    return h
-
-
-def _open_regular(path: Path) -> int:
-    """Open a regular file for reading. O_NONBLOCK so that a FIFO cannot hang us before the check."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _chunks(fd: int, buf: bytearray) -> Iterator[memoryview]:
-    """Read `fd` to its end into one reused buffer. Each view is valid until the next one."""
-    view = memoryview(buf)
-    while n := os.readv(fd, [buf]):
-        yield view[:n]
-
-
-def _write_all(fd: int, data: memoryview | bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def _create_temp(folder: Path, prefix: str) -> tuple[Path, int]:
-    """A new, exclusive temp file. Mode 0o666 minus the umask, like any file the user's
-    programs create (mkstemp's 0o600 would follow the file into the vault on rename)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    while True:
-        tmp = folder / f"{prefix}{os.getpid()}-{secrets.token_hex(6)}.tmp"
-        try:
-            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
-
-
-def hash_file(path: Path) -> tuple[str, int]:
-    """(BLAKE3 hex digest, size) of the bytes read, streaming in CHUNKs."""
-    hasher = _hasher()
-    size = 0
-    fd = _open_regular(path)
-    try:
-        for piece in _chunks(fd, bytearray(CHUNK)):
-            hasher.update(piece)
-            size += len(piece)
-    finally:
-        os.close(fd)
-    return hasher.hexdigest(), size
 
 
 class BlobStore:
@@ -109,61 +54,71 @@ class BlobStore:
     def __init__(self, state_dir: Path) -> None:
         self.root = state_dir / "blobs"
         self._partial_dir = self.root / "partial"
+        self.ready_dir = self.root / "ready"
+        self.moving_dir = self.root / "moving"
         self._tmp_dir = self.root / "tmp"
-        for d in (self.root, self._partial_dir, self._tmp_dir):
+        for d in (self.root, self._partial_dir, self.ready_dir, self.moving_dir, self._tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
 
     # -- complete blobs ---------------------------------------------------------------------
 
     def path(self, h: str) -> Path:
-        """Where the complete blob `h` lives (it may not exist)."""
-        _check(h)
+        """Where the kept blob `h` lives (it may not exist)."""
+        check_hash(h)
         return self.root / h[:2] / h
 
+    def ready_path(self, h: str) -> Path:
+        """Where the verified download of `h` waits to be placed (it may not exist)."""
+        return self.ready_dir / check_hash(h)
+
     def has(self, h: str) -> bool:
+        """The store keeps `h` (a download waiting in ready/ does not count: it leaves)."""
         return self.path(h).is_file()
 
+    def held(self, h: str) -> Path | None:
+        """A complete copy of `h` here: a waiting download first, else a kept version."""
+        for p in (self.ready_path(h), self.path(h)):
+            if p.is_file():
+                return p
+        return None
+
     def size(self, h: str) -> int | None:
+        p = self.held(h)
         try:
-            return self.path(h).stat().st_size
+            return None if p is None else p.stat().st_size
         except FileNotFoundError:
             return None
 
     def add_file(self, src: Path) -> tuple[str, int]:
-        """Copy `src` into the store, hashing while copying; (hash, size). A blob already held is
-        not written again (nor fsynced). Raises BlobChanged, leaving nothing behind, if the file
-        changed during the copy (size or mtime, or the path now names another file)."""
-        fd = _open_regular(src)
+        """Copy `src` into the store, hashing while copying; (hash, size). Only where a
+        version cannot be moved in (another file system): a copy costs its size again. A
+        blob already held is not written again. Raises BlobChanged, leaving nothing behind,
+        if the file changed during the copy (size or mtime, or the path now names another file)."""
+        fd = open_regular(src)
         tmp: Path | None = None
         out = -1
         try:
-            before = os.fstat(fd)
-            tmp, out = _create_temp(self._tmp_dir, "add-")
-            hasher = _hasher()
-            size = 0
-            for piece in _chunks(fd, bytearray(CHUNK)):
-                hasher.update(piece)
-                _write_all(out, piece)
-                size += len(piece)
-            after = os.fstat(fd)
+            before = fd_stat(fd)
+            tmp, out = create_temp(self._tmp_dir, "add-")
+            h, size = copy_fd(fd, out)
+            after = fd_stat(fd)
             try:
                 now = os.stat(src)
             except FileNotFoundError:
                 now = None
             if (
-                size != before.st_size
-                or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
+                size != before.size
+                or (after.size, after.mtime_ns) != (before.size, before.mtime_ns)
                 or now is None
-                or (now.st_dev, now.st_ino) != (before.st_dev, before.st_ino)
+                or (now.st_dev, now.st_ino) != (before.dev, before.ino)
             ):
                 raise BlobChanged(errno.EAGAIN, "file changed while being copied into the blob store", str(src))
-            h = hasher.hexdigest()
             final = self.path(h)
             if not final.is_file():
                 os.fsync(out)
                 os.close(out)
                 out = -1
-                self._move_in(tmp, final)
+                self.move_in(tmp, h)
                 tmp = None
             return h, size
         finally:
@@ -174,65 +129,47 @@ class BlobStore:
                 tmp.unlink(missing_ok=True)
 
     def open_chunks(self, h: str, offset: int = 0) -> Iterator[bytes]:
-        """CHUNK-sized pieces of the complete blob `h` from `offset` (the last may be shorter).
+        """CHUNK-sized pieces of the blob `h` held here from `offset` (the last may be shorter).
         Checks `h` and `offset` at the call, not at the first iteration."""
+        p = self.held(h)
         size = self.size(h)
-        if size is None:
+        if p is None or size is None:
             raise FileNotFoundError(errno.ENOENT, "no such blob", h)
         if not 0 <= offset <= size:
             raise ValueError(f"offset {offset} outside blob of {size} bytes")
-        return self._read_from(self.path(h), offset)
-
-    @staticmethod
-    def _read_from(path: Path, offset: int) -> Iterator[bytes]:
-        with open(path, "rb", buffering=0) as f:
-            f.seek(offset)
-            while piece := f.read(CHUNK):
-                yield piece
+        return read_from(p, offset)
 
     def copy_to(self, h: str, target: Path, tmp_dir: Path) -> None:
-        """Materialise blob `h` at `target` atomically: temp file in `tmp_dir` (same filesystem
-        as `target`), fsync, rename over `target`, fsync its folder. `target` is either untouched
-        or complete."""
-        src = self.path(h)
-        fd = _open_regular(src)
-        tmp: Path | None = None
-        out = -1
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp, out = _create_temp(tmp_dir, f"blob-{h[:12]}-")
-            for piece in _chunks(fd, bytearray(CHUNK)):
-                _write_all(out, piece)
-            os.fsync(out)
-            os.close(out)
-            out = -1
-            os.replace(tmp, target)
-            tmp = None
-            sync_dirs({target.parent})
-        finally:
-            os.close(fd)
-            if out >= 0:
-                os.close(out)
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
+        """Materialise blob `h` at `target` atomically (see `copy_file`); the store keeps its copy."""
+        src = self.held(h)
+        if src is None:
+            raise FileNotFoundError(errno.ENOENT, "no such blob", h)
+        copy_file(src, target, tmp_dir)
 
     def remove(self, h: str) -> None:
-        """Drop the complete blob `h` (missing is fine). Its partial download, if any, stays."""
+        """Drop blob `h`, kept or waiting (missing is fine). Its partial download, if any, stays."""
         self.path(h).unlink(missing_ok=True)
+        self.ready_path(h).unlink(missing_ok=True)
 
     def all_hashes(self) -> Iterator[str]:
-        """Hashes of the complete blobs (not partial downloads, not temp files)."""
+        """Hashes of the complete blobs, kept or waiting in ready/ (not partial downloads, not temp files)."""
+        seen = set()
+        for entry in self._scan(self.ready_dir):
+            if HASH_RE.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                seen.add(entry.name)
+                yield entry.name
         for prefix in self._scan(self.root):
             if not (prefix.is_dir(follow_symlinks=False) and _PREFIX_RE.fullmatch(prefix.name)):
                 continue
             for entry in self._scan(Path(prefix.path)):
                 name = entry.name
-                if _HASH_RE.fullmatch(name) and name.startswith(prefix.name) and entry.is_file(follow_symlinks=False):
+                ok = HASH_RE.fullmatch(name) and name.startswith(prefix.name) and entry.is_file(follow_symlinks=False)
+                if ok and name not in seen:
                     yield name
 
-    def bytes_used(self) -> int:
-        """Bytes of every file the store holds: complete blobs, partial downloads and temp files."""
-        total = 0
+    def bytes_used(self) -> tuple[int, int]:
+        """(bytes, files) of everything the store holds: kept blobs, downloads, temp files."""
+        total = files = 0
         stack = [self.root]
         while stack:
             for entry in self._scan(stack.pop()):
@@ -241,12 +178,13 @@ class BlobStore:
                 elif entry.is_file(follow_symlinks=False):
                     with contextlib.suppress(FileNotFoundError):
                         total += entry.stat(follow_symlinks=False).st_size
-        return total
+                        files += 1
+        return total, files
 
     # -- partial downloads ------------------------------------------------------------------
 
     def _partial(self, h: str) -> Path:
-        return self._partial_dir / _check(h)
+        return self._partial_dir / check_hash(h)
 
     def partial_size(self, h: str) -> int:
         """Bytes of the interrupted download of `h` so far (0 if none)."""
@@ -265,25 +203,25 @@ class BlobStore:
             raise ValueError(f"partial blob {h[:12]}… has {current} bytes, not {offset}")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
         finally:
             os.close(fd)
         return current + len(data)
 
     def finish_partial(self, h: str, size: int) -> bool:
-        """Move the partial download of `h` into place if it holds exactly `size` bytes hashing to
-        `h` (True); otherwise delete it (False). A blob of 0 bytes needs no partial file."""
+        """Move the partial download of `h` to ready/ if it holds exactly `size` bytes hashing
+        to `h` (True); otherwise delete it (False). A blob of 0 bytes needs no partial file."""
         path = self._partial(h)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # no appends for an empty blob: create it
         try:
             ok = os.fstat(fd).st_size == size
             if ok:
-                hasher = _hasher()
+                digest = hasher()
                 read = 0
-                for piece in _chunks(fd, bytearray(CHUNK)):
-                    hasher.update(piece)
+                for piece in chunks(fd, bytearray(CHUNK)):
+                    digest.update(piece)
                     read += len(piece)
-                ok = read == size and hasher.hexdigest() == h
+                ok = read == size and digest.hexdigest() == h
             if ok:
                 os.fsync(fd)
         finally:
@@ -291,13 +229,16 @@ class BlobStore:
         if not ok:
             path.unlink(missing_ok=True)
             return False
-        self._move_in(path, self.path(h))
+        os.replace(path, self.ready_path(h))
+        sync_dirs({self.ready_dir})
         return True
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _move_in(self, src: Path, final: Path) -> None:
-        """Rename a verified, fsynced file to its blob name and make the name durable."""
+    def move_in(self, src: Path, h: str) -> None:
+        """Rename a verified (or stat-trusted), fsynced file to the name of blob `h` and make
+        the name durable. An existing blob of that name is replaced by equal bytes."""
+        final = self.path(h)
         folder = final.parent
         new_folder = not folder.is_dir()
         folder.mkdir(exist_ok=True)
@@ -311,3 +252,42 @@ class BlobStore:
                 yield from it
         except FileNotFoundError:
             return
+
+
+def copy_file(src: Path, target: Path, tmp_dir: Path, expect: Stat | None = None, mtime_ns: int | None = None) -> Stat:
+    """Copy `src` to `target` atomically: temp file in `tmp_dir` (same file system as
+    `target`), fsync, rename over `target`, fsync its folder; `target` is either untouched
+    or complete. With `expect`, the source must still show that stat (size, mtime, inode)
+    before and after the copy, or BlobChanged is raised and nothing is written: a vault
+    file copied as the blob it was recorded as must still be that blob."""
+    fd = open_regular(src)
+    tmp: Path | None = None
+    out = -1
+    try:
+        if expect is not None and _moved(fd_stat(fd), expect):
+            raise BlobChanged(errno.EAGAIN, "the source changed since it was recorded", str(src))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp, out = create_temp(tmp_dir, "blob-")
+        copy_fd(fd, out)
+        if expect is not None and _moved(fd_stat(fd), expect):
+            raise BlobChanged(errno.EAGAIN, "the source changed during the copy", str(src))
+        if mtime_ns is not None:
+            os.utime(out, ns=(mtime_ns, mtime_ns))
+        os.fsync(out)
+        os.close(out)
+        out = -1
+        os.replace(tmp, target)
+        tmp = None
+        sync_dirs({target.parent})
+        st = os.stat(target)
+        return Stat(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_dev)
+    finally:
+        os.close(fd)
+        if out >= 0:
+            os.close(out)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+def _moved(now: Stat, recorded: Stat) -> bool:
+    return (now.size, now.mtime_ns, now.ino) != (recorded.size, recorded.mtime_ns, recorded.ino)
