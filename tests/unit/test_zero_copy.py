@@ -95,7 +95,7 @@ def test_a_new_file_from_a_peer_is_the_download_renamed_into_place(pair: Pair) -
     pair.b.blobs.append_partial(digest, 0, src.path.read_bytes())
     assert pair.b.blobs.finish_partial(digest, size)
     ino = pair.b.blobs.ready_path(digest).stat().st_ino
-    pair.b.blob_arrived(digest, time.time())
+    pair.b.blobs_arrived([digest], time.time())
     assert (pair.b.root / "scan.pdf").read_bytes() == V1 and (pair.b.root / "scan.pdf").stat().st_ino == ino
     assert kept(pair.b) == {} and pair.b.wanted_blobs() == {}
     assert pair.b.reconcile(time.time()) == 0 and not pair.b.take_pending()  # its own write, not an edit

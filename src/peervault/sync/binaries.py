@@ -9,6 +9,7 @@ up a note. Writing a peer's version into the folder is sync/blobwrite.py.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import TYPE_CHECKING
 
 from ..crdt.index import file_id_for
@@ -16,7 +17,7 @@ from ..errors import Conflict
 from ..store.db import FileRow
 from ..vault.blobio import hash_stable, hasher
 from ..vault.fsops import Stat, stat_of
-from .blobsource import holders, locate
+from .blobsource import locate
 from .documents import batch, index_changed, is_live
 from .tracked import abs_path, alloc_id, forget, record, row_at
 
@@ -144,15 +145,21 @@ def blob_hashed(s: EngineState, rel: str, st: Stat, h: str, size: int) -> int:
 # -- what the daemon fetches, and restores ------------------------------------------------
 
 
-def wanted_blobs(s: EngineState) -> dict[str, int]:
-    """Blobs the index names that are not here yet: hash -> size (for the daemon to fetch)."""
-    out = {}
-    by_hash = holders(s) if s.awaiting else {}
+def wanted_blobs(s: EngineState, skip: Container[str] = (), limit: int | None = None) -> dict[str, int]:
+    """Blobs the index names that are not here yet: hash -> size (for the daemon to fetch).
+    `skip`: hashes not to look at (in flight, or waiting to be retried); `limit`: stop after
+    that many. Both keep a fetch loop over thousands of small attachments from costing
+    O(awaiting) file lookups per arrival."""
+    out: dict[str, int] = {}
     for h, fids in list(s.awaiting.items()):
+        if limit is not None and len(out) >= limit:
+            break
+        if h in skip:
+            continue
         live = {f for f in fids if (e := s.entries.get(f)) is not None and e.kind == "blob" and e.blob == h and is_live(s, e)}
         if not live:
             del s.awaiting[h]  # no file needs that version any more
-        elif locate(s, h, by_hash) is None:  # (here: `blob_arrived` is about to write its files)
+        elif locate(s, h) is None:  # (here: `blobs_arrived` is about to write its files)
             out[h] = s.entries[next(iter(live))].size
     return out
 

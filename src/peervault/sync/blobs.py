@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 READ = 256 * 1024
 RETRY_S = 5.0  # after a failed fetch (peer gone, peer lacks the blob): try again this much later
 MAX_HEADER = 1024
+ARRIVAL_S = 0.02  # blobs verified within this long of each other are written as one batch
+ARRIVAL_BATCH = 64  # ... of at most this many
 
 
 class BlobTransfers:
@@ -55,28 +57,27 @@ class BlobTransfers:
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._not_before: dict[str, float] = {}  # hash -> monotonic time of the next attempt
         self._retry: asyncio.TimerHandle | None = None
+        self._turn = 0  # round robin over the live peers
+        self._arrived: set[str] = set()  # verified, files not yet written (see _arrival)
+        self._write_soon: asyncio.TimerHandle | None = None
         self.received_bytes = 0
 
     # ------------------------------------------------------------------ fetching
     def kick(self) -> None:
         """Start fetches for blobs the vault needs, up to the limit, from live peers."""
-        wanted = self.engine.wanted_blobs()
         peers = [lk for lk in self.links.values() if lk.session.state in (State.SYNCING, State.LIVE)]
         if not peers:
             return
         now = self.clock()
-        waiting = False
-        for i, (h, size) in enumerate(sorted(wanted.items())):
-            if h in self._inflight:
-                continue
-            if self._not_before.get(h, 0.0) > now:
-                waiting = True
-                continue
-            if len(self._inflight) >= self.max_parallel:
-                break
-            link = peers[i % len(peers)]
-            self._inflight[h] = asyncio.create_task(self._fetch(link, h, size))
-        if waiting and self._retry is None:
+        self._not_before = {h: t for h, t in self._not_before.items() if self.engine.awaits(h)}
+        later = {h for h, t in self._not_before.items() if t > now}
+        room = self.max_parallel - len(self._inflight)
+        if room > 0:
+            for h, size in self.engine.wanted_blobs(skip=self._inflight.keys() | later, limit=room).items():
+                self._turn += 1
+                link = peers[self._turn % len(peers)]
+                self._inflight[h] = asyncio.create_task(self._fetch(link, h, size))
+        if later and self._retry is None:
             self._retry = asyncio.get_running_loop().call_later(RETRY_S, self._retry_now)
 
     def _retry_now(self) -> None:
@@ -88,15 +89,14 @@ class BlobTransfers:
         return len(self._inflight)
 
     def settled(self) -> bool:
-        """Nothing in flight, and every blob still wanted was tried and is missing on the peers."""
-        return not self._inflight and all(h in self._not_before for h in self.engine.wanted_blobs())
+        """Nothing in flight or unwritten, and every blob still wanted was tried and is missing on the peers."""
+        return not self._inflight and not self._arrived and not self.engine.wanted_blobs(skip=self._not_before.keys(), limit=1)
 
     async def _fetch(self, link: Link, h: str, size: int) -> None:
         try:
             if await self._download(link, h, size):
                 self._not_before.pop(h, None)
-                self.engine.blob_arrived(h, self.wall_clock())
-                self.on_arrival()
+                self._arrival(h)
             else:
                 self._not_before[h] = self.clock() + RETRY_S
         except Exception as exc:  # noqa: BLE001 - connection lost or peer misbehaving: retry later
@@ -105,6 +105,26 @@ class BlobTransfers:
         finally:
             self._inflight.pop(h, None)
             self.kick()
+
+    def _arrival(self, h: str) -> None:
+        """A verified blob waits in the store's ready/ (no peer is asked for it again) until
+        its files are written, together with the others that arrive within ARRIVAL_S: one
+        write batch for many small attachments instead of one each."""
+        self._arrived.add(h)
+        if len(self._arrived) >= ARRIVAL_BATCH:
+            self.write_arrived()
+        elif self._write_soon is None:
+            self._write_soon = asyncio.get_running_loop().call_later(ARRIVAL_S, self.write_arrived)
+
+    def write_arrived(self) -> None:
+        """Write the files of the blobs that arrived (also at shutdown)."""
+        if self._write_soon is not None:
+            self._write_soon.cancel()
+            self._write_soon = None
+        if self._arrived:
+            hashes, self._arrived = self._arrived, set()
+            self.engine.blobs_arrived(sorted(hashes), self.wall_clock())
+            self.on_arrival()
 
     async def _download(self, link: Link, h: str, size: int) -> bool:
         bi = await link.stream.conn.open_bi()

@@ -30,16 +30,12 @@ class Source:
     expect: Stat | None = None  # a vault file: the stat it must still show when read
 
 
-def holders(s: EngineState) -> dict[bytes, list[FileRow]]:
-    """Tracked binary files by digest (a blob row's hash is its 32-byte BLAKE3 digest)."""
-    out: dict[bytes, list[FileRow]] = {}
-    for row in s.files.values():
-        if len(row.hash) == 32:
-            out.setdefault(row.hash, []).append(row)
-    return out
+def holders(s: EngineState, h: str) -> list[FileRow]:
+    """Tracked binary files recorded with digest `h` (hex)."""
+    return [s.files[f] for f in sorted(s.blob_rows.get(bytes.fromhex(h), ()))]
 
 
-def locate(s: EngineState, h: str, by_hash: dict[bytes, list[FileRow]] | None = None) -> Source | None:
+def locate(s: EngineState, h: str) -> Source | None:
     """The first place that holds `h` for certain (see the module docstring), or None."""
     ready = s.blobs.ready_path(h)
     kept = s.blobs.path(h)
@@ -47,8 +43,7 @@ def locate(s: EngineState, h: str, by_hash: dict[bytes, list[FileRow]] | None = 
         st = stat_of(path)
         if st is not None:
             return Source(path, st.size, move)
-    rows = (holders(s) if by_hash is None else by_hash).get(bytes.fromhex(h), [])
-    for row in rows:
+    for row in holders(s, h):
         path = s.root.joinpath(*row.path.split("/"))
         st = stat_of(path)
         if st is not None and st.key == row.stat:
@@ -60,7 +55,7 @@ def candidates(s: EngineState, h: str) -> list[Path]:
     """Vault files recorded with `h` whose stat moved since (touched, copied over, or edited):
     each may still hold `h`, which only a fresh hash can tell."""
     out = []
-    for row in holders(s).get(bytes.fromhex(h), []):
+    for row in holders(s, h):
         path = s.root.joinpath(*row.path.split("/"))
         st = stat_of(path)
         if st is not None and st.key != row.stat:

@@ -19,7 +19,7 @@ the engine was given.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar, cast
 
@@ -165,13 +165,21 @@ class Engine:
     def recover(self, now: float) -> None:
         writeback.recover(self._at(now))
 
-    def wanted_blobs(self) -> dict[str, int]:
-        """Blobs the index names that are not here yet: hash -> size (for the daemon to fetch)."""
-        return binaries.wanted_blobs(self.state)
+    def wanted_blobs(self, skip: Container[str] = (), limit: int | None = None) -> dict[str, int]:
+        """Blobs the index names that are not here yet: hash -> size (for the daemon to fetch;
+        `skip` and `limit`: see binaries.wanted_blobs)."""
+        return binaries.wanted_blobs(self.state, skip, limit)
 
-    def blob_arrived(self, h: str, now: float) -> None:
-        """A fetched blob is complete and verified: write the files that wait for it."""
-        fids = self.state.awaiting.pop(h, set())
+    def awaits(self, h: str) -> bool:
+        """Whether a file here still waits for blob `h`."""
+        return h in self.state.awaiting
+
+    def blobs_arrived(self, hashes: Iterable[str], now: float) -> None:
+        """Fetched blobs are complete and verified: write the files that wait for them, in
+        one batch (one transaction, one layout pass, one sync of the disk for them all)."""
+        fids: set[str] = set()
+        for h in hashes:
+            fids |= self.state.awaiting.pop(h, set())
         if fids:
             writeback.write_out(self._at(now), fids)
 

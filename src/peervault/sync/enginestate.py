@@ -55,6 +55,12 @@ class EngineState:
         self.entries: dict[str, Entry] = self.index.entries()
         self.files: dict[str, FileRow] = store.files()
         self.file_id_at: dict[str, str] = {row.path: file_id for file_id, row in self.files.items()}
+        # binary files by digest (a blob row's hash is its 32-byte BLAKE3 digest), kept by
+        # tracked.record/forget: serving or awaiting 5,000 blobs must not scan every row each time
+        self.blob_rows: dict[bytes, set[str]] = {}
+        for file_id, row in self.files.items():
+            if len(row.hash) == 32:
+                self.blob_rows.setdefault(row.hash, set()).add(file_id)
         self.layout_version = 0  # bumped whenever index entries change (layout may move)
         self.layout_cache: tuple[int, dict[str, str]] = (-1, {})
         self.index_unsaved = False

@@ -42,12 +42,15 @@ def record(s: EngineState, file_id: str, rel: str, st: Stat, h: bytes, base: byt
     row = FileRow(file_id, rel, st.size, st.mtime_ns, h, base, st.ino, st.ctime_ns, st.dev)
     other = s.file_id_at.get(rel)
     if other is not None and other != file_id:
-        s.files.pop(other, None)
+        _unindex(s, other, s.files.pop(other, None))
     old = s.files.get(file_id)
     if old is not None and old.path != rel and s.file_id_at.get(old.path) == file_id:
         del s.file_id_at[old.path]
+    _unindex(s, file_id, old)
     s.files[file_id] = row
     s.file_id_at[rel] = file_id
+    if len(h) == 32:
+        s.blob_rows.setdefault(h, set()).add(file_id)
     s.store.put_file(row)
 
 
@@ -56,7 +59,19 @@ def forget(s: EngineState, file_id: str) -> None:
     row = s.files.pop(file_id, None)
     if row is not None and s.file_id_at.get(row.path) == file_id:
         del s.file_id_at[row.path]
+    _unindex(s, file_id, row)
     s.store.delete_file(file_id)
+
+
+def _unindex(s: EngineState, file_id: str, row: FileRow | None) -> None:
+    """Drop `row` (the row `file_id` had) from the binary files by digest."""
+    if row is None or len(row.hash) != 32:
+        return
+    ids = s.blob_rows.get(row.hash)
+    if ids is not None:
+        ids.discard(file_id)
+        if not ids:
+            del s.blob_rows[row.hash]
 
 
 def local_changed(s: EngineState, row: FileRow) -> tuple[bytes, Stat] | None:
