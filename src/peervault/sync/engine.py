@@ -88,7 +88,7 @@ class Engine:
         """Full pass over the folder: cheap (size+mtime) unless something changed. Returns changes."""
         return ingest.reconcile(self._at(now))
 
-    def reconcile_steps(self, now: float, chunk: int | None = 256) -> Iterator[int]:
+    def reconcile_steps(self, now: float, chunk: int | None = ingest.IMPORT_CHUNK) -> Iterator[int]:
         """`reconcile` in steps of `chunk` changed files (see ingest.reconcile_steps)."""
         return ingest.reconcile_steps(self._at(now), chunk)
 

@@ -14,7 +14,9 @@ a rule changed); delete or move it to stop syncing it.
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
+import functools
+import re
+from fnmatch import fnmatchcase, translate
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,13 @@ UNWATCHED_DIRS = frozenset({STATE_DIR, ".git", "node_modules", "__pycache__"})
 
 _ANY_LEVEL_DIRS = frozenset({".trash", ".git", "node_modules", "__pycache__"})
 _NAME_GLOBS = ("*.tmp", "*.swp", "*.swx", "*~", ".#*", "*.crdownload", "*.part", ".DS_Store", "Thumbs.db", "desktop.ini")
+_NAME_RE = re.compile("|".join(f"(?:{translate(g)})" for g in _NAME_GLOBS))
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_ignored(name: str) -> bool:
+    """A file or folder name any of _NAME_GLOBS matches (folder names repeat: cached)."""
+    return _NAME_RE.match(name) is not None
 
 
 def _default_ignores(rel: str, is_dir: bool = False) -> bool:
@@ -59,7 +68,7 @@ def _default_ignores(rel: str, is_dir: bool = False) -> bool:
     parts = rel.split("/")
     if any(p in _ANY_LEVEL_DIRS for p in (parts if is_dir else parts[:-1])):
         return True
-    if any(fnmatchcase(p, g) for p in parts for g in _NAME_GLOBS):
+    if any(_name_ignored(p) for p in parts):
         return True
     if parts[0] == ".obsidian" and len(parts) > 1:
         return parts[1] == "cache" or (len(parts) == 2 and fnmatchcase(parts[1], "workspace*.json"))

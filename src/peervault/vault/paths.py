@@ -8,6 +8,7 @@ under .peervault/, no NUL or control characters.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from ..config import STATE_DIR
@@ -15,6 +16,7 @@ from ..errors import UnsafePath
 
 MAX_PATH_BYTES = 4096
 MAX_NAME_BYTES = 255
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 GIT_DIR = ".git"  # never written from a peer, at any depth: git hooks run code
 
 
@@ -24,7 +26,7 @@ def check_remote_path(path: str) -> str:
         raise UnsafePath("empty path")
     if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
         raise UnsafePath(f"path longer than {MAX_PATH_BYTES} bytes")
-    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+    if _CONTROL.search(path):
         raise UnsafePath(f"control character in path {path!r}")
     if path.startswith("/") or "\\" in path:  # (drive paths like C:x are refused on Windows only)
         raise UnsafePath(f"absolute or non-POSIX path {path!r}")

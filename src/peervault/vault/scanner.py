@@ -16,23 +16,23 @@ def scan(root: Path, rules: IgnoreRules, under: str | None = None) -> tuple[dict
     out: dict[str, Stat] = {}
     ignored = 0
     start = root if under is None else root.joinpath(*under.split("/"))
-    stack = [start]
+    stack = [(str(start), under.strip("/") + "/" if under else "")]
     while stack:
-        d = stack.pop()
+        d, prefix = stack.pop()
         try:
             entries = list(os.scandir(d))
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             continue
         for e in entries:
             try:
-                rel = Path(e.path).relative_to(root).as_posix()
+                rel = prefix + e.name  # (string work: a Path per file costs more than the stat)
                 if e.is_dir(follow_symlinks=False):
                     if rel == STATE_DIR:
                         continue  # ours, not the user's: not counted as ignored
                     if rules.ignores_dir(rel):
                         ignored += 1  # a whole ignored folder counts once
                     else:
-                        stack.append(Path(e.path))
+                        stack.append((e.path, rel + "/"))
                     continue
                 if not e.is_file(follow_symlinks=False):
                     continue
