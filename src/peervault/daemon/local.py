@@ -84,6 +84,7 @@ class LocalChanges:
         if self.hasher is not None:
             await self.hasher.idle()  # the first import ends when its binary files are recorded too
         self.metrics.phase("initial_scan", t)
+        self.engine.shed_memory()
         trim_heap()
         self.status.scan_done = True
         self.timers.write_status()  # at once: scripts (and the bench) wait for scan_done

@@ -122,6 +122,7 @@ def reindex(s: EngineState) -> None:
     """Index entries changed: layouts must be recomputed, the snapshot saved (once per batch)."""
     s.layout_version += 1
     s.index_unsaved = True
+    s.index_churn += 1
 
 
 @contextlib.contextmanager

@@ -83,6 +83,18 @@ class Engine:
         self.state.now = now
         return self.state
 
+    def shed_memory(self, churn: int = 1000) -> bool:
+        """After a burst of index changes (a first import, an initial sync), load the index
+        again from its own snapshot: Loro keeps every op of the burst decoded, a loaded
+        snapshot decodes lazily (11,000 files: 10 MB less, in 30 ms). The same document
+        and peer id, so nothing changes but memory. Only between batches, once saved."""
+        s = self.state
+        if s.index_churn < churn or s.batch_depth or s.index_unsaved:
+            return False
+        s.index = VaultIndex.load(s.index.snapshot(), s.session_peer)
+        s.index_churn = 0
+        return True
+
     # ------------------------------------------------------------------ local side
     def reconcile(self, now: float) -> int:
         """Full pass over the folder: cheap (size+mtime) unless something changed. Returns changes."""

@@ -64,6 +64,7 @@ class EngineState:
         self.layout_version = 0  # bumped whenever index entries change (layout may move)
         self.layout_cache: tuple[int, dict[str, str]] = (-1, {})
         self.index_unsaved = False
+        self.index_churn = 0  # index changes since it was loaded (see Engine.shed_memory)
         self.versions = VersionSummary(dict(store.published_versions()))
         self.cache: DocCache[Note] = open_cache(store, cfg, self.session_peer)
         self.batch_depth = 0
