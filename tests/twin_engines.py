@@ -57,6 +57,7 @@ def fetch_blob(src: Engine, dst: Engine, h: str, size: int) -> bool:
     finally:
         reader.close()
     assert dst.blobs.finish_partial(h, size), f"blob {h[:12]} is not the {size} bytes the index says"
+    dst.blobs.make_durable([h])
     dst.blobs_arrived([h], time.time())
     return True
 

@@ -183,6 +183,8 @@ def test_partial_download_resumes_across_a_restart(tmp_path: Path) -> None:
     assert again.partial_size(h) == CHUNK
     assert again.append_partial(h, CHUNK, data[CHUNK:]) == len(data)
     assert again.finish_partial(h, len(data)) is True
+    assert again.held(h) is None  # verified, not yet made durable: not to be placed yet
+    again.make_durable([h])
     assert not again.has(h)  # verified, waiting in ready/ to be moved into the vault (not kept)
     assert again.held(h) == again.ready_path(h) and again.ready_path(h).read_bytes() == data
     assert again.partial_size(h) == 0
@@ -219,6 +221,7 @@ def test_finish_partial_of_a_too_long_download_removes_it(store: BlobStore) -> N
 def test_empty_blob_needs_no_partial_file(store: BlobStore) -> None:
     h = b3(b"")
     assert store.finish_partial(h, 0) is True
+    store.make_durable([h])
     assert store.size(h) == 0
     assert store.finish_partial(b3(b"x"), 0) is False  # nothing downloaded is not "x"
     assert store_files(store) == {f"ready/{h}"}
@@ -426,3 +429,18 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_a_download_found_in_ready_after_a_restart_is_hashed_again_before_it_is_trusted(tmp_path: Path) -> None:
+    """Downloads are made durable a batch at a time: a power cut may leave a torn one in
+    ready/. A new process trusts one only after hashing it, and removes one that is not its blob."""
+    good, torn = os.urandom(1000), os.urandom(1000)
+    first = BlobStore(tmp_path / "state")
+    for data in (good, torn):
+        first.append_partial(b3(data), 0, data)
+        assert first.finish_partial(b3(data), len(data))
+    first.make_durable([b3(good), b3(torn)])
+    first.ready_path(b3(torn)).write_bytes(torn[:500])  # what a power cut could leave
+    again = BlobStore(tmp_path / "state")
+    assert again.ready(b3(good)) == again.ready_path(b3(good))
+    assert again.ready(b3(torn)) is None and not again.ready_path(b3(torn)).exists()

@@ -95,6 +95,8 @@ def test_a_new_file_from_a_peer_is_the_download_renamed_into_place(pair: Pair) -
     pair.b.blobs.append_partial(digest, 0, src.path.read_bytes())
     assert pair.b.blobs.finish_partial(digest, size)
     ino = pair.b.blobs.ready_path(digest).stat().st_ino
+    assert pair.b.blob_source(digest) is None  # verified, not yet durable: not placed
+    pair.b.blobs.make_durable([digest])
     pair.b.blobs_arrived([digest], time.time())
     assert (pair.b.root / "scan.pdf").read_bytes() == V1 and (pair.b.root / "scan.pdf").stat().st_ino == ino
     assert kept(pair.b) == {} and pair.b.wanted_blobs() == {}

@@ -257,7 +257,7 @@ class Daemon:
         everything (PING/PONG barrier), close the links, stop the tasks and the endpoint, and
         say so in daemon.json."""
         await self.api.stop()
-        self.blobs.write_arrived()  # (or the next start places them: they are pending writes)
+        await self.blobs.finish()
         self.events.flush()
         links = list(self.links.values())
         paired = [lk for lk in links if lk.session.paired]  # a stranger gets no PING, only REFUSED

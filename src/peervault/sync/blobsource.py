@@ -37,11 +37,10 @@ def holders(s: EngineState, h: str) -> list[FileRow]:
 
 def locate(s: EngineState, h: str) -> Source | None:
     """The first place that holds `h` for certain (see the module docstring), or None."""
-    ready = s.blobs.ready_path(h)
-    kept = s.blobs.path(h)
-    for path, move in ((ready, True), (kept, False)):
-        st = stat_of(path)
-        if st is not None:
+    ready = s.blobs.ready(h)
+    for path, move in ((ready, True), (s.blobs.path(h), False)):
+        st = None if path is None else stat_of(path)
+        if path is not None and st is not None:
             return Source(path, st.size, move)
     for row in holders(s, h):
         path = s.root.joinpath(*row.path.split("/"))

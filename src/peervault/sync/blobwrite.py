@@ -73,7 +73,10 @@ def write_blob(s: EngineState, file_id: str, target: str, row: FileRow | None) -
             keep = (digest, recorded)
     mtime_ns = entry.mtime_ms * 1_000_000 if entry.mtime_ms else None  # the time it was made (photos)
     tmp = s.root / STATE_DIR / "tmp"
-    st, kept = blobswap.replace(s.blobs, src.path, dst, tmp, move=src.move, keep=keep, mtime_ns=mtime_ns, expect=src.expect)
+    later = None if s.write_batch is None else s.write_batch.dirs
+    st, kept = blobswap.replace(
+        s.blobs, src.path, dst, tmp, move=src.move, keep=keep, mtime_ns=mtime_ns, expect=src.expect, later=later
+    )
     if kept is not None and kept.changed:
         s.store.add_blob_version(file_id, kept.digest, kept.size, target, "local", s.now)
     s.stats["files_written"] += 1

@@ -61,11 +61,15 @@ def replace(
     keep: tuple[str, Stat] | None,
     mtime_ns: int | None = None,
     expect: Stat | None = None,
+    later: set[Path] | None = None,
 ) -> tuple[Stat, Kept | None]:
     """Put the bytes of `src` at `target`: moved (a verified download in ready/) or copied
     (a kept blob, or another vault file that must still show `expect`). `keep`: the digest
     and recorded stat of the version at `target`, to keep in the store. Returns the new
-    file's Stat and what was kept."""
+    file's Stat and what was kept. `later`: the folders of a write batch, synced when it
+    commits (before the database says the file is written); a move that keeps nothing
+    leaves its folder there instead of syncing it at once (until then a crash can only
+    leave the download in ready/, and the pending write moves it again)."""
     token = None
     kept = None
     if keep is not None:
@@ -78,7 +82,7 @@ def replace(
     try:
         crash_point("swap:staged")
         if move:
-            _move(src, target, tmp_dir, mtime_ns)
+            _move(src, target, tmp_dir, mtime_ns, later if token is None else None)
         else:
             copy_file(src, target, tmp_dir, expect, mtime_ns)
     except BaseException:
@@ -221,7 +225,7 @@ def _copy_in(store: BlobStore, target: Path, digest: str) -> Kept:
     return Kept(h, size, changed=h != digest)
 
 
-def _move(src: Path, target: Path, tmp_dir: Path, mtime_ns: int | None) -> None:
+def _move(src: Path, target: Path, tmp_dir: Path, mtime_ns: int | None, later: set[Path] | None = None) -> None:
     """Rename a verified download over `target` (after giving it the version's time)."""
     if mtime_ns is not None:
         os.utime(src, ns=(mtime_ns, mtime_ns))
@@ -234,4 +238,7 @@ def _move(src: Path, target: Path, tmp_dir: Path, mtime_ns: int | None) -> None:
         copy_file(src, target, tmp_dir, mtime_ns=mtime_ns)  # the folder is another file system
         src.unlink()
         return
-    sync_dirs({target.parent})
+    if later is not None:
+        later.add(target.parent)
+    else:
+        sync_dirs({target.parent})
