@@ -34,6 +34,10 @@ def test_forget_removes_a_device_everywhere(make_device):
     c.join(b.invite())  # C pairs with B as well
     c.start()
     wait_until(lambda: c.connected() >= 2, what="C connected to A and B")
+    for slip in ("", "  ", c_id[:3]):  # a slip removes nothing, daemon or not
+        res = a.cli("forget", str(a.root), slip, check=False)
+        assert res.returncode == 1 and "at least 4 characters" in res.stderr, res.stderr
+    assert c_id in {p["id"] for p in a.status()["peers"]}
     res = a.cli("forget", str(a.root), c_id[:12])
     assert "Removed device" in res.stderr
     assert c_id not in {p["id"] for p in a.status()["peers"]}
@@ -88,6 +92,16 @@ def test_forget_of_an_unknown_device_is_one_clear_line(make_device):
     a = make_device("A")
     res = a.cli("forget", str(a.root), "abcdef", check=False)
     assert res.returncode == 1 and "no paired device 'abcdef'" in res.stderr
+    res = a.cli("forget", str(a.root), "", check=False)
+    assert res.returncode == 1 and "at least 4 characters" in res.stderr
+
+
+def test_invite_with_a_bad_ttl_starts_nothing(make_device):
+    a = make_device("A")
+    res = a.cli("invite", str(a.root), "--ttl", "0", "--no-wait", check=False)
+    assert res.returncode == 1 and "ttl must be between" in res.stderr and "Waiting" not in res.stderr
+    assert not (a.root / ".peervault" / "control.sock").exists()
+    assert not (a.root / ".peervault" / "daemon.json").exists()
 
 
 def test_state_folder_and_key_are_the_owners_alone(make_device):

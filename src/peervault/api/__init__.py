@@ -6,5 +6,5 @@
     server.py      the listening sockets; aiohttp is loaded only when a client first connects
     client.py      the CLI's client: the standard library only, so commands start fast
 
-docs/openapi.yaml describes every route; docs/API.md shows them with curl.
+docs/openapi.json describes every route; docs/API.md shows them with curl.
 """

@@ -75,7 +75,7 @@ def build(service: Any, token: str, origins: tuple[str, ...]) -> web.Application
                 raise
             if exc.status in (404, 405):
                 what = "no API resource" if exc.status == 404 else "this resource does not take"
-                message = f"{what} {request.method} {request.path}; docs/openapi.yaml lists the routes"
+                message = f"{what} {request.method} {request.path}; docs/openapi.json lists the routes"
                 return _error(exc.status, "NotFound", message)
             return _error(exc.status, "BadRequest", exc.reason)
         except (asyncio.CancelledError, ConnectionResetError):

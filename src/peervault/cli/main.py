@@ -106,8 +106,10 @@ def init(vault: str) -> None:
 @with_net
 def invite(vault: str, ttl: int, wait: bool, no_relay: bool, bind: str | None, profile: str | None) -> None:
     """Print a one-line pairing ticket for another device."""
+    from ..service.vault import check_ttl
     from .connect import connect
 
+    check_ttl(ttl)  # before a waiting daemon starts (it would leave its socket behind)
     with connect(vault) as v:
         if v.running:
             res = v.call("invite", ttl=ttl)

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..service.vault import device_prefix
 from .connect import connect
 from .console import device, err, out, table, when
 
@@ -58,6 +59,7 @@ def files(vault: str, state: str | None, limit: int, as_json: bool) -> None:
 def forget(vault: str, device_id: str) -> None:
     """Remove a paired DEVICE (its id, or the start of it): it can no longer connect, and
     your other devices drop it as soon as they hear of it."""
+    device_prefix(device_id)  # checked here too: a daemon's API never sees an empty id (no such route)
     with connect(vault) as v:
         peer = v.call("forget", device=device_id)["device"]
     err.print(f"Removed device {peer[:10]}; your other devices drop it when they next sync with this one.", highlight=False)

@@ -1,7 +1,7 @@
 """Every operation of the vault service, in one table: its HTTP method and path on the
 control API, and its parameters with their types.
 
-The API's routes, the CLI's client and the test that checks docs/openapi.yaml are all
+The API's routes, the CLI's client and the test that checks docs/openapi.json are all
 built from this table, so an operation cannot exist in one and be missing in another.
 """
 

@@ -23,6 +23,25 @@ FILE_STATES = ("synced", "unpublished", "not_synced", "held")
 MAX_LIMIT = 10_000
 
 
+MIN_DEVICE_PREFIX = 4
+MAX_TTL_S = 30 * 86400
+
+
+def check_ttl(ttl: int) -> None:
+    """A ticket's lifetime, checked before anything starts serving it."""
+    if not 1 <= ttl <= MAX_TTL_S:
+        raise BadRequest("ttl must be between 1 second and 30 days")
+
+
+def device_prefix(device: str) -> str:
+    """A device named by the start of its id: at least MIN_DEVICE_PREFIX characters, so that
+    a slip (an empty argument, one letter) never removes whichever device it happens to match."""
+    prefix = device.strip().lower()
+    if len(prefix) < MIN_DEVICE_PREFIX:
+        raise BadRequest(f"give at least {MIN_DEVICE_PREFIX} characters of the device's id (`peervault status` lists them)")
+    return prefix
+
+
 class Node(Protocol):
     """What only a running daemon can do."""
 
@@ -141,7 +160,8 @@ class VaultService:
         return {"path": path, "version": chosen.number, "at": chosen.at, "device": chosen.origin, "from_peer": chosen.from_peer}
 
     def forget(self, device: str) -> dict[str, Any]:
-        matches = [p.endpoint_id for p in self.state.store.peers() if p.endpoint_id.startswith(device.lower())]
+        device = device_prefix(device)
+        matches = [p.endpoint_id for p in self.state.store.peers() if p.endpoint_id.startswith(device)]
         if not matches:
             raise NotFound(f"no paired device {device!r} in {self.state.root}; `peervault status` lists them")
         if len(matches) > 1:
@@ -190,8 +210,7 @@ class VaultService:
         from ..protocol.ticket import Ticket, encode_ticket
 
         node = self._need_daemon("create an invite", "`peervault invite VAULT` waits for the other device itself")
-        if not 1 <= ttl <= 30 * 86400:
-            raise BadRequest("ttl must be between 1 second and 30 days")
+        check_ttl(ttl)
         secret = secrets.token_bytes(16)
         expires = int(self.clock() + ttl)
         self.state.store.add_invite(secret, expires)
