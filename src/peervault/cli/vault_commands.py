@@ -4,13 +4,24 @@ daemon when one holds the vault (through its control API) or here when none does
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..service.vault import device_prefix
-from .connect import connect
 from .console import device, err, out, table, when
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from .connect import LocalVault, RemoteVault
+
+
+def connect(vault: str) -> AbstractContextManager[RemoteVault | LocalVault]:
+    """cli/connect.py's, imported when a command runs: the API client costs `run` 13 ms of start-up."""
+    from .connect import connect as open_vault
+
+    return open_vault(vault)
+
 
 VAULT = click.argument("vault", type=click.Path(exists=True, file_okay=False))
 AS_JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -59,6 +70,8 @@ def files(vault: str, state: str | None, limit: int, as_json: bool) -> None:
 def forget(vault: str, device_id: str) -> None:
     """Remove a paired DEVICE (its id, or the start of it): it can no longer connect, and
     your other devices drop it as soon as they hear of it."""
+    from ..service.vault import device_prefix
+
     device_prefix(device_id)  # checked here too: a daemon's API never sees an empty id (no such route)
     with connect(vault) as v:
         peer = v.call("forget", device=device_id)["device"]
