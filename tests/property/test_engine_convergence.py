@@ -254,6 +254,20 @@ SCENARIOS = {
         ("move_folder", 0, "d", "k"),
         ("append", 1, "d/u.md"),
     ],
+    # Found with 1,000 examples: B moves its note onto A's name, renames it away unseen and
+    # makes a new file there; A's note arrives before B has looked. Writing it, B read the new
+    # file as an edit of its own note (a replacing save); now the write waits for a look.
+    "a note's path taken by a new file before a peer's change is written there": [
+        ("write", 0, "d/e/f.md", ""),
+        ("stop", 0),
+        ("stop", 1),
+        ("write", 0, "d/u.md", ""),
+        ("write", 1, "d/u.md", ""),
+        ("start", 1),
+        ("mv", 1, "d/u.md", "d/e/f.md"),
+        ("rename", 1, "d/e/f.md", "a.md"),
+        ("append", 1, "d/e/f.md"),
+    ],
 }
 
 

@@ -125,7 +125,23 @@ def absorb_local_edit(s: EngineState, row: FileRow) -> bool:
     return True
 
 
+def _replaced(s: EngineState, file_id: str, row: FileRow) -> bool:
+    """The note's path holds another file than the one last seen there (a new inode): an
+    editor's replacing save, or the note renamed away and a new file made in its place. Only
+    a look at the folder tells which (the watcher's report, or a reconcile pairing by inode);
+    a peer's change must not decide it by reading the new file as this note's edit. So the
+    write waits (deferred, retried after SETTLE_S) until a look has recorded the path again."""
+    st = stat_of(s.root.joinpath(*row.path.split("/")))
+    if st is None or not row.ino or (st.ino, st.dev or row.dev) == (row.ino, row.dev or st.dev):
+        return False
+    s.touched[row.path] = s.now
+    s.deferred.add(file_id)
+    return True
+
+
 def remove_local(s: EngineState, file_id: str, row: FileRow) -> None:
+    if not is_blob(s, row) and _replaced(s, file_id, row):
+        return
     if absorb_local_blob(s, row) if is_blob(s, row) else absorb_local_edit(s, row):
         return  # edited here after the delete: the edit wins and the note stays
     if busy(s, file_id, row.path):
@@ -149,6 +165,8 @@ def _write_local(s: EngineState, file_id: str, target: str, row: FileRow | None)
         return
     merged = False
     if row is not None:
+        if _replaced(s, file_id, row):
+            return
         merged = absorb_local_edit(s, row)  # an edit here meets the incoming one: merged
         row = s.files.get(file_id)
         if file_id in s.live_dirty:
