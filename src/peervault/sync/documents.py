@@ -76,8 +76,11 @@ def save(s: EngineState, file_id: str, d: Note) -> None:
         flush_saves(s)
     if published:
         vv = notes.vv_bytes(d)
-        if file_id not in s.versions.vvs or ((e := s.entries.get(file_id)) is not None and e.deleted):
-            s.layout_version += 1  # a new note, or one whose liveness may change
+        e = s.entries.get(file_id)
+        if file_id not in s.versions.vvs and e is not None and not e.deleted:
+            s.layout_new.add(file_id)  # a new note: added to the layout (layout.layout)
+        elif file_id not in s.versions.vvs or (e is not None and e.deleted):
+            s.layout_version += 1  # a note with no entry yet, or one whose liveness may change
         s.versions.set(file_id, vv)
 
 

@@ -63,6 +63,8 @@ class EngineState:
                 self.blob_rows.setdefault(row.hash, set()).add(file_id)
         self.layout_version = 0  # bumped whenever index entries change (layout may move)
         self.layout_cache: tuple[int, dict[str, str]] = (-1, {})
+        self.layout_new: set[str] = set()  # notes that appeared since: added to it (layout.py)
+        self.layout_taken: set[str] = set()  # the paths it holds (casefolded where case is ignored)
         self.index_unsaved = False
         self.index_churn = 0  # index changes since it was loaded (see Engine.shed_memory)
         self.versions = VersionSummary(dict(store.published_versions()))
