@@ -90,6 +90,21 @@ def hash_file(path: Path) -> tuple[str, int]:
     return h, size
 
 
+def changed_while_read(path: Path, fd: int, before: Stat, size: int) -> bool:
+    """Whether the file open as `fd` (`before`: its stat when opened; `size`: the bytes read)
+    changed while it was read, or `path` names another file now."""
+    after = fd_stat(fd)
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return True
+    return (
+        size != before.size
+        or (after.size, after.mtime_ns) != (before.size, before.mtime_ns)
+        or (now.st_dev, now.st_ino) != (before.dev, before.ino)
+    )
+
+
 def hash_stable(path: Path, strict: bool = True) -> tuple[str, int, Stat]:
     """(digest, size, Stat) of the file as it was while it was read. With `strict`, raises
     BlobChanged if it changed meanwhile (size, mtime, or the path now names another file):
@@ -102,19 +117,8 @@ def hash_stable(path: Path, strict: bool = True) -> tuple[str, int, Stat]:
         for piece in chunks(fd, bytearray(CHUNK)):
             digest.update(piece)
             size += len(piece)
-        if strict:
-            after = fd_stat(fd)
-            try:
-                now = os.stat(path)
-            except FileNotFoundError:
-                now = None
-            if (
-                size != before.size
-                or (after.size, after.mtime_ns) != (before.size, before.mtime_ns)
-                or now is None
-                or (now.st_dev, now.st_ino) != (before.dev, before.ino)
-            ):
-                raise BlobChanged(errno.EAGAIN, "file changed while being hashed", str(path))
+        if strict and changed_while_read(path, fd, before, size):
+            raise BlobChanged(errno.EAGAIN, "file changed while being hashed", str(path))
     finally:
         os.close(fd)
     return digest.hexdigest(), size, before

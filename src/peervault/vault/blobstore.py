@@ -30,6 +30,7 @@ from .blobio import (
     CHUNK,
     HASH_RE,
     BlobChanged,
+    changed_while_read,
     check_hash,
     chunks,
     copy_fd,
@@ -136,17 +137,7 @@ class BlobStore:
             before = fd_stat(fd)
             tmp, out = create_temp(self._tmp_dir, "add-")
             h, size = copy_fd(fd, out)
-            after = fd_stat(fd)
-            try:
-                now = os.stat(src)
-            except FileNotFoundError:
-                now = None
-            if (
-                size != before.size
-                or (after.size, after.mtime_ns) != (before.size, before.mtime_ns)
-                or now is None
-                or (now.st_dev, now.st_ino) != (before.dev, before.ino)
-            ):
+            if changed_while_read(src, fd, before, size):
                 raise BlobChanged(errno.EAGAIN, "file changed while being copied into the blob store", str(src))
             final = self.path(h)
             if not final.is_file():
