@@ -142,7 +142,7 @@ class BlobTransfers:
         try:
             await asyncio.to_thread(self.store.make_durable, hashes)
             self.engine.blobs_arrived(hashes, self.wall_clock())
-        except Exception as exc:  # noqa: BLE001 - (a full disk): the files are retried as failed writes
+        except Exception as exc:  # noqa: BLE001 - (a full disk): the blobs are wanted again, fetched later
             log.warning("could not place %d received file(s): %s", len(hashes), describe(exc))
         finally:
             self._writing.difference_update(hashes)
