@@ -131,8 +131,19 @@ def test_events_pause_and_metrics_between_two_devices(make_device):
     assert any(e["kind"] == "local_change" and "from-a.md" in e["paths"] for e in seen), seen
     conn.close()
     # pause: nothing is exchanged, local edits are still recorded; kept across a restart
+    _, before = unix(b, "GET", "/events?since=0&timeout=0")
     assert b.cli("pause", str(b.root)).returncode == 0
+    assert b.cli("pause", str(b.root)).returncode == 0  # twice: still one pause
     wait_until(lambda: a.connected() == 0, what="A to see B's link closed")
+    _, on_b = unix(b, "GET", f"/events?since={before['last_id']}&timeout=2")
+    assert [e["kind"] for e in on_b["events"]].count("paused") == 1, on_b
+    assert [e["reason"] for e in on_b["events"] if e["kind"] == "peer_lost"] == ["sync is paused on this device"], on_b
+    wait_until(
+        lambda: any(e["kind"] == "peer_lost" for e in unix(a, "GET", "/events?since=0&timeout=0")[1]["events"]),
+        what="A's peer_lost",
+    )
+    _, on_a = unix(a, "GET", "/events?since=0&timeout=0")
+    assert any(e["kind"] == "peer_lost" and "sync is paused on that device" in e["reason"] for e in on_a["events"]), on_a
     a.write("while-paused.md", "wait\n")
     time.sleep(3)
     assert not b.exists("while-paused.md") and b.status()["daemon"]["paused"]

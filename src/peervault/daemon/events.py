@@ -119,7 +119,7 @@ class Events:
             if link.closed.is_set():  # the link's final Close (a session's own Close comes first)
                 self.status.link_closed(link)
                 if link.synced.is_set():
-                    self.publish("peer_lost", device=link.peer, reason=ev.reason)
+                    self.publish("peer_lost", device=link.peer, reason=_from_here(link, ev))
             self.conns.closed(link, ev)
             if ev.code in FINAL and link.session.dialer:
                 self.outcome.refused = ev.reason.removeprefix("peer refused: ")
@@ -176,3 +176,11 @@ class Events:
         for link, msg in routing.fan_out(msgs, self.links.values()):
             link.push(msg)
         self.timers.mark_status()
+
+
+def _from_here(link: Link, ev: Close) -> str:
+    """A link's end in this device's words: the reason of a close this device decided is
+    written for the peer ("sync is paused on that device"), which here means this device paused."""
+    if link.closed_here == Code.PAUSED:
+        return "sync is paused on this device"
+    return ev.reason

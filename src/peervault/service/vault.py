@@ -195,8 +195,9 @@ class VaultService:
         return self._set_paused(False)
 
     def _set_paused(self, paused: bool) -> dict[str, bool]:
+        changed = bool(self.state.store.get_meta("paused")) != paused
         self.state.store.set_meta("paused", 1 if paused else None)
-        if self.node is not None:
+        if self.node is not None and changed:  # pausing twice is one pause (one event)
             self.node.set_paused(paused)
             self.events.publish("paused" if paused else "resumed", self.clock())
         return {"paused": paused}

@@ -36,6 +36,7 @@ class Link:
         self.opened_at = clock()
         self.closed = asyncio.Event()
         self.close_reason = ""
+        self.closed_here: int | None = None  # the code of a close this device decided, if it did
         self.synced = asyncio.Event()
         self._pongs = 0
         self._pong_seen = asyncio.Event()
@@ -143,6 +144,7 @@ class Link:
     def close(self, code: int, reason: str) -> None:
         if self.closed.is_set():
             return
+        self.closed_here = code
         self.stream.close(code, reason)
         self._finish(reason)
 
