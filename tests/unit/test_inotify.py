@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 
 from peervault.vault import inotify, watcher
+from peervault.vault.burst import Burst
 from peervault.vault.changes import Changes
 from peervault.vault.ignore import IgnoreRules
 from peervault.vault.inotify import (
     IN_CREATE,
     IN_MOVED_FROM,
     IN_Q_OVERFLOW,
-    Burst,
     InotifyUnavailable,
     InotifyWatcher,
     parse_events,

@@ -29,7 +29,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from . import attachments, realtext
-from .vaultgen import LAST_DAY
+from .notetext import LAST_DAY
+from .vaultgen import sized, unique_name
 
 VERSION = 1  # bump whenever the bytes change: a cached copy of another version is not used
 NOTES = 6000
@@ -95,23 +96,6 @@ class RealManifest:
         return {f.rel: (f.size, f.sha256) for f in self.files}
 
 
-def _unique(name: str, taken: set[str]) -> str:
-    """Unique in the vault ignoring case: embeds and links resolve by name."""
-    k, out = 2, name
-    while out.casefold() in taken:
-        out, k = f"{name} {k}", k + 1
-    taken.add(out.casefold())
-    return out
-
-
-def _note_size(rng: random.Random) -> int:
-    q = rng.randrange(100_000)
-    for (q0, s0), (q1, s1) in zip(NOTE_SIZES, NOTE_SIZES[1:], strict=False):
-        if q < q1:
-            return s0 + (s1 - s0) * (q - q0) // (q1 - q0)
-    return NOTE_SIZES[-1][1]
-
-
 @dataclass
 class _Note:
     folder: str
@@ -127,7 +111,7 @@ class _Note:
 def _notes(rng: random.Random, taken: set[str], total: int) -> list[_Note]:
     """Root notes, then each language's sections (sub-folders where one would pass 150 pages)."""
     en = realtext.LANGUAGES[0]
-    notes = [_Note("", _unique(n, taken), en, []) for n in ROOT_NOTES]
+    notes = [_Note("", unique_name(n, taken), en, []) for n in ROOT_NOTES]
     counts = [(total - len(ROOT_NOTES)) * lang.share // 100 for lang in realtext.LANGUAGES]
     counts[0] += total - len(ROOT_NOTES) - sum(counts)
     for lang, n in zip(realtext.LANGUAGES, counts, strict=True):
@@ -137,12 +121,12 @@ def _notes(rng: random.Random, taken: set[str], total: int) -> list[_Note]:
         per[0] += n - sum(per)
         used: set[str] = set()
         for c in per:
-            section = f"{lang.folder}/{_unique(realtext.title(rng, lang, rng.randint(1, 2)), used)}"
+            section = f"{lang.folder}/{unique_name(realtext.title(rng, lang, rng.randint(1, 2)), used)}"
             parts = max(1, -(-c // MAX_PER_FOLDER))
             for p in range(parts):
-                folder = section if parts == 1 else f"{section}/{_unique(realtext.title(rng, lang, 1), used)}"
+                folder = section if parts == 1 else f"{section}/{unique_name(realtext.title(rng, lang, 1), used)}"
                 share = c // parts + (p < c % parts)
-                notes += [_Note(folder, _unique(realtext.title(rng, lang), taken), lang, []) for _ in range(share)]
+                notes += [_Note(folder, unique_name(realtext.title(rng, lang), taken), lang, []) for _ in range(share)]
     return notes
 
 
@@ -167,15 +151,17 @@ def _attachment_sizes(rng: random.Random, scale: float) -> list[tuple[str, int, 
 def _place(rng: random.Random, kind: str, large: bool, host: _Note, taken: set[str]) -> str:
     """Where an attachment lives and its name, the way people and Obsidian name them."""
     if large:
-        name = _unique(f"{rng.choice(('Webinar', 'Walkthrough', 'Handbook', 'Recording'))} {rng.randrange(2019, 2026)}", taken)
+        name = unique_name(
+            f"{rng.choice(('Webinar', 'Walkthrough', 'Handbook', 'Recording'))} {rng.randrange(2019, 2026)}", taken
+        )
         return f"_media/{name}.{kind}"
     if kind == "png" and rng.random() < 0.6:
         day = LAST_DAY - timedelta(days=rng.randrange(730))
         stamp = f"{day:%Y%m%d}{rng.randrange(24):02d}{rng.randrange(60):02d}{rng.randrange(60):02d}"
-        return f"_attachments/{day:%Y-%m}/{_unique(f'Pasted image {stamp}', taken)}.png"
+        return f"_attachments/{day:%Y-%m}/{unique_name(f'Pasted image {stamp}', taken)}.png"
     prefix = {"png": "screenshot", "jpg": "photo", "pdf": "handout", "mp4": "clip", "svg": "diagram"}[kind]
     word = rng.choice(host.lang.words)
-    return f"{host.folder or '_attachments'}/assets/{_unique(f'{prefix}-{word}-{rng.randrange(1000)}', taken)}.{kind}"
+    return f"{host.folder or '_attachments'}/assets/{unique_name(f'{prefix}-{word}-{rng.randrange(1000)}', taken)}.{kind}"
 
 
 def _ages(rng: random.Random, n: int) -> list[int]:
@@ -211,7 +197,7 @@ def generate(root: Path, seed: int = 0, *, now: float, scale: float = 1.0) -> Re
         w = writers[note.lang.code]
         original = rng.choice(english) if note.lang.code != "en" and rng.random() < 0.5 else None
         created = LAST_DAY - timedelta(days=rng.randrange(1500))
-        text = w.note(_note_size(rng), note.name, created, names[note.lang.code], note.embeds, original)
+        text = w.note(sized(rng, NOTE_SIZES), note.name, created, names[note.lang.code], note.embeds, original)
         contents.append((note.rel, text.encode()))
     contents += [(rel, text.encode()) for rel, text in OBSIDIAN.items()]
     for rel, kind, size, host in blobs:

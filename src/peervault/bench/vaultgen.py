@@ -21,10 +21,11 @@ import bisect
 import os
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+
+from .notetext import CONTENT, FANCY_WORDS, LAST_DAY, SENTENCE_POOL, Writer, capitalised
 
 # (quantile in 1/100,000, bytes); a note's size is interpolated linearly between neighbours.
 SIZE_QUANTILES = (
@@ -40,53 +41,8 @@ SIZE_QUANTILES = (
     (100_000, 120_000),
 )
 HOUR, DAY, TWO_YEARS = 3600, 86_400, 2 * 365 * 86_400
-LAST_DAY = date(2026, 11, 30)  # fixed, not today: daily-note names must not depend on the clock
 MAX_DAILY, MAX_INBOX, MAX_PER_FOLDER, MAX_DEPTH = 1200, 150, 180, 4
-SENTENCE_POOL = 8192  # sentences made once per vault; notes pick from them, which keeps 50k notes fast
 
-_COMMON = """
-the a an and or but of to in on for with about from by at as is was are be have has will can
-should could would this that these those it we they you our their my not very more most some many
-few each every other another same new old
-""".split()
-_CONTENT = """
-plan idea meeting budget garden kitchen project design draft review report summary question answer
-problem solution habit routine goal task list book article paper chapter library server client
-database schema query index cache network protocol release version feature bug test issue ticket
-customer team manager friend family trip journey city river mountain forest recipe dinner breakfast
-coffee tea music song album movie course lesson language grammar word sentence note folder file
-system process workflow tool script function module package model theory experiment result data
-chart table map weather season morning evening week month year invoice account tax salary health
-workout run sleep diet doctor appointment house window door car bike train phone laptop screen
-keyboard camera photo soil seed light water energy write read build ship move change keep start
-finish learn teach share check fix measure compare improve track collect sort sync merge clean quick
-slow small large early late simple careful rough clear open quiet busy useful strange important
-recent common local remote background information
-""".split()
-_WORDS = _COMMON + _CONTENT  # every word at most 11 letters: see _filler_words
-_FANCY_WORDS = "café naïve façade résumé jalapeño Zürich Ångström déjà crème brûlée Straße Kraków piñata über fiancée".split()
-_WORDS_CUM = [20 * (i + 1) for i in range(len(_WORDS))]
-_WORDS_CUM += [_WORDS_CUM[-1] + i + 1 for i in range(len(_FANCY_WORDS))]  # about 1 word in 250 is accented
-_BY_LEN = {n: [w for w in _WORDS + ["relationship", "conversation"] if len(w) == n] for n in range(1, 13)}
-_CJK = (
-    "今日は会議があります。",
-    "このメモは後で整理する。",
-    "東京で新しいカフェを見つけた。",
-    "下周一之前完成草稿。",
-    "我们需要重新考虑这个计划。",
-    "读书笔记：第三章很有意思。",
-    "회의 내용을 정리했습니다.",
-    "日本語の勉強を続けること。",
-)
-_EMOJI = "✅ 🚀 📚 💡 🔥 🌱 📌 🎯 🧪 ☕ 🗓 ✨ 🐛 📝 🤔".split()
-_CODE = (  # (fence language, snippet with {a} {b} {c} for content words)
-    ("python", "def {a}_{b}(items):\n    return [x for x in items if x.{c}]\n"),
-    ("bash", "for f in *.md; do\n  grep -l '{a}' \"$f\"\ndone\n"),
-    ("sql", "SELECT {a}, count(*) FROM {b}\nWHERE {c} IS NOT NULL\nGROUP BY {a};\n"),
-    ("js", "const {a} = await fetch('/api/{b}');\nconsole.log({a}.{c});\n"),
-    ("json", '{{"{a}": true, "{b}": [1, 2, 3], "{c}": null}}\n'),
-    ("yaml", "{a}:\n  {b}: 3\n  {c}: [one, two]\n"),
-)
 _SUB = {
     ("Projects", 3): ["Meetings", "Research", "Drafts", "Specs", "Notes", "Reviews", "Planning", "Ideas"],
     ("Areas", 2): ["Health", "Finance", "Home", "Career", "Family", "Learning", "Travel", "Writing", "Fitness", "Cooking"],
@@ -96,7 +52,6 @@ _SUB = {
 _TOPICS = ["Café culture", "Zürich", "日本語", "Straße und Stadt", "Émile's notes", "Tools", "References", "Old"]
 _FIRST = ["Zoë", "José", "Anna", "さくら", "Liam", "Björn", "Priya", "Chloé", "Tom", "Maria"]
 _LAST = ["Martin", "Álvarez", "Kowalska", "田中", "O'Brien", "Lind", "Nair", "Dubois", "Smith", "Müller"]
-_TAGS = ["idea", "todo", "reading", "meeting", "project", "draft", "reference", "health", "finance", "travel", "日本"]
 _ROOT_NOTES = ["Home", "Dashboard", "Reading list"]
 
 
@@ -112,18 +67,15 @@ class VaultManifest:
     older: tuple[str, ...]  # 1 day to 2 years ago
 
 
-def _size(rng: random.Random) -> int:
+def sized(rng: random.Random, quantiles: tuple[tuple[int, int], ...] = SIZE_QUANTILES) -> int:
+    """A size drawn from a (quantile in 1/100,000, bytes) table from 0 to 100,000, interpolated."""
     q = rng.randrange(100_000)
-    i = bisect.bisect_right(SIZE_QUANTILES, (q, 1 << 62)) - 1
-    (q0, s0), (q1, s1) = SIZE_QUANTILES[i], SIZE_QUANTILES[i + 1]
+    i = bisect.bisect_right(quantiles, (q, 1 << 62)) - 1
+    (q0, s0), (q1, s1) = quantiles[i], quantiles[i + 1]
     return s0 + (s1 - s0) * (q - q0) // (q1 - q0)
 
 
-def _cap(s: str) -> str:
-    return s[:1].upper() + s[1:]
-
-
-def _unique(name: str, taken: set[str]) -> str:
+def unique_name(name: str, taken: set[str]) -> str:
     """Vault-wide unique ignoring case, so links resolve and case-insensitive disks keep every note."""
     k, out = 2, name
     while out.casefold() in taken:
@@ -135,18 +87,18 @@ def _unique(name: str, taken: set[str]) -> str:
 def _title(rng: random.Random) -> str:
     r = rng.random()
     if r < 0.35:
-        return f"{_cap(rng.choice(_CONTENT))} {rng.choice(_CONTENT)}"
+        return f"{capitalised(rng.choice(CONTENT))} {rng.choice(CONTENT)}"
     if r < 0.55:
-        return f"{_cap(rng.choice(_CONTENT))} {rng.choice(_CONTENT)} {rng.choice(('notes', 'plan', 'ideas', 'log', 'checklist'))}"
+        return f"{capitalised(rng.choice(CONTENT))} {rng.choice(CONTENT)} {rng.choice(('notes', 'plan', 'ideas', 'log', 'checklist'))}"
     if r < 0.65:
-        return f"How to {rng.choice(_CONTENT)} the {rng.choice(_CONTENT)}"
+        return f"How to {rng.choice(CONTENT)} the {rng.choice(CONTENT)}"
     if r < 0.75:
-        return f"Meeting {LAST_DAY - timedelta(days=rng.randrange(1500))} {rng.choice(_CONTENT)}"
+        return f"Meeting {LAST_DAY - timedelta(days=rng.randrange(1500))} {rng.choice(CONTENT)}"
     if r < 0.85:
         return f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
     if r < 0.92:
-        return f"{_cap(rng.choice(_FANCY_WORDS))} {rng.choice(_CONTENT)}"
-    return f"{_cap(rng.choice(_CONTENT))} – {rng.choice(_CONTENT)} {rng.choice(_CONTENT)}"
+        return f"{capitalised(rng.choice(FANCY_WORDS))} {rng.choice(CONTENT)}"
+    return f"{capitalised(rng.choice(CONTENT))} – {rng.choice(CONTENT)} {rng.choice(CONTENT)}"
 
 
 def _split(rng: random.Random, cat: str, folder: str, n: int, depth: int, out: list[tuple[str, int]]) -> None:
@@ -176,172 +128,30 @@ def _split(rng: random.Random, cat: str, folder: str, n: int, depth: int, out: l
         elif rng.random() < 0.1:
             name = rng.choice(_TOPICS)
         else:
-            name = f"{_cap(rng.choice(_CONTENT))} {rng.choice(_CONTENT)}"
-        _split(rng, cat, f"{folder}/{_unique(name, taken)}", c, depth + 1, out)
+            name = f"{capitalised(rng.choice(CONTENT))} {rng.choice(CONTENT)}"
+        _split(rng, cat, f"{folder}/{unique_name(name, taken)}", c, depth + 1, out)
 
 
 def _layout(rng: random.Random, files: int) -> list[tuple[str, str]]:
     """(folder, note name) for every note; root notes come first, so skewed links make them hubs."""
     taken: set[str] = set()
-    notes = [("", _unique(n, taken)) for n in _ROOT_NOTES[:files]]
+    notes = [("", unique_name(n, taken)) for n in _ROOT_NOTES[:files]]
     daily = min(files // 4, MAX_DAILY)
     inbox = min(files // 50, MAX_INBOX)
     rest = files - len(notes) - daily - inbox
     day = LAST_DAY
     for _ in range(daily):
-        notes.append((f"Daily/{day.year}/{day.month:02d}", _unique(day.isoformat(), taken)))
+        notes.append((f"Daily/{day.year}/{day.month:02d}", unique_name(day.isoformat(), taken)))
         day -= timedelta(days=1 if rng.random() < 0.8 else 2)
-    notes += [("Inbox", _unique(_title(rng), taken)) for _ in range(inbox)]
+    notes += [("Inbox", unique_name(_title(rng), taken)) for _ in range(inbox)]
     shares = (("Projects", 30), ("Areas", 15), ("Resources", 20), ("Archive", 10))
     counts = [rest * s // 75 for _, s in shares]
     counts[0] += rest - sum(counts)
     for (cat, _), n in zip(shares, counts, strict=True):
         folders: list[tuple[str, int]] = []
         _split(rng, cat, cat, n, 1, folders)
-        notes += [(folder, _unique(_title(rng), taken)) for folder, c in folders for _ in range(c)]
+        notes += [(folder, unique_name(_title(rng), taken)) for folder, c in folders for _ in range(c)]
     return notes
-
-
-def _filler_words(rng: random.Random, n: int) -> str:
-    """Plain ASCII words exactly `n` bytes long: what makes every note exactly its size."""
-    words: list[str] = []
-    left = n
-    while left > 0:
-        if left <= 12:
-            words.append(rng.choice(_BY_LEN[left]))
-            break
-        w = rng.choice(_WORDS)  # at most 11 letters here, so at least 1 byte stays for the next word
-        words.append(w)
-        left -= len(w) + 1
-    return " ".join(words)
-
-
-class _Writer:
-    """Note text from one seeded stream. Sentences are made once per vault and picked per block,
-    so a note costs a few random draws per ~300 bytes."""
-
-    def __init__(self, rng: random.Random, names: list[str], pool: int = SENTENCE_POOL) -> None:
-        self.rng, self.names = rng, names
-        vocab = _WORDS + _FANCY_WORDS
-        self.sentences: list[str] = []
-        for _ in range(pool):
-            words = rng.choices(vocab, cum_weights=_WORDS_CUM, k=rng.randint(4, 16))
-            r = rng.random()
-            if r < 0.1:
-                words[-1] = f"**{words[-1]}**"
-            elif r < 0.15:
-                words[-1] = f"`{words[-1]}`"
-            if len(words) > 7 and rng.random() < 0.3:
-                words[3] += ","
-            self.sentences.append(_cap(" ".join(words)) + rng.choice(".........?!"))
-        self.blocks: list[Callable[[], str]] = [
-            self.paragraph,
-            self.bullets,
-            self.tasks,
-            self.heading,
-            self.code,
-            self.table,
-            self.quote,
-        ]
-        self.weights = [40, 54, 62, 76, 80, 83, 88]
-
-    def link(self) -> str:
-        r = self.rng.random()
-        name = self.names[int(len(self.names) * r * r)]  # skewed: early notes are hubs
-        if r < 0.08:
-            return f"[[{name}|{self.rng.choice(_WORDS)}]]"
-        if r < 0.16:
-            return f"[[{name}#{_cap(self.rng.choice(_WORDS))}]]"
-        return f"[[{name}]]"
-
-    def fragment(self) -> str:
-        s = self.rng.choice(self.sentences)[:-1]
-        return f"{s} {self.link()}" if self.rng.random() < 0.2 else s
-
-    def paragraph(self) -> str:
-        parts = self.rng.choices(self.sentences, k=self.rng.randint(1, 6))
-        if self.rng.random() < 0.4:
-            parts.insert(self.rng.randrange(len(parts) + 1), f"See {self.link()}.")
-        return " ".join(parts) + "\n"
-
-    def intl(self) -> str:
-        r = self.rng
-        return (
-            "".join(r.choices(_CJK, k=r.randint(1, 4)))
-            + f" {r.choice(_FANCY_WORDS)} {r.choice(_EMOJI)} {r.choice(self.sentences)}\n"
-        )
-
-    def bullets(self) -> str:
-        r = self.rng
-        mark = r.choice(("- ", "- ", "* ", "1. "))
-        lines = [("  - " if i and r.random() < 0.2 else mark) + self.fragment() for i in range(r.randint(2, 8))]
-        return "\n".join(lines) + "\n"
-
-    def tasks(self) -> str:
-        r = self.rng
-        lines = []
-        for _ in range(r.randint(2, 6)):
-            extra = f" {r.choice(_EMOJI)} {LAST_DAY - timedelta(days=r.randrange(700))}" if r.random() < 0.25 else ""
-            lines.append(f"- [{r.choice(' x')}] {self.fragment()}{extra}")
-        return "\n".join(lines) + "\n"
-
-    def heading(self) -> str:
-        r = self.rng
-        emoji = f" {r.choice(_EMOJI)}" if r.random() < 0.1 else ""
-        return f"{r.choice(('##', '##', '###'))} {_cap(' '.join(r.choices(_CONTENT, k=r.randint(1, 4))))}{emoji}\n"
-
-    def code(self) -> str:
-        r = self.rng
-        lang, snippet = r.choice(_CODE)
-        return f"```{lang}\n{snippet.format(a=r.choice(_CONTENT), b=r.choice(_CONTENT), c=r.choice(_CONTENT))}```\n"
-
-    def table(self) -> str:
-        r = self.rng
-        cols = r.randint(2, 4)
-        rows = [" | ".join(_cap(w) for w in r.choices(_CONTENT, k=cols)), " | ".join(["---"] * cols)]
-        for _ in range(r.randint(2, 8)):
-            rows.append(" | ".join([r.choice(_CONTENT)] + [str(r.randrange(1000)) for _ in range(cols - 1)]))
-        return "".join(f"| {row} |\n" for row in rows)
-
-    def quote(self) -> str:
-        r = self.rng
-        head = f"> [!{r.choice(('note', 'tip', 'warning'))}]\n" if r.random() < 0.3 else ""
-        return head + "".join(f"> {s}\n" for s in r.choices(self.sentences, k=r.randint(1, 3)))
-
-    def front_matter(self, title: str, created: date, tags: list[str]) -> str:
-        aliases = f"aliases: [{title.lower()}]\n" if self.rng.random() < 0.2 else ""
-        return f"---\ntags: [{', '.join(tags)}]\ncreated: {created}\n{aliases}---\n"
-
-    def note(self, size: int, title: str, created: date, *, daily: bool = False, intl: bool = False) -> str:
-        """Exactly `size` UTF-8 bytes: whole blocks while they fit, then a filler sentence."""
-        r = self.rng
-        parts: list[str] = []
-        used = -1  # no separator before the first block
-
-        def add(block: str) -> bool:
-            nonlocal used
-            n = len(block.encode()) + 1
-            if used + n > size - 24:  # keep room for a filler sentence of a few words
-                return False
-            parts.append(block)
-            used += n
-            return True
-
-        if r.random() < 0.7:
-            tags = ["daily"] if daily else r.sample(_TAGS, r.randint(1, 3))
-            add(self.front_matter(title, created, tags))
-        if r.random() < 0.8:
-            add(f"# {title}\n")
-        if daily:
-            add("## Tasks\n")
-            add(self.tasks())
-        if intl:
-            add(self.intl())
-        while add(self.intl() if intl and r.random() < 0.1 else r.choices(self.blocks, cum_weights=self.weights)[0]()):
-            pass
-        gap = size - used - 1 if parts else size  # >= 23 after any block (see add); all filler if none fits
-        parts.append(_cap(_filler_words(r, gap - 2)) + ".\n" if gap >= 2 else "\n" * gap)
-        return "\n".join(parts)
 
 
 def generate(root: Path, files: int, seed: int = 0, *, now: float | None = None) -> VaultManifest:
@@ -351,7 +161,7 @@ def generate(root: Path, files: int, seed: int = 0, *, now: float | None = None)
     now = time.time() if now is None else now
     layout = _layout(random.Random(f"{seed}:layout"), files)
     names = [name for _, name in layout]
-    writer = _Writer(random.Random(f"{seed}:content"), names)
+    writer = Writer(random.Random(f"{seed}:content"), names)
     rng = writer.rng
     paths = [f"{folder}/{name}.md" if folder else f"{name}.md" for folder, name in layout]
     order = list(range(files))
@@ -372,7 +182,7 @@ def generate(root: Path, files: int, seed: int = 0, *, now: float | None = None)
             made.add(folder)
         daily = folder.startswith("Daily/")
         created = date.fromisoformat(name) if daily else LAST_DAY - timedelta(days=rng.randrange(1500))
-        data = writer.note(_size(rng), name, created, daily=daily, intl=rng.random() < 0.15).encode()
+        data = writer.note(sized(rng), name, created, daily=daily, intl=rng.random() < 0.15).encode()
         target = os.path.join(root, rel)
         with open(target, "wb") as f:
             f.write(data)
@@ -393,7 +203,7 @@ def note_of_size(size_bytes: int, seed: int) -> str:
     holds multi-byte characters, so code that mixes up byte and character offsets shows."""
     rng = random.Random(f"{seed}:note")
     taken: set[str] = set()
-    writer = _Writer(rng, [_unique(_title(rng), taken) for _ in range(50)], pool=min(SENTENCE_POOL, 64 + size_bytes // 20))
+    writer = Writer(rng, [unique_name(_title(rng), taken) for _ in range(50)], pool=min(SENTENCE_POOL, 64 + size_bytes // 20))
     return writer.note(size_bytes, writer.names[0], LAST_DAY, intl=True)
 
 
