@@ -30,6 +30,12 @@ def pair(tmp_path: Path) -> Iterator[Pair]:
     yield from engine_pair(tmp_path)
 
 
+def save(e: Engine, rel: str, data: bytes) -> None:
+    """An edit on `e`'s disk, and `e` looking at its folder."""
+    write(e.root / rel, data)
+    e.reconcile(time.time())
+
+
 def carry(src: Engine, dst: Engine) -> None:
     """Deliver src's changes to dst, then fetch from src every blob dst wants."""
     deliver(src, dst)
@@ -105,12 +111,10 @@ def test_a_new_file_from_a_peer_is_the_download_renamed_into_place(pair: Pair) -
 
 def test_a_peer_version_takes_the_old_one_into_the_store_by_rename(pair: Pair) -> None:
     a, b = pair.a, pair.b
-    write(a.root / "pic.png", V1)
-    a.reconcile(time.time())
+    save(a, "pic.png", V1)
     carry(a, b)
     old_ino = (b.root / "pic.png").stat().st_ino
-    write(a.root / "pic.png", V2)  # overwritten in place on A: V1 is gone there
-    a.reconcile(time.time())
+    save(a, "pic.png", V2)  # overwritten in place on A: V1 is gone there
     carry(a, b)
     assert (b.root / "pic.png").read_bytes() == V2
     assert kept(b) == {h(V1): V1} and b.blobs.path(h(V1)).stat().st_ino == old_ino  # moved, not copied
@@ -134,11 +138,9 @@ def test_a_peer_version_takes_the_old_one_into_the_store_by_rename(pair: Pair) -
 
 def test_restore_of_a_kept_version_copies_it_and_keeps_what_the_file_held(pair: Pair) -> None:
     a, b = pair.a, pair.b
-    write(a.root / "pic.png", V1)
-    a.reconcile(time.time())
+    save(a, "pic.png", V1)
     carry(a, b)
-    write(a.root / "pic.png", V2)
-    a.reconcile(time.time())
+    save(a, "pic.png", V2)
     carry(a, b)  # B: V2 in the vault, V1 in its store
     v1 = next(v for v in history.versions(pair.state_b, "pic.png") if v.blob == h(V1))
     chosen = history.restore(pair.state_b, "pic.png", v1.number, b, time.time())
@@ -164,8 +166,7 @@ def test_the_same_bytes_at_two_paths_are_two_independent_files(pair: Pair) -> No
 
 def test_a_file_a_peer_deletes_moves_into_the_store_and_comes_back(pair: Pair) -> None:
     a, b = pair.a, pair.b
-    write(a.root / "rec.wav", V1)
-    a.reconcile(time.time())
+    save(a, "rec.wav", V1)
     carry(a, b)
     ino = (b.root / "rec.wav").stat().st_ino
     (a.root / "rec.wav").unlink()
@@ -180,8 +181,7 @@ def test_a_file_a_peer_deletes_moves_into_the_store_and_comes_back(pair: Pair) -
 
 def test_a_peer_moving_a_file_renames_it_here(pair: Pair) -> None:
     a, b = pair.a, pair.b
-    write(a.root / "pic.png", V1)
-    a.reconcile(time.time())
+    save(a, "pic.png", V1)
     carry(a, b)
     ino = (b.root / "pic.png").stat().st_ino
     (a.root / "img").mkdir()
@@ -194,11 +194,9 @@ def test_a_peer_moving_a_file_renames_it_here(pair: Pair) -> None:
 
 def test_an_edit_made_here_before_a_peer_version_arrives_is_recorded_and_wins(pair: Pair) -> None:
     a, b = pair.a, pair.b
-    write(a.root / "pic.png", V1)
-    a.reconcile(time.time())
+    save(a, "pic.png", V1)
     carry(a, b)
-    write(a.root / "pic.png", V2)
-    a.reconcile(time.time())
+    save(a, "pic.png", V2)
     time.sleep(0.01)
     write(b.root / "pic.png", V3)  # not recorded by B yet when A's version arrives
     carry(a, b)
@@ -241,16 +239,13 @@ def test_gc_drops_store_copies_of_current_files_and_never_a_vault_file(pair: Pai
     """An upgraded vault: its store holds a copy of every current version. It keeps working,
     and gc reclaims those copies (the vault file still shows the stat recorded with them)."""
     a, b = pair.a, pair.b
-    write(a.root / "pic.png", V1)
-    a.reconcile(time.time())
+    save(a, "pic.png", V1)
     carry(a, b)
-    write(a.root / "pic.png", V2)
-    a.reconcile(time.time())
+    save(a, "pic.png", V2)
     carry(a, b)  # B: V1 kept, V2 current
     b.blobs.add_file(b.root / "pic.png")  # what an older PeerVault stored beside it
     assert set(kept(b)) == {h(V1), h(V2)}
-    write(a.root / "pic.png", V3)  # still works: the store had V2 already, nothing to move
-    a.reconcile(time.time())
+    save(a, "pic.png", V3)  # still works: the store had V2 already, nothing to move
     carry(a, b)
     assert (b.root / "pic.png").read_bytes() == V3 and set(kept(b)) == {h(V1), h(V2)}
     b.blobs.add_file(b.root / "pic.png")  # and a duplicate of the current one
@@ -268,11 +263,9 @@ class Killed(BaseException):
 @pytest.mark.parametrize("step", ["swap:staged", "swap:replaced"])
 def test_a_kill_during_the_swap_is_finished_at_the_next_start(pair: Pair, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
     a, b = pair.a, pair.b
-    write(a.root / "pic.png", V1)
-    a.reconcile(time.time())
+    save(a, "pic.png", V1)
     carry(a, b)
-    write(a.root / "pic.png", V2)
-    a.reconcile(time.time())
+    save(a, "pic.png", V2)
     deliver(a, b)
 
     def kill(at: str) -> None:

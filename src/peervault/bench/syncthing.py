@@ -202,10 +202,6 @@ class Syncthing:
         last = ((stats or {}).get(FOLDER_ID) or {}).get("lastScan") or ""
         return bool(st and st.get("state") == "idle" and last and not last.startswith(("1970", "0001")))
 
-    def connected_to(self, other: Syncthing) -> bool:
-        c = self._ask("/rest/system/connections")
-        return bool(c and c["connections"].get(other.device_id, {}).get("connected"))
-
     def stop(self) -> None:
         """SIGTERM the monitor (it forwards it to the worker); wait for both by pid, then
         SIGTERM and SIGKILL whatever is left."""

@@ -132,22 +132,23 @@ def _replaced(s: EngineState, file_id: str, row: FileRow) -> bool:
     a peer's change must not decide it by reading the new file as this note's edit. So the
     write waits (deferred, retried after SETTLE_S) until a look has recorded the path again."""
     st = stat_of(s.root.joinpath(*row.path.split("/")))
-    if st is None or not row.ino or (st.ino, st.dev or row.dev) == (row.ino, row.dev or st.dev):
-        return False
+    if st is None or not row.ino or (st.ino == row.ino and (not row.dev or st.dev == row.dev)):
+        return False  # gone, recorded before inodes were, or the same file (rows before schema 6 have no device)
     s.touched[row.path] = s.now
     s.deferred.add(file_id)
     return True
 
 
 def remove_local(s: EngineState, file_id: str, row: FileRow) -> None:
-    if not is_blob(s, row) and _replaced(s, file_id, row):
+    blob = is_blob(s, row)
+    if not blob and _replaced(s, file_id, row):
         return
-    if absorb_local_blob(s, row) if is_blob(s, row) else absorb_local_edit(s, row):
+    if absorb_local_blob(s, row) if blob else absorb_local_edit(s, row):
         return  # edited here after the delete: the edit wins and the note stays
     if busy(s, file_id, row.path):
         return
     path = s.root.joinpath(*row.path.split("/"))
-    if is_blob(s, row):
+    if blob:
         leave(s, row)  # the only copy here may be this file: into the store, by rename
     elif path.exists() and not path.is_symlink():
         path.unlink()
