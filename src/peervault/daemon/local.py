@@ -93,7 +93,7 @@ class LocalChanges:
 
     async def watch_loop(self) -> None:
         async for changes in watch(
-            self.root, self.stopping, self.cfg.watch_step_ms, self.cfg.watch_debounce_ms, self.engine.ignores
+            self.root, self.stopping, self.cfg.watch_step_ms, self.cfg.watch_debounce_ms, self.engine.watch_ignores
         ):
             t = time.perf_counter()
             rels = changes.paths
