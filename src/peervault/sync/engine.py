@@ -132,6 +132,17 @@ class Engine:
     def ignores(self, rel: str) -> bool:
         return ignorehere.ignores(self.state, rel)
 
+    def reload_rules(self, now: float) -> int:
+        """Read the ignore rules again (the daemon calls it when `.peervault/ignore`, which the
+        watcher never sees, changed): if they did, pick up what they no longer keep out and
+        write the notes they no longer hide. Returns changes."""
+        s = self._at(now)
+        if not ignorehere.refresh_rules(s):
+            return 0
+        changes = ingest.reconcile(s)
+        writeback.recover(s)
+        return changes
+
     def watch_ignores(self, rel: str) -> bool:
         """What the watcher may drop (see ignorehere.watch_ignores)."""
         return ignorehere.watch_ignores(self.state, rel)
