@@ -245,3 +245,25 @@ def test_moving_a_file_out_of_an_ignored_folder_here_is_a_new_note(pair: Pair) -
     pair.b.local_paths({"private/x.md", "public.md"}, time.time(), moves=[("private/x.md", "public.md")])
     deliver(pair.b, pair.a)
     assert tree(ra) == {"public.md": "kept private until now\n"}
+
+
+@pytest.mark.parametrize("how", ["reconcile", "watcher without moves"])
+def test_a_move_into_an_ignored_folder_that_no_watcher_saw_is_a_move(pair: Pair, how: str) -> None:
+    """PeerVault was stopped (a reconcile finds it), or the watcher reports no moves (the
+    portable one: a path gone, a path new): the file is found by its inode, not deleted."""
+    ra, rb = pair.state_a.root, pair.state_b.root
+    ignore_on(rb, "private/\n")
+    write(rb / "notes" / "x.md", "text\n")
+    pair.b.reconcile(time.time())
+    deliver(pair.b, pair.a)
+    (rb / "private").mkdir()
+    os.rename(rb / "notes" / "x.md", rb / "private" / "x.md")
+    if how == "reconcile":
+        pair.b.reconcile(time.time())
+    else:
+        pair.b.local_paths({"notes/x.md", "private/x.md"}, time.time())
+        pair.b.settle(time.time() + 60)
+    deliver(pair.b, pair.a)
+    assert tree(ra) == {"private/x.md": "text\n"}
+    assert live(pair.a) == {file_id_for("notes/x.md"): "private/x.md"}
+    assert not pair.b.store.held_deletions() and tree(rb) == {"private/x.md": "text\n"}

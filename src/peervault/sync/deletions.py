@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..crdt.index import Entry
-from ..vault.fsops import stat_of
+from ..vault.fsops import Stat, stat_of
 from . import ignorehere, localedits, writeback
 from .deleteguard import DeleteGuard, summary
 from .documents import batch, is_live
@@ -28,6 +28,9 @@ def delete_or_hold(s: EngineState, file_ids: set[str], now: float) -> int:
     """Publish these local deletions, or hold them all if they look like a wipe (see
     sync/deleteguard.py); once some are held, later ones join them. Returns changes."""
     here = {f for f in file_ids if f in s.files and s.ignore.ignored_here(s.files[f].path)}
+    for fid, rel in ignorehere.moved_here(s, file_ids - here).items():
+        localedits.local_rename(s, fid, rel, Stat(*s.files[fid].stat))  # moved, not deleted
+        here.add(fid)
     if here:  # missing at a path ignored on this device: never a delete (sync/ignorehere.py)
         ignorehere.set_aside(s, here)
         file_ids = file_ids - here

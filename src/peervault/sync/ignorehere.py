@@ -105,6 +105,25 @@ def set_aside(s: EngineState, file_ids: set[str]) -> None:
         _save(s, aside)
 
 
+def moved_here(s: EngineState, file_ids: set[str]) -> dict[str, str]:
+    """Of these tracked files gone from their paths, those that now sit, unchanged (the same
+    device, inode, size and mtime), at a path ignored here: moved there unseen (PeerVault
+    was stopped, or the watcher reports no moves). id -> new path. Their notes move with
+    them rather than being deleted on every other device. One walk of the vault, only
+    when this device has rules and something is gone."""
+    if not s.ignore.device_rules.strip():
+        return {}
+    by_file = {(r.dev, r.ino, r.size, r.mtime_ns): fid for fid in file_ids if (r := s.files.get(fid)) is not None and r.ino}
+    if not by_file:
+        return {}
+    disk, _ = scan_folder(s.root, IgnoreRules(s.ignore.user_rules))  # the synced rules only
+    return {
+        fid: rel
+        for rel, st in disk.items()
+        if s.ignore.ignored_here(rel) and (fid := by_file.get((st.dev, st.ino, st.size, st.mtime_ns))) is not None
+    }
+
+
 def apply(s: EngineState) -> None:
     """Bring the tracked files in line with this device's rules: set aside what they match,
     track again what they no longer match (see the module's docstring)."""
