@@ -15,9 +15,10 @@ import pytest
 from peervault.crdt.index import file_id_for
 from peervault.sync.engine import Engine
 from peervault.sync.layout import IGNORED_HERE
+from peervault.vault.blobstore import hash_file
 from peervault.vault.ignore import DEVICE_IGNORE_FILE, IGNORE_FILE, IgnoreRules
 from peervault.vault.scanner import scan
-from twin_engines import Pair, deliver, engine, engine_pair, tree, write
+from twin_engines import Pair, deliver, engine, engine_pair, fetch_blob, tree, write
 
 
 # ------------------------------------------------------------------------------- the rules
@@ -267,3 +268,49 @@ def test_a_move_into_an_ignored_folder_that_no_watcher_saw_is_a_move(pair: Pair,
     assert tree(ra) == {"private/x.md": "text\n"}
     assert live(pair.a) == {file_id_for("notes/x.md"): "private/x.md"}
     assert not pair.b.store.held_deletions() and tree(rb) == {"private/x.md": "text\n"}
+
+
+def carry_blobs(src: Engine, dst: Engine) -> None:
+    for h, size in dst.wanted_blobs().items():
+        assert fetch_blob(src, dst, h, size)
+
+
+def files_bytes(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file() and ".peervault" not in p.parts
+    }
+
+
+@pytest.mark.parametrize("edited_here", [False, True])
+def test_a_binary_file_ignored_here_then_taken_back(pair: Pair, edited_here: bool) -> None:
+    """Never fetched nor overwritten while ignored; when the rule goes, an untouched file
+    gets the peers' version; one changed here meanwhile is the newer version, and the
+    peers' is kept in its history (as for any concurrent binary edits)."""
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(ra / "private" / "pic.png", b"\x89PNG v1" * 50)
+    pair.a.reconcile(time.time())
+    deliver(pair.a, pair.b)
+    carry_blobs(pair.a, pair.b)
+    assert (rb / "private" / "pic.png").read_bytes() == b"\x89PNG v1" * 50
+    ignore_on(rb, "private/\n")
+    pair.b.reconcile(time.time())
+    if edited_here:
+        write(rb / "private" / "pic.png", b"\x89PNG B's" * 50)
+    write(ra / "private" / "pic.png", b"\x89PNG A's v2" * 50)
+    pair.a.reconcile(time.time())
+    deliver(pair.a, pair.b)
+    assert pair.b.wanted_blobs() == {}  # not even fetched
+    here = b"\x89PNG B's" * 50 if edited_here else b"\x89PNG v1" * 50
+    assert (rb / "private" / "pic.png").read_bytes() == here
+    ignore_on(rb, "")
+    pair.b.reconcile(time.time())
+    pair.b.recover(time.time())
+    carry_blobs(pair.a, pair.b)
+    deliver(pair.b, pair.a)
+    carry_blobs(pair.b, pair.a)
+    want = here if edited_here else b"\x89PNG A's v2" * 50
+    assert files_bytes(rb) == files_bytes(ra) == {"private/pic.png": want}
+    fid = file_id_for("private/pic.png")
+    kept = {v[0] for v in pair.a.store.blob_versions(fid)} | {v[0] for v in pair.b.store.blob_versions(fid)}
+    (ra / "probe").write_bytes(b"\x89PNG A's v2" * 50)
+    assert hash_file(ra / "probe")[0] in kept  # A's version is never lost
