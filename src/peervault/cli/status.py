@@ -41,8 +41,9 @@ def render(out: Console, info: dict[str, Any]) -> None:
     f = info["files"]
     out.print(
         f"[bold]Files[/]     {f['tracked']} tracked, {f['deleted']} deleted (recoverable), "
-        f"{info['pending_changes']} change(s) pending, {len(info['not_synced'])} not synced, "
-        f"{f['ignored']} ignored (files and folders; see .peervaultignore)",
+        f"{info['pending_changes']} change(s) pending, {len(info['not_synced'])} not synced"
+        + (f" ({f['ignored_here']} of them ignored on this device)" if f.get("ignored_here") else "")
+        + f", {f['ignored']} ignored (files and folders; see .peervaultignore and .peervault/ignore)",
         highlight=False,
     )
     disk = info.get("storage")

@@ -98,6 +98,7 @@ class Daemon:
         if self.mode == "run":
             self._tasks.append(asyncio.create_task(self.local.watch_loop()))
             self._tasks.append(asyncio.create_task(self.local.background_scan()))
+            self._tasks.append(asyncio.create_task(self.local.rules_loop()))
             if self.cfg.background_sync:
                 self._tasks.append(asyncio.create_task(self.local.reconcile_loop()))
         self.events.ready_at = time.perf_counter()
