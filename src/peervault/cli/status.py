@@ -24,6 +24,10 @@ def render(out: Console, info: dict[str, Any]) -> None:
         f"[bold]Daemon[/]    {'running, pid ' + str(d['pid']) + ' on ' + ', '.join(d['addrs']) if d['running'] else 'not running'}",
         highlight=False,
     )
+    lan = info.get("lan", {})
+    if d["running"]:
+        on = f"on, announcing {', '.join(lan.get('announcing', [])) or 'no address yet'}; {len(lan.get('peers', {}))} device(s) found"
+        out.print(f"[bold]LAN[/]       discovery {on if lan.get('enabled') else 'off'}", highlight=False)
     if d.get("paused"):
         out.print(
             f"[bold yellow]Paused[/]    sync is paused on this device; `peervault resume {info['vault']}` syncs again",

@@ -64,6 +64,8 @@ def collect(state: Any, runtime: dict[str, Any]) -> dict[str, Any]:
             "paused": bool(store.get_meta("paused")),
         },
         "peers": peer_rows(state, runtime),
+        # LAN discovery (mDNS): what this device announces, and what it heard (daemon/discovery.py)
+        "lan": runtime.get("lan", {"enabled": False}),
         "removed": removal.load(store),
         "files": {
             "tracked": len(files),
