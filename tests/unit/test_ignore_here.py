@@ -314,3 +314,16 @@ def test_a_binary_file_ignored_here_then_taken_back(pair: Pair, edited_here: boo
     kept = {v[0] for v in pair.a.store.blob_versions(fid)} | {v[0] for v in pair.b.store.blob_versions(fid)}
     (ra / "probe").write_bytes(b"\x89PNG A's v2" * 50)
     assert hash_file(ra / "probe")[0] in kept  # A's version is never lost
+
+
+def test_moved_into_an_ignored_folder_and_out_again_in_one_burst_stays_tracked(pair: Pair) -> None:
+    rb = pair.state_b.root
+    ignore_on(rb, "private/\n")
+    write(rb / "x.md", "text\n")
+    pair.b.reconcile(time.time())
+    (rb / "private").mkdir()
+    os.rename(rb / "x.md", rb / "y.md")
+    moves = [("x.md", "private/x.md"), ("private/x.md", "y.md")]
+    pair.b.local_paths({"x.md", "private/x.md", "y.md"}, time.time(), moves=moves)
+    assert pair.b.file_id_at == {"y.md": file_id_for("x.md")}
+    assert live(pair.b) == {file_id_for("x.md"): "y.md"}

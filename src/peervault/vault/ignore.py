@@ -103,6 +103,7 @@ class IgnoreRules:
         self.device_rules = device_rules
         self._spec: Any = _spec(DEFAULT_RULES + "\n" + user_rules) if user_rules.strip() else None
         self._device: Any = _spec(device_rules) if device_rules.strip() else None
+        self._folders: dict[str, bool] = {}  # see _folder_here
 
     @classmethod
     def load(cls, root: Path) -> IgnoreRules:
@@ -130,9 +131,17 @@ class IgnoreRules:
         then it is neither read, written nor deleted here, whatever the other devices do."""
         if self._device is None:
             return False
-        return self._match_here(rel, False) or any(
-            self._match_here("/".join(rel.split("/")[:i]), True) for i in range(1, rel.count("/") + 1)
-        )
+        folder = rel.rpartition("/")[0]
+        return (bool(folder) and self._folder_here(folder)) or self._match_here(rel, False)
+
+    def _folder_here(self, folder: str) -> bool:
+        """The device's rules match `folder` or a folder above it (as in git, nothing under
+        an excluded folder comes back). Remembered: a vault has far fewer folders than files."""
+        known = self._folders.get(folder)
+        if known is None:
+            parent = folder.rpartition("/")[0]
+            known = self._folders[folder] = self._match_here(folder, True) or (bool(parent) and self._folder_here(parent))
+        return known
 
     def ignores(self, rel: str) -> bool:
         """True if the file at vault path `rel` is not picked up (by either file's rules)."""
