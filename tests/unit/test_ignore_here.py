@@ -327,3 +327,19 @@ def test_moved_into_an_ignored_folder_and_out_again_in_one_burst_stays_tracked(p
     pair.b.local_paths({"x.md", "private/x.md", "y.md"}, time.time(), moves=moves)
     assert pair.b.file_id_at == {"y.md": file_id_for("x.md")}
     assert live(pair.b) == {file_id_for("x.md"): "y.md"}
+
+
+def test_a_rule_added_while_an_emptied_file_settles_leaves_it_alone(pair: Pair) -> None:
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(rb / "private" / "x.md", "text\n")
+    pair.b.reconcile(time.time())
+    deliver(pair.b, pair.a)
+    write(rb / "private" / "x.md", "")  # mid-save, perhaps: waits out its settle
+    pair.b.local_paths({"private/x.md"}, time.time())
+    ignore_on(rb, "private/\n")
+    pair.b.reconcile(time.time())
+    pair.b.settle(time.time() + 60)
+    pair.b.reconcile(time.time())
+    assert "private/x.md" not in pair.b.file_id_at
+    assert not pair.b.take_pending()
+    assert tree(ra) == {"private/x.md": "text\n"} and tree(rb) == {"private/x.md": ""}

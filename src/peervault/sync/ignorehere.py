@@ -100,6 +100,7 @@ def set_aside(s: EngineState, file_ids: set[str]) -> None:
             if not fid.startswith("u"):  # (a file never published has nothing to come back to)
                 aside[fid] = [row.path, row.hash.hex(), row.base.hex()]
             s.vanished.pop(fid, None)
+            s.unsettled.pop(row.path, None)  # (an emptying waiting to be decided: not any more)
             forget(s, fid)
             log.info("%s is ignored on this device: no longer read or written here", row.path[:200])
         _save(s, aside)

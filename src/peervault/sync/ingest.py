@@ -136,7 +136,7 @@ def _apply_moves(s: EngineState, moves: Sequence[tuple[str, str]], rels: set[str
 
 
 def ingest_paths(s: EngineState, rels: set[str], now: float) -> int:
-    present = {r: st for r in rels if (st := stat_of(s.root.joinpath(*r.split("/")))) is not None}
+    present = {r: st for r in rels if not ignores(s, r) and (st := stat_of(s.root.joinpath(*r.split("/")))) is not None}
     gone = {s.file_id_at[r] for r in rels if r in s.file_id_at and r not in present}
     return ingest(s, present, gone, now, final=True)
 
