@@ -343,3 +343,17 @@ def test_a_rule_added_while_an_emptied_file_settles_leaves_it_alone(pair: Pair) 
     assert "private/x.md" not in pair.b.file_id_at
     assert not pair.b.take_pending()
     assert tree(ra) == {"private/x.md": "text\n"} and tree(rb) == {"private/x.md": ""}
+
+
+def test_a_file_hashed_in_the_background_is_dropped_if_ignored_here_meanwhile(pair: Pair) -> None:
+    rb = pair.state_b.root
+    pair.b.hash_in_background(lambda: None)
+    write(rb / "private" / "video.mp4", b"\x00" * (6 * 2**20))  # above text_max_bytes: a worker hashes it
+    assert pair.b.reconcile(time.time()) == 0
+    jobs = pair.b.take_hash_jobs()
+    assert list(jobs) == ["private/video.mp4"]
+    ignore_on(rb, "private/\n")
+    pair.b.reconcile(time.time())
+    digest, size = hash_file(rb / "private" / "video.mp4")
+    assert pair.b.blob_hashed("private/video.mp4", jobs["private/video.mp4"], digest, size, time.time()) == 0
+    assert pair.b.entries == {} and pair.b.file_id_at == {} and not pair.b.take_pending()
