@@ -357,3 +357,22 @@ def test_a_file_hashed_in_the_background_is_dropped_if_ignored_here_meanwhile(pa
     digest, size = hash_file(rb / "private" / "video.mp4")
     assert pair.b.blob_hashed("private/video.mp4", jobs["private/video.mp4"], digest, size, time.time()) == 0
     assert pair.b.entries == {} and pair.b.file_id_at == {} and not pair.b.take_pending()
+
+
+def test_a_path_ignored_here_cannot_be_opened_in_a_live_editor(pair: Pair) -> None:
+    """The plugin's live editing binds an editor to a note: never to a file ignored here."""
+    from peervault.errors import Conflict, NotFound
+    from peervault.service.events import EventBus
+    from peervault.service.live import LiveNotes
+
+    ra, rb = pair.state_a.root, pair.state_b.root
+    ignore_on(rb, "private/\n")
+    pair.b.reconcile(time.time())
+    write(ra / "private" / "x.md", "A's\n")
+    pair.a.reconcile(time.time())
+    deliver(pair.a, pair.b)
+    live_notes = LiveNotes(pair.b, None, EventBus(), time.time, "b")  # type: ignore[arg-type]
+    with pytest.raises(Conflict, match="ignored on this device"):
+        live_notes.open("private/x.md", "editor-1")
+    with pytest.raises(NotFound):
+        live_notes.open("elsewhere.md", "editor-1")
