@@ -376,3 +376,22 @@ def test_a_path_ignored_here_cannot_be_opened_in_a_live_editor(pair: Pair) -> No
         live_notes.open("private/x.md", "editor-1")
     with pytest.raises(NotFound):
         live_notes.open("elsewhere.md", "editor-1")
+
+
+def test_restoring_a_version_never_writes_over_a_file_ignored_here(pair: Pair) -> None:
+    from peervault.config import Config
+    from peervault.errors import Conflict
+    from peervault.service.vault import VaultService
+
+    ra, rb = pair.state_a.root, pair.state_b.root
+    for text in ("v1\n", "v2\n"):
+        write(ra / "private" / "x.md", text)
+        pair.a.reconcile(time.time())
+    deliver(pair.a, pair.b)
+    ignore_on(rb, "private/\n")
+    pair.b.reconcile(time.time())
+    write(rb / "private" / "x.md", "B's own, never synced\n")
+    service = VaultService(pair.state_b, Config(), time.time, engine=pair.b)
+    with pytest.raises(Conflict, match="ignored on this device"):
+        service.restore("private/x.md", 1)
+    assert tree(rb) == {"private/x.md": "B's own, never synced\n"}
