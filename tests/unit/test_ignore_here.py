@@ -395,3 +395,31 @@ def test_restoring_a_version_never_writes_over_a_file_ignored_here(pair: Pair) -
     with pytest.raises(Conflict, match="ignored on this device"):
         service.restore("private/x.md", 1)
     assert tree(rb) == {"private/x.md": "B's own, never synced\n"}
+
+
+def test_the_list_of_notes_ignored_here_follows_renames_and_rules(pair: Pair) -> None:
+    ra, rb = pair.state_a.root, pair.state_b.root
+    ignore_on(rb, "private/\n")
+    pair.b.reconcile(time.time())
+    write(ra / "private" / "a.md", "a\n")
+    write(ra / "private" / "b.md", "b\n")
+    pair.a.reconcile(time.time())
+    deliver(pair.a, pair.b)
+    assert unsynced(pair.b) == {"private/a.md": IGNORED_HERE, "private/b.md": IGNORED_HERE}
+    # a swap of names: each path is still a note ignored here
+    os.rename(ra / "private" / "a.md", ra / "private" / "tmp.md")
+    os.rename(ra / "private" / "b.md", ra / "private" / "a.md")
+    os.rename(ra / "private" / "tmp.md", ra / "private" / "b.md")
+    moves = [("private/a.md", "private/tmp.md"), ("private/b.md", "private/a.md"), ("private/tmp.md", "private/b.md")]
+    pair.a.local_paths({"private/a.md", "private/b.md", "private/tmp.md"}, time.time(), moves=moves)
+    deliver(pair.a, pair.b)
+    pair.b.layout()
+    assert unsynced(pair.b) == {"private/a.md": IGNORED_HERE, "private/b.md": IGNORED_HERE}
+    os.rename(ra / "private" / "a.md", ra / "a.md")
+    pair.a.local_paths({"private/a.md", "a.md"}, time.time(), moves=[("private/a.md", "a.md")])
+    deliver(pair.a, pair.b)
+    assert unsynced(pair.b) == {"private/b.md": IGNORED_HERE} and tree(rb) == {"a.md": "b\n"}
+    ignore_on(rb, "")
+    pair.b.reconcile(time.time())
+    pair.b.recover(time.time())
+    assert unsynced(pair.b) == {} and tree(rb) == {"a.md": "b\n", "private/b.md": "a\n"}
