@@ -423,3 +423,26 @@ def test_the_list_of_notes_ignored_here_follows_renames_and_rules(pair: Pair) ->
     pair.b.reconcile(time.time())
     pair.b.recover(time.time())
     assert unsynced(pair.b) == {} and tree(rb) == {"a.md": "b\n", "private/b.md": "a\n"}
+
+
+def test_a_file_imported_before_pairing_and_then_ignored_here_is_never_published(tmp_path: Path) -> None:
+    from peervault.state import VaultState
+
+    sb, _ = VaultState.init(tmp_path / "B")
+    try:
+        write(sb.root / "private" / "x.md", "mine\n")
+        write(sb.root / "public.md", "public\n")
+        sb.store.reset_for_join("01" * 16)  # joining a vault: notes imported now wait for the first sync
+        eb = engine(sb)
+        eb.reconcile(time.time())
+        assert not eb.published
+        ufid = eb.file_id_at["private/x.md"]
+        assert ufid.startswith("u")
+        ignore_on(sb.root, "private/\n")
+        eb.reconcile(time.time())
+        assert "private/x.md" not in eb.file_id_at and sb.store.load_doc(ufid) is None  # no orphan kept
+        eb.publish_pending(time.time())
+        assert sorted(live(eb).values()) == ["public.md"]
+        assert tree(sb.root) == {"private/x.md": "mine\n", "public.md": "public\n"}
+    finally:
+        sb.close()

@@ -97,7 +97,10 @@ def set_aside(s: EngineState, file_ids: set[str]) -> None:
             row = s.files.get(fid)
             if row is None or not s.ignore.ignored_here(row.path):
                 continue  # (moved on again since: tracked as usual)
-            if not fid.startswith("u"):  # (a file never published has nothing to come back to)
+            if fid.startswith("u"):  # imported before pairing, never published: nothing to come back to
+                s.store.delete_doc(fid)
+                s.cache.discard(fid)
+            else:
                 aside[fid] = [row.path, row.hash.hex(), row.base.hex()]
             s.vanished.pop(fid, None)
             s.unsettled.pop(row.path, None)  # (an emptying waiting to be decided: not any more)
