@@ -106,3 +106,12 @@ def test_built_in_matcher_agrees_with_the_gitignore_engine(rel: str) -> None:
     folder = rel.rpartition("/")[0]
     if folder:
         assert native.ignores_dir(folder) == gitignore.ignores_dir(folder)
+
+
+@pytest.mark.parametrize("bad", ["!", "\\", "[z-a]"])
+def test_a_line_that_is_no_pattern_is_skipped_with_a_warning(bad: str, caplog: pytest.LogCaptureFixture) -> None:
+    """One bad line (perhaps from a peer's .peervaultignore) must not stop the daemon."""
+    rules = IgnoreRules(f"drafts/\n{bad}\n*.log\n", f"private/\n{bad}\n")
+    assert rules.ignores("drafts/a.md") and rules.ignores("x.log") and rules.ignores("a.tmp")  # the defaults too
+    assert rules.ignored_here("private/a.md") and not rules.ignores("notes/a.md")
+    assert f"{IGNORE_FILE}, line 2" in caplog.text and ".peervault/ignore, line 2" in caplog.text

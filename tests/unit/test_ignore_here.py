@@ -314,3 +314,135 @@ def test_a_binary_file_ignored_here_then_taken_back(pair: Pair, edited_here: boo
     kept = {v[0] for v in pair.a.store.blob_versions(fid)} | {v[0] for v in pair.b.store.blob_versions(fid)}
     (ra / "probe").write_bytes(b"\x89PNG A's v2" * 50)
     assert hash_file(ra / "probe")[0] in kept  # A's version is never lost
+
+
+def test_moved_into_an_ignored_folder_and_out_again_in_one_burst_stays_tracked(pair: Pair) -> None:
+    rb = pair.state_b.root
+    ignore_on(rb, "private/\n")
+    write(rb / "x.md", "text\n")
+    pair.b.reconcile(time.time())
+    (rb / "private").mkdir()
+    os.rename(rb / "x.md", rb / "y.md")
+    moves = [("x.md", "private/x.md"), ("private/x.md", "y.md")]
+    pair.b.local_paths({"x.md", "private/x.md", "y.md"}, time.time(), moves=moves)
+    assert pair.b.file_id_at == {"y.md": file_id_for("x.md")}
+    assert live(pair.b) == {file_id_for("x.md"): "y.md"}
+
+
+def test_a_rule_added_while_an_emptied_file_settles_leaves_it_alone(pair: Pair) -> None:
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(rb / "private" / "x.md", "text\n")
+    pair.b.reconcile(time.time())
+    deliver(pair.b, pair.a)
+    write(rb / "private" / "x.md", "")  # mid-save, perhaps: waits out its settle
+    pair.b.local_paths({"private/x.md"}, time.time())
+    ignore_on(rb, "private/\n")
+    pair.b.reconcile(time.time())
+    pair.b.settle(time.time() + 60)
+    pair.b.reconcile(time.time())
+    assert "private/x.md" not in pair.b.file_id_at
+    assert not pair.b.take_pending()
+    assert tree(ra) == {"private/x.md": "text\n"} and tree(rb) == {"private/x.md": ""}
+
+
+def test_a_file_hashed_in_the_background_is_dropped_if_ignored_here_meanwhile(pair: Pair) -> None:
+    rb = pair.state_b.root
+    pair.b.hash_in_background(lambda: None)
+    write(rb / "private" / "video.mp4", b"\x00" * (6 * 2**20))  # above text_max_bytes: a worker hashes it
+    assert pair.b.reconcile(time.time()) == 0
+    jobs = pair.b.take_hash_jobs()
+    assert list(jobs) == ["private/video.mp4"]
+    ignore_on(rb, "private/\n")
+    pair.b.reconcile(time.time())
+    digest, size = hash_file(rb / "private" / "video.mp4")
+    assert pair.b.blob_hashed("private/video.mp4", jobs["private/video.mp4"], digest, size, time.time()) == 0
+    assert pair.b.entries == {} and pair.b.file_id_at == {} and not pair.b.take_pending()
+
+
+def test_a_path_ignored_here_cannot_be_opened_in_a_live_editor(pair: Pair) -> None:
+    """The plugin's live editing binds an editor to a note: never to a file ignored here."""
+    from peervault.errors import Conflict, NotFound
+    from peervault.service.events import EventBus
+    from peervault.service.live import LiveNotes
+
+    ra, rb = pair.state_a.root, pair.state_b.root
+    ignore_on(rb, "private/\n")
+    pair.b.reconcile(time.time())
+    write(ra / "private" / "x.md", "A's\n")
+    pair.a.reconcile(time.time())
+    deliver(pair.a, pair.b)
+    live_notes = LiveNotes(pair.b, None, EventBus(), time.time, "b")  # type: ignore[arg-type]
+    with pytest.raises(Conflict, match="ignored on this device"):
+        live_notes.open("private/x.md", "editor-1")
+    with pytest.raises(NotFound):
+        live_notes.open("elsewhere.md", "editor-1")
+
+
+def test_restoring_a_version_never_writes_over_a_file_ignored_here(pair: Pair) -> None:
+    from peervault.config import Config
+    from peervault.errors import Conflict
+    from peervault.service.vault import VaultService
+
+    ra, rb = pair.state_a.root, pair.state_b.root
+    for text in ("v1\n", "v2\n"):
+        write(ra / "private" / "x.md", text)
+        pair.a.reconcile(time.time())
+    deliver(pair.a, pair.b)
+    ignore_on(rb, "private/\n")
+    pair.b.reconcile(time.time())
+    write(rb / "private" / "x.md", "B's own, never synced\n")
+    service = VaultService(pair.state_b, Config(), time.time, engine=pair.b)
+    with pytest.raises(Conflict, match="ignored on this device"):
+        service.restore("private/x.md", 1)
+    assert tree(rb) == {"private/x.md": "B's own, never synced\n"}
+
+
+def test_the_list_of_notes_ignored_here_follows_renames_and_rules(pair: Pair) -> None:
+    ra, rb = pair.state_a.root, pair.state_b.root
+    ignore_on(rb, "private/\n")
+    pair.b.reconcile(time.time())
+    write(ra / "private" / "a.md", "a\n")
+    write(ra / "private" / "b.md", "b\n")
+    pair.a.reconcile(time.time())
+    deliver(pair.a, pair.b)
+    assert unsynced(pair.b) == {"private/a.md": IGNORED_HERE, "private/b.md": IGNORED_HERE}
+    # a swap of names: each path is still a note ignored here
+    os.rename(ra / "private" / "a.md", ra / "private" / "tmp.md")
+    os.rename(ra / "private" / "b.md", ra / "private" / "a.md")
+    os.rename(ra / "private" / "tmp.md", ra / "private" / "b.md")
+    moves = [("private/a.md", "private/tmp.md"), ("private/b.md", "private/a.md"), ("private/tmp.md", "private/b.md")]
+    pair.a.local_paths({"private/a.md", "private/b.md", "private/tmp.md"}, time.time(), moves=moves)
+    deliver(pair.a, pair.b)
+    pair.b.layout()
+    assert unsynced(pair.b) == {"private/a.md": IGNORED_HERE, "private/b.md": IGNORED_HERE}
+    os.rename(ra / "private" / "a.md", ra / "a.md")
+    pair.a.local_paths({"private/a.md", "a.md"}, time.time(), moves=[("private/a.md", "a.md")])
+    deliver(pair.a, pair.b)
+    assert unsynced(pair.b) == {"private/b.md": IGNORED_HERE} and tree(rb) == {"a.md": "b\n"}
+    ignore_on(rb, "")
+    pair.b.reconcile(time.time())
+    pair.b.recover(time.time())
+    assert unsynced(pair.b) == {} and tree(rb) == {"a.md": "b\n", "private/b.md": "a\n"}
+
+
+def test_a_file_imported_before_pairing_and_then_ignored_here_is_never_published(tmp_path: Path) -> None:
+    from peervault.state import VaultState
+
+    sb, _ = VaultState.init(tmp_path / "B")
+    try:
+        write(sb.root / "private" / "x.md", "mine\n")
+        write(sb.root / "public.md", "public\n")
+        sb.store.reset_for_join("01" * 16)  # joining a vault: notes imported now wait for the first sync
+        eb = engine(sb)
+        eb.reconcile(time.time())
+        assert not eb.published
+        ufid = eb.file_id_at["private/x.md"]
+        assert ufid.startswith("u")
+        ignore_on(sb.root, "private/\n")
+        eb.reconcile(time.time())
+        assert "private/x.md" not in eb.file_id_at and sb.store.load_doc(ufid) is None  # no orphan kept
+        eb.publish_pending(time.time())
+        assert sorted(live(eb).values()) == ["public.md"]
+        assert tree(sb.root) == {"private/x.md": "mine\n", "public.md": "public\n"}
+    finally:
+        sb.close()

@@ -90,7 +90,7 @@ def render(out: Console, info: dict[str, Any]) -> None:
         )
     out.print(table)
     if info["not_synced"]:
-        t = Table(title="Not synced yet", title_justify="left")
+        t = Table(title="Not synced" if f.get("ignored_here") else "Not synced yet", title_justify="left")
         t.add_column("path")
         t.add_column("reason")
         for item in info["not_synced"][:50]:

@@ -60,6 +60,8 @@ class LiveNotes:
         except PeerVaultError as exc:
             raise BadRequest(f"{path!r} is not a path inside a vault: {exc}") from None
         file_id = self.engine.file_id_at.get(path)
+        if file_id is None and self.engine.ignore.ignored_here(path):
+            raise Conflict(f"{path} is ignored on this device (.peervault/ignore): it is not synced, so not edited live")
         if file_id is None:
             raise NotFound(f"{path} is not a note this device tracks (yet); save it once, then open it again")
         entry = self.engine.entries.get(file_id)

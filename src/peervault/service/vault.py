@@ -153,6 +153,11 @@ class VaultService:
             check_remote_path(path)  # before the engine looks at it
         except PeerVaultError as exc:
             raise BadRequest(f"{path!r} is not a path inside a vault: {exc}") from None
+        if self.engine.ignore.ignored_here(path):  # the file there is this device's own: never written over
+            raise Conflict(
+                f"{path} is ignored on this device (.peervault/ignore), so PeerVault never writes it here; "
+                "remove the rule first, or restore it on another device"
+            )
         self._record({path})
         chosen = history.restore(self.state, path, at, self.engine, self.clock())
         self._record({path})  # the restored text is a new edit, sent to every device

@@ -125,6 +125,8 @@ def take_hash_jobs(s: EngineState) -> dict[str, Stat]:
 def blob_hashed(s: EngineState, rel: str, st: Stat, h: str, size: int) -> int:
     """A worker hashed `rel` as it was at `st`: record it, if the file still shows that stat
     (else it is queued again). Returns changes."""
+    if s.ignore.ignored_here(rel):
+        return 0  # this device's rules came to ignore it meanwhile (sync/ignorehere.py)
     now_st = stat_of(abs_path(s, rel))
     if now_st is None:
         return 0  # gone meanwhile: the watcher reports the delete

@@ -89,17 +89,21 @@ def _save(s: EngineState, aside: dict[str, list[str]]) -> None:
 
 
 def set_aside(s: EngineState, file_ids: set[str]) -> None:
-    """These tracked files are at paths ignored here: stop tracking them, remembering the
-    version each showed. Nothing is published and nothing on disk is touched."""
+    """Those of these tracked files that are at paths ignored here: stop tracking them,
+    remembering the version each showed. Nothing is published and nothing on disk is touched."""
     with s.store.transaction():
         aside = _load(s)
         for fid in sorted(file_ids):
             row = s.files.get(fid)
-            if row is None:
-                continue
-            if not fid.startswith("u"):  # (a file never published has nothing to come back to)
+            if row is None or not s.ignore.ignored_here(row.path):
+                continue  # (moved on again since: tracked as usual)
+            if fid.startswith("u"):  # imported before pairing, never published: nothing to come back to
+                s.store.delete_doc(fid)
+                s.cache.discard(fid)
+            else:
                 aside[fid] = [row.path, row.hash.hex(), row.base.hex()]
             s.vanished.pop(fid, None)
+            s.unsettled.pop(row.path, None)  # (an emptying waiting to be decided: not any more)
             forget(s, fid)
             log.info("%s is ignored on this device: no longer read or written here", row.path[:200])
         _save(s, aside)

@@ -108,6 +108,7 @@ def _apply_moves(s: EngineState, moves: Sequence[tuple[str, str]], rels: set[str
     move into a path ignored on this device moves the note on every device (nothing is
     deleted anywhere), then sets its file aside here (sync/ignorehere.py)."""
     changes = 0
+    aside: set[str] = set()
     with batch(s):
         for src, dst in moves:
             rels.add(dst)
@@ -120,7 +121,7 @@ def _apply_moves(s: EngineState, moves: Sequence[tuple[str, str]], rels: set[str
                 fid = s.file_id_at[old]
                 if s.ignore.ignored_here(new) and not s.ignore.ignores_synced(new) and new not in s.file_id_at:
                     localedits.local_rename(s, fid, new, Stat(*s.files[fid].stat))
-                    ignorehere.set_aside(s, {fid})
+                    aside.add(fid)
                     changes += 1
                     continue
                 if ignores(s, new) or new in s.file_id_at:
@@ -129,11 +130,13 @@ def _apply_moves(s: EngineState, moves: Sequence[tuple[str, str]], rels: set[str
                 s.vanished.pop(fid, None)
                 localedits.local_rename(s, fid, new, Stat(*s.files[fid].stat))
                 changes += 1
+        if aside:
+            ignorehere.set_aside(s, aside)
     return changes
 
 
 def ingest_paths(s: EngineState, rels: set[str], now: float) -> int:
-    present = {r: st for r in rels if (st := stat_of(s.root.joinpath(*r.split("/")))) is not None}
+    present = {r: st for r in rels if not ignores(s, r) and (st := stat_of(s.root.joinpath(*r.split("/")))) is not None}
     gone = {s.file_id_at[r] for r in rels if r in s.file_id_at and r not in present}
     return ingest(s, present, gone, now, final=True)
 

@@ -127,12 +127,13 @@ def _report_blocked(s: EngineState, blocked: dict[str, str]) -> None:
 
 def _report_ignored(s: EngineState, ignored: dict[str, str]) -> None:
     """Keep `status`'s list of peers' notes ignored on this device current (id -> path)."""
+    paths = set(ignored.values())
+    for fid, path in s.ignored_here.items():
+        if ignored.get(fid) != path and path not in paths:
+            s.store.set_unsynced(printable_path(path), None)
     for fid, path in ignored.items():
         if s.ignored_here.get(fid) != path:
             s.store.set_unsynced(printable_path(path), IGNORED_HERE)
-    for fid, path in s.ignored_here.items():
-        if ignored.get(fid) != path:
-            s.store.set_unsynced(printable_path(path), None)
     s.ignored_here = ignored
 
 

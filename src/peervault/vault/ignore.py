@@ -22,12 +22,15 @@ rules or the defaults keep out.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from fnmatch import fnmatchcase, translate
 from pathlib import Path
 from typing import Any
 
 from ..config import STATE_DIR
+
+log = logging.getLogger(__name__)
 
 IGNORE_FILE = ".peervaultignore"
 DEVICE_IGNORE_FILE = f"{STATE_DIR}/ignore"  # this device's own rules, never synced
@@ -83,10 +86,26 @@ def _default_ignores(rel: str, is_dir: bool = False) -> bool:
     return False
 
 
-def _spec(lines: str) -> Any:
+def _spec(text: str, source: str, before: str = "") -> Any:
+    """The gitignore matcher of `text` (the file `source`), after the lines of `before`. A line
+    that is no valid pattern (`!` alone, `[z-a]`) is skipped with a warning naming it: one
+    bad line, perhaps from a peer, must not stop every device from starting."""
     from pathspec import GitIgnoreSpec
 
-    return GitIgnoreSpec.from_lines(lines.splitlines())
+    lines = text.splitlines()
+    try:
+        return GitIgnoreSpec.from_lines(before.splitlines() + lines)
+    except (ValueError, re.error):
+        pass
+    good = []
+    for n, line in enumerate(lines, 1):
+        try:
+            GitIgnoreSpec.from_lines([line])
+        except (ValueError, re.error) as exc:
+            log.warning("%s, line %d: %r is not a valid pattern (%s); skipped: fix or remove it", source, n, line[:200], exc)
+            continue
+        good.append(line)
+    return GitIgnoreSpec.from_lines(before.splitlines() + good)
 
 
 def _read(path: Path) -> str:
@@ -101,8 +120,9 @@ class IgnoreRules:
     def __init__(self, user_rules: str = "", device_rules: str = "") -> None:
         self.user_rules = user_rules
         self.device_rules = device_rules
-        self._spec: Any = _spec(DEFAULT_RULES + "\n" + user_rules) if user_rules.strip() else None
-        self._device: Any = _spec(device_rules) if device_rules.strip() else None
+        self._spec: Any = _spec(user_rules, IGNORE_FILE, DEFAULT_RULES) if user_rules.strip() else None
+        self._device: Any = _spec(device_rules, DEVICE_IGNORE_FILE) if device_rules.strip() else None
+        self._folders: dict[str, bool] = {}  # see _folder_here
 
     @classmethod
     def load(cls, root: Path) -> IgnoreRules:
@@ -130,9 +150,17 @@ class IgnoreRules:
         then it is neither read, written nor deleted here, whatever the other devices do."""
         if self._device is None:
             return False
-        return self._match_here(rel, False) or any(
-            self._match_here("/".join(rel.split("/")[:i]), True) for i in range(1, rel.count("/") + 1)
-        )
+        folder = rel.rpartition("/")[0]
+        return (bool(folder) and self._folder_here(folder)) or self._match_here(rel, False)
+
+    def _folder_here(self, folder: str) -> bool:
+        """The device's rules match `folder` or a folder above it (as in git, nothing under
+        an excluded folder comes back). Remembered: a vault has far fewer folders than files."""
+        known = self._folders.get(folder)
+        if known is None:
+            parent = folder.rpartition("/")[0]
+            known = self._folders[folder] = self._match_here(folder, True) or (bool(parent) and self._folder_here(parent))
+        return known
 
     def ignores(self, rel: str) -> bool:
         """True if the file at vault path `rel` is not picked up (by either file's rules)."""
