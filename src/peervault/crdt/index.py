@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from loro import ExportMode, LoroDoc, LoroMap, ValueOrContainer, VersionVector
@@ -68,9 +68,13 @@ class VaultIndex:
         return cls(doc)
 
     @classmethod
-    def load(cls, snapshot: bytes, session_peer: int) -> VaultIndex:
+    def load(cls, snapshot: bytes | None, session_peer: int, log: Sequence[bytes] = ()) -> VaultIndex:
+        """The index from its snapshot and the updates saved after it (store.load_index)."""
         doc = LoroDoc()
-        guard("load vault index", lambda: doc.import_(snapshot))
+        if snapshot is not None:
+            guard("load vault index", lambda: doc.import_(snapshot))
+        if log:
+            guard("load vault index's log", lambda: doc.import_batch(list(log)))
         doc.peer_id = session_peer
         return cls(doc)
 

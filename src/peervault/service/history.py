@@ -36,8 +36,8 @@ class Version:
 
 
 def _entries(state: Any) -> dict[str, Entry]:
-    snap = state.store.get_meta("index_snapshot")
-    return VaultIndex.load(bytes(snap), 1).entries() if snap else {}
+    snap, log = state.store.load_index()
+    return VaultIndex.load(snap, 1, log).entries() if snap or log else {}
 
 
 def _file_ids(state: Any, path: str) -> list[str]:

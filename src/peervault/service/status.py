@@ -46,8 +46,8 @@ def storage(state: Any, files: dict[str, FileRow]) -> dict[str, int]:
 def collect(state: Any, runtime: dict[str, Any]) -> dict[str, Any]:
     """`runtime` is {} when no daemon runs (the service was opened in-process)."""
     store = state.store
-    snap = store.get_meta("index_snapshot")
-    entries = VaultIndex.load(bytes(snap), 1).entries() if snap else {}
+    snap, log = store.load_index()
+    entries = VaultIndex.load(snap, 1, log).entries() if snap or log else {}
     files = store.files()
     live_ids = {fid for fid, e in entries.items() if not e.deleted}
     held = store.held_deletions()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import StoreCorrupt, StoreUnavailable
 
+INDEX_SNAPSHOT = "index_snapshot"  # meta key of the vault index's snapshot (see load_index)
 SCHEMA_FILES = [
     "001_initial.sql",
     "002_inode_pending_writes.sql",
@@ -25,6 +26,7 @@ SCHEMA_FILES = [
     "004_versions.sql",
     "005_held_deletions.sql",
     "006_file_device.sql",
+    "007_index_log.sql",
 ]  # append new numbered files; never edit an applied one
 
 
@@ -96,6 +98,7 @@ class Store:
                 self.db.close()
             raise StoreCorrupt(f"{path} is damaged ({exc})") from None
         self._depth = 0
+        self.rollbacks = 0  # transactions rolled back: what was written in them is not kept
         self.on_peers_changed: Callable[[], None] = lambda: None  # VaultState keeps a copy outside
 
     def _migrate(self) -> None:
@@ -122,6 +125,7 @@ class Store:
             self._depth -= 1
             if self._depth == 0 and self.db.in_transaction:
                 self.db.execute("ROLLBACK")
+                self.rollbacks += 1
             if isinstance(exc, sqlite3.OperationalError):
                 raise StoreUnavailable(f"{self.path}: {exc}") from None
             raise
@@ -134,6 +138,20 @@ class Store:
 
     def set_meta(self, key: str, value: object) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # -- the vault index: a snapshot and the updates since --------------------------------
+    def load_index(self) -> tuple[bytes | None, list[bytes]]:
+        snap = self.get_meta(INDEX_SNAPSHOT)
+        log = [bytes(u) for (u,) in self.db.execute("SELECT updates FROM index_log ORDER BY seq")]
+        return (bytes(snap) if isinstance(snap, bytes) else None), log
+
+    def save_index(self, snapshot: bytes) -> None:
+        """A new snapshot of the index: the updates logged before it are in it."""
+        self.set_meta(INDEX_SNAPSHOT, snapshot)
+        self.db.execute("DELETE FROM index_log")
+
+    def log_index(self, updates: bytes) -> None:
+        self.db.execute("INSERT INTO index_log(updates) VALUES (?)", (updates,))
 
     # -- docs ----------------------------------------------------------------------------
     def load_doc(self, doc_id: str) -> bytes | None:
@@ -162,7 +180,8 @@ class Store:
                 self.db.execute("UPDATE docs SET doc_id=?, published=0 WHERE doc_id=?", (new, fid))
                 self.db.execute("UPDATE files SET file_id=? WHERE file_id=?", (new, fid))
             self.db.execute("DELETE FROM docs WHERE published=1")
-            self.db.execute("DELETE FROM meta WHERE key='index_snapshot'")
+            self.db.execute("DELETE FROM meta WHERE key=?", (INDEX_SNAPSHOT,))
+            self.db.execute("DELETE FROM index_log")
             self.set_meta("vault_id", vault_id)
             self.set_meta("published", 0)
         self.on_peers_changed()

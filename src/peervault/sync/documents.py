@@ -22,7 +22,7 @@ from .doccache import DocCache
 if TYPE_CHECKING:
     from .enginestate import EngineState
 
-INDEX_KEY = "index_snapshot"  # meta key of the vault index's snapshot
+LOG_FLOOR = 256 * 1024  # the index's log may hold this much before it is folded into a snapshot
 INDEX = "index"  # pending-change key of the vault index (note ids are hex, so no clash)
 
 
@@ -143,8 +143,38 @@ def batch(s: EngineState) -> Iterator[None]:
             s.batch_depth -= 1
         flush_saves(s)
         if s.index_unsaved:
-            s.store.set_meta(INDEX_KEY, s.index.snapshot())
+            save_index(s)
             s.index_unsaved = False
+
+
+def save_index(s: EngineState) -> None:
+    """Save the index's changes: appended to its log (the cost of the change), or, once the
+    log adds up to the snapshot's size, as a new snapshot (the cost of the vault), so a
+    first import or a busy day costs a few snapshots, not one per batch. A transaction
+    rolled back since the last save may have taken logged updates with it: then the
+    snapshot is written, whole."""
+    if s.store.rollbacks != s.index_rollbacks:
+        fold_index(s)
+        return
+    updates = s.index.updates_since(s.index_saved_vv)
+    if updates is None:
+        return  # nothing new
+    if s.index_log_bytes + len(updates) > max(LOG_FLOOR, s.index_snapshot_bytes):
+        fold_index(s)
+        return
+    s.store.log_index(updates)
+    s.index_log_bytes += len(updates)
+    s.index_saved_vv = s.index.vv()
+
+
+def fold_index(s: EngineState) -> bytes:
+    """Save the index as a new snapshot (its log emptied); returns the snapshot."""
+    snap = s.index.snapshot()
+    s.store.save_index(snap)
+    s.index_snapshot_bytes, s.index_log_bytes = len(snap), 0
+    s.index_saved_vv = s.index.vv()
+    s.index_rollbacks = s.store.rollbacks
+    return snap
 
 
 def written_version(s: EngineState, file_id: str, d: Note, text: str, base: bytes = b"") -> bytes | None:

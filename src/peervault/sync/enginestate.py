@@ -23,7 +23,7 @@ from ..vault.fsops import Stat, WriteBatch
 from ..vault.ignore import IgnoreRules
 from .deleteguard import DeleteGuard
 from .doccache import DocCache
-from .documents import INDEX_KEY, open_cache
+from .documents import open_cache
 from .versions import VersionSummary
 
 
@@ -50,8 +50,14 @@ class EngineState:
         self.published = bool(store.get_meta("published", 1))
         # A fresh Loro peer id per process: reusing one after state loss silently drops ops.
         self.session_peer = secrets.randbits(63)
-        snap = store.get_meta(INDEX_KEY)
-        self.index = VaultIndex.load(snap, self.session_peer) if isinstance(snap, bytes) else VaultIndex.empty(self.session_peer)
+        snap, log = store.load_index()
+        self.index = VaultIndex.load(snap, self.session_peer, log)
+        # what the database holds of the index (documents.save_index): the version saved,
+        # the sizes of its snapshot and log, and the store's rollbacks at that time
+        self.index_saved_vv = self.index.vv()
+        self.index_snapshot_bytes = len(snap or b"")
+        self.index_log_bytes = sum(map(len, log))
+        self.index_rollbacks = store.rollbacks
         self.entries: dict[str, Entry] = self.index.entries()
         self.files: dict[str, FileRow] = store.files()
         self.file_id_at: dict[str, str] = {row.path: file_id for file_id, row in self.files.items()}

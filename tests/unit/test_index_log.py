@@ -1,0 +1,96 @@
+"""The vault index saved as a snapshot plus a log of updates (sync/documents.save_index):
+each batch appends what it changed, the log is folded into a snapshot once it is as large,
+and nothing is lost across a restart, a rolled-back transaction or a fold."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from peervault import config
+from peervault.state import VaultState
+from peervault.sync import documents
+from peervault.sync.engine import Engine
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> Iterator[VaultState]:
+    state, _ = VaultState.init(tmp_path / "V")
+    yield state
+    state.close()
+
+
+def _engine(state: VaultState) -> Engine:
+    return Engine(state.root, state.store, config.load(state.dir), time.time)
+
+
+def _add(state: VaultState, e: Engine, names: list[str]) -> None:
+    for name in names:
+        (state.root / name).write_text(f"# {name}\n\nwritten for the index log test\n")
+    e.reconcile(time.time())
+
+
+def _log_rows(state: VaultState) -> int:
+    return int(state.store.db.execute("SELECT count(*) FROM index_log").fetchone()[0])
+
+
+def _paths(e: Engine) -> dict[str, str]:
+    return {fid: ent.path for fid, ent in e.entries.items() if e.is_live(ent)}
+
+
+def test_a_batch_appends_its_changes_and_a_restart_reads_them(vault: VaultState) -> None:
+    e = _engine(vault)
+    _add(vault, e, [f"first {i}.md" for i in range(40)])
+    snap_before, _ = vault.store.load_index()
+    rows = _log_rows(vault)
+    _add(vault, e, ["one more.md"])
+    (vault.root / "first 3.md").rename(vault.root / "renamed.md")
+    e.reconcile(time.time())
+    snap_after, log = vault.store.load_index()
+    assert snap_after == snap_before  # the snapshot was not written again
+    assert _log_rows(vault) == rows + 2 and log
+    again = _engine(vault)
+    assert _paths(again) == _paths(e)
+    assert "renamed.md" in _paths(again).values() and "first 3.md" not in _paths(again).values()
+
+
+def test_the_log_is_folded_into_a_snapshot_once_it_is_as_large(vault: VaultState, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(documents, "LOG_FLOOR", 2_000)
+    e = _engine(vault)
+    folds = 0
+    for step in range(12):
+        snap_before, _ = vault.store.load_index()
+        _add(vault, e, [f"step {step} note {i}.md" for i in range(10)])
+        snap_after, log = vault.store.load_index()
+        if snap_after != snap_before:
+            folds += 1
+            assert log == []  # folded: the log starts again
+        assert sum(map(len, log)) <= max(2_000, len(snap_after or b""))
+    assert 1 <= folds < 12
+    assert len(_paths(_engine(vault))) == 120
+
+
+def test_a_rolled_back_transaction_makes_the_next_save_a_whole_snapshot(vault: VaultState) -> None:
+    e = _engine(vault)
+    _add(vault, e, ["kept.md"])
+    with pytest.raises(RuntimeError), vault.store.transaction():
+        _add(vault, e, ["rolled back.md"])  # logged inside a transaction that is then undone
+        raise RuntimeError("undone")
+    assert "rolled back.md" in _paths(e).values()  # the engine still holds it in memory
+    _add(vault, e, ["after.md"])
+    _, log = vault.store.load_index()
+    assert log == []  # written whole, with the change the rollback took
+    assert set(_paths(_engine(vault)).values()) == {"kept.md", "rolled back.md", "after.md"}
+
+
+def test_shedding_memory_saves_the_snapshot_in_place_of_the_log(vault: VaultState) -> None:
+    e = _engine(vault)
+    _add(vault, e, [f"n{i}.md" for i in range(30)])
+    _add(vault, e, ["last.md"])
+    assert _log_rows(vault) > 0
+    assert e.shed_memory(churn=1)
+    assert _log_rows(vault) == 0
+    assert _paths(_engine(vault)) == _paths(e) and len(_paths(e)) == 31
