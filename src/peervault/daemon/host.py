@@ -106,7 +106,7 @@ class Host:
                 self.daemons.pop(root, None)
             attempt = 1 if self.clock() - started > HEALTHY_S else attempt + 1
             delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S)) - 1]
-            log.warning("vault %s: opening it again in %.0f s", root, delay)
+            log.warning("vault %s: opening it again in %.1f s", root, delay)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), delay)
 

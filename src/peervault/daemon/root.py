@@ -152,7 +152,7 @@ class Daemon:
         daemon/host.py starts the vault again (the other vaults of the process run on)."""
         if task.cancelled() or (exc := task.exception()) is None:
             return
-        log.error("vault %s: %s failed; stopping this vault", self.state.root, task.get_name(), exc_info=exc)
+        log.error("vault %s: %s failed (%r); stopping this vault", self.state.root, task.get_name(), exc)
         self.failed = self.failed or exc
         self.stopping.set()
 
