@@ -20,6 +20,7 @@ from ..config import load as load_config  # noqa: E402
 from ..errors import NoPeerReachable, NotAVault, PairingRefused, PeerVaultError  # noqa: E402
 from .console import err, out  # noqa: E402
 from .obsidian import obsidian  # noqa: E402
+from .service import service as service_group  # noqa: E402
 from .vault_commands import COMMANDS  # noqa: E402
 from .vaults import vaults as vaults_group  # noqa: E402
 
@@ -363,6 +364,7 @@ for _command in COMMANDS:
     cli.add_command(_command)
 cli.add_command(obsidian)
 cli.add_command(vaults_group)
+cli.add_command(service_group)
 
 
 def main() -> None:
