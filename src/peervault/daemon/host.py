@@ -128,5 +128,6 @@ class Host:
 
     def _give_up(self, root: Path, exc: BaseException) -> None:
         self.failed[root] = exc
-        if len(self.roots) > 1:  # alone, the error is the one line `run` prints as it exits
-            log.error("vault %s stopped: %s", root, exc)
+        unexpected = not isinstance(exc, PeerVaultError)
+        if len(self.roots) > 1 or unexpected:  # alone, a known error is the one line `run` prints as it exits
+            log.error("vault %s stopped: %s", root, exc, exc_info=exc if unexpected else None)
