@@ -214,9 +214,10 @@ def run(
     from ..daemon.host import Host
     from ..metrics import early_phase
     from ..state import VaultState
+    from .vaults import run_roots
 
     early_phase("module_load")
-    roots = _run_roots(vaults)
+    roots = run_roots(vaults)
     if len(roots) > 1 and (api is not None or (bind is not None and not bind.endswith(":0"))):
         raise PeerVaultError(
             "--api and a --bind port serve one vault; with several, set api_port in each vault's .peervault/config.toml "
@@ -246,21 +247,6 @@ def run(
     for root, exc in failed.items():
         err.print(f"[yellow]warning:[/] vault {root} had stopped: {exc}", highlight=False, soft_wrap=True)
     err.print("Stopped; all local changes are saved.")
-
-
-def _run_roots(vaults: tuple[str, ...]) -> list[Path]:
-    """The command line's vaults, else the per-user list; each once, as an absolute path."""
-    from .. import userconfig
-
-    if vaults:
-        roots = [Path(v).expanduser().absolute() for v in vaults]
-    else:
-        path = userconfig.config_path()
-        roots = userconfig.load_vaults(path)
-        if not roots:
-            raise PeerVaultError(f"no VAULT given and none listed in {path}; name one, or `peervault vaults add VAULT`")
-    unique = list(dict.fromkeys(r.resolve() for r in roots))
-    return unique
 
 
 def _api_address(api: str) -> dict[str, Any]:

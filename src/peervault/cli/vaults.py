@@ -33,6 +33,18 @@ def describe(root: Path) -> dict[str, Any]:
     return {"path": str(root), "state": problem or "ok", "running": running}
 
 
+def run_roots(vaults: tuple[str, ...]) -> list[Path]:
+    """What `run` serves: the command line's vaults, else the listed ones; each once."""
+    if vaults:
+        roots = [Path(v).expanduser().absolute() for v in vaults]
+    else:
+        path = userconfig.config_path()
+        roots = userconfig.load_vaults(path)
+        if not roots:
+            raise PeerVaultError(f"no VAULT given and none listed in {path}; name one, or `peervault vaults add VAULT`")
+    return list(dict.fromkeys(r.resolve() for r in roots))
+
+
 @click.group()
 def vaults() -> None:
     """The vaults `peervault run` serves when no VAULT is given (and the service)."""

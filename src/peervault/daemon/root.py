@@ -72,24 +72,11 @@ class Daemon:
             limit_arenas()
         self.ep = await bind(self.state, self.cfg)
         self.metrics.phase("transport_init", t0)
-        t1 = time.perf_counter()
-        self.engine = Engine(self.state.root, self.state.store, self.cfg, time.time)
-        self.engine.take_forgotten()
-        self.blobs = BlobTransfers(
-            self.engine, self.links, self.cfg.max_concurrent_syncs, self._after_blob, time.monotonic, time.time
-        )
-        self.hasher: Hasher | None = None
-        if self.mode == "run":  # one-shot modes hash at once: a peer must get everything in the handshake
-            self.hasher = Hasher(self.engine, self.state.root, self._hashed)
-            self.engine.hash_in_background(self.hasher.notify)
-        self.metrics.phase("index_load", t1)
-        self.node = DaemonNode(self)
-        self.service = VaultService(self.state, self.cfg, time.time, engine=self.engine, node=self.node)
-        self.service.live = LiveNotes(self.engine, self.node, self.service.events, time.time, self.state.device_id)
-        self._compose()
-        self.events.live = self.service.live
-        self.api = ControlServer(self.state.dir, self.service, self.cfg.api_port, self.cfg.api_host, self.cfg.api_origins)
-        self.api.start()
+        try:
+            self._build()
+        except BaseException:  # e.g. the API's port is taken: release what was started, then say why
+            await self._abandon()
+            raise
         if self.mode != "run":
             self.local.initial_scan()  # one-shot modes: the peer must get everything in the handshake
         self.engine.addrs = netep.direct_addrs(self.ep)
@@ -155,6 +142,36 @@ class Daemon:
         log.error("vault %s: %s failed (%r); stopping this vault", self.state.root, task.get_name(), exc)
         self.failed = self.failed or exc
         self.stopping.set()
+
+    def _build(self) -> None:
+        """The parts on the bound endpoint, up to the control API listening."""
+        t1 = time.perf_counter()
+        self.engine = Engine(self.state.root, self.state.store, self.cfg, time.time)
+        self.engine.take_forgotten()
+        self.blobs = BlobTransfers(
+            self.engine, self.links, self.cfg.max_concurrent_syncs, self._after_blob, time.monotonic, time.time
+        )
+        self.hasher: Hasher | None = None
+        if self.mode == "run":  # one-shot modes hash at once: a peer must get everything in the handshake
+            self.hasher = Hasher(self.engine, self.state.root, self._hashed)
+            self.engine.hash_in_background(self.hasher.notify)
+        self.metrics.phase("index_load", t1)
+        self.node = DaemonNode(self)
+        self.service = VaultService(self.state, self.cfg, time.time, engine=self.engine, node=self.node)
+        self.service.live = LiveNotes(self.engine, self.node, self.service.events, time.time, self.state.device_id)
+        self._compose()
+        self.events.live = self.service.live
+        self.api = ControlServer(self.state.dir, self.service, self.cfg.api_port, self.cfg.api_host, self.cfg.api_origins)
+        self.api.start()
+
+    async def _abandon(self) -> None:
+        """Start-up failed after the endpoint was bound: in a process serving other vaults
+        (daemon/host.py) its port, threads and socket must not outlive this attempt."""
+        hasher = getattr(self, "hasher", None)
+        if hasher is not None:
+            hasher.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ep.close(), 2.0)
 
     def _compose(self) -> None:
         """Build the parts around the engine. Links call back into the events, and the timers
