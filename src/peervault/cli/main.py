@@ -17,10 +17,12 @@ import click  # noqa: E402
 
 from ..config import PROFILES, Config, env_no_mdns, env_no_relay  # noqa: E402
 from ..config import load as load_config  # noqa: E402
-from ..errors import NoPeerReachable, PairingRefused, PeerVaultError  # noqa: E402
+from ..errors import NoPeerReachable, NotAVault, PairingRefused, PeerVaultError  # noqa: E402
 from .console import err, out  # noqa: E402
 from .obsidian import obsidian  # noqa: E402
+from .service import service as service_group  # noqa: E402
 from .vault_commands import COMMANDS  # noqa: E402
+from .vaults import vaults as vaults_group  # noqa: E402
 
 
 def _config(
@@ -33,12 +35,10 @@ def _config(
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
+    from ..vaultlog import FORMAT, tag_handlers
+
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format=FORMAT, datefmt="%H:%M:%S", stream=sys.stderr)
+    tag_handlers()  # `[vault] ` before each line when one process serves several vaults
 
 
 net_options = [
@@ -205,34 +205,60 @@ def _await_pairing(vault: str, inviter: str, timeout: float) -> None:
 
 
 @cli.command()
-@click.argument("vault", type=click.Path(exists=True, file_okay=False))
+@click.argument("vaults", metavar="[VAULT]...", nargs=-1, type=click.Path(file_okay=False))
 @click.option("--debounce-ms", type=int, default=None, help="Batch window for bursts of saves (default 1000).")
 @click.option(
     "--api", "api", metavar="HOST:PORT", help="Also serve the control API on loopback TCP (token in .peervault/api-token)."
 )
 @with_net
 def run(
-    vault: str, debounce_ms: int | None, api: str | None, no_relay: bool, no_mdns: bool, bind: str | None, profile: str | None
+    vaults: tuple[str, ...],
+    debounce_ms: int | None,
+    api: str | None,
+    no_relay: bool,
+    no_mdns: bool,
+    bind: str | None,
+    profile: str | None,
 ) -> None:
-    """Foreground daemon: watch VAULT and sync live with paired devices."""
+    """Foreground daemon: watch each VAULT and sync live with paired devices. With no VAULT:
+    the vaults of `peervault vaults list`. One process serves them all, each on its own."""
     from dataclasses import replace
 
-    from ..daemon import Daemon
+    from ..daemon.host import Host
     from ..metrics import early_phase
+    from ..state import VaultState
+    from .vaults import run_roots
 
     early_phase("module_load")
-    t0 = time.perf_counter()
-    state = _open(vault)
-    early_phase("storage_init", t0)
-    state.lock()
-    cfg = _config(state, profile, no_relay, no_mdns, bind, debounce_ms)
-    if api is not None:
-        cfg = replace(cfg, **_api_address(api))
-    while True:
-        outcome = asyncio.run(Daemon(state, cfg, mode="run").main())
-        if outcome.restart is None:
-            break
-        outcome.restart()  # a join through the API: the vault took another vault's identity
+    roots = run_roots(vaults)
+    if len(roots) > 1 and (api is not None or (bind is not None and not bind.endswith(":0"))):
+        raise PeerVaultError(
+            "--api and a --bind port serve one vault; with several, set api_port in each vault's .peervault/config.toml "
+            "(or use --bind HOST:0)"
+        )
+
+    def open_vault(root: Path) -> tuple[Any, Config]:
+        if not root.is_dir():
+            raise NotAVault(f"vault folder {root} does not exist; check the path, or `peervault vaults remove {root}`")
+        t0 = time.perf_counter()
+        state = VaultState.open(root)
+        early_phase("storage_init", t0)
+        try:
+            state.lock()
+            cfg = _config(state, profile, no_relay, no_mdns, bind, debounce_ms)
+        except BaseException:
+            state.close()
+            raise
+        return state, replace(cfg, **_api_address(api)) if api is not None else cfg
+
+    failed = asyncio.run(Host(roots, open_vault).main())
+    if failed and len(failed) == len(roots):  # nothing left to serve: exit with the (first) error
+        root, exc = next(iter(failed.items()))
+        if isinstance(exc, PeerVaultError):
+            raise exc
+        raise PeerVaultError(f"vault {root} stopped by an unexpected error ({exc!r}); the log above has the details") from exc
+    for root, exc in failed.items():
+        err.print(f"[yellow]warning:[/] vault {root} had stopped: {exc}", highlight=False, soft_wrap=True)
     err.print("Stopped; all local changes are saved.")
 
 
@@ -336,6 +362,8 @@ def demo(keep: bool, base: str | None) -> None:
 for _command in COMMANDS:
     cli.add_command(_command)
 cli.add_command(obsidian)
+cli.add_command(vaults_group)
+cli.add_command(service_group)
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..api.server import ControlServer
@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 
 
 class Daemon:
-    def __init__(self, state: VaultState, cfg: Config, mode: str = "run", timeout: float = 30.0) -> None:
+    def __init__(self, state: VaultState, cfg: Config, mode: str = "run", timeout: float = 30.0, hosted: bool = False) -> None:
         self.state = state
+        self.hosted = hosted  # daemon/host.py does the process-wide things (signals, malloc arenas) once
         self.cfg = cfg
         self.mode = mode
         self.timeout = timeout
@@ -58,6 +59,7 @@ class Daemon:
         self.outcome = Outcome()
         self._tasks: list[asyncio.Task[None]] = []
         self.halted: VaultGone | None = None
+        self.failed: BaseException | None = None
         self.on_ready: Callable[[], None] | None = None
         self._held_seen = 0
         self.discovery: Discovery | None = None
@@ -68,41 +70,30 @@ class Daemon:
         folder is compared with the database in the background (stat first, reading only
         what changed), so a 10,000-file vault starts as fast as an empty one."""
         t0 = time.perf_counter()
-        limit_arenas()
+        if not self.hosted:
+            limit_arenas()
         self.ep = await bind(self.state, self.cfg)
         self.metrics.phase("transport_init", t0)
-        t1 = time.perf_counter()
-        self.engine = Engine(self.state.root, self.state.store, self.cfg, time.time)
-        self.engine.take_forgotten()
-        self.blobs = BlobTransfers(
-            self.engine, self.links, self.cfg.max_concurrent_syncs, self._after_blob, time.monotonic, time.time
-        )
-        self.hasher: Hasher | None = None
-        if self.mode == "run":  # one-shot modes hash at once: a peer must get everything in the handshake
-            self.hasher = Hasher(self.engine, self.state.root, self._hashed)
-            self.engine.hash_in_background(self.hasher.notify)
-        self.metrics.phase("index_load", t1)
-        self.node = DaemonNode(self)
-        self.service = VaultService(self.state, self.cfg, time.time, engine=self.engine, node=self.node)
-        self.service.live = LiveNotes(self.engine, self.node, self.service.events, time.time, self.state.device_id)
-        self._compose()
-        self.events.live = self.service.live
-        self.api = ControlServer(self.state.dir, self.service, self.cfg.api_port, self.cfg.api_host, self.cfg.api_origins)
-        self.api.start()
+        try:
+            self._build()
+        except BaseException:  # e.g. the API's port is taken: release what was started, then say why
+            await self._abandon()
+            raise
         if self.mode != "run":
             self.local.initial_scan()  # one-shot modes: the peer must get everything in the handshake
         self.engine.addrs = netep.direct_addrs(self.ep)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self.stopping.set)
-        self._tasks.append(asyncio.create_task(self.conns.accept_loop()))
+        if not self.hosted:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, self.stopping.set)
+        self._start(self.conns.accept_loop())
         if self.mode == "run":
-            self._tasks.append(asyncio.create_task(self.local.watch_loop()))
-            self._tasks.append(asyncio.create_task(self.local.background_scan()))
-            self._tasks.append(asyncio.create_task(self.local.rules_loop()))
+            self._start(self.local.watch_loop())
+            self._start(self.local.background_scan())
+            self._start(self.local.rules_loop())
             if self.cfg.background_sync:
-                self._tasks.append(asyncio.create_task(self.local.reconcile_loop()))
+                self._start(self.local.reconcile_loop())
         self.events.ready_at = time.perf_counter()
         if self.mode in ("run", "once", "join"):
             for peer in self.state.store.peers():
@@ -142,7 +133,54 @@ class Daemon:
             await self._shutdown()
         if self.halted is not None:
             raise self.halted
+        if self.failed is not None:
+            raise self.failed
         return self.outcome
+
+    def _start(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro, name=getattr(coro, "__qualname__", None))
+        task.add_done_callback(self._task_ended)
+        self._tasks.append(task)
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        """A loop of this vault died of an unexpected error (a damaged database, a bug): stop
+        the vault rather than run on half-blind; `main` raises it after the shutdown, and
+        daemon/host.py starts the vault again (the other vaults of the process run on)."""
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        log.error("vault %s: %s failed (%r); stopping this vault", self.state.root, task.get_name(), exc)
+        self.failed = self.failed or exc
+        self.stopping.set()
+
+    def _build(self) -> None:
+        """The parts on the bound endpoint, up to the control API listening."""
+        t1 = time.perf_counter()
+        self.engine = Engine(self.state.root, self.state.store, self.cfg, time.time)
+        self.engine.take_forgotten()
+        self.blobs = BlobTransfers(
+            self.engine, self.links, self.cfg.max_concurrent_syncs, self._after_blob, time.monotonic, time.time
+        )
+        self.hasher: Hasher | None = None
+        if self.mode == "run":  # one-shot modes hash at once: a peer must get everything in the handshake
+            self.hasher = Hasher(self.engine, self.state.root, self._hashed)
+            self.engine.hash_in_background(self.hasher.notify)
+        self.metrics.phase("index_load", t1)
+        self.node = DaemonNode(self)
+        self.service = VaultService(self.state, self.cfg, time.time, engine=self.engine, node=self.node)
+        self.service.live = LiveNotes(self.engine, self.node, self.service.events, time.time, self.state.device_id)
+        self._compose()
+        self.events.live = self.service.live
+        self.api = ControlServer(self.state.dir, self.service, self.cfg.api_port, self.cfg.api_host, self.cfg.api_origins)
+        self.api.start()
+
+    async def _abandon(self) -> None:
+        """Start-up failed after the endpoint was bound: in a process serving other vaults
+        (daemon/host.py) its port, threads and socket must not outlive this attempt."""
+        hasher = getattr(self, "hasher", None)
+        if hasher is not None:
+            hasher.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ep.close(), 2.0)
 
     def _compose(self) -> None:
         """Build the parts around the engine. Links call back into the events, and the timers

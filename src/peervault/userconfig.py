@@ -1,0 +1,95 @@
+"""The per-user vault list: which vaults `peervault run` (and the service) serves when no
+VAULT is named, so adding a vault is `peervault vaults add` and a restart, not a new unit.
+
+    $PEERVAULT_CONFIG                          if set (the service's unit names the file it was
+                                               installed with; tests use it too)
+    $XDG_CONFIG_HOME/peervault/config.toml     else, default ~/.config/peervault/config.toml
+    ~/Library/Application Support/peervault/config.toml   on macOS
+
+The file is TOML: `vaults = ["/abs/path", ...]`. It is rewritten whole (atomically) by
+`vaults add|remove`; a key PeerVault does not know is refused rather than dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import PeerVaultError
+
+ENV = "PEERVAULT_CONFIG"
+KNOWN = ("vaults",)
+
+
+def config_path(env: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
+    """Where the vault list lives on this system (`env`, `platform`: tests pass their own)."""
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if env.get(ENV):
+        return Path(env[ENV]).expanduser().absolute()
+    home = Path(env.get("HOME") or Path.home())
+    if platform == "darwin":
+        return home / "Library" / "Application Support" / "peervault" / "config.toml"
+    base = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME", "").startswith("/") else home / ".config"
+    return base / "peervault" / "config.toml"
+
+
+def load_vaults(path: Path) -> list[Path]:
+    """The listed vaults, in order ([] when the file does not exist)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise PeerVaultError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        doc = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PeerVaultError(f"{path}: not valid TOML ({exc}); fix it or remove it") from None
+    unknown = set(doc) - set(KNOWN)
+    if unknown:
+        raise PeerVaultError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(KNOWN)}")
+    vaults = doc.get("vaults", [])
+    if not isinstance(vaults, list) or not all(isinstance(v, str) and v.startswith("/") for v in vaults):
+        raise PeerVaultError(f'{path}: `vaults` must be a list of absolute paths, e.g. vaults = ["/home/me/Notes"]')
+    return [Path(v) for v in vaults]
+
+
+def render(vaults: list[Path]) -> str:
+    """The file's text. JSON's string escapes are a subset of TOML's basic strings."""
+    lines = ["# PeerVault: the vaults `peervault run` serves (edit with `peervault vaults add|remove`)", "vaults = ["]
+    lines += [f"  {json.dumps(str(v))}," for v in vaults]
+    return "\n".join([*lines, "]", ""])
+
+
+def save_vaults(path: Path, vaults: list[Path]) -> None:
+    """Write the list atomically: a crash leaves the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(render(vaults))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def add(path: Path, vault: Path) -> bool:
+    """Append `vault` (absolute); False if it was listed already."""
+    vaults = load_vaults(path)
+    if vault in vaults:
+        return False
+    save_vaults(path, [*vaults, vault])
+    return True
+
+
+def remove(path: Path, vault: Path) -> bool:
+    """Drop `vault`; False if it was not listed."""
+    vaults = load_vaults(path)
+    if vault not in vaults:
+        return False
+    save_vaults(path, [v for v in vaults if v != vault])
+    return True

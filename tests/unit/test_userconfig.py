@@ -1,0 +1,55 @@
+"""The per-user vault list (userconfig.py): where it lives, what it accepts, how it is rewritten."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from peervault import userconfig
+from peervault.errors import PeerVaultError
+
+
+def test_where_the_list_lives():
+    home = {"HOME": "/home/me"}
+    assert userconfig.config_path(home, "linux") == Path("/home/me/.config/peervault/config.toml")
+    assert userconfig.config_path({**home, "XDG_CONFIG_HOME": "/x/cfg"}, "linux") == Path("/x/cfg/peervault/config.toml")
+    # the XDG spec: a relative XDG_CONFIG_HOME is invalid and ignored
+    assert userconfig.config_path({**home, "XDG_CONFIG_HOME": "rel"}, "linux") == Path("/home/me/.config/peervault/config.toml")
+    mac = Path("/home/me/Library/Application Support/peervault/config.toml")
+    assert userconfig.config_path(home, "darwin") == mac
+    assert userconfig.config_path({**home, "PEERVAULT_CONFIG": "/etc/pv.toml"}, "darwin") == Path("/etc/pv.toml")
+
+
+def test_add_remove_keep_order_and_survive_odd_names(tmp_path: Path):
+    cfg = tmp_path / "sub" / "config.toml"
+    assert userconfig.load_vaults(cfg) == []
+    odd = Path('/data/My "Notes" \\ été\ttab')
+    assert userconfig.add(cfg, Path("/a")) and userconfig.add(cfg, odd) and userconfig.add(cfg, Path("/b"))
+    assert not userconfig.add(cfg, Path("/a"))
+    assert userconfig.load_vaults(cfg) == [Path("/a"), odd, Path("/b")]
+    assert tomllib.loads(cfg.read_text())["vaults"][1] == str(odd)  # valid TOML for any other reader too
+    assert userconfig.remove(cfg, odd) and not userconfig.remove(cfg, odd)
+    assert userconfig.load_vaults(cfg) == [Path("/a"), Path("/b")]
+    assert not list(cfg.parent.glob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("vaults = [", "not valid TOML"),
+        ('vaults = ["relative/path"]', "absolute paths"),
+        ("vaults = 3", "absolute paths"),
+        ('vaults = []\nprofile = "x"', "unknown setting(s) profile"),
+    ],
+)
+def test_a_bad_file_is_one_clear_line(tmp_path: Path, text: str, says: str):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(text)
+    with pytest.raises(PeerVaultError) as info:
+        userconfig.load_vaults(cfg)
+    assert says in str(info.value) and str(cfg) in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(PeerVaultError):
+        userconfig.add(cfg, Path("/a"))  # never overwrites a file it cannot read
+    assert cfg.read_text() == text
