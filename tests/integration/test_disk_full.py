@@ -34,19 +34,22 @@ def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def test_disk_full_then_space_returns(make_device, small_disk: Path, tmp_path: Path):
+@pytest.mark.parametrize("new_note", [True, False], ids=["edit-and-new-note", "edit-only"])
+def test_disk_full_then_space_returns(make_device, small_disk: Path, tmp_path: Path, new_note: bool):
+    """`edit-only`: nothing else changes after space returns, so only the rolled-back
+    edit itself can bring B up to date (its version must not count as stored)."""
     a = make_device("A")
     b = Device(small_disk / "B", tmp_path / "logs")
     b.init()
     a.start()
     try:
-        _full_then_free(a, b, small_disk)
+        _full_then_free(a, b, small_disk, new_note)
     finally:
         if b.proc is not None:
             b.stop()
 
 
-def _full_then_free(a, b, small_disk: Path) -> None:  # type: ignore[no-untyped-def]
+def _full_then_free(a, b, small_disk: Path, new_note: bool) -> None:  # type: ignore[no-untyped-def]
     pair_running(a, b)
     a.write("keep.md", "the previous content\n")
     wait_until(lambda: b.read("keep.md") == "the previous content\n", what="first version on B")
@@ -59,13 +62,15 @@ def _full_then_free(a, b, small_disk: Path) -> None:  # type: ignore[no-untyped-
         except OSError:
             pass
     a.write("keep.md", "the next content\n" * 3000)  # ~50 KB: cannot fit anywhere now
-    a.write("new.md", "a new note\n" * 3000)
+    if new_note:
+        a.write("new.md", "a new note\n" * 3000)
     wait_until(lambda: _logged(b), timeout=30, what="B says the disk is full")
     assert b.proc is not None and b.proc.poll() is None  # still running
     assert b.read("keep.md") == "the previous content\n"  # never half-written, never emptied
     filler.unlink()  # space comes back
     wait_until(lambda: b.read("keep.md") == "the next content\n" * 3000, timeout=60, what="sync resumed on its own")
-    wait_until(lambda: b.read("new.md") == "a new note\n" * 3000, timeout=60, what="the new note too")
+    if new_note:
+        wait_until(lambda: b.read("new.md") == "a new note\n" * 3000, timeout=60, what="the new note too")
     logs = "".join(p.read_text(errors="replace") for p in b.logs.glob("B-*.log"))
     assert "Traceback" not in logs  # one clear line each time, not a crash report
 

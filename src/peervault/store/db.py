@@ -11,7 +11,7 @@ import json
 import sqlite3
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -111,6 +111,10 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """Nestable: only the outermost block commits."""
@@ -166,6 +170,15 @@ class Store:
 
     def delete_doc(self, doc_id: str) -> None:
         self.db.execute("DELETE FROM docs WHERE doc_id=?", (doc_id,))
+
+    def published_vvs(self, doc_ids: Iterable[str]) -> dict[str, bytes]:
+        """The stored version of each of these notes that is published."""
+        out: dict[str, bytes] = {}
+        for doc_id in doc_ids:
+            row = self.db.execute("SELECT vv FROM docs WHERE doc_id=? AND published=1", (doc_id,)).fetchone()
+            if row is not None:
+                out[doc_id] = bytes(row[0])
+        return out
 
     def published_versions(self) -> Iterator[tuple[str, bytes]]:
         for doc_id, vv in self.db.execute("SELECT doc_id, vv FROM docs WHERE published=1"):

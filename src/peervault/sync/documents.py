@@ -68,6 +68,8 @@ def save(s: EngineState, file_id: str, d: Note) -> None:
     """Record a changed note: written back at the end of the batch (or at once outside one)."""
     published = not file_id.startswith("u")
     s.cache.put_dirty(file_id, d)
+    if s.batch_depth:
+        s.uncommitted.add(file_id)  # until the batch's transaction commits (see batch)
     if published:
         e, row = s.entries.get(file_id), s.files.get(file_id)
         path = e.path if e is not None else row.path if row is not None else ""
@@ -131,20 +133,42 @@ def reindex(s: EngineState) -> None:
 @contextlib.contextmanager
 def batch(s: EngineState) -> Iterator[None]:
     """One SQLite transaction per batch of changes, with the index snapshot saved once."""
-    with s.store.transaction():
-        s.batch_depth += 1
-        try:
-            yield
-        except BaseException:
-            s.cache.discard_dirty()  # rolled back: reload those notes from the database
-            s.new_versions = []
-            raise
-        finally:
-            s.batch_depth -= 1
-        flush_saves(s)
-        if s.index_unsaved:
-            save_index(s)
-            s.index_unsaved = False
+    try:
+        with s.store.transaction():
+            s.batch_depth += 1
+            try:
+                yield
+            except BaseException:
+                s.cache.discard_dirty()  # rolled back: reload those notes from the database
+                s.new_versions = []
+                raise
+            finally:
+                s.batch_depth -= 1
+            flush_saves(s)
+            if s.index_unsaved:
+                save_index(s)
+                s.index_unsaved = False
+    except BaseException:
+        if not s.store.in_transaction:
+            _rolled_back(s)
+        raise
+    if not s.store.in_transaction:
+        s.uncommitted.clear()
+
+
+def _rolled_back(s: EngineState) -> None:
+    """The transaction failed (a full disk at the last write or at COMMIT, say): the notes
+    it saved are as the database has them, in the cache and in the version summary. Else
+    this device would tell its peers it holds versions it lost, and never be sent them again."""
+    stored = s.store.published_vvs(s.uncommitted)
+    for file_id in s.uncommitted:
+        s.cache.discard(file_id)
+        if file_id in stored:
+            s.versions.set(file_id, stored[file_id])
+        else:
+            s.versions.drop(file_id)
+    s.uncommitted.clear()
+    s.new_versions = []
 
 
 def save_index(s: EngineState) -> None:

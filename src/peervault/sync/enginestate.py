@@ -78,6 +78,7 @@ class EngineState:
         self.batch_depth = 0
         self.new_versions: list[tuple[str, float, bytes, str, str]] = []  # for the versions table
         self.origin = "local"  # who made the changes being saved: "local" or a peer's id
+        self.uncommitted: set[str] = set()  # notes saved in the transaction under way (documents.batch)
         self.pinned: dict[str, Note] = {}  # see remote.apply_docs
         # What changed locally and is not yet pushed: note id (or INDEX) -> version before the change.
         self.pending: dict[str, bytes | None] = {}

@@ -37,6 +37,12 @@ class VersionSummary:
         self.buckets[bucket] ^= _digest(file_id, vv)
         self.vvs[file_id] = vv
 
+    def drop(self, file_id: str) -> None:
+        """The note is not held here (after all)."""
+        old = self.vvs.pop(file_id, None)
+        if old is not None:
+            self.buckets[int(file_id[:2], 16)] ^= _digest(file_id, old)
+
     def digests(self) -> bytes:
         return b"".join(d.to_bytes(8, "big") for d in self.buckets)
 
