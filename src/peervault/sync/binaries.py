@@ -153,16 +153,19 @@ def wanted_blobs(s: EngineState, skip: Container[str] = (), limit: int | None = 
     that many. Both keep a fetch loop over thousands of small attachments from costing
     O(awaiting) file lookups per arrival."""
     out: dict[str, int] = {}
-    for h, fids in list(s.awaiting.items()):
+    unneeded = []
+    for h, fids in s.awaiting.items():  # not a copy: called on every arrival, it stops at `limit`
         if limit is not None and len(out) >= limit:
             break
         if h in skip:
             continue
-        live = {f for f in fids if (e := s.entries.get(f)) is not None and e.kind == "blob" and e.blob == h and is_live(s, e)}
+        live = [f for f in fids if (e := s.entries.get(f)) is not None and e.kind == "blob" and e.blob == h and is_live(s, e)]
         if not live:
-            del s.awaiting[h]  # no file needs that version any more
+            unneeded.append(h)  # no file needs that version any more
         elif locate(s, h) is None:  # (here: `blobs_arrived` is about to write its files)
-            out[h] = s.entries[next(iter(live))].size
+            out[h] = s.entries[live[0]].size
+    for h in unneeded:
+        del s.awaiting[h]
     return out
 
 
