@@ -94,3 +94,14 @@ def test_shedding_memory_saves_the_snapshot_in_place_of_the_log(vault: VaultStat
     assert e.shed_memory(churn=1)
     assert _log_rows(vault) == 0
     assert _paths(_engine(vault)) == _paths(e) and len(_paths(e)) == 31
+
+
+def test_a_fold_gives_the_log_s_pages_back_to_the_file_system(vault: VaultState) -> None:
+    e = _engine(vault)
+    for step in range(6):  # big enough rows that their pages matter
+        _add(vault, e, [f"a rather long name for note {i} of step {step} in the vault.md" for i in range(60)])
+    assert _log_rows(vault) > 0
+    assert e.shed_memory(churn=1)
+    db = vault.store.db
+    assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # INCREMENTAL, set when the database was made
+    assert db.execute("PRAGMA freelist_count").fetchone()[0] == 0

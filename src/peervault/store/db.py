@@ -86,6 +86,9 @@ class Store:
         self.path = path
         try:
             self.db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+            # a new database gives pages back to the file system (save_index); an existing
+            # one keeps what it was created with (this only takes before the first table)
+            self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA journal_size_limit=1048576")  # the WAL shrinks back after a burst
@@ -98,7 +101,8 @@ class Store:
                 self.db.close()
             raise StoreCorrupt(f"{path} is damaged ({exc})") from None
         self._depth = 0
-        self.rollbacks = 0  # transactions rolled back: what was written in them is not kept
+        self.rollbacks = 0
+        self._give_back = False  # pages freed in this transaction: returned after it commits  # transactions rolled back: what was written in them is not kept
         self.on_peers_changed: Callable[[], None] = lambda: None  # VaultState keeps a copy outside
 
     def _migrate(self) -> None:
@@ -110,6 +114,14 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def _free_pages(self) -> None:
+        """After a commit that freed many pages: hand them back (`executescript`, as
+        sqlite3's `execute` steps this pragma once, a page at a time)."""
+        if self._give_back:
+            self._give_back = False
+            with contextlib.suppress(sqlite3.Error):  # only space not yet given back
+                self.db.executescript("PRAGMA incremental_vacuum;")
 
     @property
     def in_transaction(self) -> bool:
@@ -125,6 +137,7 @@ class Store:
             yield
             if self._depth == 1:
                 self.db.execute("COMMIT")
+                self._free_pages()
         except BaseException as exc:
             self._depth -= 1
             if self._depth == 0 and self.db.in_transaction:
@@ -150,9 +163,12 @@ class Store:
         return (bytes(snap) if isinstance(snap, bytes) else None), log
 
     def save_index(self, snapshot: bytes) -> None:
-        """A new snapshot of the index: the updates logged before it are in it."""
+        """A new snapshot of the index: the updates logged before it are in it. The pages
+        the log and the old snapshot held go back to the file system (where the database
+        was created with auto_vacuum), else `.peervault/` keeps their size for good."""
         self.set_meta(INDEX_SNAPSHOT, snapshot)
         self.db.execute("DELETE FROM index_log")
+        self._give_back = True
 
     def log_index(self, updates: bytes) -> None:
         self.db.execute("INSERT INTO index_log(updates) VALUES (?)", (updates,))
