@@ -4,7 +4,8 @@ Every route of service/operations.py maps to the VaultService method of the same
 here are only the transport's concerns: who may call (access.py), reading parameters
 from the path, query or JSON body with size limits, and turning every failure into a
 4xx/5xx with a JSON body `{"error": {"code": ..., "message": ...}}` that never takes
-the daemon down. Two routes are the API's own: /metrics and /events.
+the daemon down. Two routes are the API's own: /metrics and /events; the dashboard's
+page and login are dashboard.py's.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,7 +21,7 @@ from aiohttp import web
 
 from ..errors import BadRequest, PeerVaultError
 from ..service.operations import MAX_BODY, OPERATIONS, Operation, coerce
-from . import access, prometheus
+from . import access, dashboard, prometheus
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,10 @@ CORS_HEADERS = {
 }
 
 
-def build(service: Any, token: str, origins: tuple[str, ...]) -> web.Application:
+def build(service: Any, token: str, origins: tuple[str, ...], server: Any = None) -> web.Application:
+    """`server` (api/server.py's ControlServer) holds the dashboard's sessions and its
+    loopback port; without it (tests of the API alone) there is no dashboard."""
+
     @web.middleware
     async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
         """A page from an allowed origin (api_origins) may call the API from the browser: its
@@ -62,7 +67,14 @@ def build(service: Any, token: str, origins: tuple[str, ...]) -> web.Application
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             over_tcp = not isinstance(request.transport.get_extra_info("sockname") if request.transport else "", str)
-            access.check({k.lower(): v for k, v in request.headers.items()}, over_tcp, token, origins)
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            request["over_tcp"] = over_tcp
+            if request.path.startswith(dashboard.PREFIX):
+                pass  # the page and its login: dashboard.py decides
+            elif over_tcp and server is not None and "authorization" not in headers and _session(request, server):
+                access.check_cookie(headers, server.own_origin or "")
+            else:
+                access.check(headers, over_tcp, token, origins)
             if len(request.query_string) > MAX_QUERY:
                 raise BadRequest(f"the query string is longer than {MAX_QUERY} bytes")
             return await handler(request)
@@ -89,7 +101,18 @@ def build(service: Any, token: str, origins: tuple[str, ...]) -> web.Application
         app.router.add_route(op.method, op.path, _handler(service, op))
     app.router.add_get("/metrics", _metrics(service))
     app.router.add_get("/events", _events(service))
+    if server is not None:
+        dashboard.add_routes(app, server)
     return app
+
+
+def _session(request: web.Request, server: Any) -> bool:
+    """The request carries a valid dashboard session cookie for this port."""
+    origin = server.own_origin
+    if origin is None:
+        return False
+    name = access.cookie_name(int(origin.rsplit(":", 1)[1]))
+    return bool(server.sessions.valid(request.cookies.get(name), time.time()))
 
 
 def _limit(request: web.Request) -> int:

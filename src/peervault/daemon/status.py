@@ -51,11 +51,24 @@ class Status:
         self.hasher = hasher
         self.scan_done = False  # `run`: the start-up comparison of folder and database finished
         self._closed_bytes = [0, 0]  # sent, received over links that have closed
+        self._closed_by_peer: dict[str, list[int]] = {}  # the same, per device
 
     def link_closed(self, link: Link) -> None:
         """A link's final Close: its byte counts outlive it, in the totals."""
         self._closed_bytes[0] += link.stream.bytes_sent
         self._closed_bytes[1] += link.stream.bytes_received
+        totals = self._closed_by_peer.setdefault(link.peer, [0, 0])
+        totals[0] += link.stream.bytes_sent
+        totals[1] += link.stream.bytes_received
+
+    def traffic(self) -> dict[str, list[int]]:
+        """Bytes [sent, received] per device since the daemon started, open links included."""
+        out = {peer: list(totals) for peer, totals in self._closed_by_peer.items()}
+        for peer, link in self.links.items():
+            totals = out.setdefault(peer, [0, 0])
+            totals[0] += link.stream.bytes_sent
+            totals[1] += link.stream.bytes_received
+        return out
 
     def document(self, running: bool) -> dict[str, Any]:
         links = self.links
@@ -82,6 +95,7 @@ class Status:
             },
             "ready": True,
             "held_deletions": len(self.engine.held),
+            "traffic": self.traffic(),
             "scan_done": self.scan_done or self.mode != "run",
             "metrics": {**self.metrics.snapshot(self.engine), "profile": self.cfg.profile},
             "updated_at": time.time(),
