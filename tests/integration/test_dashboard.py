@@ -126,9 +126,11 @@ def dashboard(dev: Device, tmp: Path) -> Iterator[Browser]:
 
 
 @needs_chromium
-def test_the_overview_shows_both_devices_and_changes_live(make_device, tmp_path):
+def test_overview_activity_and_unsynced_files_follow_the_other_device_live(make_device, tmp_path):
     a, b = make_device("A"), make_device("B")
     a.write("one.md", "one\n")
+    (a.root / ".peervault" / "config.toml").write_text("max_file_bytes = 100000\n")
+    a.write("huge.log", "x" * 200_000)  # cannot sync: past this vault's limit
     a.start()
     pair_running(a, b)
     wait_until(lambda: b.read("one.md") == "one\n", what="the first note on B")
@@ -137,5 +139,17 @@ def test_the_overview_shows_both_devices_and_changes_live(make_device, tmp_path)
         wait_until(lambda: "connected" in web.text("#page-overview table"), what="B shown connected")
         b.write("two.md", "two\n")  # on the other device: A's page follows without a reload
         wait_until(lambda: web.text("#fig-tracked") == "2", what="the new note counted on A's overview")
+        assert web.text("#fig-not-synced") == "1"
         web.shot("overview")
         print(f"dashboard load (login link to overview drawn): {web.load_ms:.0f} ms")  # noqa: T201
+
+        web.open("activity")
+        assert "two.md" in web.text("#activity-log li[data-kind=remote_change]")
+        b.write("three.md", "three\n")
+        wait_until(lambda: "three.md" in web.text("#activity-log li:first-child"), what="B's edit in A's activity, live")
+        web.shot("activity")
+
+        web.open("unsynced")
+        row = web.text("#page-unsynced table")
+        assert "huge.log" in row and "max_file_bytes" in row, row
+        web.shot("unsynced")

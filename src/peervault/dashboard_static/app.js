@@ -4,10 +4,13 @@
 
 import { ApiError, api, watchEvents } from "./api.js";
 import { el } from "./format.js";
+import activity from "./activity.js";
 import overview from "./overview.js";
+import unsynced from "./unsynced.js";
 
-const PAGES = [overview];
-const listeners = new Set();
+const PAGES = [overview, activity, unsynced];
+const KEEP = 300;  // events kept for a page opened later (Activity)
+const recent = [];
 let current = null;
 
 function problem(message) {
@@ -39,7 +42,7 @@ function show() {
   document.title = `${page.title} · PeerVault`;
   current = page;
   problem(null);
-  page.enter(section, { api, report }).catch(report);
+  page.enter(section, { api, report, recent: () => recent }).catch(report);
 }
 
 function setConnection(state) {
@@ -59,7 +62,8 @@ function start() {
     document.getElementById("main").focus({ preventScroll: true });
   });
   watchEvents((event) => {
-    for (const listener of listeners) listener(event);
+    recent.push(event);
+    if (recent.length > KEEP) recent.shift();
     current?.onEvent?.(event);
   }, setConnection);
   api("GET", "/status").then((status) => {
