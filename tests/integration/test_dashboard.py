@@ -93,7 +93,7 @@ class Browser:
 
     def open(self, page_id: str) -> None:
         self.page.goto(f"{self.base}/dashboard/#{page_id}")
-        self.page.wait_for_selector(f"#page-{page_id} [data-ready]", timeout=30_000)
+        self.page.wait_for_selector(f"#page-{page_id.split('?')[0]} [data-ready]", timeout=30_000)
 
     def shot(self, name: str) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -153,3 +153,27 @@ def test_overview_activity_and_unsynced_files_follow_the_other_device_live(make_
         row = web.text("#page-unsynced table")
         assert "huge.log" in row and "max_file_bytes" in row, row
         web.shot("unsynced")
+
+
+@needs_chromium
+def test_restoring_a_version_from_the_history_page_brings_it_back_on_both_devices(make_device, tmp_path):
+    a, b = make_device("A"), make_device("B")
+    a.write("plan.md", "# Plan\nthe first idea\n")
+    a.start()
+    pair_running(a, b)
+    wait_until(lambda: b.read("plan.md") == "# Plan\nthe first idea\n", what="the note on B")
+    b.write("plan.md", "# Plan\na worse idea\n")  # edited on the other device
+    wait_until(lambda: a.read("plan.md") == "# Plan\na worse idea\n", what="B's edit on A")
+    with dashboard(a, tmp_path) as web:
+        web.open("history?path=plan.md")
+        web.page.wait_for_selector("#versions table")
+        web.page.click("#versions button[data-version='1']")
+        web.page.wait_for_selector("#version-panel pre.diff")
+        diff = web.text("#version-panel pre.diff")
+        assert "-a worse idea" in diff and "+the first idea" in diff, diff
+        web.shot("history")
+        web.page.click("#restore-button")
+        web.page.wait_for_selector("#history-result.notice")
+        assert "Restored version 1" in web.text("#history-result.notice")
+        wait_until(lambda: a.read("plan.md") == b.read("plan.md") == "# Plan\nthe first idea\n", what="restored on A and B")
+        web.page.wait_for_selector("#versions table")

@@ -5,10 +5,11 @@
 import { ApiError, api, watchEvents } from "./api.js";
 import { el } from "./format.js";
 import activity from "./activity.js";
+import historyPage from "./history.js";
 import overview from "./overview.js";
 import unsynced from "./unsynced.js";
 
-const PAGES = [overview, activity, unsynced];
+const PAGES = [overview, activity, unsynced, historyPage];
 const KEEP = 300;  // events kept for a page opened later (Activity)
 const recent = [];
 let current = null;
@@ -28,7 +29,7 @@ export function report(error) {
 }
 
 function show() {
-  const id = location.hash.slice(1) || PAGES[0].id;
+  const [id, query] = location.hash.slice(1).split("?");
   const page = PAGES.find((p) => p.id === id) ?? PAGES[0];
   for (const link of document.querySelectorAll("#nav a")) {
     if (link.dataset.page === page.id) link.setAttribute("aria-current", "page");
@@ -42,7 +43,7 @@ function show() {
   document.title = `${page.title} · PeerVault`;
   current = page;
   problem(null);
-  page.enter(section, { api, report, recent: () => recent }).catch(report);
+  page.enter(section, { api, report, recent: () => recent }, new URLSearchParams(query ?? "")).catch(report);
 }
 
 function setConnection(state) {

@@ -50,6 +50,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("history", "GET", "/history", "versions of a path kept on this device, oldest first", (_PATH,)),
     Operation("version", "GET", "/history/version", "one version's text (or its blob hash, for a binary file)",
               (_PATH, Param("n", int, True, "the version number from /history"))),
+    Operation("diff", "GET", "/history/diff", "what restoring a version would change: a unified line diff from the file now",
+              (_PATH, Param("n", int, True, "the version number from /history"))),
     Operation("restore", "POST", "/restore", "bring a version back as a new edit every device gets",
               (_PATH, Param("at", int, False, "version number (default: the newest that differs from the file now)"))),
     Operation("deleted", "GET", "/deleted", "deleted files that can be restored"),

@@ -138,6 +138,9 @@ class VaultService:
         v = history.version(self.state, path, n)
         return {"version": v.number, "at": v.at, "device": v.origin, "size": v.size, "text": v.text, "blob": v.blob}
 
+    def diff(self, path: str, n: int) -> dict[str, Any]:
+        return history.diff(self.state, path, n)
+
     def deleted(self) -> list[dict[str, Any]]:
         return history.deleted(self.state)
 
