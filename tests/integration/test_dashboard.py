@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import Device, pair_running, wait_until
+from .conftest import Device, in_sync, pair_running, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -177,3 +177,55 @@ def test_restoring_a_version_from_the_history_page_brings_it_back_on_both_device
         assert "Restored version 1" in web.text("#history-result.notice")
         wait_until(lambda: a.read("plan.md") == b.read("plan.md") == "# Plan\nthe first idea\n", what="restored on A and B")
         web.page.wait_for_selector("#versions table")
+
+
+@needs_chromium
+def test_held_deletions_are_restored_or_applied_and_settings_change_live(make_device, tmp_path):
+    a, b = make_device("A"), make_device("B")
+    (a.root / ".peervault" / "config.toml").write_text("# mine\ndelete_guard_files = 3\n")
+    a.start()
+    pair_running(a, b)
+    notes = {f"n{i}.md": f"note {i}\n" for i in range(6)}
+    for rel, text in notes.items():
+        a.write(rel, text)
+    wait_until(in_sync(a, b), what="the notes on B")
+    for rel in list(notes)[:5]:
+        (a.root / rel).unlink()
+    wait_until(lambda: a.status()["held_deletions"]["count"] == 5, what="the deletions held on A")
+    with dashboard(a, tmp_path) as web:
+        web.open("deletions")
+        assert "n0.md" in web.text("#page-deletions table")
+        web.shot("deletions")
+        web.page.click("#deletions-restore")
+        web.page.wait_for_selector("#deletions-result.notice")
+        assert "Put back 5 file(s)" in web.text("#deletions-result")
+        assert a.files() == b.files() == {k: v.encode() for k, v in notes.items()}
+
+        for rel in list(notes)[:4]:
+            (a.root / rel).unlink()
+        web.page.wait_for_selector("#deletions-apply", timeout=30_000)  # the page follows the guard live
+        web.page.click("#deletions-apply")
+        assert b.read("n0.md") == "note 0\n"  # the first click only asks
+        web.page.click("#deletions-apply")
+        web.page.wait_for_selector("#deletions-result.notice")
+        wait_until(lambda: set(b.files()) == {"n4.md", "n5.md"}, what="the deletions applied on B")
+
+        web.open("settings")
+        web.page.fill("#setting-debounce", "250")
+        web.page.select_option("#setting-profile", "low-power")
+        web.page.click("#settings-save")
+        web.page.wait_for_selector("#settings-result.notice")
+        assert "250 ms" in web.text("#settings-result") and "low-power" in web.text("#settings-result")
+        saved = (a.root / ".peervault" / "config.toml").read_text()
+        assert (
+            saved.startswith("# mine\ndelete_guard_files = 3\n")
+            and 'profile = "low-power"' in saved
+            and "debounce_ms = 250" in saved
+        )
+        web.page.click("#pause-toggle")
+        wait_until(lambda: a.status()["daemon"]["paused"], what="paused from the page")
+        web.page.wait_for_selector("#settings-result.notice")
+        assert "paused" in web.text("#sync-state")
+        web.shot("settings")
+        web.page.click("#pause-toggle")
+        wait_until(lambda: not a.status()["daemon"]["paused"], what="resumed from the page")

@@ -187,14 +187,17 @@ def _events(service: Any) -> Handler:
             return web.json_response({"events": events, "missed": missed, "last_id": bus.last_id})
         stream = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await stream.prepare(request)
-        while True:
-            events, missed = await bus.wait(after, HEARTBEAT_S)
-            if missed:
-                await stream.write(f"event: missed\ndata: {json.dumps({'last_id': bus.last_id})}\n\n".encode())
-            for ev in events:
-                await stream.write(f"id: {ev['id']}\nevent: {ev['kind']}\ndata: {json.dumps(ev)}\n\n".encode())
-                after = ev["id"]
-            if not events:
-                await stream.write(b": still here\n\n")
+        try:
+            while True:
+                events, missed = await bus.wait(after, HEARTBEAT_S)
+                if missed:
+                    await stream.write(f"event: missed\ndata: {json.dumps({'last_id': bus.last_id})}\n\n".encode())
+                for ev in events:
+                    await stream.write(f"id: {ev['id']}\nevent: {ev['kind']}\ndata: {json.dumps(ev)}\n\n".encode())
+                    after = ev["id"]
+                if not events:
+                    await stream.write(b": still here\n\n")
+        except ConnectionResetError:  # the client went away (a browser tab closed): nothing to report
+            return stream
 
     return handle

@@ -47,6 +47,9 @@ class DaemonNode:
         self.d.conns.set_paused(paused)
         self.d.timers.mark_status()
 
+    def set_debounce(self, seconds: float) -> None:
+        self.d.timers.set_debounce(seconds)
+
     def sync_now(self) -> None:
         if self.d.conns.paused:
             raise Conflict("sync is paused on this device; `peervault resume` first")

@@ -5,11 +5,13 @@
 import { ApiError, api, watchEvents } from "./api.js";
 import { el } from "./format.js";
 import activity from "./activity.js";
+import deletions from "./deletions.js";
 import historyPage from "./history.js";
 import overview from "./overview.js";
+import settings from "./settings.js";
 import unsynced from "./unsynced.js";
 
-const PAGES = [overview, activity, unsynced, historyPage];
+const PAGES = [overview, activity, unsynced, historyPage, deletions, settings];
 const KEEP = 300;  // events kept for a page opened later (Activity)
 const recent = [];
 let current = null;
