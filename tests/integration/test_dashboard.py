@@ -149,6 +149,12 @@ def test_overview_activity_and_unsynced_files_follow_the_other_device_live(make_
         wait_until(lambda: "three.md" in web.text("#activity-log li:first-child"), what="B's edit in A's activity, live")
         web.shot("activity")
 
+        web.open("plot")
+        summary = web.text("#plot-summary")
+        assert "changes received in 0 of" not in summary and "360 ten-second steps" in summary, summary
+        assert web.page.locator("#chart-latency canvas").count() == 1 and web.page.locator("#chart-traffic canvas").count() == 1
+        web.shot("plot")
+
         web.open("unsynced")
         row = web.text("#page-unsynced table")
         assert "huge.log" in row and "max_file_bytes" in row, row

@@ -47,6 +47,10 @@ class DaemonNode:
         self.d.conns.set_paused(paused)
         self.d.timers.mark_status()
 
+    def samples(self) -> dict[str, Any]:
+        self.d.status.observe_traffic()
+        return self.d.metrics.samples.series(time.time())
+
     def set_debounce(self, seconds: float) -> None:
         self.d.timers.set_debounce(seconds)
 

@@ -61,6 +61,13 @@ class Status:
         totals[0] += link.stream.bytes_sent
         totals[1] += link.stream.bytes_received
 
+    def observe_traffic(self) -> None:
+        """The byte totals now, into the metrics and the last hour's samples."""
+        links = self.links.values()
+        self.metrics.bytes_sent = self._closed_bytes[0] + sum(lk.stream.bytes_sent for lk in links)
+        self.metrics.bytes_received = self._closed_bytes[1] + sum(lk.stream.bytes_received for lk in links)
+        self.metrics.samples.traffic(self.metrics.bytes_sent, self.metrics.bytes_received, time.time())
+
     def traffic(self) -> dict[str, list[int]]:
         """Bytes [sent, received] per device since the daemon started, open links included."""
         out = {peer: list(totals) for peer, totals in self._closed_by_peer.items()}
@@ -74,8 +81,7 @@ class Status:
         links = self.links
         hashing = 0 if self.hasher is None else self.hasher.pending
         self.metrics.active_connections = len(links)
-        self.metrics.bytes_sent = self._closed_bytes[0] + sum(lk.stream.bytes_sent for lk in links.values())
-        self.metrics.bytes_received = self._closed_bytes[1] + sum(lk.stream.bytes_received for lk in links.values())
+        self.observe_traffic()
         return {
             "pid": os.getpid(),
             "running": running,

@@ -8,10 +8,11 @@ import activity from "./activity.js";
 import deletions from "./deletions.js";
 import historyPage from "./history.js";
 import overview from "./overview.js";
+import plot from "./plot.js";
 import settings from "./settings.js";
 import unsynced from "./unsynced.js";
 
-const PAGES = [overview, activity, unsynced, historyPage, deletions, settings];
+const PAGES = [overview, plot, activity, unsynced, historyPage, deletions, settings];
 const KEEP = 300;  // events kept for a page opened later (Activity)
 const recent = [];
 let current = null;

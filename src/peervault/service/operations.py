@@ -64,6 +64,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("restore_deletions", "POST", "/deletions/restore", "put the held files back from this device's copy"),
     Operation("pause", "POST", "/pause", "stop syncing (local changes are still recorded); kept across restarts"),
     Operation("resume", "POST", "/resume", "sync again after a pause"),
+    Operation("samples", "GET", "/samples", "the last hour in 10 s steps: latency of changes received (median, max ms), bytes each way"),
     Operation("settings", "GET", "/settings", "the settings that may change while the daemon runs: profile, debounce, pause"),
     Operation("set_settings", "POST", "/settings", "save profile and debounce in config.toml; the debounce applies at once",
               (Param("profile", str, False, "default or low-power (applies when the daemon next starts)"),

@@ -54,6 +54,7 @@ class Node(Protocol):
     def dial(self, peer: str) -> None: ...  # a device was added: connect now
     def set_paused(self, paused: bool) -> None: ...
     def set_debounce(self, seconds: float) -> None: ...
+    def samples(self) -> dict[str, Any]: ...  # the last hour's latency and traffic (metrics.Samples)
     def sync_now(self) -> None: ...
     def restart(self, before: Callable[[], None]) -> None: ...  # stop, run `before`, start again
 
@@ -208,6 +209,9 @@ class VaultService:
             self.node.set_paused(paused)
             self.events.publish("paused" if paused else "resumed", self.clock())
         return {"paused": paused}
+
+    def samples(self) -> dict[str, Any]:
+        return self._need_daemon("show the last hour's samples", "start it with `peervault run VAULT`").samples()
 
     def settings(self) -> dict[str, Any]:
         """The settings a person may change while the daemon runs, as they are in effect, and
