@@ -143,6 +143,12 @@ def test_overview_activity_and_unsynced_files_follow_the_other_device_live(make_
         web.shot("overview")
         print(f"dashboard load (login link to overview drawn): {web.load_ms:.0f} ms")  # noqa: T201
 
+        web.page.keyboard.press("Tab")  # keyboard only: the first stop is the navigation
+        assert web.page.evaluate("document.activeElement.dataset.page") == "overview"
+        web.page.keyboard.press("Tab")
+        web.page.keyboard.press("Enter")
+        web.page.wait_for_selector("#page-plot [data-ready]")
+
         web.open("activity")
         assert "two.md" in web.text("#activity-log li[data-kind=remote_change]")
         b.write("three.md", "three\n")
@@ -235,3 +241,29 @@ def test_held_deletions_are_restored_or_applied_and_settings_change_live(make_de
         web.shot("settings")
         web.page.click("#pause-toggle")
         wait_until(lambda: not a.status()["daemon"]["paused"], what="resumed from the page")
+
+
+@needs_chromium
+def test_a_browser_without_a_session_is_told_how_to_log_in(make_device, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    a = make_device("A")
+    a.start()
+    link = login_link(a)
+    base = link.split("/dashboard/")[0]
+    assert get(link)[0] == 303  # the link is used up by someone else first
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 400})
+            answer = page.goto(link)
+            assert answer is not None and answer.status == 403
+            assert "already used or has expired" in page.inner_text("main")
+            answer = page.goto(f"{base}/dashboard/")
+            assert answer is not None and answer.status == 401
+            assert "peervault dashboard VAULT" in page.inner_text("main")
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "not-logged-in.png"))
+            assert not page.context.cookies()
+        finally:
+            browser.close()

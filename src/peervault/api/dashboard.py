@@ -97,7 +97,9 @@ def _file(name: str) -> web.StreamResponse:
 
 def _message(status: int, text: str) -> web.Response:
     body = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>PeerVault dashboard</title></head>'
-        f"<body><main><h1>PeerVault dashboard</h1><p>{text}</p><p>{_LOG_IN_AGAIN}</p></main></body></html>"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>PeerVault dashboard</title>'
+        f'<link rel="stylesheet" href="{PREFIX}/static/dashboard.css"></head>'
+        f"<body><header><h1>PeerVault</h1></header><main><h2>Dashboard</h2><p>{text}</p><p>{_LOG_IN_AGAIN}</p></main>"
+        "</body></html>"
     )
     return web.Response(status=status, text=body, content_type="text/html", headers=PAGE_HEADERS)
