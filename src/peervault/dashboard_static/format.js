@@ -17,7 +17,7 @@ export function bytes(n) {
   const units = ["B", "KB", "MB", "GB", "TB"];
   let i = 0;
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
-  return `${i ? n.toFixed(1) : n} ${units[i]}`;
+  return `${i ? n.toFixed(1) : Math.round(n)} ${units[i]}`;
 }
 
 export function when(seconds) {

@@ -12,13 +12,14 @@ function css(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
-function options(title, width, series, yLabel, yFormat) {
+// `least`: the y axis's top is never below it (no "0.2 B" ticks on a quiet hour).
+function options(title, width, series, yLabel, yFormat, least) {
   const axis = { stroke: css("--muted"), grid: { stroke: css("--line"), width: 1 }, ticks: { stroke: css("--line") } };
   return {
     title, width, height: 240,
     series: [{}, ...series],
     axes: [axis, { ...axis, label: yLabel, size: 70, values: (u, values) => values.map(yFormat) }],
-    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, (max ?? 0) * 1.15)] } },
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(least, (max ?? 0) * 1.15)] } },
     legend: { live: true },
   };
 }
@@ -32,11 +33,11 @@ function draw(body, data) {
   const latency = new window.uPlot(options("Sync latency of changes received (ms)", width, [
     { label: "median", stroke: accent, width: 2, points: { show: true, size: 5 }, spanGaps: false },
     { label: "max", stroke: bad, width: 1, points: { show: true, size: 4 }, spanGaps: false },
-  ], "ms", (v) => `${v} ms`), [data.t, data.latency_median_ms, data.latency_max_ms], body.querySelector("#chart-latency"));
+  ], "ms", (v) => `${v} ms`, 1), [data.t, data.latency_median_ms, data.latency_max_ms], body.querySelector("#chart-latency"));
   const traffic = new window.uPlot(options("Traffic per 10 s", width, [
     { label: "sent", stroke: accent, width: 2, fill: `${accent}22` },
     { label: "received", stroke: ok, width: 2, fill: `${ok}22` },
-  ], "bytes", (v) => bytes(v)), [data.t, data.bytes_sent, data.bytes_received], body.querySelector("#chart-traffic"));
+  ], "bytes", (v) => bytes(v), 1024), [data.t, data.bytes_sent, data.bytes_received], body.querySelector("#chart-traffic"));
   charts = [latency, traffic];
 }
 
