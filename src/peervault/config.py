@@ -78,6 +78,12 @@ class Config:
     api_port: int | None = None
     api_host: str = "127.0.0.1"
     api_origins: tuple[str, ...] = ()
+    # LAN discovery (mDNS, daemon/discovery.py): paired devices on one network announce an opaque
+    # vault tag and their endpoint id, and find each other's new addresses within seconds.
+    # `mdns = false` here or `--no-mdns` turns it off (no zeroconf, no socket). This machine's
+    # addresses are compared every mdns_poll_s (one getifaddrs call: cheap).
+    mdns: bool = True
+    mdns_poll_s: float = 3.0
     no_relay: bool = False
     bind: str | None = None
 
@@ -101,6 +107,9 @@ LOW_POWER = Config(
     compress_threshold=512,
     max_concurrent_syncs=2,
     idle_suspend_s=300.0,
+    # Kept on: a laptop that changes networks is where finding the other device matters; the
+    # cost is one getifaddrs call per poll, and mDNS traffic only when something changes.
+    mdns_poll_s=10.0,
 )
 
 
@@ -126,6 +135,8 @@ def load(state_dir: Path, profile: str | None = None, **overrides: Any) -> Confi
             file_values[key] = tuple(file_values[key])
     if file_values.get("api_host", "127.0.0.1") not in LOOPBACK:
         raise PeerVaultError(f"{path}: api_host must be a loopback address ({', '.join(LOOPBACK)}): the API is this machine's")
+    if not isinstance(file_values.get("mdns", True), bool):
+        raise PeerVaultError(f"{path}: mdns must be true or false, not {file_values['mdns']!r}")
     return Config.for_profile(name, **{**file_values, **{k: v for k, v in overrides.items() if v is not None}})
 
 
@@ -163,3 +174,7 @@ def save(state_dir: Path, **values: Any) -> None:
 
 def env_no_relay() -> bool:
     return os.environ.get("PEERVAULT_NO_RELAY", "") not in ("", "0", "false", "no")
+
+
+def env_no_mdns() -> bool:
+    return os.environ.get("PEERVAULT_NO_MDNS", "") not in ("", "0", "false", "no")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ENV = {**os.environ, "PEERVAULT_NO_RELAY": "1", "PYTHONUNBUFFERED": "1"}
+ENV = {**os.environ, "PEERVAULT_NO_RELAY": "1", "PEERVAULT_NO_MDNS": "1", "PYTHONUNBUFFERED": "1"}
 TIMEOUT = 30.0
 
 

@@ -146,6 +146,29 @@ def test_non_utf8_file_names_the_file(tmp_path: Path) -> None:
     assert str(path) in str(info.value)
 
 
+# ------------------------------------------------------------------------------- LAN discovery
+
+
+def test_lan_discovery_is_on_by_default_and_in_low_power() -> None:
+    assert Config().mdns and Config.for_profile("low-power").mdns
+    assert Config.for_profile("low-power").mdns_poll_s > Config().mdns_poll_s  # polls less on battery
+
+
+def test_mdns_false_in_the_file_turns_discovery_off_and_the_flag_wins(tmp_path: Path) -> None:
+    write_config(tmp_path, "mdns = false\n")
+    assert load(tmp_path).mdns is False
+    write_config(tmp_path, "mdns = true\n")
+    assert load(tmp_path, mdns=False).mdns is False  # `--no-mdns`
+    assert load(tmp_path, mdns=None).mdns is True  # no flag: the file decides
+
+
+def test_mdns_must_be_a_boolean(tmp_path: Path) -> None:
+    path = write_config(tmp_path, 'mdns = "no"\n')
+    with pytest.raises(PeerVaultError, match="mdns must be true or false") as info:
+        load(tmp_path)
+    assert str(path) in str(info.value)
+
+
 def test_saving_settings_keeps_the_files_other_lines_and_refuses_what_would_not_parse(tmp_path: Path) -> None:
     from peervault.config import save, saved
 

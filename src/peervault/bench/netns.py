@@ -211,3 +211,46 @@ class Topology:
         v6 = "/proc/sys/net/ipv6/conf/all/forwarding"
         off = f"echo 0 > /proc/sys/net/ipv4/ip_forward && if [ -e {v6} ]; then echo 0 > {v6}; fi"
         subprocess.run(self.exec_args("p", ["sh", "-c", off]), check=True, capture_output=True, timeout=10)
+
+
+class Segment(Topology):
+    """Hosts on one Ethernet segment: a bridge in its own namespace ("sw"), one veth per host.
+
+    Unlike A — P — B, multicast reaches every host (LAN discovery's tests); `move` changes a
+    host's address while its processes run, as DHCP does.
+    """
+
+    def __init__(self, hosts: tuple[str, ...] = ("a", "b", "c"), subnet: str = "10.98.0.0/24") -> None:
+        super().__init__()
+        tag = self.names["p"].rsplit("-", 1)[0]
+        self.hosts = hosts
+        self.names = {role: f"{tag}-{role}" for role in (*hosts, "sw")}
+        net = ipaddress.ip_network(subnet)
+        self._free = net.hosts()
+        self._prefixlen = net.prefixlen
+        self.ips = {h: str(next(self._free)) for h in hosts}
+
+    def move(self, host: str, new_ip: str | None = None) -> str:
+        """Give `host` another address (the next free one unless given); the old one goes away."""
+        new_ip = new_ip or str(next(self._free))
+        ns = self.names[host]
+        # in this order: deleting a primary address also deletes the secondaries of its subnet
+        _ip("-n", ns, "addr", "del", f"{self.ips[host]}/{self._prefixlen}", "dev", "eth0")
+        _ip("-n", ns, "addr", "add", f"{new_ip}/{self._prefixlen}", "dev", "eth0")
+        self.ips[host] = new_ip
+        return new_ip
+
+    def _build(self) -> None:
+        self._tmp = Path(tempfile.mkdtemp(prefix=f"{self.names['sw']}-"))
+        sw = self.names["sw"]
+        for name in self.names.values():
+            _ip("netns", "add", name)
+            _ip("-n", name, "link", "set", "lo", "up")
+        _ip("-n", sw, "link", "add", "br0", "type", "bridge")
+        _ip("-n", sw, "link", "set", "br0", "up")
+        for h in self.hosts:
+            _ip("-n", self.names[h], "link", "add", "eth0", "type", "veth", "peer", "name", f"to-{h}", "netns", sw)
+            _ip("-n", sw, "link", "set", f"to-{h}", "master", "br0")
+            _ip("-n", sw, "link", "set", f"to-{h}", "up")
+            _ip("-n", self.names[h], "addr", "add", f"{self.ips[h]}/{self._prefixlen}", "dev", "eth0")
+            _ip("-n", self.names[h], "link", "set", "eth0", "up")

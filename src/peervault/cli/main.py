@@ -15,7 +15,7 @@ from typing import Any  # noqa: E402
 
 import click  # noqa: E402
 
-from ..config import PROFILES, Config, env_no_relay  # noqa: E402
+from ..config import PROFILES, Config, env_no_mdns, env_no_relay  # noqa: E402
 from ..config import load as load_config  # noqa: E402
 from ..errors import NoPeerReachable, PairingRefused, PeerVaultError  # noqa: E402
 from .console import err, out  # noqa: E402
@@ -24,9 +24,13 @@ from .obsidian import obsidian  # noqa: E402
 from .vault_commands import COMMANDS  # noqa: E402
 
 
-def _config(state: Any, profile: str | None, no_relay: bool, bind: str | None, debounce_ms: int | None = None) -> Config:
+def _config(
+    state: Any, profile: str | None, no_relay: bool, no_mdns: bool, bind: str | None, debounce_ms: int | None = None
+) -> Config:
     """The vault's profile and config file, then the command line's options."""
-    return load_config(state.dir, profile, no_relay=no_relay or env_no_relay(), bind=bind, debounce_ms=debounce_ms)
+    mdns = False if no_mdns or env_no_mdns() else None  # None: the config file decides
+    no_relay = no_relay or env_no_relay()
+    return load_config(state.dir, profile, no_relay=no_relay, bind=bind, debounce_ms=debounce_ms, mdns=mdns)
 
 
 def _setup_logging(level: str) -> None:
@@ -40,6 +44,9 @@ def _setup_logging(level: str) -> None:
 
 net_options = [
     click.option("--no-relay", is_flag=True, help="Direct addresses only (LAN, offline, tests). Also PEERVAULT_NO_RELAY=1."),
+    click.option(
+        "--no-mdns", is_flag=True, help="No LAN discovery (mDNS); also `mdns = false` in config.toml, PEERVAULT_NO_MDNS=1."
+    ),
     click.option("--bind", metavar="HOST:PORT", help="Fix the address to listen on."),
     click.option(
         "--profile",
@@ -105,7 +112,7 @@ def init(vault: str) -> None:
 @click.option("--ttl", default=3600, show_default=True, help="Seconds the ticket stays valid.")
 @click.option("--wait/--no-wait", default=True, help="With no daemon running: wait here until a device joins.")
 @with_net
-def invite(vault: str, ttl: int, wait: bool, no_relay: bool, bind: str | None, profile: str | None) -> None:
+def invite(vault: str, ttl: int, wait: bool, no_relay: bool, no_mdns: bool, bind: str | None, profile: str | None) -> None:
     """Print a one-line pairing ticket for another device."""
     from ..service.vault import check_ttl
     from .connect import connect
@@ -123,7 +130,7 @@ def invite(vault: str, ttl: int, wait: bool, no_relay: bool, bind: str | None, p
 
     state = _open(vault)
     state.lock()
-    cfg = _config(state, profile, no_relay, bind)
+    cfg = _config(state, profile, no_relay, no_mdns, bind)
     daemon = Daemon(state, cfg, mode="serve", timeout=ttl if wait else 0)
 
     def emit() -> None:  # the same operation as the API's, on the daemon that waits here
@@ -145,7 +152,7 @@ def invite(vault: str, ttl: int, wait: bool, no_relay: bool, bind: str | None, p
 @click.argument("ticket")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the inviting device.")
 @with_net
-def join(vault: str, ticket: str, timeout: float, no_relay: bool, bind: str | None, profile: str | None) -> None:
+def join(vault: str, ticket: str, timeout: float, no_relay: bool, no_mdns: bool, bind: str | None, profile: str | None) -> None:
     """Pair VAULT with the device that printed TICKET, then sync."""
     from ..daemon import Daemon
     from ..service.vault import check_ticket, needs_new_identity
@@ -162,7 +169,7 @@ def join(vault: str, ticket: str, timeout: float, no_relay: bool, bind: str | No
     if needs_new_identity(state, t.vault_id.hex()):
         state.store.reset_for_join(t.vault_id.hex())
     state.store.add_peer(inviter, addrs, t.secret)
-    daemon = Daemon(state, _config(state, profile, no_relay, bind), mode="join", timeout=timeout)
+    daemon = Daemon(state, _config(state, profile, no_relay, no_mdns, bind), mode="join", timeout=timeout)
     outcome = asyncio.run(daemon.main())
     if outcome.refused:
         state.store.remove_unpaired_peer(inviter)
@@ -205,7 +212,9 @@ def _await_pairing(vault: str, inviter: str, timeout: float) -> None:
     "--api", "api", metavar="HOST:PORT", help="Also serve the control API on loopback TCP (token in .peervault/api-token)."
 )
 @with_net
-def run(vault: str, debounce_ms: int | None, api: str | None, no_relay: bool, bind: str | None, profile: str | None) -> None:
+def run(
+    vault: str, debounce_ms: int | None, api: str | None, no_relay: bool, no_mdns: bool, bind: str | None, profile: str | None
+) -> None:
     """Foreground daemon: watch VAULT and sync live with paired devices."""
     from dataclasses import replace
 
@@ -217,7 +226,7 @@ def run(vault: str, debounce_ms: int | None, api: str | None, no_relay: bool, bi
     state = _open(vault)
     early_phase("storage_init", t0)
     state.lock()
-    cfg = _config(state, profile, no_relay, bind, debounce_ms)
+    cfg = _config(state, profile, no_relay, no_mdns, bind, debounce_ms)
     if api is not None:
         cfg = replace(cfg, **_api_address(api))
     while True:
@@ -242,7 +251,7 @@ def _api_address(api: str) -> dict[str, Any]:
 @click.argument("vault", type=click.Path(exists=True, file_okay=False))
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for peers.")
 @with_net
-def sync(vault: str, timeout: float, no_relay: bool, bind: str | None, profile: str | None) -> None:
+def sync(vault: str, timeout: float, no_relay: bool, no_mdns: bool, bind: str | None, profile: str | None) -> None:
     """One-shot: sync with reachable paired devices, exit when converged (with a daemon
     running: ask it to look at the folder and dial every device now)."""
     from ..daemon import Daemon
@@ -258,7 +267,7 @@ def sync(vault: str, timeout: float, no_relay: bool, bind: str | None, profile: 
     if not state.store.peers():
         raise NoPeerReachable(f"{state.root} has no paired devices yet; pair one with `peervault invite` / `peervault join`")
     state.lock()
-    daemon = Daemon(state, _config(state, profile, no_relay, bind), mode="once", timeout=timeout)
+    daemon = Daemon(state, _config(state, profile, no_relay, no_mdns, bind), mode="once", timeout=timeout)
     outcome = asyncio.run(daemon.main())
     removed = removal.load(state.store)
     if not outcome.synced_peers and removed:  # its peers are not dialled: say why

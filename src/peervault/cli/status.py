@@ -24,6 +24,10 @@ def render(out: Console, info: dict[str, Any]) -> None:
         f"[bold]Daemon[/]    {'running, pid ' + str(d['pid']) + ' on ' + ', '.join(d['addrs']) if d['running'] else 'not running'}",
         highlight=False,
     )
+    lan = info.get("lan", {})
+    if d["running"]:
+        on = f"on, announcing {', '.join(lan.get('announcing', [])) or 'no address yet'}; {len(lan.get('peers', {}))} device(s) found"
+        out.print(f"[bold]LAN[/]       discovery {on if lan.get('enabled') else 'off'}", highlight=False)
     if d.get("paused"):
         out.print(
             f"[bold yellow]Paused[/]    sync is paused on this device; `peervault resume {info['vault']}` syncs again",
@@ -41,8 +45,9 @@ def render(out: Console, info: dict[str, Any]) -> None:
     f = info["files"]
     out.print(
         f"[bold]Files[/]     {f['tracked']} tracked, {f['deleted']} deleted (recoverable), "
-        f"{info['pending_changes']} change(s) pending, {len(info['not_synced'])} not synced, "
-        f"{f['ignored']} ignored (files and folders; see .peervaultignore)",
+        f"{info['pending_changes']} change(s) pending, {len(info['not_synced'])} not synced"
+        + (f" ({f['ignored_here']} of them ignored on this device)" if f.get("ignored_here") else "")
+        + f", {f['ignored']} ignored (files and folders; see .peervaultignore and .peervault/ignore)",
         highlight=False,
     )
     disk = info.get("storage")

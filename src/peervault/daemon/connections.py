@@ -8,6 +8,8 @@
     suspend     low-power: an idle link closes with 290, and is dialled again only after
                 the next local change (or when the peer dials)
     removed     a peer that said 410 is not dialled again until a new pairing
+    lan         addresses a paired peer announced on the LAN (daemon/discovery.py) are dialled
+                first; when it (or this device) moved, its link is closed and dialled again at once
 
 A link's session events go to the daemon's `Events`; the Close event comes back here.
 """
@@ -18,7 +20,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from ..config import Config
 from ..errors import PeerVaultError
@@ -100,6 +103,9 @@ class Connections:
         self.suspended: set[str] = set()  # low-power: peers whose idle link was suspended
         self._wake = asyncio.Event()  # set by a local change: suspended links come back
         self.paused = bool(state.store.get_meta("paused"))  # `peervault pause`: no link at all
+        # what paired peers announced on the LAN (memory only: an announcement is not authenticated;
+        # the addresses a peer sends in its HELLO, over the authenticated link, are the ones stored)
+        self.lan_addrs: dict[str, list[str]] = {}
 
     # ------------------------------------------------------------------ accept
     async def accept_loop(self) -> None:
@@ -107,9 +113,7 @@ class Connections:
             inc = await self.ep.accept_next()
             if inc is None:
                 return
-            task = asyncio.create_task(self._accept(inc))
-            self._handshakes.add(task)  # the loop keeps only weak references to tasks
-            task.add_done_callback(self._handshakes.discard)
+            self._spawn(self._accept(inc))
 
     async def _accept(self, inc: object) -> None:
         conn = None
@@ -183,7 +187,7 @@ class Connections:
             if row is None:
                 return
             try:
-                conn = await netep.connect(self.ep, peer, row.addrs, self.cfg.connect_timeout_s)
+                conn = await netep.connect(self.ep, peer, self._addrs(peer, row.addrs), self.cfg.connect_timeout_s)
                 stream = await MessageStream.open(conn)
                 if peer not in self.links:
                     link = self.install(peer, stream, dialer=True, paired=row.pair_secret is None, secret=row.pair_secret)
@@ -197,6 +201,53 @@ class Connections:
             attempt += 1
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), delay)
+
+    def _addrs(self, peer: str, stored: list[str]) -> list[str]:
+        return list(dict.fromkeys([*self.lan_addrs.get(peer, []), *stored]))
+
+    # ------------------------------------------------------------------ LAN announcements
+    def lan_found(self, peer: str, addrs: list[str]) -> None:
+        """A paired peer announced where it is. Not linked: dial it now (its backoff forgotten).
+        Linked, but its addresses changed: it moved, and the old link may be dead without either
+        side knowing for a heartbeat timeout (15 s): it is closed and dialled again at once."""
+        before = self.lan_addrs.get(peer)
+        self.lan_addrs[peer] = addrs
+        moved = before is not None and set(before) != set(addrs)
+        if self.paused or self.removed_us(peer) or peer in self.suspended or self.stopping.is_set():
+            return  # suspended (low-power): the next local change dials it, at the new address
+        if peer in self.links:
+            if moved:
+                log.info("device %s moved to %s: connecting there", peer[:10], ", ".join(addrs))
+                self._reconnect(peer)
+            return
+        task = self.dialers.get(peer)
+        if task is None or task.done() or moved or before is None:
+            self._reconnect(peer)
+
+    def moved(self) -> None:
+        """This device's addresses changed: its links may be dead; dial every paired peer afresh."""
+        if self.paused or self.stopping.is_set():
+            return
+        for row in self.state.store.peers():
+            peer = row.endpoint_id
+            if row.pair_secret is None and not self.removed_us(peer) and peer not in self.suspended:
+                self._reconnect(peer)
+
+    def _reconnect(self, peer: str) -> None:
+        """Close the link to `peer` (if any) and dial it now. A new connection beside a dead one
+        does not get through (iroh keeps dialling the dead path): the old one goes first."""
+        link = self.links.get(peer)
+        if link is not None:
+            link.close(Code.OK, "reconnecting: an address changed")
+        task = self.dialers.pop(peer, None)
+        if task is not None:
+            task.cancel()
+        self.start_dialer(peer)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._handshakes.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._handshakes.discard)
 
     def dial_now(self) -> None:
         """`peervault sync` beside a running daemon: every peer without a link is dialled at

@@ -1,4 +1,5 @@
-"""Local changes: the folder watcher, the periodic reconcile and the start-up scan.
+"""Local changes: the folder watcher, the periodic reconcile, the start-up scan, and a
+look every RULES_POLL_S at this device's ignore rules (one stat).
 
 Each records what changed on disk in the engine and sets the timers that push it; none
 sends anything itself. If the vault folder is gone or replaced (VaultGone) the daemon
@@ -17,12 +18,16 @@ from ..config import Config
 from ..errors import VaultGone
 from ..metrics import Metrics, trim_heap
 from ..sync.engine import Engine
+from ..vault.fsops import stat_of
+from ..vault.ignore import DEVICE_IGNORE_FILE
 from ..vault.watcher import watch
 from .hasher import Hasher
 from .status import Status
 from .timers import Timers
 
 log = logging.getLogger(__name__)
+
+RULES_POLL_S = 2.0  # how often `.peervault/ignore` is looked at (the watcher never sees the state folder)
 
 
 class LocalChanges:
@@ -93,7 +98,7 @@ class LocalChanges:
 
     async def watch_loop(self) -> None:
         async for changes in watch(
-            self.root, self.stopping, self.cfg.watch_step_ms, self.cfg.watch_debounce_ms, self.engine.ignores
+            self.root, self.stopping, self.cfg.watch_step_ms, self.cfg.watch_debounce_ms, self.engine.watch_ignores
         ):
             t = time.perf_counter()
             rels = changes.paths
@@ -130,4 +135,26 @@ class LocalChanges:
                 self._halt(exc)
                 return
             self.engine.recover(time.time())  # notes that could not be written before (a folder in the way)
+            self.timers.schedule_settle()
+
+    async def rules_loop(self) -> None:
+        """Apply changes to `.peervault/ignore` while running: the watcher never watches
+        the state folder, so its stat is compared every RULES_POLL_S (after the start-up
+        scan, which reads the rules itself)."""
+        path = self.root.joinpath(*DEVICE_IGNORE_FILE.split("/"))
+        seen = stat_of(path)
+        while True:
+            await asyncio.sleep(RULES_POLL_S)
+            now_st = stat_of(path)
+            if now_st == seen or not self.status.scan_done:
+                continue
+            seen = now_st
+            try:
+                if self.engine.reload_rules(time.time()):
+                    self.timers.schedule_flush()
+            except VaultGone as exc:
+                self._halt(exc)
+                return
+            self.engine.take_written()
+            self._kick_blobs()  # binary files no longer ignored here are fetched
             self.timers.schedule_settle()

@@ -35,6 +35,7 @@ from ..sync.blobs import BlobTransfers
 from ..sync.engine import Engine
 from ..sync.links import Link
 from .connections import Connections, bind
+from .discovery import Discovery
 from .events import Events, Outcome
 from .hasher import Hasher
 from .local import LocalChanges
@@ -59,6 +60,7 @@ class Daemon:
         self.halted: VaultGone | None = None
         self.on_ready: Callable[[], None] | None = None
         self._held_seen = 0
+        self.discovery: Discovery | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def main(self) -> Outcome:
@@ -98,12 +100,19 @@ class Daemon:
         if self.mode == "run":
             self._tasks.append(asyncio.create_task(self.local.watch_loop()))
             self._tasks.append(asyncio.create_task(self.local.background_scan()))
+            self._tasks.append(asyncio.create_task(self.local.rules_loop()))
             if self.cfg.background_sync:
                 self._tasks.append(asyncio.create_task(self.local.reconcile_loop()))
         self.events.ready_at = time.perf_counter()
         if self.mode in ("run", "once", "join"):
             for peer in self.state.store.peers():
                 self.conns.start_dialer(peer.endpoint_id)
+            if self.cfg.mdns:  # not while waiting to pair (`serve`): the joiner has the ticket's addresses
+                self.discovery = Discovery(
+                    self.state, self.cfg, engine=self.engine, conns=self.conns, ep=self.ep, mark_status=self.timers.mark_status
+                )
+                self.status.lan = self.discovery.summary
+                self._tasks.append(asyncio.create_task(self.discovery.start()))  # readiness does not wait for it
         removed = removal.load(self.state.store)
         if removed and self.mode in ("run", "once"):  # a reminder: else nothing says why it does not sync
             log.warning(
@@ -269,6 +278,8 @@ class Daemon:
         for t in [*self._tasks, *dialers]:
             t.cancel()
         await asyncio.gather(*self._tasks, *dialers, return_exceptions=True)
+        if self.discovery is not None:
+            await self.discovery.close()  # its goodbye: peers drop this device's LAN records at once
         if self.hasher is not None:
             self.hasher.close()  # a file not hashed yet is hashed again at the next start
         with contextlib.suppress(Exception):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..config import Config
@@ -52,6 +53,7 @@ class Status:
         self.scan_done = False  # `run`: the start-up comparison of folder and database finished
         self._closed_bytes = [0, 0]  # sent, received over links that have closed
         self._closed_by_peer: dict[str, list[int]] = {}  # the same, per device
+        self.lan: Callable[[], dict[str, Any]] | None = None  # LAN discovery's summary, when it is on
 
     def link_closed(self, link: Link) -> None:
         """A link's final Close: its byte counts outlive it, in the totals."""
@@ -103,6 +105,7 @@ class Status:
             "held_deletions": len(self.engine.held),
             "traffic": self.traffic(),
             "scan_done": self.scan_done or self.mode != "run",
+            "lan": self.lan() if self.lan is not None else {"enabled": False},
             "metrics": {**self.metrics.snapshot(self.engine), "profile": self.cfg.profile},
             "updated_at": time.time(),
         }

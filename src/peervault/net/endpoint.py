@@ -8,9 +8,11 @@ with one memmove; tests/unit/test_net_patch.py fails if the binding's internals 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import ctypes
 import logging
+import re
 
 import iroh
 from iroh import (
@@ -52,11 +54,30 @@ def patch_uniffi_write() -> None:
 
 
 def describe(exc: BaseException) -> str:
-    """IrohError prints as an empty string; this gives its kind and message."""
+    """IrohError prints as an empty string; this gives its kind and message, or, when the
+    other side closed the connection with a reason, that reason alone."""
     if isinstance(exc, IrohError):
         with contextlib.suppress(Exception):
-            return f"{exc.kind().name}: {exc.message()}"
+            return peer_words(f"{exc.kind().name}: {exc.message()}")
     return str(exc) or type(exc).__name__
+
+
+# how iroh prints a connection the other side closed on purpose (Rust's Debug of quinn's
+# ApplicationClose: the reason as a byte-string literal, non-ASCII bytes as \xNN)
+_PEER_CLOSED = re.compile(r'ApplicationClosed\(ApplicationClose \{ error_code: \d+, reason: b"((?:[^"\\]|\\.)*)" \}\)')
+
+
+def peer_words(text: str) -> str:
+    """The reason the other device gave when it closed the connection ("sync is paused on
+    that device"), out of the transport's text around it; any other text as it is."""
+    found = _PEER_CLOSED.search(text)
+    if found is None or not found[1]:
+        return text
+    try:
+        raw = codecs.escape_decode(found[1].encode("ascii", "backslashreplace"))[0]
+    except ValueError:
+        return text
+    return bytes(raw).decode("utf-8", "replace")
 
 
 def new_secret_key() -> bytes:

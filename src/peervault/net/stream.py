@@ -14,7 +14,7 @@ from iroh import Connection, IrohError, RecvStream, SendStream
 
 from ..protocol import messages as m
 from ..protocol.frames import COMPRESS_THRESHOLD, FrameDecoder, encode_frame
-from .endpoint import describe
+from .endpoint import describe, peer_words
 
 READ_CHUNK = 256 * 1024
 
@@ -62,7 +62,7 @@ class MessageStream:
                 reason = None
                 with contextlib.suppress(Exception):
                     reason = self.conn.close_reason()
-                raise ConnectionError(f"connection closed ({reason or 'stream finished'})")
+                raise ConnectionError(peer_words(reason) if reason else "connection closed (stream finished)")
             self.bytes_received += len(data)
             bodies = self._decoder.feed(data)
             if bodies:

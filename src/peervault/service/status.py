@@ -10,6 +10,7 @@ from ..config import STATE_DIR
 from ..crdt.index import VaultIndex
 from ..store import removal
 from ..store.db import FileRow
+from ..sync.layout import IGNORED_HERE
 from ..vault.blobstore import BlobStore
 from ..vault.ignore import IgnoreRules
 from ..vault.scanner import scan
@@ -54,6 +55,7 @@ def collect(state: Any, runtime: dict[str, Any]) -> dict[str, Any]:
     live_ids = {fid for fid, e in entries.items() if not e.deleted}
     held = store.held_deletions()
     peer_wipe = store.get_meta("peer_mass_deletion")
+    unsynced = store.unsynced()
     return {
         "vault": str(state.root),
         "device_id": state.device_id,
@@ -65,6 +67,8 @@ def collect(state: Any, runtime: dict[str, Any]) -> dict[str, Any]:
             "paused": bool(store.get_meta("paused")),
         },
         "peers": peer_rows(state, runtime),
+        # LAN discovery (mDNS): what this device announces, and what it heard (daemon/discovery.py)
+        "lan": runtime.get("lan", {"enabled": False}),
         "removed": removal.load(store),
         "files": {
             "tracked": len(files),
@@ -72,11 +76,12 @@ def collect(state: Any, runtime: dict[str, Any]) -> dict[str, Any]:
             "deleted": len(entries) - len(live_ids),
             "not_yet_published": sum(1 for f in files if f.startswith("u")),
             "ignored": runtime["ignored"] if "ignored" in runtime else scan(state.root, IgnoreRules.load(state.root))[1],
+            "ignored_here": sum(1 for r in unsynced.values() if r == IGNORED_HERE),  # peers' notes, by .peervault/ignore
         },
         "pending_changes": runtime.get("pending", 0),
         "binary_transfers": runtime.get("blobs", {"wanted": 0, "fetching": 0, "bytes_received": 0}),
         "storage": storage(state, files),
-        "not_synced": [{"path": p, "reason": r} for p, r in store.unsynced().items()],
+        "not_synced": [{"path": p, "reason": r} for p, r in unsynced.items()],
         "held_deletions": {
             "count": len(held),
             "reason": next(iter(held.values()))[2] if held else None,

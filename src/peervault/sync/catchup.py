@@ -58,14 +58,15 @@ def doc_batches(
         s.stats["sync_queued"] -= 1
         fid = raw_id.hex()
         try:
-            # A peer without the note gets a snapshot: it imports in milliseconds where
-            # replaying a long history of big rewrites can take Loro tens of seconds.
-            # The stored one goes as it is, without loading the note at all.
+            # A peer without the note gets it whole (`notes.whole`: a long history as a
+            # snapshot, which imports in milliseconds where replaying a long history of big
+            # rewrites can take Loro tens of seconds). The stored one goes as it is,
+            # without loading the note at all.
             if theirs is None and not s.cache.is_dirty(fid):
                 blob = s.store.load_doc(fid)
             else:
                 doc = s.cache.get(fid, keep=False)
-                blob = None if doc is None else notes.snapshot(doc) if theirs is None else notes.updates_since(doc, theirs)
+                blob = None if doc is None else notes.whole(doc) if theirs is None else notes.updates_since(doc, theirs)
             if blob is None:
                 continue
         except CrdtError as exc:

@@ -34,7 +34,7 @@ def open_cache(store: Store, cfg: Config, session_peer: int) -> DocCache[Note]:
         return None if snap is None else (notes.load_note(snap, session_peer), len(snap))
 
     def persist(file_id: str, doc: Note) -> int:
-        snap = notes.snapshot(doc)
+        snap = notes.whole(doc)
         store.save_doc(file_id, snap, notes.vv_bytes(doc), not file_id.startswith("u"))
         return len(snap)
 

@@ -30,7 +30,21 @@ from ..store.db import FileRow, Store
 from ..vault.blobstore import BlobStore
 from ..vault.fsops import Stat
 from ..vault.ignore import IgnoreRules
-from . import binaries, blobsource, catchup, deletions, ingest, layout, live, publishing, remote, settle, tracked, writeback
+from . import (
+    binaries,
+    blobsource,
+    catchup,
+    deletions,
+    ignorehere,
+    ingest,
+    layout,
+    live,
+    publishing,
+    remote,
+    settle,
+    tracked,
+    writeback,
+)
 from .deleteguard import DeleteGuard
 from .documents import is_live, text
 from .enginestate import EngineState
@@ -78,6 +92,7 @@ class Engine:
     def __init__(self, root: Path, store: Store, cfg: Config, clock: Callable[[], float]) -> None:
         """`clock`: the wall clock (`time.time`), for the session's calls only (see above)."""
         self.state = EngineState(root, store, cfg, clock)
+        ignorehere.apply(self.state)  # this device's rules, as they are now (they may have changed while stopped)
 
     def _at(self, now: float) -> EngineState:
         self.state.now = now
@@ -115,7 +130,22 @@ class Engine:
         return ingest.local_paths(self._at(now), rels, moves)
 
     def ignores(self, rel: str) -> bool:
-        return tracked.ignores(self.state, rel)
+        return ignorehere.ignores(self.state, rel)
+
+    def reload_rules(self, now: float) -> int:
+        """Read the ignore rules again (the daemon calls it when `.peervault/ignore`, which the
+        watcher never sees, changed): if they did, pick up what they no longer keep out and
+        write the notes they no longer hide. Returns changes."""
+        s = self._at(now)
+        if not ignorehere.refresh_rules(s):
+            return 0
+        changes = ingest.reconcile(s)
+        writeback.recover(s)
+        return changes
+
+    def watch_ignores(self, rel: str) -> bool:
+        """What the watcher may drop (see ignorehere.watch_ignores)."""
+        return ignorehere.watch_ignores(self.state, rel)
 
     def settle(self, now: float) -> int:
         """Decide what waited out its settle period: still gone is deleted, still empty is

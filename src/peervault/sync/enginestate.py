@@ -87,6 +87,7 @@ class EngineState:
         self.ignore = IgnoreRules.load(root)
         self.case_insensitive = _ignores_case(root / STATE_DIR)
         self.blocked: dict[str, str] = {}  # note id -> why it cannot be written here
+        self.ignored_here: dict[str, str] = {}  # note id -> its path, ignored by this device's rules (layout.py)
         self.failed_writes: set[str] = set()
         self.written: list[tuple[str, bool]] = []  # (path, merged) of notes written, for the daemon's events
         # notes open in a live editor (sync/live.py): the editor, not the file, is their source

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 
 from ..vault.fsops import Stat, content_hash, stat_of
 from ..vault.ignore import IGNORE_FILE
-from . import deletions, localedits, writeback
+from . import deletions, ignorehere, localedits, writeback
 from .binaries import ingest_blob, is_blob
 from .blobwrite import finish_moves
 from .documents import batch, text
-from .layout import NOT_HERE
+from .ignorehere import ignores, refresh_rules, scan
+from .layout import IGNORED_HERE, NOT_HERE
 from .renames import pair_renames
-from .tracked import abs_path, check_vault, digest_at, ignores, record, refresh_rules, row_at, scan
+from .tracked import abs_path, check_vault, digest_at, record, row_at
 
 if TYPE_CHECKING:
     from .enginestate import EngineState
@@ -52,7 +53,7 @@ def reconcile_steps(s: EngineState, chunk: int | None = IMPORT_CHUNK) -> Iterato
     disk = scan(s)
     by_path = {row.path: row for row in s.files.values()}
     changed = sorted(rel for rel, st in disk.items() if (row := by_path.get(rel)) is None or row.stat != st.key)
-    gone = {fid for fid, row in s.files.items() if row.path not in disk}
+    gone = {fid for fid, row in s.files.items() if row.path not in disk}  # (none ignored here: see ignorehere.apply)
     # Renames are paired over the whole pass, not per step (a content shared by two new
     # files in different steps is ambiguous, whichever step sees one of them first), and
     # carried out first: a path a note left may hold a new file, read in some step.
@@ -93,6 +94,7 @@ def local_paths(s: EngineState, rels: set[str], moves: Sequence[tuple[str, str]]
     changes += ingest(s, present, gone, s.now)
     if rules_changed:
         changes += reconcile(s)  # files a rule no longer keeps out are picked up now
+        writeback.recover(s)  # and notes a rule of this device's no longer keeps out are written
     writeback.write_into(s, rels | {src for src, _ in moves})
     return changes
 
@@ -102,7 +104,9 @@ def _apply_moves(s: EngineState, moves: Sequence[tuple[str, str]], rels: set[str
     it) to its new path, and add to `rels` what must be looked at again: the new paths
     (an edit may have come with the move), and a move's source that was not tracked.
     A move onto a tracked note (an editor saving through a temp file renamed over it) is
-    an edit of that note: the note keeps its identity, the moved one's file is gone."""
+    an edit of that note: the note keeps its identity, the moved one's file is gone. A
+    move into a path ignored on this device moves the note on every device (nothing is
+    deleted anywhere), then sets its file aside here (sync/ignorehere.py)."""
     changes = 0
     with batch(s):
         for src, dst in moves:
@@ -114,6 +118,11 @@ def _apply_moves(s: EngineState, moves: Sequence[tuple[str, str]], rels: set[str
                 carried = [(p, dst + p[len(src) :]) for p in sorted(s.file_id_at) if p.startswith(prefix)]
             for old, new in carried:
                 fid = s.file_id_at[old]
+                if s.ignore.ignored_here(new) and not s.ignore.ignores_synced(new) and new not in s.file_id_at:
+                    localedits.local_rename(s, fid, new, Stat(*s.files[fid].stat))
+                    ignorehere.set_aside(s, {fid})
+                    changes += 1
+                    continue
                 if ignores(s, new) or new in s.file_id_at:
                     rels.update((old, new))  # old is gone (a delete after settling); new looked at
                     continue
@@ -228,7 +237,7 @@ def ingest(
         elif delete_gone:
             changes += deletions.delete_or_hold(s, gone - set(s.held), s.now if now is None else now)
         for rel, reason in list(s.store.unsynced().items()):
-            if not reason.startswith(NOT_HERE) and stat_of(s.root.joinpath(*rel.split("/"))) is None:
+            if not reason.startswith((NOT_HERE, IGNORED_HERE)) and stat_of(s.root.joinpath(*rel.split("/"))) is None:
                 s.store.set_unsynced(rel, None)  # a local file that is gone: nothing to report
     s.stats["local_changes"] += changes
     return changes

@@ -3,7 +3,10 @@
 Two live notes on one path (concurrent renames onto one name) are twins: the smallest
 id keeps the name, the others get `name (id6).ext`. A path this device cannot hold
 (refused as unsafe, a name Windows forbids, a case collision where the file system
-ignores case) is blocked: reported by `status`, never written and never removed.
+ignores case) is blocked: reported by `status`, never written and never removed. A
+path this device's own rules ignore (`.peervault/ignore`) is left out too, and listed
+as ignored here; a file this device had for such a note elsewhere (a peer moved the
+note into an ignored folder) is removed as in any move (sync/ignorehere.py).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 
 ON_WINDOWS = sys.platform == "win32"  # names Windows cannot hold are reported, not written
 NOT_HERE = "cannot be written here: "  # status reasons about peers' notes (not local files)
+IGNORED_HERE = "ignored on this device (.peervault/ignore)"
 
 
 def layout(s: EngineState) -> dict[str, str]:
@@ -55,6 +59,11 @@ def _add_new(s: EngineState, places: dict[str, str]) -> dict[str, str] | None:
         e = s.entries.get(fid)
         if e is None or fid in out or fid not in s.versions.vvs or not is_live(s, e):
             continue  # not laid out, as in the full pass (or laid out already)
+        if s.ignore.ignored_here(e.path):
+            if s.ignored_here.get(fid) != e.path:
+                s.store.set_unsynced(printable_path(e.path), IGNORED_HERE)
+                s.ignored_here[fid] = e.path
+            continue
         key = e.path.casefold() if s.case_insensitive else e.path
         if key in s.layout_taken or _path_problem(s, e.path) is not None:
             return None
@@ -73,8 +82,12 @@ def _compute(s: EngineState) -> dict[str, str]:
     so a peer's rename to a bad path cannot delete the file here either."""
     by_path: dict[str, list[str]] = defaultdict(list)
     blocked: dict[str, str] = {}
+    ignored: dict[str, str] = {}
     for fid, e in s.entries.items():
         if (fid in s.versions.vvs or e.kind == "blob") and is_live(s, e):
+            if s.ignore.ignored_here(e.path):
+                ignored[fid] = e.path
+                continue
             problem = _path_problem(s, e.path)
             if problem is not None:
                 blocked[fid] = problem
@@ -93,6 +106,7 @@ def _compute(s: EngineState) -> dict[str, str]:
             blocked[fid] = f"differs only in case from {holder}, and this file system ignores case"
             del out[fid]
     _report_blocked(s, blocked)
+    _report_ignored(s, ignored)
     s.layout_taken = {p.casefold() for p in out.values()} if s.case_insensitive else set(out.values())
     return out
 
@@ -109,6 +123,17 @@ def _report_blocked(s: EngineState, blocked: dict[str, str]) -> None:
         if e is not None:
             s.store.set_unsynced(printable_path(e.path), None)
     s.blocked = blocked
+
+
+def _report_ignored(s: EngineState, ignored: dict[str, str]) -> None:
+    """Keep `status`'s list of peers' notes ignored on this device current (id -> path)."""
+    for fid, path in ignored.items():
+        if s.ignored_here.get(fid) != path:
+            s.store.set_unsynced(printable_path(path), IGNORED_HERE)
+    for fid, path in s.ignored_here.items():
+        if ignored.get(fid) != path:
+            s.store.set_unsynced(printable_path(path), None)
+    s.ignored_here = ignored
 
 
 def _case_collisions(s: EngineState, places: dict[str, str]) -> dict[str, str]:

@@ -2,13 +2,12 @@
 
 A row records a file's path, stat and content hash, and the note version its content
 shows (`base`): a local edit is diffed against exactly that. The rows, the path ->
-id map and the folder's ignore rules are looked after here; so are the id a new
+id map are looked after here (the ignore rules: ignorehere.py); so are the id a new
 file gets, and the check that the vault folder itself is still the one we know.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,14 +18,10 @@ from ..errors import VaultGone
 from ..store.db import FileRow
 from ..vault.blobstore import hash_file
 from ..vault.fsops import Stat, content_hash, stat_of
-from ..vault.ignore import IGNORE_FILE, IgnoreRules
-from ..vault.scanner import scan as scan_folder
 from .documents import is_live, text
 
 if TYPE_CHECKING:
     from .enginestate import EngineState
-
-log = logging.getLogger(__name__)
 
 
 def abs_path(s: EngineState, rel: str) -> Path:
@@ -109,36 +104,6 @@ def alloc_id(s: EngineState, rel: str, text_now: str | None = None) -> str:
             if entry.kind == "text" and text(s, file_id) == text_now:
                 return file_id
     raise RuntimeError(f"no free file id for {rel}")
-
-
-def ignores(s: EngineState, rel: str) -> bool:
-    """The rules keep `rel` out, and it is not a file synced before they did (as in git,
-    a synced file stays synced until deleted: a new rule never deletes it elsewhere)."""
-    return rel not in s.file_id_at and s.ignore.ignores(rel)
-
-
-def scan(s: EngineState, under: str | None = None) -> dict[str, Stat]:
-    """The files the rules let through, plus tracked files they now match."""
-    disk, ignored = scan_folder(s.root, s.ignore, under)
-    if under is None:
-        s.ignored = ignored
-    prefix = "" if under is None else under + "/"
-    for path in s.file_id_at:
-        if path not in disk and path.startswith(prefix) and s.ignore.ignores(path):
-            st = stat_of(s.root.joinpath(*path.split("/")))
-            if st is not None:
-                disk[path] = st
-    return disk
-
-
-def refresh_rules(s: EngineState) -> bool:
-    """Reload `.peervaultignore`; True if the rules changed."""
-    rules = IgnoreRules.load(s.root)
-    if rules.user_rules == s.ignore.user_rules:
-        return False
-    s.ignore = rules
-    log.info("ignore rules changed (%s)", IGNORE_FILE)
-    return True
 
 
 def check_vault(s: EngineState) -> None:

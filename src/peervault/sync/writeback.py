@@ -22,13 +22,13 @@ from ..store.db import FileRow
 from ..vault.fsops import WriteBatch, atomic_write, content_hash, prune_empty_dirs, stat_of
 from ..vault.ignore import IGNORE_FILE
 from ..vault.paths import printable_path, safe_target
-from . import ingest, localedits
+from . import ignorehere, ingest, localedits
 from .binaries import absorb_local_blob, is_blob
 from .blobwrite import finish_moves, leave, write_blob
 from .documents import batch, doc, mark_pending, save, text, written_version
 from .layout import NOT_HERE, layout, misplaced
 from .settle import busy
-from .tracked import forget, local_changed, record, refresh_rules
+from .tracked import forget, local_changed, record
 
 if TYPE_CHECKING:
     from .enginestate import EngineState
@@ -48,7 +48,7 @@ def write_out(s: EngineState, file_ids: set[str]) -> None:
         awaiting = set().union(*s.awaiting.values()) if s.awaiting else set()
         done = file_ids - s.deferred - awaiting - s.failed_writes
         s.store.clear_pending_writes(done)
-    if any(s.files[f].path == IGNORE_FILE for f in file_ids if f in s.files) and refresh_rules(s):
+    if any(s.files[f].path == IGNORE_FILE for f in file_ids if f in s.files) and ignorehere.refresh_rules(s):
         ingest.reconcile(s)  # a peer changed the rules: pick up what they no longer keep out
 
 
@@ -140,6 +140,9 @@ def _replaced(s: EngineState, file_id: str, row: FileRow) -> bool:
 
 
 def remove_local(s: EngineState, file_id: str, row: FileRow) -> None:
+    if s.ignore.ignored_here(row.path):
+        ignorehere.set_aside(s, {file_id})  # ignored on this device: never removed here
+        return
     blob = is_blob(s, row)
     if not blob and _replaced(s, file_id, row):
         return

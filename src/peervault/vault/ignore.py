@@ -1,6 +1,7 @@
 """Which local files PeerVault picks up: built-in defaults, then the vault's
 `.peervaultignore` (gitignore syntax, via pathspec; itself synced, so every device
-follows the same rules).
+follows the same rules), then this device's own `.peervault/ignore` (same syntax,
+never synced: it lives in the state folder), as Syncthing's `.stignore` does.
 
 The defaults sync `.obsidian/` except what is per device (`workspace*.json`, the
 cache) and skip editors' temporary and swap files. A rule in `.peervaultignore` can
@@ -10,6 +11,12 @@ whatever the rules say.
 As in git, rules decide what is picked up: a file that is already synced stays
 synced when a rule later matches it (nothing is deleted on other devices because
 a rule changed); delete or move it to stop syncing it.
+
+The device's rules go further, because they only ever concern this device: a path
+they match is not read, not written and not deleted here, synced before or not
+(`ignored_here`; the engine's side of it is sync/ignorehere.py). A `!pattern` there
+takes back only that file's own earlier rules: it cannot bring in what the synced
+rules or the defaults keep out.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any
 from ..config import STATE_DIR
 
 IGNORE_FILE = ".peervaultignore"
+DEVICE_IGNORE_FILE = f"{STATE_DIR}/ignore"  # this device's own rules, never synced
 
 DEFAULT_RULES = """\
 # Per-device Obsidian state (the rest of .obsidian/ syncs)
@@ -75,34 +83,61 @@ def _default_ignores(rel: str, is_dir: bool = False) -> bool:
     return False
 
 
-class IgnoreRules:
-    def __init__(self, user_rules: str = "") -> None:
-        self.user_rules = user_rules
-        self._spec: Any = None
-        if user_rules.strip():
-            from pathspec import GitIgnoreSpec
+def _spec(lines: str) -> Any:
+    from pathspec import GitIgnoreSpec
 
-            self._spec = GitIgnoreSpec.from_lines((DEFAULT_RULES + "\n" + user_rules).splitlines())
+    return GitIgnoreSpec.from_lines(lines.splitlines())
+
+
+def _read(path: Path) -> str:
+    """A rules file's text; an unreadable or non-UTF-8 file counts as empty."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+class IgnoreRules:
+    def __init__(self, user_rules: str = "", device_rules: str = "") -> None:
+        self.user_rules = user_rules
+        self.device_rules = device_rules
+        self._spec: Any = _spec(DEFAULT_RULES + "\n" + user_rules) if user_rules.strip() else None
+        self._device: Any = _spec(device_rules) if device_rules.strip() else None
 
     @classmethod
     def load(cls, root: Path) -> IgnoreRules:
-        """The rules of the vault at `root` (an unreadable or non-UTF-8 file counts as empty)."""
-        try:
-            text = (root / IGNORE_FILE).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            text = ""
-        return cls(text)
+        """The rules of the vault at `root`: the synced file's and this device's."""
+        return cls(_read(root / IGNORE_FILE), _read(root.joinpath(*DEVICE_IGNORE_FILE.split("/"))))
+
+    def same_as(self, other: IgnoreRules) -> bool:
+        return (self.user_rules, self.device_rules) == (other.user_rules, other.device_rules)
 
     def _match(self, rel: str, is_dir: bool) -> bool:
         if self._spec is None:
             return _default_ignores(rel, is_dir)
         return bool(self._spec.match_file(rel + "/" if is_dir else rel))
 
-    def ignores(self, rel: str) -> bool:
-        """True if the file at vault path `rel` is not picked up."""
+    def _match_here(self, rel: str, is_dir: bool) -> bool:
+        return self._device is not None and bool(self._device.match_file(rel + "/" if is_dir else rel))
+
+    def ignores_synced(self, rel: str) -> bool:
+        """True if the synced rules (or the defaults) keep the file at `rel` from being picked up."""
         parts = rel.split("/")
         return parts[0] == STATE_DIR or any(p in UNWATCHED_DIRS for p in parts[:-1]) or self._match(rel, False)
 
+    def ignored_here(self, rel: str) -> bool:
+        """True if this device's own rules (`.peervault/ignore`) match the file at `rel`:
+        then it is neither read, written nor deleted here, whatever the other devices do."""
+        if self._device is None:
+            return False
+        return self._match_here(rel, False) or any(
+            self._match_here("/".join(rel.split("/")[:i]), True) for i in range(1, rel.count("/") + 1)
+        )
+
+    def ignores(self, rel: str) -> bool:
+        """True if the file at vault path `rel` is not picked up (by either file's rules)."""
+        return self.ignores_synced(rel) or self.ignored_here(rel)
+
     def ignores_dir(self, rel: str) -> bool:
         """True if nothing under folder `rel` can be picked up (the scanner skips it)."""
-        return rel.rpartition("/")[2] in UNWATCHED_DIRS or self._match(rel, True)
+        return rel.rpartition("/")[2] in UNWATCHED_DIRS or self._match(rel, True) or self._match_here(rel, True)
