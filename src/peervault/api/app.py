@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -71,7 +70,7 @@ def build(service: Any, token: str, origins: tuple[str, ...], server: Any = None
             request["over_tcp"] = over_tcp
             if request.path == dashboard.PREFIX or request.path.startswith(dashboard.PREFIX + "/"):
                 pass  # the page and its login: dashboard.py decides
-            elif over_tcp and server is not None and "authorization" not in headers and _session(request, server):
+            elif over_tcp and server is not None and "authorization" not in headers and server.logged_in(request.cookies):
                 access.check_cookie(headers, server.own_origin or "")
             else:
                 access.check(headers, over_tcp, token, origins)
@@ -104,15 +103,6 @@ def build(service: Any, token: str, origins: tuple[str, ...], server: Any = None
     if server is not None:
         dashboard.add_routes(app, server)
     return app
-
-
-def _session(request: web.Request, server: Any) -> bool:
-    """The request carries a valid dashboard session cookie for this port."""
-    origin = server.own_origin
-    if origin is None:
-        return False
-    name = access.cookie_name(int(origin.rsplit(":", 1)[1]))
-    return bool(server.sessions.valid(request.cookies.get(name), time.time()))
 
 
 def _limit(request: web.Request) -> int:

@@ -62,7 +62,7 @@ def add_routes(app: web.Application, server: Any) -> None:
         return response
 
     async def page(request: web.Request) -> web.StreamResponse:
-        if request.get("over_tcp", True) and not _logged_in(request, server):
+        if request.get("over_tcp", True) and not server.logged_in(request.cookies):
             return _message(401, "You are not logged in to this dashboard.")
         return _file("index.html")
 
@@ -77,14 +77,6 @@ def add_routes(app: web.Application, server: Any) -> None:
     app.router.add_get(PREFIX, to_page)
     app.router.add_get(f"{PREFIX}/", page)
     app.router.add_get(PREFIX + "/static/{name}", static)
-
-
-def _logged_in(request: web.Request, server: Any) -> bool:
-    origin = server.own_origin
-    if origin is None:
-        return False
-    cookie = request.cookies.get(access.cookie_name(int(origin.rsplit(":", 1)[1])))
-    return bool(server.sessions.valid(cookie, time.time()))
 
 
 def _file(name: str) -> web.StreamResponse:

@@ -14,6 +14,8 @@ import contextlib
 import logging
 import os
 import socket
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,12 @@ class ControlServer:
         port = self._tcp.getsockname()[1]
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{port}"
+
+    def logged_in(self, cookies: Mapping[str, str]) -> bool:
+        """The request's cookies hold a valid dashboard session for this port."""
+        if self._tcp is None:
+            return False
+        return self.sessions.valid(cookies.get(access.cookie_name(self._tcp.getsockname()[1])), time.time())
 
     async def open_loopback(self) -> str:
         """The loopback port's origin; opened now on a free port if the daemon has none (a

@@ -11,12 +11,11 @@ import secrets
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .. import config
-from ..config import PROFILES, Config
+from ..config import Config
 from ..errors import BadRequest, BadTicket, Conflict, NotFound, PeerVaultError
 from ..sync.deleteguard import run_deletions_action
 from ..vault.paths import check_remote_path
-from . import history
+from . import history, settings
 from .events import EventBus
 from .status import collect, peer_rows
 
@@ -24,7 +23,6 @@ FILE_STATES = ("synced", "unpublished", "not_synced", "held")
 MAX_LIMIT = 10_000
 
 
-MAX_DEBOUNCE_MS = 60_000  # a minute: longer, and a note's edits reach the other devices too late to be "live"
 MIN_DEVICE_PREFIX = 4
 MAX_TTL_S = 30 * 86400
 
@@ -214,27 +212,10 @@ class VaultService:
         return self._need_daemon("show the last hour's samples", "start it with `peervault run VAULT`").samples()
 
     def settings(self) -> dict[str, Any]:
-        """The settings a person may change while the daemon runs, as they are in effect, and
-        as the config file has them (a profile saved there applies when the daemon starts)."""
-        file = config.saved(self.state.dir)
-        return {
-            "profile": self.cfg.profile,
-            "debounce_ms": self.debounce_ms,
-            "paused": bool(self.state.store.get_meta("paused")),
-            "profiles": list(PROFILES),
-            "saved": {"profile": file.get("profile"), "debounce_ms": file.get("debounce_ms")},
-        }
+        return settings.shown(self.state, self.cfg.profile, self.debounce_ms)
 
     def set_settings(self, profile: str | None = None, debounce_ms: int | None = None) -> dict[str, Any]:
-        """Save them in .peervault/config.toml; the debounce applies at once, the profile (its
-        timeouts, caches and watcher) at the daemon's next start."""
-        if profile is not None and profile not in PROFILES:
-            raise BadRequest(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
-        if debounce_ms is not None and debounce_ms > MAX_DEBOUNCE_MS:
-            raise BadRequest(f"debounce_ms must be between 0 and {MAX_DEBOUNCE_MS}")
-        changes = {k: v for k, v in (("profile", profile), ("debounce_ms", debounce_ms)) if v is not None}
-        if changes:
-            config.save(self.state.dir, **changes)
+        settings.save(self.state, profile, debounce_ms)
         if debounce_ms is not None:
             self.debounce_ms = debounce_ms
             if self.node is not None:
