@@ -67,7 +67,7 @@ def build(service: Any, token: str, origins: tuple[str, ...], server: Any = None
         try:
             over_tcp = not isinstance(request.transport.get_extra_info("sockname") if request.transport else "", str)
             headers = {k.lower(): v for k, v in request.headers.items()}
-            request["over_tcp"] = over_tcp
+            request[dashboard.OVER_TCP] = over_tcp
             if request.path == dashboard.PREFIX or request.path.startswith(dashboard.PREFIX + "/"):
                 pass  # the page and its login: dashboard.py decides
             elif over_tcp and server is not None and "authorization" not in headers and server.logged_in(request.cookies):

@@ -20,6 +20,7 @@ from ..errors import Forbidden
 from . import access
 
 PREFIX = "/dashboard"
+OVER_TCP = web.RequestKey("over_tcp", bool)  # set by app.py's guard: the request came over TCP
 STATIC = Path(__file__).resolve().parent.parent / "dashboard_static"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TYPES = {
@@ -43,7 +44,7 @@ _LOG_IN_AGAIN = "Run <code>peervault dashboard VAULT</code> for a new login link
 
 def add_routes(app: web.Application, server: Any) -> None:
     async def code(request: web.Request) -> web.StreamResponse:
-        if request.get("over_tcp", True):
+        if request.get(OVER_TCP, True):
             raise Forbidden("a dashboard login link is given only over the vault's socket: run `peervault dashboard VAULT`")
         origin = await server.open_loopback()
         now = time.time()
@@ -62,7 +63,7 @@ def add_routes(app: web.Application, server: Any) -> None:
         return response
 
     async def page(request: web.Request) -> web.StreamResponse:
-        if request.get("over_tcp", True) and not server.logged_in(request.cookies):
+        if request.get(OVER_TCP, True) and not server.logged_in(request.cookies):
             return _message(401, "You are not logged in to this dashboard.")
         return _file("index.html")
 
