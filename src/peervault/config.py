@@ -140,6 +140,38 @@ def load(state_dir: Path, profile: str | None = None, **overrides: Any) -> Confi
     return Config.for_profile(name, **{**file_values, **{k: v for k, v in overrides.items() if v is not None}})
 
 
+def saved(state_dir: Path) -> dict[str, Any]:
+    """What the vault's config file sets (not the defaults)."""
+    path = state_dir / CONFIG_FILE
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PeerVaultError(f"{path}: not valid TOML ({exc}); fix or delete the file") from None
+
+
+def save(state_dir: Path, **values: Any) -> None:
+    """Set these keys in the vault's config file, keeping its other lines (and comments) as
+    they are; None removes a key. The new text must parse before it replaces the old file."""
+    import json
+    import re
+
+    path = state_dir / CONFIG_FILE
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    for key, value in values.items():
+        pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        lines = [line for line in lines if not pattern.match(line)]
+        if value is not None:
+            lines.append(f"{key} = {json.dumps(value)}")
+    text = "\n".join(lines) + "\n"
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PeerVaultError(f"{path}: not valid TOML ({exc}); fix or delete the file") from None
+    tmp = state_dir / (CONFIG_FILE + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def env_no_relay() -> bool:
     return os.environ.get("PEERVAULT_NO_RELAY", "") not in ("", "0", "false", "no")
 

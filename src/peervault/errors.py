@@ -72,6 +72,13 @@ class NoPeerReachable(PeerVaultError):
     http_status = 504
 
 
+class DaemonNotRunning(PeerVaultError):
+    """The command needs the vault's daemon, and none runs: start it with `peervault run VAULT`."""
+
+    exit_code = 6
+    http_status = 409
+
+
 class VaultGone(PeerVaultError):
     """The vault folder disappeared or was replaced while PeerVault ran: sync stopped, and
     nothing was deleted on other devices. Put the folder back and start PeerVault again."""

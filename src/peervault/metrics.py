@@ -1,11 +1,14 @@
 """The spec's PerformanceMonitor: start-up phases, sync latency, memory, cache, network.
 
-Kept by the daemon, exported as JSON in daemon.json (and so by `status --json`)."""
+Kept by the daemon, exported as JSON in daemon.json (and so by `status --json`); the last
+hour's samples (`Samples`, for the dashboard's plot) through GET /samples."""
 
 from __future__ import annotations
 
 import os
+import statistics
 import time
+from collections import deque
 from typing import Any, Protocol
 
 _PROCESS_START = time.perf_counter()
@@ -61,6 +64,73 @@ def limit_arenas() -> None:
         pass
 
 
+SAMPLE_STEP_S = 10  # one point per 10 s ...
+SAMPLE_KEEP_S = 3600  # ... for the last hour: 360 points, a few KB
+LATENCIES_PER_STEP = 256  # latencies kept per point for its median; the max counts them all
+
+
+class _Step:
+    __slots__ = ("latencies", "latency_max", "received", "sent", "start")
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.latencies: list[float] = []
+        self.latency_max: float | None = None
+        self.sent = 0
+        self.received = 0
+
+
+class Samples:
+    """The last hour in 10-second steps: how long changes received took to reach the disk
+    (median and max, ms) and the bytes sent and received. Pure: every call takes `now`.
+
+    Traffic comes as the daemon's running totals, whenever it looks (each status write,
+    each request for the samples); the bytes since the last look count in the step of
+    `now`, so an idle stretch nobody looked at shows as one step with its few bytes."""
+
+    def __init__(self, step_s: int = SAMPLE_STEP_S, keep_s: int = SAMPLE_KEEP_S) -> None:
+        self.step_s = step_s
+        self.keep = keep_s // step_s
+        self._steps: deque[_Step] = deque(maxlen=self.keep)
+        self._totals: tuple[int, int] | None = None
+
+    def _step(self, now: float) -> _Step:
+        start = int(now // self.step_s) * self.step_s
+        if not self._steps or self._steps[-1].start < start:
+            self._steps.append(_Step(start))
+        return self._steps[-1]  # a clock that stepped back: the newest step takes it
+
+    def latency(self, ms: float, now: float) -> None:
+        step = self._step(now)
+        if len(step.latencies) < LATENCIES_PER_STEP:
+            step.latencies.append(ms)
+        step.latency_max = ms if step.latency_max is None else max(step.latency_max, ms)
+
+    def traffic(self, sent_total: int, received_total: int, now: float) -> None:
+        if self._totals is not None:
+            sent, received = sent_total - self._totals[0], received_total - self._totals[1]
+            step = self._step(now)
+            step.sent += max(sent, 0)
+            step.received += max(received, 0)
+        self._totals = (sent_total, received_total)
+
+    def series(self, now: float) -> dict[str, Any]:
+        """Every step of the last hour, oldest first, as columns (a chart's data); a step with
+        no change received has null latencies."""
+        last = int(now // self.step_s) * self.step_s
+        starts = [last - i * self.step_s for i in range(self.keep - 1, -1, -1)]
+        by_start = {s.start: s for s in self._steps}
+        steps = [by_start.get(t) for t in starts]
+        return {
+            "step_s": self.step_s,
+            "t": starts,
+            "latency_median_ms": [round(statistics.median(s.latencies), 2) if s and s.latencies else None for s in steps],
+            "latency_max_ms": [round(s.latency_max, 2) if s and s.latency_max is not None else None for s in steps],
+            "bytes_sent": [s.sent if s else 0 for s in steps],
+            "bytes_received": [s.received if s else 0 for s in steps],
+        }
+
+
 class _EngineView(Protocol):
     stats: dict[str, int]
 
@@ -77,6 +147,7 @@ class Metrics:
         self.bytes_sent = 0
         self.bytes_received = 0
         self.active_connections = 0
+        self.samples = Samples()
 
     def phase(self, name: str, started: float) -> None:
         self.phases_ms[name] = round((time.perf_counter() - started) * 1000, 2)

@@ -124,3 +124,34 @@ def test_the_committed_openapi_file_is_the_generated_one() -> None:
     assert committed == json.loads(json.dumps(openapi.spec())), "run: python -m peervault.api.openapi > docs/openapi.json"
     for op in OPERATIONS:
         assert committed["paths"][op.path][op.method.lower()]["operationId"] == op.name
+
+
+def test_a_login_code_works_once_within_its_minute_and_a_session_lasts_a_day() -> None:
+    sessions = access.Sessions()
+    code = sessions.new_code(now=1000.0)
+    assert sessions.redeem("not-the-code", 1001.0) is None
+    session = sessions.redeem(code, 1001.0)
+    assert session and session != code
+    assert sessions.redeem(code, 1002.0) is None  # used
+    assert sessions.valid(session, 1002.0) and not sessions.valid(session, 1001.0 + access.SESSION_S)
+    assert not sessions.valid(None, 1002.0) and not sessions.valid("", 1002.0) and not sessions.valid(code, 1002.0)
+    late = sessions.new_code(now=2000.0)
+    assert sessions.redeem(late, 2000.0 + access.LOGIN_CODE_S) is None  # expired
+
+
+def test_sessions_beyond_the_limit_drop_the_oldest() -> None:
+    sessions = access.Sessions()
+    made = [sessions.redeem(sessions.new_code(float(i)), float(i)) for i in range(access.MAX_SESSIONS + 1)]
+    assert not sessions.valid(made[0], 100.0)
+    assert all(sessions.valid(s, 100.0) for s in made[1:])
+
+
+def test_a_session_cookie_counts_only_on_the_dashboards_own_page() -> None:
+    own = "http://127.0.0.1:4321"
+    access.check_cookie({}, own)  # a same-origin GET carries no Origin
+    access.check_cookie({"origin": own, "sec-fetch-site": "same-origin"}, own)
+    for headers in ({"origin": "http://127.0.0.1:9999"}, {"origin": "null"}, {"sec-fetch-site": "same-site"},
+                    {"sec-fetch-site": "cross-site"}):  # fmt: skip
+        with pytest.raises(Forbidden):
+            access.check_cookie(headers, own)
+    assert access.cookie_name(4321) != access.cookie_name(4322)  # two vaults' dashboards, one browser

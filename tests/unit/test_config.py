@@ -167,3 +167,18 @@ def test_mdns_must_be_a_boolean(tmp_path: Path) -> None:
     with pytest.raises(PeerVaultError, match="mdns must be true or false") as info:
         load(tmp_path)
     assert str(path) in str(info.value)
+
+
+def test_saving_settings_keeps_the_files_other_lines_and_refuses_what_would_not_parse(tmp_path: Path) -> None:
+    from peervault.config import save, saved
+
+    (tmp_path / CONFIG_FILE).write_text('# my notes\ndebounce_ms = 1000\napi_origins = ["app://obsidian.md"]\n')
+    save(tmp_path, profile="low-power", debounce_ms=250)
+    text = (tmp_path / CONFIG_FILE).read_text()
+    assert text == '# my notes\napi_origins = ["app://obsidian.md"]\nprofile = "low-power"\ndebounce_ms = 250\n'
+    assert load(tmp_path).debounce_ms == 250 and load(tmp_path).profile == "low-power"
+    save(tmp_path, debounce_ms=None)
+    assert saved(tmp_path) == {"api_origins": ["app://obsidian.md"], "profile": "low-power"}
+    with pytest.raises(PeerVaultError, match="not valid TOML"):
+        save(tmp_path, profile=float("nan"))
+    assert saved(tmp_path)["profile"] == "low-power"  # the old file stays

@@ -43,6 +43,19 @@ def test_every_save_is_a_version_with_its_text_and_a_diff_summary(pair: Pair) ->
     assert [v.number for v in kept] == [1, 2, 3] and all(v.origin == "local" for v in kept)
 
 
+def test_the_diff_shows_what_restoring_a_version_would_change_in_the_file_now(pair: Pair) -> None:
+    save(pair, "n.md", "title\nold line\nend\n")
+    save(pair, "n.md", "title\nnew line\nend\n")
+    shown = history.diff(pair.state_a, "n.md", 1)
+    assert shown["against"] == "the file now" and not shown["binary"] and not shown["truncated"]
+    assert "-new line" in shown["lines"] and "+old line" in shown["lines"] and " title" in shown["lines"]
+    assert history.diff(pair.state_a, "n.md", 2)["lines"] == []  # the file holds version 2
+    (pair.state_a.root / "n.md").unlink()  # gone from the folder: compared with its newest version
+    assert history.diff(pair.state_a, "n.md", 1)["against"] == "version 2"
+    with pytest.raises(NotFound):
+        history.diff(pair.state_a, "n.md", 9)
+
+
 def test_restore_writes_the_chosen_version_and_keeps_unrecorded_text_as_a_version(pair: Pair) -> None:
     save(pair, "n.md", "good\n")
     save(pair, "n.md", "bad\n")

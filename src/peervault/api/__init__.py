@@ -4,6 +4,7 @@
     prometheus.py  /metrics in Prometheus text format (pure)
     app.py         the aiohttp application: routes from service/operations.py, errors, SSE
     server.py      the listening sockets; aiohttp is loaded only when a client first connects
+    dashboard.py   the dashboard's page, static files and one-time login (docs/DASHBOARD.md)
     client.py      the CLI's client: the standard library only, so commands start fast
 
 docs/openapi.json describes every route; docs/API.md shows them with curl.

@@ -4,7 +4,8 @@ Every route of service/operations.py maps to the VaultService method of the same
 here are only the transport's concerns: who may call (access.py), reading parameters
 from the path, query or JSON body with size limits, and turning every failure into a
 4xx/5xx with a JSON body `{"error": {"code": ..., "message": ...}}` that never takes
-the daemon down. Two routes are the API's own: /metrics and /events.
+the daemon down. Two routes are the API's own: /metrics and /events; the dashboard's
+page and login are dashboard.py's.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from aiohttp import web
 
 from ..errors import BadRequest, PeerVaultError
 from ..service.operations import MAX_BODY, OPERATIONS, Operation, coerce
-from . import access, prometheus
+from . import access, dashboard, prometheus
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,10 @@ CORS_HEADERS = {
 }
 
 
-def build(service: Any, token: str, origins: tuple[str, ...]) -> web.Application:
+def build(service: Any, token: str, origins: tuple[str, ...], server: Any = None) -> web.Application:
+    """`server` (api/server.py's ControlServer) holds the dashboard's sessions and its
+    loopback port; without it (tests of the API alone) there is no dashboard."""
+
     @web.middleware
     async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
         """A page from an allowed origin (api_origins) may call the API from the browser: its
@@ -62,7 +66,14 @@ def build(service: Any, token: str, origins: tuple[str, ...]) -> web.Application
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             over_tcp = not isinstance(request.transport.get_extra_info("sockname") if request.transport else "", str)
-            access.check({k.lower(): v for k, v in request.headers.items()}, over_tcp, token, origins)
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            request[dashboard.OVER_TCP] = over_tcp
+            if request.path == dashboard.PREFIX or request.path.startswith(dashboard.PREFIX + "/"):
+                pass  # the page and its login: dashboard.py decides
+            elif over_tcp and server is not None and "authorization" not in headers and server.logged_in(request.cookies):
+                access.check_cookie(headers, server.own_origin or "")
+            else:
+                access.check(headers, over_tcp, token, origins)
             if len(request.query_string) > MAX_QUERY:
                 raise BadRequest(f"the query string is longer than {MAX_QUERY} bytes")
             return await handler(request)
@@ -89,6 +100,8 @@ def build(service: Any, token: str, origins: tuple[str, ...]) -> web.Application
         app.router.add_route(op.method, op.path, _handler(service, op))
     app.router.add_get("/metrics", _metrics(service))
     app.router.add_get("/events", _events(service))
+    if server is not None:
+        dashboard.add_routes(app, server)
     return app
 
 
@@ -164,14 +177,17 @@ def _events(service: Any) -> Handler:
             return web.json_response({"events": events, "missed": missed, "last_id": bus.last_id})
         stream = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await stream.prepare(request)
-        while True:
-            events, missed = await bus.wait(after, HEARTBEAT_S)
-            if missed:
-                await stream.write(f"event: missed\ndata: {json.dumps({'last_id': bus.last_id})}\n\n".encode())
-            for ev in events:
-                await stream.write(f"id: {ev['id']}\nevent: {ev['kind']}\ndata: {json.dumps(ev)}\n\n".encode())
-                after = ev["id"]
-            if not events:
-                await stream.write(b": still here\n\n")
+        try:
+            while True:
+                events, missed = await bus.wait(after, HEARTBEAT_S)
+                if missed:
+                    await stream.write(f"event: missed\ndata: {json.dumps({'last_id': bus.last_id})}\n\n".encode())
+                for ev in events:
+                    await stream.write(f"id: {ev['id']}\nevent: {ev['kind']}\ndata: {json.dumps(ev)}\n\n".encode())
+                    after = ev["id"]
+                if not events:
+                    await stream.write(b": still here\n\n")
+        except ConnectionResetError:  # the client went away (a browser tab closed): nothing to report
+            return stream
 
     return handle

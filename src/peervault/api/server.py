@@ -14,6 +14,8 @@ import contextlib
 import logging
 import os
 import socket
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +48,9 @@ class ControlServer:
         self.host = host
         self.origins = origins
         self._socks: list[socket.socket] = []
+        self._tcp: socket.socket | None = None
         self._runner: Any = None
+        self.sessions = access.Sessions()  # the dashboard's login codes and sessions
         self._activating: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -63,15 +67,12 @@ class ControlServer:
         os.chmod(path, 0o600)
         self._socks.append(unix)
         if self.port is not None:
-            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-            tcp = socket.socket(family, socket.SOCK_STREAM)
-            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                tcp.bind((self.host, self.port))
+                self._tcp = self._bind_tcp(self.port)
             except OSError as exc:
                 unix.close()
                 raise PeerVaultError(f"cannot serve the control API on {self.host}:{self.port}: {exc.strerror}") from None
-            self._socks.append(tcp)
+            self._socks.append(self._tcp)
             access.token(self.state_dir)  # created now, so a client can read it before its first call
             log.info("control API on %s:%d (token in %s)", self.host, self.port, self.state_dir / access.TOKEN_FILE)
         loop = asyncio.get_running_loop()
@@ -79,6 +80,53 @@ class ControlServer:
             s.listen(128)
             s.setblocking(False)
             loop.add_reader(s.fileno(), self._first_client)
+
+    def _bind_tcp(self, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        tcp = socket.socket(family, socket.SOCK_STREAM)
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            tcp.bind((self.host, port))
+        except OSError:
+            tcp.close()
+            raise
+        return tcp
+
+    @property
+    def own_origin(self) -> str | None:
+        """The dashboard's origin (http://127.0.0.1:PORT), once the loopback port is open."""
+        if self._tcp is None:
+            return None
+        port = self._tcp.getsockname()[1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{port}"
+
+    def logged_in(self, cookies: Mapping[str, str]) -> bool:
+        """The request's cookies hold a valid dashboard session for this port."""
+        if self._tcp is None:
+            return False
+        return self.sessions.valid(cookies.get(access.cookie_name(self._tcp.getsockname()[1])), time.time())
+
+    async def open_loopback(self) -> str:
+        """The loopback port's origin; opened now on a free port if the daemon has none (a
+        dashboard asked over the owner's socket, so aiohttp is already serving). It stays
+        open until the daemon stops: every request there needs the token or a session."""
+        from aiohttp import web
+
+        if self._tcp is None:
+            try:
+                tcp = self._bind_tcp(0)
+            except OSError as exc:
+                raise PeerVaultError(f"cannot open a loopback port for the dashboard on {self.host}: {exc.strerror}") from None
+            tcp.listen(128)
+            tcp.setblocking(False)
+            self._tcp = tcp
+            self._socks.append(tcp)
+            await web.SockSite(self._runner, tcp, shutdown_timeout=SHUTDOWN_S).start()
+            log.info("control API (for the dashboard) on %s", self.own_origin)
+        origin = self.own_origin
+        assert origin is not None
+        return origin
 
     def _first_client(self) -> None:
         loop = asyncio.get_running_loop()
@@ -91,7 +139,7 @@ class ControlServer:
 
         from .app import build
 
-        app = build(self.service, access.token(self.state_dir), self.origins)
+        app = build(self.service, access.token(self.state_dir), self.origins, self)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_S)
         await self._runner.setup()
         for s in self._socks:

@@ -19,6 +19,7 @@ from ..config import PROFILES, Config, env_no_mdns, env_no_relay  # noqa: E402
 from ..config import load as load_config  # noqa: E402
 from ..errors import NoPeerReachable, NotAVault, PairingRefused, PeerVaultError  # noqa: E402
 from .console import err, out  # noqa: E402
+from .dashboard import dashboard  # noqa: E402
 from .obsidian import obsidian  # noqa: E402
 from .service import service as service_group  # noqa: E402
 from .vault_commands import COMMANDS  # noqa: E402
@@ -364,6 +365,7 @@ for _command in COMMANDS:
 cli.add_command(obsidian)
 cli.add_command(vaults_group)
 cli.add_command(service_group)
+cli.add_command(dashboard)
 
 
 def main() -> None:

@@ -126,6 +126,7 @@ class Events:
 
     def _received(self, link: Link, msg: routing.Update) -> None:
         log.debug("received %s from %s", type(msg).__name__, link.peer[:10])
+        arrived = time.perf_counter()
         try:
             sends = routing.receive(self.engine, msg, link.peer, link, self.links.values(), time.time())
             if isinstance(msg, m.IndexUpdates):
@@ -146,15 +147,17 @@ class Events:
             return
         for other, fwd in sends:
             other.push(fwd)  # forward: a third device learns of it too (once: see routing)
-        self.published_writes(link.peer)
+        if self.published_writes(link.peer):  # the plot's latency: from the update's arrival to the disk
+            self.metrics.samples.latency((time.perf_counter() - arrived) * 1000, time.time())
         self.timers.schedule_flush()
         self.timers.schedule_settle()
         self.timers.schedule_retry()
         self.blobs.kick()
         self.timers.mark_status()
 
-    def published_writes(self, device: str) -> None:
-        """The notes an update wrote here, as events: each path changed, and those merged."""
+    def published_writes(self, device: str) -> int:
+        """The notes an update wrote here, as events: each path changed, and those merged.
+        Returns how many."""
         if self.live is not None:
             self.live.from_peers(device)  # notes open in an editor here: the update itself
         written = self.engine.take_written()
@@ -163,6 +166,7 @@ class Events:
         merged = [p for p, was_merged in written if was_merged]
         if merged:
             self.publish("merge", device=device, paths=merged)
+        return len(written)
 
     def flush(self, keys: set[str] | None = None) -> None:
         """Push local changes (all, or just `keys`) to every connected peer."""

@@ -47,6 +47,13 @@ class DaemonNode:
         self.d.conns.set_paused(paused)
         self.d.timers.mark_status()
 
+    def samples(self) -> dict[str, Any]:
+        self.d.status.observe_traffic()
+        return self.d.metrics.samples.series(time.time())
+
+    def set_debounce(self, seconds: float) -> None:
+        self.d.timers.set_debounce(seconds)
+
     def sync_now(self) -> None:
         if self.d.conns.paused:
             raise Conflict("sync is paused on this device; `peervault resume` first")

@@ -52,19 +52,38 @@ class Status:
         self.hasher = hasher
         self.scan_done = False  # `run`: the start-up comparison of folder and database finished
         self._closed_bytes = [0, 0]  # sent, received over links that have closed
+        self._closed_by_peer: dict[str, list[int]] = {}  # the same, per device
         self.lan: Callable[[], dict[str, Any]] | None = None  # LAN discovery's summary, when it is on
 
     def link_closed(self, link: Link) -> None:
         """A link's final Close: its byte counts outlive it, in the totals."""
         self._closed_bytes[0] += link.stream.bytes_sent
         self._closed_bytes[1] += link.stream.bytes_received
+        totals = self._closed_by_peer.setdefault(link.peer, [0, 0])
+        totals[0] += link.stream.bytes_sent
+        totals[1] += link.stream.bytes_received
+
+    def observe_traffic(self) -> None:
+        """The byte totals now, into the metrics and the last hour's samples."""
+        links = self.links.values()
+        self.metrics.bytes_sent = self._closed_bytes[0] + sum(lk.stream.bytes_sent for lk in links)
+        self.metrics.bytes_received = self._closed_bytes[1] + sum(lk.stream.bytes_received for lk in links)
+        self.metrics.samples.traffic(self.metrics.bytes_sent, self.metrics.bytes_received, time.time())
+
+    def traffic(self) -> dict[str, list[int]]:
+        """Bytes [sent, received] per device since the daemon started, open links included."""
+        out = {peer: list(totals) for peer, totals in self._closed_by_peer.items()}
+        for peer, link in self.links.items():
+            totals = out.setdefault(peer, [0, 0])
+            totals[0] += link.stream.bytes_sent
+            totals[1] += link.stream.bytes_received
+        return out
 
     def document(self, running: bool) -> dict[str, Any]:
         links = self.links
         hashing = 0 if self.hasher is None else self.hasher.pending
         self.metrics.active_connections = len(links)
-        self.metrics.bytes_sent = self._closed_bytes[0] + sum(lk.stream.bytes_sent for lk in links.values())
-        self.metrics.bytes_received = self._closed_bytes[1] + sum(lk.stream.bytes_received for lk in links.values())
+        self.observe_traffic()
         return {
             "pid": os.getpid(),
             "running": running,
@@ -84,6 +103,7 @@ class Status:
             },
             "ready": True,
             "held_deletions": len(self.engine.held),
+            "traffic": self.traffic(),
             "scan_done": self.scan_done or self.mode != "run",
             "lan": self.lan() if self.lan is not None else {"enabled": False},
             "metrics": {**self.metrics.snapshot(self.engine), "profile": self.cfg.profile},

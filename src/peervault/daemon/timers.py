@@ -59,6 +59,10 @@ class Timers:
         if wake is not None:
             self._flush_handle = asyncio.get_running_loop().call_later(max(wake - now, 0.0), self.schedule_flush)
 
+    def set_debounce(self, seconds: float) -> None:
+        """A new batch window (the dashboard's settings), from the next change on."""
+        self._debouncer.window = seconds
+
     def schedule_settle(self) -> None:
         """Wake up when a possibly half-saved file has had time to settle (see Engine.settle)."""
         when = self.engine.next_settle()
@@ -79,6 +83,7 @@ class Timers:
         self.schedule_retry()
         self.schedule_flush()
         self.schedule_settle()
+        self.mark_status()  # settling may have held deletions: the status write announces them
 
     # ------------------------------------------------------------------ failed writes
     def schedule_retry(self) -> None:

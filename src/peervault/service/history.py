@@ -86,6 +86,31 @@ def version(state: Any, path: str, number: int, kept: list[Version] | None = Non
     raise NotFound(f"{path} has versions 1 to {len(kept)}; there is no version {number}")
 
 
+MAX_DIFF_LINES = 5000  # lines of a diff shown; a larger one is cut (`truncated`)
+MAX_DIFF_CHARS = 2 * 2**20  # texts beyond this are not compared line by line (difflib is quadratic at worst)
+
+
+def diff(state: Any, path: str, number: int) -> dict[str, Any]:
+    """What restoring version `number` would change: a unified line diff from the file as it
+    is now (its newest version when it is missing or binary) to that version."""
+    kept = versions(state, path)
+    chosen = version(state, path, number, kept)
+    now = _fingerprint(safe_target(state.root, path))
+    if now is not None and now[0] == "text":
+        before, against = now[1], "the file now"
+    else:
+        texts = [v for v in kept if v.text is not None]
+        before, against = (texts[-1].text or "", f"version {texts[-1].number}") if texts else ("", "nothing")
+    out: dict[str, Any] = {"version": number, "against": against, "binary": chosen.text is None, "lines": [], "truncated": False}
+    if chosen.text is None or len(before) + len(chosen.text) > MAX_DIFF_CHARS:
+        out["truncated"] = chosen.text is not None
+        return out
+    lines = list(difflib.unified_diff(before.splitlines(), chosen.text.splitlines(), lineterm="", n=3))[2:]  # no ---/+++
+    out["lines"] = lines[:MAX_DIFF_LINES]
+    out["truncated"] = len(lines) > MAX_DIFF_LINES
+    return out
+
+
 def _diff_summary(old: str, new: str) -> str:
     added = removed = 0
     for line in difflib.ndiff(old.splitlines(), new.splitlines()):

@@ -20,6 +20,7 @@ def peer_rows(state: Any, runtime: dict[str, Any]) -> list[dict[str, Any]]:
     connected = runtime.get("connected", {})
     suspended = set(runtime.get("suspended", []))  # low-power: idle links closed until a change
     removed = removal.load(state.store)  # a device of the vault refused us as removed (410)
+    traffic = runtime.get("traffic", {})  # bytes [sent, received] per device since the daemon started
     return [
         {
             "id": p.endpoint_id,
@@ -29,6 +30,8 @@ def peer_rows(state: Any, runtime: dict[str, Any]) -> list[dict[str, Any]]:
             "state": connected.get(p.endpoint_id) or ("suspended" if p.endpoint_id in suspended else None),
             "last_seen": p.last_seen,
             "removed_this_device": removed is not None and p.endpoint_id in removed["peers"],
+            "bytes_sent": traffic.get(p.endpoint_id, [0, 0])[0],
+            "bytes_received": traffic.get(p.endpoint_id, [0, 0])[1],
         }
         for p in state.store.peers()
     ]

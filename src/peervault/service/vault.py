@@ -15,7 +15,7 @@ from ..config import Config
 from ..errors import BadRequest, BadTicket, Conflict, NotFound, PeerVaultError
 from ..sync.deleteguard import run_deletions_action
 from ..vault.paths import check_remote_path
-from . import history
+from . import history, settings
 from .events import EventBus
 from .status import collect, peer_rows
 
@@ -51,6 +51,8 @@ class Node(Protocol):
     def endpoint_ticket(self) -> str: ...
     def dial(self, peer: str) -> None: ...  # a device was added: connect now
     def set_paused(self, paused: bool) -> None: ...
+    def set_debounce(self, seconds: float) -> None: ...
+    def samples(self) -> dict[str, Any]: ...  # the last hour's latency and traffic (metrics.Samples)
     def sync_now(self) -> None: ...
     def restart(self, before: Callable[[], None]) -> None: ...  # stop, run `before`, start again
 
@@ -76,6 +78,7 @@ class VaultService:
         self.node = node
         self.events = EventBus()
         self.live: Any = None  # service/live.py's LiveNotes, set by the daemon
+        self.debounce_ms = cfg.debounce_ms  # changed live by set_settings
 
     @property
     def engine(self) -> Any:
@@ -137,6 +140,9 @@ class VaultService:
     def version(self, path: str, n: int) -> dict[str, Any]:
         v = history.version(self.state, path, n)
         return {"version": v.number, "at": v.at, "device": v.origin, "size": v.size, "text": v.text, "blob": v.blob}
+
+    def diff(self, path: str, n: int) -> dict[str, Any]:
+        return history.diff(self.state, path, n)
 
     def deleted(self) -> list[dict[str, Any]]:
         return history.deleted(self.state)
@@ -206,6 +212,20 @@ class VaultService:
             self.node.set_paused(paused)
             self.events.publish("paused" if paused else "resumed", self.clock())
         return {"paused": paused}
+
+    def samples(self) -> dict[str, Any]:
+        return self._need_daemon("show the last hour's samples", "start it with `peervault run VAULT`").samples()
+
+    def settings(self) -> dict[str, Any]:
+        return settings.shown(self.state, self.cfg.profile, self.debounce_ms)
+
+    def set_settings(self, profile: str | None = None, debounce_ms: int | None = None) -> dict[str, Any]:
+        settings.save(self.state, profile, debounce_ms)
+        if debounce_ms is not None:
+            self.debounce_ms = debounce_ms
+            if self.node is not None:
+                self.node.set_debounce(debounce_ms / 1000)
+        return self.settings()
 
     def sync_now(self) -> dict[str, Any]:
         node = self._need_daemon("sync now", "`peervault sync VAULT` syncs once without one")

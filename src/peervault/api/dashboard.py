@@ -1,0 +1,98 @@
+"""The dashboard: a web page the daemon serves on its loopback port, and its login.
+
+`peervault dashboard VAULT` asks over the owner's socket for a login link (POST
+/dashboard/code); that opens the loopback port if the daemon has none. The link's code
+works once, for a minute, and becomes a session cookie (HttpOnly, SameSite=Strict), so
+the page never sees the API token; access.py has the rules. The page itself is plain
+HTML, CSS and ES modules in peervault/dashboard_static/, shipped in the package.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import Forbidden
+from . import access
+
+PREFIX = "/dashboard"
+OVER_TCP = web.RequestKey("over_tcp", bool)  # set by app.py's guard: the request came over TCP
+STATIC = Path(__file__).resolve().parent.parent / "dashboard_static"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".txt": "text/plain; charset=utf-8",
+}
+# The page loads nothing from elsewhere, runs no inline script and may not be framed.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+_LOG_IN_AGAIN = "Run <code>peervault dashboard VAULT</code> for a new login link."
+
+
+def add_routes(app: web.Application, server: Any) -> None:
+    async def code(request: web.Request) -> web.StreamResponse:
+        if request.get(OVER_TCP, True):
+            raise Forbidden("a dashboard login link is given only over the vault's socket: run `peervault dashboard VAULT`")
+        origin = await server.open_loopback()
+        now = time.time()
+        login = server.sessions.new_code(now)
+        return web.json_response({"url": f"{origin}{PREFIX}/login?code={login}", "expires_at": now + access.LOGIN_CODE_S})
+
+    async def login(request: web.Request) -> web.StreamResponse:
+        session = server.sessions.redeem(request.query.get("code", ""), time.time())
+        if session is None or server.own_origin is None:
+            return _message(403, "This login link was already used or has expired.")
+        port = int(server.own_origin.rsplit(":", 1)[1])
+        response = web.HTTPSeeOther(f"{PREFIX}/", headers=PAGE_HEADERS)
+        response.set_cookie(
+            access.cookie_name(port), session, path="/", httponly=True, samesite="Strict", max_age=int(access.SESSION_S)
+        )
+        return response
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        if request.get(OVER_TCP, True) and not server.logged_in(request.cookies):
+            return _message(401, "You are not logged in to this dashboard.")
+        return _file("index.html")
+
+    async def static(request: web.Request) -> web.StreamResponse:
+        return _file(request.match_info["name"])
+
+    async def to_page(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(f"{PREFIX}/")
+
+    app.router.add_post(f"{PREFIX}/code", code)
+    app.router.add_get(f"{PREFIX}/login", login)
+    app.router.add_get(PREFIX, to_page)
+    app.router.add_get(f"{PREFIX}/", page)
+    app.router.add_get(PREFIX + "/static/{name}", static)
+
+
+def _file(name: str) -> web.StreamResponse:
+    suffix = Path(name).suffix
+    path = STATIC / name
+    if not _NAME.match(name) or suffix not in _TYPES or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.Response(body=path.read_bytes(), headers={"Content-Type": _TYPES[suffix], **PAGE_HEADERS})
+
+
+def _message(status: int, text: str) -> web.Response:
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>PeerVault dashboard</title>'
+        f'<link rel="stylesheet" href="{PREFIX}/static/dashboard.css"></head>'
+        f"<body><header><h1>PeerVault</h1></header><main><h2>Dashboard</h2><p>{text}</p><p>{_LOG_IN_AGAIN}</p></main>"
+        "</body></html>"
+    )
+    return web.Response(status=status, text=body, content_type="text/html", headers=PAGE_HEADERS)

@@ -1,0 +1,43 @@
+// The control API from the page: same origin, authenticated by the session cookie the
+// login link set (the page never holds the API token). Errors carry the daemon's message.
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export async function api(method, path, params) {
+  const init = { method, credentials: "same-origin", headers: {} };
+  let url = path;
+  if (method === "GET" && params) {
+    url += "?" + new URLSearchParams(params);
+  } else if (params) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(params);
+  }
+  const response = await fetch(url, init);
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    const message = body?.error?.message ?? `the daemon answered ${response.status}`;
+    throw new ApiError(response.status, message);
+  }
+  return body;
+}
+
+// The daemon's events as they happen (Server-Sent Events): `onEvent` gets each one,
+// `onState` "live", "reconnecting" or "missed" (events were dropped: read afresh).
+export function watchEvents(onEvent, onState) {
+  const source = new EventSource("/events");
+  source.addEventListener("open", () => onState("live"));
+  source.addEventListener("error", () => onState("reconnecting"));
+  source.addEventListener("missed", () => onState("missed"));
+  source.onmessage = null;
+  const kinds = ["local_change", "remote_change", "merge", "peer_connected", "peer_lost",
+    "held_deletions", "error", "paused", "resumed", "live_update"];
+  for (const kind of kinds) {
+    source.addEventListener(kind, (message) => onEvent(JSON.parse(message.data)));
+  }
+  return source;
+}
