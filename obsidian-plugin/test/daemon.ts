@@ -43,7 +43,7 @@ export class RunningDaemon {
 
   async start(): Promise<this> {
     const args = ["run", this.vault, "--debounce-ms", "100", "--no-relay", "--bind", "127.0.0.1:0", "--api", `127.0.0.1:${this.port}`];
-    this.proc = spawn(PEERVAULT_BIN, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, PEERVAULT_NO_RELAY: "1" } });
+    this.proc = spawn(PEERVAULT_BIN, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, PEERVAULT_NO_RELAY: "1", PEERVAULT_NO_MDNS: "1" } });
     this.proc.stderr!.on("data", (b: Buffer) => (this.log += b.toString()));
     const api = new DaemonApi(new NodeTransport({ vault: this.vault }));
     const deadline = Date.now() + 20_000;

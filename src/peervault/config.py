@@ -80,8 +80,8 @@ class Config:
     api_origins: tuple[str, ...] = ()
     # LAN discovery (mDNS, daemon/discovery.py): paired devices on one network announce an opaque
     # vault tag and their endpoint id, and find each other's new addresses within seconds.
-    # `mdns = false` here or `--no-mdns` turns it off (no zeroconf, no socket). This machine's
-    # addresses are compared every mdns_poll_s (one getifaddrs call: cheap).
+    # `mdns = false` here or `--no-mdns` turns it off (no zeroconf, no socket). On Linux the
+    # kernel reports address changes (netlink); elsewhere they are read every mdns_poll_s.
     mdns: bool = True
     mdns_poll_s: float = 3.0
     no_relay: bool = False
@@ -107,8 +107,9 @@ LOW_POWER = Config(
     compress_threshold=512,
     max_concurrent_syncs=2,
     idle_suspend_s=300.0,
-    # Kept on: a laptop that changes networks is where finding the other device matters; the
-    # cost is one getifaddrs call per poll, and mDNS traffic only when something changes.
+    # Discovery stays on: a laptop that changes networks is where finding the other device
+    # matters, and it costs no wake-up on Linux (netlink) and mDNS traffic only on a change;
+    # where addresses must be polled, less often.
     mdns_poll_s=10.0,
 )
 

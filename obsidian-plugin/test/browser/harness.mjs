@@ -17,7 +17,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const PLUGIN = resolve(HERE, "../..");
 export const BIN = process.env.PEERVAULT_BIN ?? resolve(PLUGIN, "../.venv/bin/peervault");
 export const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
-const ENV = { ...process.env, PEERVAULT_NO_RELAY: "1", PYTHONUNBUFFERED: "1" };
+const ENV = { ...process.env, PEERVAULT_NO_RELAY: "1", PEERVAULT_NO_MDNS: "1", PYTHONUNBUFFERED: "1" };
 const run = promisify(execFile);
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -18,7 +18,9 @@ import psutil
 
 from ..state import read_runtime
 
-ENV = {**os.environ, "PEERVAULT_NO_RELAY": "1"}
+# loopback daemons: no relay, and no LAN discovery (the figures stay comparable with the
+# baseline; its cost is measured on its own, docs/PERFORMANCE.md)
+ENV = {**os.environ, "PEERVAULT_NO_RELAY": "1", "PEERVAULT_NO_MDNS": "1"}
 PV = [sys.executable, "-m", "peervault"]
 
 

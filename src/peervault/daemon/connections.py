@@ -39,6 +39,9 @@ from ..sync.links import Link
 log = logging.getLogger(__name__)
 
 SIMULTANEOUS_DIAL_S = 3.0  # two links to one peer opened within this window are a simultaneous dial
+# A live link is closed for a peer's announced move at most this often: announcements are not
+# authenticated, and a replayed one with other addresses must not keep a healthy link down.
+MOVED_REDIAL_S = 30.0
 
 
 async def bind(state: VaultState, cfg: Config) -> netep.Endpoint:
@@ -106,6 +109,7 @@ class Connections:
         # what paired peers announced on the LAN (memory only: an announcement is not authenticated;
         # the addresses a peer sends in its HELLO, over the authenticated link, are the ones stored)
         self.lan_addrs: dict[str, list[str]] = {}
+        self._moved_at: dict[str, float] = {}  # when a peer's announced move last closed its link
 
     # ------------------------------------------------------------------ accept
     async def accept_loop(self) -> None:
@@ -216,7 +220,9 @@ class Connections:
         if self.paused or self.removed_us(peer) or peer in self.suspended or self.stopping.is_set():
             return  # suspended (low-power): the next local change dials it, at the new address
         if peer in self.links:
-            if moved:
+            now = time.monotonic()
+            if moved and now - self._moved_at.get(peer, -MOVED_REDIAL_S) >= MOVED_REDIAL_S:
+                self._moved_at[peer] = now
                 log.info("device %s moved to %s: connecting there", peer[:10], ", ".join(addrs))
                 self._reconnect(peer)
             return
