@@ -98,12 +98,8 @@ class Daemon:
         if self.mode in ("run", "once", "join"):
             for peer in self.state.store.peers():
                 self.conns.start_dialer(peer.endpoint_id)
-            if self.cfg.mdns:  # not while waiting to pair (`serve`): the joiner has the ticket's addresses
-                self.discovery = Discovery(
-                    self.state, self.cfg, engine=self.engine, conns=self.conns, ep=self.ep, mark_status=self.timers.mark_status
-                )
-                self.status.lan = self.discovery.summary
-                self._tasks.append(asyncio.create_task(self.discovery.start()))  # readiness does not wait for it
+            if self.state.store.peers():  # else once a device has paired (see _publish)
+                self._discover()
         removed = removal.load(self.state.store)
         if removed and self.mode in ("run", "once"):  # a reminder: else nothing says why it does not sync
             log.warning(
@@ -245,6 +241,20 @@ class Daemon:
 
     def _publish(self, kind: str, **fields: Any) -> None:
         self.service.events.publish(kind, time.time(), **fields)
+        if kind == "peer_connected":
+            self._discover()
+
+    def _discover(self) -> None:
+        """LAN discovery, once this vault has a paired device to find: not while waiting to
+        pair (`serve`: the joiner has the ticket's addresses), nor for a vault with no
+        device yet, which would pay zeroconf's 4 MB to find nobody."""
+        if self.discovery is not None or not self.cfg.mdns or self.mode == "serve":
+            return
+        self.discovery = Discovery(
+            self.state, self.cfg, engine=self.engine, conns=self.conns, ep=self.ep, mark_status=self.timers.mark_status
+        )
+        self.status.lan = self.discovery.summary
+        self._tasks.append(asyncio.create_task(self.discovery.start()))  # readiness does not wait for it
 
     def _write_status(self, running: bool = True) -> None:
         """daemon.json, and what a look at the figures finds new: deletions the guard holds."""
