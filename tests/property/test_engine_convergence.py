@@ -34,6 +34,7 @@ from identity_model import Identities, note, shown
 
 from peervault.protocol import messages as m
 from peervault.sync.engine import SETTLE_S
+from peervault.sync.layout import layout, misplaced, misplaced_full
 from twin_engines import deliver, engine, twin_vaults
 from twin_engines import write as _write
 
@@ -277,6 +278,13 @@ def _scenarios(test: Callable[..., None]) -> Callable[..., None]:
     return test
 
 
+def _misplaced_kept(twins: Twins) -> None:
+    """The notes found misplaced incrementally (layout.misplaced) are those the full walk finds."""
+    for e in twins.engines:
+        places = layout(e.state)
+        assert misplaced(e.state, places) == misplaced_full(e.state, places)
+
+
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @_scenarios
 @given(st.lists(ops, min_size=10, max_size=40))
@@ -286,7 +294,9 @@ def test_two_engines_converge(script: list[tuple]) -> None:  # type: ignore[type
         try:
             for op in script:
                 twins.run(op)
+                _misplaced_kept(twins)
             twins.settle_all()
+            _misplaced_kept(twins)
             engines = twins.engines
             ta, tb = _tree(twins.roots[0]), _tree(twins.roots[1])
             assert ta == tb

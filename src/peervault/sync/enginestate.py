@@ -71,6 +71,12 @@ class EngineState:
         self.layout_cache: tuple[int, dict[str, str]] = (-1, {})
         self.layout_new: set[str] = set()  # notes that appeared since: added to it (layout.py)
         self.layout_taken: set[str] = set()  # the paths it holds (casefolded where case is ignored)
+        # layout.misplaced, kept up to date instead of walking every file row on each batch:
+        # the layout it was worked out for, the notes whose file is not where it belongs,
+        # and the notes whose file row changed since (tracked.record/forget)
+        self.misplaced_for: dict[str, str] | None = None
+        self.misplaced_ids: set[str] = set()
+        self.misplaced_check: set[str] = set()
         self.index_unsaved = False
         self.index_churn = 0  # index changes since it was loaded (see Engine.shed_memory)
         self.versions = VersionSummary(dict(store.published_versions()))

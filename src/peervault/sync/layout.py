@@ -43,6 +43,8 @@ def layout(s: EngineState) -> dict[str, str]:
         if added is None:  # not simply new names: lay everything out again
             s.layout_version += 1
             return layout(s)
+        if s.misplaced_for is s.layout_cache[1]:  # only the notes added may have moved (_add_new)
+            s.misplaced_for = added
         s.layout_cache = (s.layout_version, added)
     return s.layout_cache[1]
 
@@ -69,10 +71,29 @@ def _add_new(s: EngineState, places: dict[str, str]) -> dict[str, str] | None:
             return None
         out[fid] = e.path
         s.layout_taken.add(key)
+        s.misplaced_check.add(fid)
     return out
 
 
 def misplaced(s: EngineState, places: dict[str, str]) -> set[str]:
+    """Notes whose file here is not where `places` puts them (a new copy). Worked out in
+    full once per layout, then kept up to date from the notes whose file row changed or
+    that the layout gained since (`s.misplaced_check`): walking every file row on each
+    batch of an initial sync made it quadratic. `misplaced_full` is the reference."""
+    if s.misplaced_for is not places:
+        s.misplaced_for, s.misplaced_ids = places, misplaced_full(s, places)
+    else:
+        for fid in s.misplaced_check:
+            row = s.files.get(fid)
+            if row is not None and not fid.startswith("u") and places.get(fid) != row.path:
+                s.misplaced_ids.add(fid)
+            else:
+                s.misplaced_ids.discard(fid)
+    s.misplaced_check.clear()
+    return set(s.misplaced_ids)
+
+
+def misplaced_full(s: EngineState, places: dict[str, str]) -> set[str]:
     return {fid for fid, row in s.files.items() if not fid.startswith("u") and places.get(fid) != row.path}
 
 

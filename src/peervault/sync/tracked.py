@@ -38,11 +38,13 @@ def record(s: EngineState, file_id: str, rel: str, st: Stat, h: bytes, base: byt
     other = s.file_id_at.get(rel)
     if other is not None and other != file_id:
         _unindex(s, other, s.files.pop(other, None))
+        s.misplaced_check.add(other)
     old = s.files.get(file_id)
     if old is not None and old.path != rel and s.file_id_at.get(old.path) == file_id:
         del s.file_id_at[old.path]
     _unindex(s, file_id, old)
     s.files[file_id] = row
+    s.misplaced_check.add(file_id)
     s.file_id_at[rel] = file_id
     if len(h) == 32:
         s.blob_rows.setdefault(h, set()).add(file_id)
@@ -52,6 +54,7 @@ def record(s: EngineState, file_id: str, rel: str, st: Stat, h: bytes, base: byt
 def forget(s: EngineState, file_id: str) -> None:
     """This device no longer has a file for `file_id` on disk."""
     row = s.files.pop(file_id, None)
+    s.misplaced_check.add(file_id)
     if row is not None and s.file_id_at.get(row.path) == file_id:
         del s.file_id_at[row.path]
     _unindex(s, file_id, row)
