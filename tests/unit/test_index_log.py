@@ -105,3 +105,13 @@ def test_a_fold_gives_the_log_s_pages_back_to_the_file_system(vault: VaultState)
     db = vault.store.db
     assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # INCREMENTAL, set when the database was made
     assert db.execute("PRAGMA freelist_count").fetchone()[0] == 0
+
+
+def test_shedding_memory_empties_the_write_ahead_log(vault: VaultState) -> None:
+    e = _engine(vault)
+    _add(vault, e, [f"wal {i}.md" for i in range(80)])
+    wal = vault.store.path.with_name(vault.store.path.name + "-wal")
+    assert wal.stat().st_size > 0
+    assert e.shed_memory(churn=1)
+    assert wal.stat().st_size == 0
+    assert len(_paths(_engine(vault))) == 80

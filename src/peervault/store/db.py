@@ -115,6 +115,14 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def truncate_wal(self) -> None:
+        """After a burst (a first import, an initial sync): write the WAL into the database
+        and empty it, rather than leave up to journal_size_limit of it on disk until the
+        next checkpoint. Skipped quietly when a reader holds it."""
+        if not self._depth:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
     def _free_pages(self) -> None:
         """After a commit that freed many pages: hand them back (`executescript`, as
         sqlite3's `execute` steps this pragma once, a page at a time)."""
@@ -160,13 +168,13 @@ class Store:
     def load_index(self) -> tuple[bytes | None, list[bytes]]:
         snap = self.get_meta(INDEX_SNAPSHOT)
         log = [bytes(u) for (u,) in self.db.execute("SELECT updates FROM index_log ORDER BY seq")]
-        return (bytes(snap) if isinstance(snap, bytes) else None), log
+        return (unpack_snapshot(bytes(snap)) if isinstance(snap, bytes) else None), log
 
     def save_index(self, snapshot: bytes) -> None:
         """A new snapshot of the index: the updates logged before it are in it. The pages
         the log and the old snapshot held go back to the file system (where the database
         was created with auto_vacuum), else `.peervault/` keeps their size for good."""
-        self.set_meta(INDEX_SNAPSHOT, snapshot)
+        self.set_meta(INDEX_SNAPSHOT, pack_snapshot(snapshot))  # deflated: written rarely, now
         self.db.execute("DELETE FROM index_log")
         self._give_back = True
 
