@@ -54,8 +54,11 @@ class Discovery:
         if port is None:
             log.info("LAN discovery off: no IPv4 port to announce")
             return
-        from ..net.mdns import Lan  # zeroconf is loaded only when discovery is on
-
+        try:
+            from ..net.mdns import Lan  # zeroconf is loaded only when discovery is on
+        except ImportError as exc:  # a broken installation: said once, sync goes on without it
+            log.warning("LAN discovery is off: %s; reinstall PeerVault to get it back", exc)
+            return
         me = self.state.device_id
         lan = Lan(
             service_type=disc.SERVICE_TYPE,
