@@ -53,14 +53,7 @@ def _full_then_free(a, b, small_disk: Path, new_note: bool) -> None:  # type: ig
     pair_running(a, b)
     a.write("keep.md", "the previous content\n")
     wait_until(lambda: b.read("keep.md") == "the previous content\n", what="first version on B")
-    filler = small_disk / "filler.bin"
-    with open(filler, "wb") as f:  # fill the disk to the last block
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
+    filler = fill(small_disk)
     a.write("keep.md", "the next content\n" * 3000)  # ~50 KB: cannot fit anywhere now
     if new_note:
         a.write("new.md", "a new note\n" * 3000)
@@ -73,6 +66,19 @@ def _full_then_free(a, b, small_disk: Path, new_note: bool) -> None:  # type: ig
         wait_until(lambda: b.read("new.md") == "a new note\n" * 3000, timeout=60, what="the new note too")
     logs = "".join(p.read_text(errors="replace") for p in b.logs.glob("B-*.log"))
     assert "Traceback" not in logs  # one clear line each time, not a crash report
+
+
+def fill(disk: Path) -> Path:
+    """Fill `disk` to its last block; returns the file to delete to give the space back."""
+    filler = disk / "filler.bin"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return filler
 
 
 def _logged(device) -> bool:  # type: ignore[no-untyped-def]

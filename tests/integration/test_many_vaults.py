@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ENV, Device, pair_running, wait_until
-from .test_disk_full import ok, small_disk, why  # noqa: F401 - the fixture: a 4 MB tmpfs (needs root)
+from .test_disk_full import fill, ok, small_disk, why  # noqa: F401 - the fixture: a 4 MB tmpfs (needs root)
 
 
 def run_together(*devices: Device) -> subprocess.Popen[bytes]:
@@ -76,14 +76,7 @@ def test_a_full_disk_in_one_vault_leaves_the_other_syncing(make_device, small_di
     pair_running(c, d)
     d.write("keep.md", "the previous content\n")
     wait_until(lambda: c.read("keep.md") == "the previous content\n", what="D's note on C")
-    filler = small_disk / "filler.bin"
-    with open(filler, "wb") as f:  # fill C's disk to the last block
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
+    filler = fill(small_disk)  # C's disk, to the last block
     d.write("keep.md", "the next content\n" * 3000)  # ~50 KB: cannot fit on C now
     d.write("new.md", "a new note\n" * 3000)
     wait_until(lambda: "No space left" in first_log(a).read_text(errors="replace"), what="C says its disk is full")
