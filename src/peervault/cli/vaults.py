@@ -11,7 +11,7 @@ import click
 
 from .. import userconfig
 from ..config import STATE_DIR
-from ..errors import NotAVault, PeerVaultError
+from ..errors import NotAVault, PeerVaultError, VaultBusy
 from .console import err, out, table
 
 
@@ -65,6 +65,38 @@ def add_vault(vault: str) -> None:
         err.print(f"Added {root} to {path}; restart `peervault run` (or the service) to serve it.", highlight=False)
     else:
         err.print(f"{root} is already listed in {path}; nothing changed.", highlight=False)
+    share_endpoint(root)
+
+
+def share_endpoint(root: Path) -> None:
+    """A vault no device knows yet takes the per-user key (made now if there is none), so
+    one daemon serves it on one endpoint with the others; a known one keeps its id."""
+    import time
+
+    from .. import devicekey
+    from ..state import VaultState
+
+    key = devicekey.ensure()
+    state = VaultState.open(root)
+    try:
+        if state.secret_key == key:
+            return
+        try:
+            state.lock()
+        except VaultBusy:
+            err.print(
+                f"{root} keeps its own device id for now: a daemon runs on it; stop it and add it again to share "
+                "this device's endpoint",
+                highlight=False,
+            )
+            return
+        why = state.take_device_key(key, time.time())
+    finally:
+        state.close()
+    if why is None:
+        err.print(f"{root} now shares this device's id {state.device_id[:10]} (one endpoint for your vaults).", highlight=False)
+    else:
+        err.print(f"{root} keeps its own device id: {why}.", highlight=False)
 
 
 @vaults.command("remove")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -29,7 +30,7 @@ from ..net import endpoint as netep
 from ..net.stream import MessageStream
 from ..protocol import messages as m
 from ..protocol.codes import REMOVED_REASON, Code
-from ..protocol.session import Close, Event, Session
+from ..protocol.session import STRANGER, Close, Event, Session, stranger_refusal
 from ..state import VaultState
 from ..store import removal
 from ..sync.blobs import BlobTransfers
@@ -45,10 +46,18 @@ MOVED_REDIAL_S = 30.0
 
 
 async def bind(state: VaultState, cfg: Config) -> netep.Endpoint:
-    """Listen on the port of the last run (tickets and peers know it), unless `--bind` says
-    otherwise or it is taken."""
+    """The vault's own endpoint, on the port of the last run (tickets and peers know it)."""
     store = state.store
-    port = store.get_meta("port")
+    last = store.get_meta("port")
+    ep = await bind_key(state.secret_key, cfg, int(str(last)) if last else None)
+    bound = netep.bound_port(ep)
+    if bound:
+        store.set_meta("port", bound)
+    return ep
+
+
+async def bind_key(secret: bytes, cfg: Config, port: int | None) -> netep.Endpoint:
+    """Listen on `port` (the last run's), unless `--bind` says otherwise or it is taken."""
     candidates: list[str | None] = []
     if cfg.bind:
         host, _, p = cfg.bind.rpartition(":")
@@ -62,18 +71,19 @@ async def bind(state: VaultState, cfg: Config) -> netep.Endpoint:
     last: Exception | None = None
     for addr in candidates:
         try:
-            ep = await netep.bind(state.secret_key, no_relay=cfg.no_relay, bind_addr=addr)
+            return await netep.bind(secret, no_relay=cfg.no_relay, bind_addr=addr)
         except Exception as exc:  # noqa: BLE001 - port taken: try the next candidate
             last = exc
-            continue
-        bound = netep.bound_port(ep)
-        if bound:
-            store.set_meta("port", bound)
-        return ep
     where = cfg.bind or "the default address"
     raise PeerVaultError(
         f"cannot listen on {where} ({netep.describe(last) if last else 'unknown error'}); choose another --bind HOST:PORT"
     )
+
+
+def refuse(stream: MessageStream, code: int, reason: str) -> None:
+    """REFUSED, then the connection closed with the same code 0.1 s later (as a link does)."""
+    stream.send_soon([m.Refused(code, reason)])
+    asyncio.get_running_loop().call_later(0.1, stream.close, code, reason)
 
 
 class Connections:
@@ -110,6 +120,7 @@ class Connections:
         # the addresses a peer sends in its HELLO, over the authenticated link, are the ones stored)
         self.lan_addrs: dict[str, list[str]] = {}
         self._moved_at: dict[str, float] = {}  # when a peer's announced move last closed its link
+        self.context = contextvars.copy_context()  # the vault's (its log tag): where a routed stream is admitted
 
     # ------------------------------------------------------------------ accept
     async def accept_loop(self) -> None:
@@ -129,10 +140,8 @@ class Connections:
             if self.paused:
                 conn.close(Code.PAUSED, b"sync is paused on this device")
                 return
-            known = self.state.store.peer(peer)
-            removed = peer in self.engine.index.forgotten()  # its first message is refused with 410
-            paired = known is not None and known.pair_secret is None and not removed
-            if self.mode in ("once", "join") and not paired:
+            if self.mode in ("once", "join") and not self._paired(peer):
+                removed = peer in self.engine.index.forgotten()
                 code = Code.REMOVED if removed else Code.UNKNOWN_PEER
                 conn.close(code, REMOVED_REASON.encode() if removed else b"not accepting pairings now")
                 return
@@ -143,6 +152,26 @@ class Connections:
                 with contextlib.suppress(Exception):
                     conn.close(Code.SILENT, b"no stream opened in time")
             return
+        self.admit(peer, stream, arrived)
+
+    def _paired(self, peer: str) -> bool:
+        known = self.state.store.peer(peer)
+        return known is not None and known.pair_secret is None and peer not in self.engine.index.forgotten()
+
+    def admit(self, peer: str, stream: MessageStream, arrived: float, first: list[m.Message] | None = None) -> None:
+        """An incoming stream becomes a link. `first`: the messages the shared endpoint's router
+        read to choose this vault (daemon/router.py); there a paused vault answers a device
+        not paired with it as any vault would, so pausing reveals nothing to a stranger."""
+        removed = peer in self.engine.index.forgotten()  # its first message is refused with 410
+        paired = self._paired(peer)
+        if first is not None:
+            if self.paused and not paired:
+                refuse(stream, *stranger_refusal(first[0], (Code.REMOVED, REMOVED_REASON) if removed else STRANGER))
+                return
+            if self.paused:
+                stream.close(Code.PAUSED, "sync is paused on this device")
+                return
+            stream.unread(first)
         if removed:
             log.info("removed device %s connected: refused (%d) unless it pairs with a new ticket", peer[:10], Code.REMOVED)
         elif not paired:
