@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import Coroutine
@@ -58,7 +59,8 @@ class Router:
             with contextlib.suppress(OSError):  # bookkeeping only: the next run may get another port
                 devicekey.save_port(port)
         router = cls(ep, cfg)
-        router._loop = asyncio.create_task(router._accept_loop())
+        # its own (empty) context: a routing log line names no vault until one is chosen
+        router._loop = asyncio.create_task(router._accept_loop(), context=contextvars.Context())
         return router
 
     def register(self, vault_id: bytes, conns: Connections) -> None:

@@ -1,0 +1,140 @@
+"""One `peervault run V0 V1 V2` process where V1 and V2 hold the per-user device key and so
+share one Iroh endpoint (daemon/router.py), while V0, paired before the key existed, keeps
+its own key and endpoint. Each vault is paired with a peer daemon of its own; all are
+separate processes over loopback Iroh."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import Device, pair_running, wait_until
+
+PROBE = Path(__file__).with_name("probe_vault.py")
+
+
+def run_host(devices: list[Device], env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+    """One daemon for all `devices`, seeing the per-user data dir of `env`."""
+    first = devices[0]
+    log = open(first.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed by shut_down through the devices
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "peervault",
+            "--log-level",
+            "debug",
+            "run",
+            *(str(d.root) for d in devices),
+            "--bind",
+            "127.0.0.1:0",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    for d in devices:
+        d.proc, d._log = proc, log
+        wait_until(lambda: (d.runtime() or {}).get("pid") == proc.pid, what=f"{d.root.name} served")
+    return proc
+
+
+def probe(key_file: Path, ticket: str, *cases: str) -> dict[str, dict]:
+    res = subprocess.run([sys.executable, str(PROBE), str(key_file), ticket, *cases], capture_output=True, text=True, timeout=90)
+    assert res.returncode == 0, res.stderr
+    return {row.pop("case"): row for row in map(json.loads, res.stdout.splitlines())}
+
+
+@pytest.mark.timeout(300)  # seven daemons' worth of starts, two rounds of edits
+def test_two_vaults_share_one_endpoint_beside_a_vault_with_its_own(make_device, tmp_path: Path):
+    v0, p0, p1, p2 = (make_device(n) for n in ("V0", "P0", "P1", "P2"))
+    v0.start()  # V0 pairs before any per-user key exists: its peer knows V0's own id
+    pair_running(v0, p0)
+    v0.stop()
+    own_id = v0.status()["device_id"]
+
+    data = tmp_path / "host-data"  # the host's per-user data dir: its device key
+    v1, v2 = Device(tmp_path / "V1", v0.logs, data), Device(tmp_path / "V2", v0.logs, data)
+    for d in (v0, v1, v2):
+        d.env = {**d.env, "PEERVAULT_DATA_DIR": str(data), "PEERVAULT_CONFIG": str(tmp_path / "config.toml")}
+    v1.init()  # before the key: a key of its own, but no device knows it yet
+    res = v1.cli("vaults", "add", str(v1.root))
+    assert "now shares this device's id" in res.stderr
+    shared_id = v1.status()["device_id"]
+    assert (data / "device.key").read_bytes() == (v1.root / ".peervault" / "secret.key").read_bytes()
+    res = v2.cli("init", str(v2.root))  # made while the key exists: it takes it
+    assert res.stdout.strip() == shared_id and "shares this device's id" in res.stderr
+    key0 = (v0.root / ".peervault" / "secret.key").read_bytes()
+    res = v0.cli("vaults", "add", str(v0.root))  # paired: its id is what P0 knows, so it stays
+    assert "keeps its own device id: it is paired with 1 device(s)" in res.stderr
+    assert (v0.root / ".peervault" / "secret.key").read_bytes() == key0 and v0.status()["device_id"] == own_id != shared_id
+
+    proc = run_host([v0, v1, v2], v1.env, "host")
+    pair_running(v1, p1)
+    pair_running(v2, p2)
+    wait_until(lambda: v0.connected() >= 1, what="V0 and its old peer connected again")
+    assert p1.status()["peers"][0]["id"] == p2.status()["peers"][0]["id"] == shared_id
+    assert p0.status()["peers"][0]["id"] == own_id
+
+    def edits_land(round_: int) -> None:
+        """Each vault gets its own peer's edit, and its peer gets its edit; nothing strays."""
+        p0.write(f"zero-{round_}.md", f"P0 {round_}\n")
+        p1.write(f"one-{round_}.md", f"P1 {round_}\n")
+        p2.write(f"two-{round_}.md", f"P2 {round_}\n")
+        v1.write(f"host-one-{round_}.md", f"V1 {round_}\n")
+        v2.write(f"host-two-{round_}.md", f"V2 {round_}\n")
+        v0.write(f"host-zero-{round_}.md", f"V0 {round_}\n")
+        wait_until(lambda: v0.read(f"zero-{round_}.md") == f"P0 {round_}\n", what="P0's edit on V0")
+        wait_until(lambda: v1.read(f"one-{round_}.md") == f"P1 {round_}\n", what="P1's edit on V1")
+        wait_until(lambda: v2.read(f"two-{round_}.md") == f"P2 {round_}\n", what="P2's edit on V2")
+        wait_until(lambda: p0.read(f"host-zero-{round_}.md") == f"V0 {round_}\n", what="V0's edit on P0")
+        wait_until(lambda: p1.read(f"host-one-{round_}.md") == f"V1 {round_}\n", what="V1's edit on P1")
+        wait_until(lambda: p2.read(f"host-two-{round_}.md") == f"V2 {round_}\n", what="V2's edit on P2")
+        groups = [{v0, p0}, {v1, p1}, {v2, p2}]
+        for group in groups:
+            names = set().union(*(d.files() for d in group))
+            for other in groups:
+                if other is not group:
+                    for d in other:
+                        assert not names & set(d.files()), f"a note of {group} reached {d.root.name}"
+
+    edits_land(1)
+
+    # P1, paired for V1 only, asks the shared endpoint for V2 and for a vault nobody serves:
+    # the same answers, so it cannot tell that V2 is served here
+    unknown = "ab" * 16
+    ticket = v1.runtime()["endpoint_ticket"]
+    answers = probe(
+        p1.root / ".peervault" / "secret.key",
+        ticket,
+        f"hello:{v2.status()['vault_id']}",
+        f"hello:{unknown}",
+        f"pair:{v2.status()['vault_id']}",
+        f"pair:{unknown}",
+        f"hello:{v1.status()['vault_id']}",
+    )
+    assert answers[f"hello:{v2.status()['vault_id']}"] == answers[f"hello:{unknown}"]
+    assert answers[f"hello:{unknown}"] == {"refused": [403, "unknown device: pair with a ticket first"]}
+    assert answers[f"pair:{v2.status()['vault_id']}"] == answers[f"pair:{unknown}"]
+    assert answers[f"pair:{unknown}"] == {"refused": [403, "pairing ticket is invalid, used or expired"]}
+    assert answers[f"hello:{v1.status()['vault_id']}"] == {"answer": "Hello"}  # the vault it is paired for answers
+    assert {p["id"] for p in v2.status()["peers"]} == {p2.status()["device_id"]}  # the probe paired nothing
+
+    proc.send_signal(signal.SIGTERM)  # a restart keeps every pairing, shared or not
+    assert proc.wait(30) == 0
+    v0._log.close()
+    for d in (v0, v1, v2):
+        d.proc = None
+    proc = run_host([v0, v1, v2], v1.env, "host-again")
+    wait_until(lambda: all(d.connected() >= 1 for d in (v0, v1, v2)), what="all three vaults connected again")
+    assert v1.status()["device_id"] == v2.status()["device_id"] == shared_id and v0.status()["device_id"] == own_id
+    edits_land(2)
+    text = (v0.logs / "host-again.log").read_text()
+    assert "one endpoint for the vaults with the per-user key" in text
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
