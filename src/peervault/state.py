@@ -144,6 +144,12 @@ class VaultState:
             return "an unexpired invite names its device id"
         if self.store.get_meta("removed_from_vault"):
             return "it was in a vault whose devices know its device id"
+        self.write_key(key)
+        return None
+
+    def write_key(self, key: bytes) -> None:
+        """Replace the vault's key (and so its device id) atomically: the old key or the new
+        one, never half of either. Only `take_device_key` and a confirmed move call it."""
         path = self.dir / "secret.key"
         tmp = self.dir / "secret.key.tmp"
         with contextlib.suppress(FileNotFoundError):
@@ -161,7 +167,6 @@ class VaultState:
             os.close(dfd)
         self.secret_key = key
         self.device_id = endpoint_id_of(key)
-        return None
 
     @property
     def vault_id(self) -> str:

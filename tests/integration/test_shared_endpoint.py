@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from peervault.net.endpoint import endpoint_id_of
+
 from .conftest import Device, pair_running, wait_until
 
 PROBE = Path(__file__).with_name("probe_vault.py")
@@ -138,3 +140,39 @@ def test_two_vaults_share_one_endpoint_beside_a_vault_with_its_own(make_device, 
     assert "one endpoint for the vaults with the per-user key" in text
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
+
+
+def test_a_paired_vault_moves_to_the_device_key_once_its_peer_confirmed(make_device, tmp_path: Path):
+    v0, p0 = make_device("V0"), make_device("P0")
+    v0.start()
+    pair_running(v0, p0)
+    v0.write("before.md", "before the move\n")
+    wait_until(lambda: p0.read("before.md") == "before the move\n", what="V0's note on P0")
+    v0.stop()
+    old_id = v0.status()["device_id"]
+    data = tmp_path / "host-data"
+    v0.env = {**v0.env, "PEERVAULT_DATA_DIR": str(data), "PEERVAULT_CONFIG": str(tmp_path / "config.toml")}
+    res = v0.cli("vaults", "add", "--migrate", str(v0.root))
+    assert "moves to this device's id" in res.stderr and v0.status()["device_id"] == old_id  # not yet: P0 must confirm
+    new_id = endpoint_id_of((data / "device.key").read_bytes())
+
+    proc = run_host([v0], v0.env, "host")
+    wait_until(lambda: v0.status()["device_id"] == new_id, what="V0 moved once P0 confirmed")
+    wait_until(lambda: [p["id"] for p in p0.status()["peers"]] == [new_id], timeout=60, what="P0 knows only the new id")
+    assert (v0.root / ".peervault" / "secret.key").read_bytes() == (data / "device.key").read_bytes()
+    v0.write("after.md", "after the move\n")
+    p0.write("from-p0.md", "P0 after the move\n")
+    wait_until(lambda: p0.read("after.md") == "after the move\n", what="V0's note on P0 after the move")
+    wait_until(lambda: v0.read("from-p0.md") == "P0 after the move\n", what="P0's note on V0 after the move")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    v0._log.close()
+    v0.proc = None
+    text = (v0.logs / "host.log").read_text()
+    assert "device " + p0.status()["device_id"][:10] + " confirmed the move (1 of 1)" in text
+
+    proc = run_host([v0], v0.env, "host-again")  # a restart: the new id, the same pairing
+    wait_until(lambda: v0.connected() >= 1, what="V0 and P0 connected again")
+    p0.write("again.md", "after the restart\n")
+    wait_until(lambda: v0.read("again.md") == "after the restart\n", what="P0's note on V0 after the restart")
+    assert v0.status()["device_id"] == new_id and [p["id"] for p in p0.status()["peers"]] == [new_id]

@@ -39,6 +39,7 @@ from ..sync.links import Link
 
 log = logging.getLogger(__name__)
 
+MOVED_FROM = "moved_from:"  # meta + a peer's new id: its old id, until it connects as the new one (moving.py)
 SIMULTANEOUS_DIAL_S = 3.0  # two links to one peer opened within this window are a simultaneous dial
 # A live link is closed for a peer's announced move at most this often: announcements are not
 # authenticated, and a replayed one with other addresses must not keep a healthy link down.
@@ -196,6 +197,8 @@ class Connections:
     def start_dialer(self, peer: str) -> None:
         if self.removed_us(peer) or self.paused:
             return  # it would only refuse us again (410): wait for a new pairing; or a resume
+        if self.state.store.get_meta(MOVED_FROM + peer):
+            return  # a device's announced new id: it dials us from it once its move is done
         if peer not in self.dialers or self.dialers[peer].done():
             self.dialers[peer] = asyncio.create_task(self._dial_loop(peer))
 

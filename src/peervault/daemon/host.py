@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import devicekey
 from ..config import Config
 from ..errors import NotAVault, PeerVaultError, VaultBusy, VaultGone
 from ..metrics import limit_arenas
@@ -146,6 +147,9 @@ class Host:
     async def _router_for(self, state: VaultState, cfg: Config) -> Router | None:
         """The shared endpoint for a vault holding the per-user key (bound by the first such
         vault, with its network options); None for a vault with a key of its own."""
+        if self.device_key is None:
+            with contextlib.suppress(PeerVaultError):  # damaged or unsafe: said when `vaults add` reads it
+                self.device_key = devicekey.load()  # made since the start (a vault moved to it, say)
         if self.device_key is None or state.secret_key != self.device_key:
             return None
         async with self._router_lock:

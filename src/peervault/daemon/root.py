@@ -39,6 +39,7 @@ from .discovery import Discovery
 from .events import Events, Outcome
 from .hasher import Hasher
 from .local import LocalChanges
+from .moving import IdMove
 from .node import DaemonNode
 from .router import Router
 from .status import Status
@@ -250,6 +251,7 @@ class Daemon:
             outcome=self.outcome,
             publish=self._publish,
         )
+        self.events.moving = IdMove(self.state, self.conns, self._restart, active=self.mode == "run")
         self.local = LocalChanges(
             self.state.root,
             self.engine,
@@ -263,6 +265,11 @@ class Daemon:
             publish=self._publish,
             hasher=self.hasher,
         )
+
+    def _restart(self, before: Callable[[], None]) -> None:
+        """Stop this vault, run `before`, open it again (daemon/host.py does the last two)."""
+        self.outcome.restart = before
+        self.stopping.set()
 
     def _publish(self, kind: str, **fields: Any) -> None:
         self.service.events.publish(kind, time.time(), **fields)

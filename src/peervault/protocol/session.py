@@ -88,13 +88,21 @@ class Synced:
 
 
 @dataclass(frozen=True)
+class Moving:
+    """Event: the peer says its vault moves to another endpoint id, or confirms our move
+    (daemon/moving.py checks and applies it: the signature needs the network library)."""
+
+    message: m.IdMoved | m.IdMovedOk
+
+
+@dataclass(frozen=True)
 class Close:
     code: int  # a `Code`, or whatever number the peer's REFUSED carried
     reason: str
     by_peer: bool = False  # the peer's REFUSED, not our own decision: 410 means *we* were removed
 
 
-Event = Received | PresenceReceived | Paired | PeerHello | Synced | Close
+Event = Received | PresenceReceived | Paired | PeerHello | Synced | Moving | Close
 
 _UNPAIRED = (State.AWAIT_PAIR, State.AWAIT_PAIR_OK)
 
@@ -280,6 +288,8 @@ class Session:
             return [], [Received(msg)]
         if isinstance(msg, m.Presence):
             return [], [PresenceReceived(msg)]
+        if isinstance(msg, (m.IdMoved, m.IdMovedOk)):
+            return [], [Moving(msg)]
         if isinstance(msg, m.Done):
             self._done_received = True
             return [m.DoneAck()], self._maybe_synced()
