@@ -176,3 +176,47 @@ def test_a_paired_vault_moves_to_the_device_key_once_its_peer_confirmed(make_dev
     p0.write("again.md", "after the restart\n")
     wait_until(lambda: v0.read("again.md") == "after the restart\n", what="P0's note on V0 after the restart")
     assert v0.status()["device_id"] == new_id and [p["id"] for p in p0.status()["peers"]] == [new_id]
+
+
+def test_two_devices_sharing_two_vaults_hold_a_link_per_vault(make_device, tmp_path: Path):
+    """Both sides share one endpoint for two vaults: two links between the same two device
+    ids, one per vault, each carrying only its vault's notes, across a restart of either."""
+    devices = {}
+    for side in ("H", "Q"):
+        data = tmp_path / f"{side}-data"
+        for n in (1, 2):
+            d = devices[f"{side}{n}"] = Device(tmp_path / f"{side}{n}", tmp_path / "logs", data)
+            d.env = {**d.env, "PEERVAULT_CONFIG": str(tmp_path / f"{side}-config.toml")}
+            d.init()
+            d.cli("vaults", "add", str(d.root))
+    h1, h2, q1, q2 = (devices[n] for n in ("H1", "H2", "Q1", "Q2"))
+    h = run_host([h1, h2], h1.env, "H")
+    try:
+        q1.join(h1.invite())
+        q2.join(h2.invite())
+        q = run_host([q1, q2], q1.env, "Q")
+        try:
+            assert h1.status()["device_id"] == h2.status()["device_id"] != q1.status()["device_id"] == q2.status()["device_id"]
+            wait_until(lambda: all(d.connected() >= 1 for d in (h1, h2, q1, q2)), what="a link per vault")
+            for round_ in (1, 2):
+                h1.write(f"h1-{round_}.md", f"H1 {round_}\n")
+                q2.write(f"q2-{round_}.md", f"Q2 {round_}\n")
+                wait_until(lambda: q1.read(f"h1-{round_}.md") == f"H1 {round_}\n", what="H1's note on Q1")
+                wait_until(lambda: h2.read(f"q2-{round_}.md") == f"Q2 {round_}\n", what="Q2's note on H2")
+                assert not q2.exists(f"h1-{round_}.md") and not h2.exists(f"h1-{round_}.md")
+                assert not q1.exists(f"q2-{round_}.md") and not h1.exists(f"q2-{round_}.md")
+                if round_ == 1:  # restart Q: both its links come back, each to its own vault
+                    q.send_signal(signal.SIGTERM)
+                    assert q.wait(30) == 0
+                    q1._log.close()
+                    q1.proc = q2.proc = None
+                    q = run_host([q1, q2], q1.env, "Q-again")
+                    wait_until(lambda: all(d.connected() >= 1 for d in (h1, h2, q1, q2)), what="both links again")
+        finally:
+            q.send_signal(signal.SIGTERM)
+            q.wait(30)
+            q1._log.close()
+    finally:
+        h.send_signal(signal.SIGTERM)
+        h.wait(30)
+        h1._log.close()
