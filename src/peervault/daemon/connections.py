@@ -1,6 +1,6 @@
 """Connections: the endpoint, the links to peers, and how each comes and goes.
 
-    bind        the port tickets and peers know, if still free; else another
+    bind        (daemon/binding.py) the port tickets and peers know, if still free; else another
     accept      an incoming connection becomes a Link (in `once`/`join`, only a paired peer's)
     dial        one dialer task per paired peer: reconnect with backoff while `run` lasts;
                 a link that died young (refused, duplicate) does not turn into a dial storm
@@ -25,7 +25,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..config import Config
-from ..errors import PeerVaultError
 from ..net import endpoint as netep
 from ..net.stream import MessageStream
 from ..protocol import messages as m
@@ -44,41 +43,6 @@ SIMULTANEOUS_DIAL_S = 3.0  # two links to one peer opened within this window are
 # A live link is closed for a peer's announced move at most this often: announcements are not
 # authenticated, and a replayed one with other addresses must not keep a healthy link down.
 MOVED_REDIAL_S = 30.0
-
-
-async def bind(state: VaultState, cfg: Config) -> netep.Endpoint:
-    """The vault's own endpoint, on the port of the last run (tickets and peers know it)."""
-    store = state.store
-    last = store.get_meta("port")
-    ep = await bind_key(state.secret_key, cfg, int(str(last)) if last else None)
-    bound = netep.bound_port(ep)
-    if bound:
-        store.set_meta("port", bound)
-    return ep
-
-
-async def bind_key(secret: bytes, cfg: Config, port: int | None) -> netep.Endpoint:
-    """Listen on `port` (the last run's), unless `--bind` says otherwise or it is taken."""
-    candidates: list[str | None] = []
-    if cfg.bind:
-        host, _, p = cfg.bind.rpartition(":")
-        if p == "0" and port:
-            candidates.append(f"{host}:{port}")  # keep the address tickets and peers know
-        candidates.append(cfg.bind)
-    else:
-        if port:
-            candidates.append(f"0.0.0.0:{port}")
-        candidates.append(None)
-    last: Exception | None = None
-    for addr in candidates:
-        try:
-            return await netep.bind(secret, no_relay=cfg.no_relay, bind_addr=addr)
-        except Exception as exc:  # noqa: BLE001 - port taken: try the next candidate
-            last = exc
-    where = cfg.bind or "the default address"
-    raise PeerVaultError(
-        f"cannot listen on {where} ({netep.describe(last) if last else 'unknown error'}); choose another --bind HOST:PORT"
-    )
 
 
 def refuse(stream: MessageStream, code: int, reason: str) -> None:

@@ -34,7 +34,8 @@ from ..store import removal
 from ..sync.blobs import BlobTransfers
 from ..sync.engine import Engine
 from ..sync.links import Link
-from .connections import Connections, bind
+from .binding import bind
+from .connections import Connections
 from .discovery import Discovery
 from .events import Events, Outcome
 from .hasher import Hasher

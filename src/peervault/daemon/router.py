@@ -32,7 +32,8 @@ from ..net.stream import MessageStream
 from ..protocol import messages as m
 from ..protocol.codes import Code
 from ..protocol.session import stranger_refusal
-from .connections import Connections, bind_key, refuse
+from .binding import bind_key
+from .connections import Connections, refuse
 
 log = logging.getLogger(__name__)
 
