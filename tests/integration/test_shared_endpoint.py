@@ -126,6 +126,10 @@ def test_two_vaults_share_one_endpoint_beside_a_vault_with_its_own(make_device, 
     assert answers[f"pair:{unknown}"] == {"refused": [403, "pairing ticket is invalid, used or expired"]}
     assert answers[f"hello:{v1.status()['vault_id']}"] == {"answer": "Hello"}  # the vault it is paired for answers
     assert {p["id"] for p in v2.status()["peers"]} == {p2.status()["device_id"]}  # the probe paired nothing
+    v2.cli("pause", str(v2.root))  # paused, V2 still answers a stranger as a vault not served here does
+    paused = probe(p1.root / ".peervault" / "secret.key", ticket, f"hello:{v2.status()['vault_id']}", f"hello:{unknown}")
+    assert paused[f"hello:{v2.status()['vault_id']}"] == paused[f"hello:{unknown}"] == answers[f"hello:{unknown}"]
+    v2.cli("resume", str(v2.root))
 
     proc.send_signal(signal.SIGTERM)  # a restart keeps every pairing, shared or not
     assert proc.wait(30) == 0
