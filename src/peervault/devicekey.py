@@ -6,7 +6,8 @@ daemon serves them all on one endpoint (daemon/router.py) instead of one per vau
     ~/Library/Application Support/peervault/device.key   on macOS
 
 beside it `endpoint-port`, the UDP port the shared endpoint listened on last (tickets and
-peers know it). The key is 32 bytes, mode 0600, created by `peervault vaults add` the first
+peers know it), and `endpoint.lock`, held by the one daemon that serves the shared endpoint
+(two endpoints with one id would each be refused the other's vaults). The key is 32 bytes, mode 0600, created by `peervault vaults add` the first
 time; a vault takes it by holding the same bytes in its own `.peervault/secret.key` (so a
 lost per-user file never changes a vault's device id). A vault's device id is what its
 peers paired with, so only a vault nobody knows yet takes the key: `init` while the key
@@ -17,18 +18,20 @@ own keeps it, and its own endpoint, until a migration (docs/ARCHITECTURE.md).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import stat
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import PeerVaultError
+from .errors import PeerVaultError, VaultBusy
 from .net.endpoint import new_secret_key
 
 ENV = "PEERVAULT_DATA_DIR"
 KEY = "device.key"
 PORT = "endpoint-port"
+LOCK = "endpoint.lock"
 
 
 def data_dir(env: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
@@ -98,3 +101,20 @@ def save_port(port: int, d: Path | None = None) -> None:
     tmp = d / (PORT + ".tmp")
     tmp.write_text(f"{port}\n")
     os.replace(tmp, d / PORT)
+
+
+def lock_endpoint(d: Path | None = None) -> int:
+    """Hold the shared endpoint for this process (the fd; closing it lets go): one daemon
+    per user serves every vault with the per-user key."""
+    d = d or data_dir()
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(d / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise VaultBusy(
+            "another PeerVault daemon serves the vaults with this device's shared id; "
+            "serve this vault there (`peervault vaults add VAULT`, then restart it), or stop that daemon"
+        ) from None
+    return fd

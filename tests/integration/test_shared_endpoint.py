@@ -224,3 +224,32 @@ def test_two_devices_sharing_two_vaults_hold_a_link_per_vault(make_device, tmp_p
         h.send_signal(signal.SIGTERM)
         h.wait(30)
         h1._log.close()
+
+
+def test_a_second_daemon_cannot_serve_the_shared_id_too(make_device, tmp_path: Path):
+    """Two endpoints with one id would each refuse the other's vaults: one daemon holds it."""
+    data = tmp_path / "data"
+    v1, v2 = Device(tmp_path / "V1", tmp_path / "logs", data), Device(tmp_path / "V2", tmp_path / "logs", data)
+    for d in (v1, v2):
+        d.env = {**d.env, "PEERVAULT_CONFIG": str(tmp_path / "config.toml")}
+        d.init()
+        d.cli("vaults", "add", str(d.root))
+    proc = run_host([v1], v1.env, "first")
+    try:
+        res = subprocess.run(
+            [sys.executable, "-m", "peervault", "run", str(v2.root), "--bind", "127.0.0.1:0"],
+            env=v2.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert res.returncode == 3 and "another PeerVault daemon serves the vaults with this device's shared id" in res.stderr
+        assert proc.poll() is None and v1.status()["daemon"]["running"]  # the first one serves on
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        v1._log.close()
+    proc = run_host([v2], v2.env, "second")  # once the first has stopped, the lock is free
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    v2._log.close()

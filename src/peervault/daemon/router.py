@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import os
 import time
 from collections.abc import Coroutine
 from typing import Any
@@ -44,8 +45,9 @@ def vault_named(first: m.Message) -> bytes | None:
 
 
 class Router:
-    def __init__(self, ep: netep.Endpoint, cfg: Config) -> None:
+    def __init__(self, ep: netep.Endpoint, cfg: Config, lock: int | None = None) -> None:
         self.ep = ep
+        self._lock = lock  # devicekey.lock_endpoint's fd: this process serves the shared id
         self.cfg = cfg  # the first vault's: timeouts for the handshake before a vault is known
         self.vaults: dict[bytes, Connections] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -53,13 +55,19 @@ class Router:
 
     @classmethod
     async def bind(cls, secret: bytes, cfg: Config) -> Router:
-        """Bind the shared endpoint on the port of its last run (kept beside the key)."""
-        ep = await bind_key(secret, cfg, devicekey.last_port())
+        """Bind the shared endpoint on the port of its last run (kept beside the key); refused
+        (VaultBusy) while another daemon serves it."""
+        lock = devicekey.lock_endpoint()
+        try:
+            ep = await bind_key(secret, cfg, devicekey.last_port())
+        except BaseException:
+            os.close(lock)
+            raise
         port = netep.bound_port(ep)
         if port:
             with contextlib.suppress(OSError):  # bookkeeping only: the next run may get another port
                 devicekey.save_port(port)
-        router = cls(ep, cfg)
+        router = cls(ep, cfg, lock)
         # its own (empty) context: a routing log line names no vault until one is chosen
         router._loop = asyncio.create_task(router._accept_loop(), context=contextvars.Context())
         return router
@@ -84,6 +92,9 @@ class Router:
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.ep.close(), 2.0)
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     async def _accept_loop(self) -> None:
         while True:
