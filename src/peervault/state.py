@@ -1,7 +1,8 @@
 """A vault on disk: `.peervault/` with its database, identity key, lock and runtime file.
 
 VAULT/.peervault/state.db       SQLite (WAL): notes, index, peers, invites
-VAULT/.peervault/secret.key     the device's Iroh secret key, mode 0600
+VAULT/.peervault/secret.key     the device's Iroh secret key, mode 0600: the vault's own, or a copy
+                                of the per-user device key (devicekey.py) for a vault sharing the endpoint
 VAULT/.peervault/lock           flock held by the process that runs the engine
 VAULT/.peervault/daemon.json    what a running daemon last reported (rewritten within a second of a change)
 VAULT/.peervault/control.sock   the running daemon's control API (api/), the owner's alone
@@ -10,6 +11,7 @@ VAULT/.peervault/api-token      the token for the API over loopback TCP, mode 06
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -70,8 +72,9 @@ class VaultState:
         return self.root / STATE_DIR
 
     @staticmethod
-    def init(root: Path) -> tuple[VaultState, bool]:
-        """Make `root` a vault (harmless if it already is one). Returns (state, created)."""
+    def init(root: Path, device_key: bytes | None = None) -> tuple[VaultState, bool]:
+        """Make `root` a vault (harmless if it already is one). Returns (state, created).
+        `device_key`: the per-user key a new vault takes (it shares the endpoint); None: a key of its own."""
         root = root.resolve()
         if root.exists() and not root.is_dir():
             raise PeerVaultError(f"{root} is a file, not a folder")
@@ -83,7 +86,7 @@ class VaultState:
         if not key_path.exists():
             fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
-                f.write(new_secret_key())
+                f.write(device_key or new_secret_key())
                 f.flush()
                 os.fsync(f.fileno())
         store = Store(d / "state.db")
@@ -127,6 +130,43 @@ class VaultState:
         tmp = self.dir / (IDENTITY + ".tmp")
         tmp.write_text(json.dumps(doc, indent=1))
         os.replace(tmp, self.dir / IDENTITY)
+
+    def take_device_key(self, key: bytes, now: float) -> str | None:
+        """Give this vault the per-user key, so it shares the endpoint: only while no device
+        knows its current id (its peers paired with it; an invite carries it). The caller
+        holds the lock (no daemon runs on it). None when done, else why it keeps its own."""
+        if key == self.secret_key:
+            return None
+        peers = self.store.peers()
+        if peers:
+            return f"it is paired with {len(peers)} device(s), which know its device id"
+        if self.store.open_invites(now):
+            return "an unexpired invite names its device id"
+        if self.store.get_meta("removed_from_vault"):
+            return "it was in a vault whose devices know its device id"
+        self.write_key(key)
+        return None
+
+    def write_key(self, key: bytes) -> None:
+        """Replace the vault's key (and so its device id) atomically: the old key or the new
+        one, never half of either. Only `take_device_key` and a confirmed move call it."""
+        path = self.dir / "secret.key"
+        tmp = self.dir / "secret.key.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # the old key or the new one, never half of either
+        dfd = os.open(self.dir, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+        self.secret_key = key
+        self.device_id = endpoint_id_of(key)
 
     @property
     def vault_id(self) -> str:

@@ -9,13 +9,22 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-ENV = {**os.environ, "PEERVAULT_NO_RELAY": "1", "PEERVAULT_NO_MDNS": "1", "PYTHONUNBUFFERED": "1"}
+# PEERVAULT_DATA_DIR: the per-user device key (devicekey.py) is never the real user's; each
+# Device has its own (`Device.env`), so two test devices never share an id unless a test says so
+ENV = {
+    **os.environ,
+    "PEERVAULT_NO_RELAY": "1",
+    "PEERVAULT_NO_MDNS": "1",
+    "PYTHONUNBUFFERED": "1",
+    "PEERVAULT_DATA_DIR": tempfile.mkdtemp(prefix="peervault-test-data-"),
+}
 TIMEOUT = 30.0
 
 
@@ -45,14 +54,18 @@ def read(p: Path) -> str | None:
 
 
 class Device:
-    def __init__(self, root: Path, logs: Path) -> None:
+    def __init__(self, root: Path, logs: Path, data: Path | None = None) -> None:
+        """`data`: the per-user data dir (device key) this device's commands see; its own by default."""
         self.root = root
         self.logs = logs
+        self.env = {**ENV, "PEERVAULT_DATA_DIR": str(data or logs.parent / "userdata" / root.name)}
         self.proc: subprocess.Popen[bytes] | None = None
         self._log_n = 0
 
     def cli(self, *args: str, check: bool = True, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        res = subprocess.run([sys.executable, "-m", "peervault", *args], env=ENV, capture_output=True, text=True, timeout=timeout)
+        res = subprocess.run(
+            [sys.executable, "-m", "peervault", *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
         if check and res.returncode != 0:
             raise AssertionError(f"peervault {' '.join(args)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
         return res
@@ -67,7 +80,7 @@ class Device:
         log = self._log = open(self.logs / f"{self.root.name}-{self._log_n}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "peervault", "--log-level", "debug", "run", str(self.root), "--bind", "127.0.0.1:0", *extra],
-            env={**ENV, **(env or {})},
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

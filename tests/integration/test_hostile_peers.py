@@ -332,7 +332,8 @@ _NOT_UTF8_HELLO = (
 )
 BAD_BODIES = {
     "type-0": (b"\x00", "unknown message type 0"),
-    "type-17": (b"\x11payload", "unknown message type 17"),
+    "type-19": (b"\x13payload", "unknown message type 19"),
+    "truncated-id-moved": (b"\x11payload", "truncated"),
     "type-255": (b"\xff" * 32, "unknown message type 255"),
     "empty-body": (b"", "empty message"),
     "trailing-bytes": (m.encode(m.Ping()) + b"!", "unexpected trailing bytes"),
@@ -443,6 +444,32 @@ def test_hello_with_unsupported_version_is_refused_426(arena: Arena) -> None:
     refusals, closed = arena.hostile.session(script)
     assert refusals and refusals[0].code == 426, refusals
     assert closed is not None and "426" in closed, closed
+    arena.assert_alive()
+
+
+def test_a_move_that_does_not_check_out_changes_no_pairing(arena: Arena) -> None:
+    """ID_MOVED with a signature not by the sender's key, or naming another device of the
+    vault as the sender's new id, is ignored: the pairings stay as they were."""
+    before = sorted(p["id"] for p in arena.a.status()["peers"])
+    other = netep.id_bytes(arena.b.status()["device_id"])
+    me = netep.id_bytes(arena.hostile.id)
+    fresh = netep.id_bytes(netep.endpoint_id_of(netep.new_secret_key()))
+    forged = m.IdMoved(arena.vault_id, fresh, netep.sign(netep.new_secret_key(), m.moved_statement(arena.vault_id, me, fresh)))
+    hijack = m.IdMoved(arena.vault_id, other, netep.sign(arena.hostile.key, m.moved_statement(arena.vault_id, me, other)))
+
+    async def script(w: Wire) -> list[m.Message]:
+        await w.send(arena.hello())
+        await w.expect(m.DocVersions)
+        await w.send(forged, hijack)
+        await w.barrier()  # both were processed; neither was answered
+        return w.got
+
+    since = arena.mark()
+    got = arena.hostile.session(script)
+    assert not [x for x in got if isinstance(x, (m.IdMovedOk, m.Refused))], got
+    arena.wait_log(f"device {arena.hostile.id[:10]} announced a move that does not check out: ignored", since=since)
+    arena.wait_log("another device of this vault: ignored", since=since)
+    assert sorted(p["id"] for p in arena.a.status()["peers"]) == before
     arena.assert_alive()
 
 

@@ -15,7 +15,9 @@ from .conftest import ENV, wait_until
 
 
 def pv(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in ENV.items() if k not in ("XDG_CONFIG_HOME", "PEERVAULT_CONFIG")}
+    env = {
+        k: v for k, v in ENV.items() if k not in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "PEERVAULT_CONFIG", "PEERVAULT_DATA_DIR")
+    }
     env["HOME"] = str(home)
     return subprocess.run([sys.executable, "-m", "peervault", *args], env=env, capture_output=True, text=True, timeout=60)
 
@@ -40,6 +42,8 @@ def test_vault_list_run_without_vault_and_the_service(tmp_path: Path):
     env = {**ENV, "HOME": str(home)}
     env.pop("PEERVAULT_CONFIG", None)
     env.pop("XDG_CONFIG_HOME", None)
+    env.pop("PEERVAULT_DATA_DIR", None)
+    env.pop("XDG_DATA_HOME", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "peervault", "run", "--bind", "127.0.0.1:0"], env=env, stderr=subprocess.PIPE, text=True
     )

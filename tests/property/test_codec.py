@@ -44,6 +44,10 @@ MESSAGE_STRATEGIES: dict[type, st.SearchStrategy[m.Message]] = {
     m.BlobGet: st.builds(m.BlobGet, st.binary(min_size=32, max_size=32), st.integers(0, 2**64 - 1)),
     m.BlobHave: st.builds(m.BlobHave, st.booleans(), st.integers(0, 2**64 - 1)),
     m.Presence: st.builds(m.Presence, ids, st.binary(max_size=m.MAX_PRESENCE)),
+    m.IdMoved: st.builds(
+        m.IdMoved, ids, st.binary(min_size=m.KEY_LEN, max_size=m.KEY_LEN), st.binary(min_size=m.SIG_LEN, max_size=m.SIG_LEN)
+    ),
+    m.IdMovedOk: st.builds(m.IdMovedOk, st.binary(min_size=m.KEY_LEN, max_size=m.KEY_LEN)),
 }
 any_message = st.one_of(*MESSAGE_STRATEGIES.values())
 
@@ -52,7 +56,7 @@ def test_every_message_type_has_a_strategy() -> None:
     kinds = {cls.kind for cls in MESSAGE_STRATEGIES}
     all_types = set(m.Message.__args__)  # type: ignore[attr-defined]
     assert set(MESSAGE_STRATEGIES) == all_types
-    assert kinds == set(range(1, 17))
+    assert kinds == set(range(1, 19))
 
 
 # ------------------------------------------------------------------------------- frames

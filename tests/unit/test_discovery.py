@@ -28,8 +28,9 @@ def test_vault_tag_is_stable_opaque_and_differs_between_vaults() -> None:
 def test_announced_properties_are_only_version_tag_and_endpoint_id() -> None:
     p = disc.properties(disc.vault_tag(VAULT), ME)
     assert set(p) == {"v", "vt", "id"} and p["id"] == ME
-    name = disc.instance_name(ME)
-    assert len(name) <= 63 and ME.startswith(name.removeprefix("pv-"))
+    name = disc.instance_name(ME, disc.vault_tag(VAULT))
+    assert len(name) <= 63 and name.startswith(f"pv-{ME[:40]}-")
+    assert name != disc.instance_name(ME, disc.vault_tag(bytes(16)))  # two vaults on one endpoint: two names
 
 
 def test_parse_reads_an_announcement_and_its_addresses() -> None:

@@ -96,12 +96,15 @@ def _open(vault: str) -> Any:
 @cli.command()
 @click.argument("vault", type=click.Path(file_okay=False))
 def init(vault: str) -> None:
-    """Make VAULT a vault and print this device's id."""
+    """Make VAULT a vault and print this device's id (the per-user one, if there is one)."""
+    from .. import devicekey
     from ..state import VaultState
 
-    state, created = VaultState.init(Path(vault))
+    shared = devicekey.load()
+    state, created = VaultState.init(Path(vault), device_key=shared)
     if created:
-        err.print(f"Initialised vault in {state.root}", highlight=False)
+        how = "; it shares this device's id with your other vaults" if shared == state.secret_key else ""
+        err.print(f"Initialised vault in {state.root}{how}", highlight=False)
     else:
         err.print(f"{state.root} is already a vault; nothing changed", highlight=False)
     out.print(state.device_id, highlight=False)
@@ -225,6 +228,7 @@ def run(
     the vaults of `peervault vaults list`. One process serves them all, each on its own."""
     from dataclasses import replace
 
+    from .. import devicekey
     from ..daemon.host import Host
     from ..metrics import early_phase
     from ..state import VaultState
@@ -252,7 +256,7 @@ def run(
             raise
         return state, replace(cfg, **_api_address(api)) if api is not None else cfg
 
-    failed = asyncio.run(Host(roots, open_vault).main())
+    failed = asyncio.run(Host(roots, open_vault, device_key=devicekey.load()).main())
     if failed and len(failed) == len(roots):  # nothing left to serve: exit with the (first) error
         root, exc = next(iter(failed.items()))
         if isinstance(exc, PeerVaultError):

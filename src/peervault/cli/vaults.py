@@ -11,7 +11,7 @@ import click
 
 from .. import userconfig
 from ..config import STATE_DIR
-from ..errors import NotAVault, PeerVaultError
+from ..errors import NotAVault, PeerVaultError, VaultBusy
 from .console import err, out, table
 
 
@@ -52,7 +52,12 @@ def vaults() -> None:
 
 @vaults.command("add")
 @click.argument("vault", type=click.Path(file_okay=False))
-def add_vault(vault: str) -> None:
+@click.option(
+    "--migrate",
+    is_flag=True,
+    help="A paired vault: move it to this device's id once each of its devices confirmed (they ask no one).",
+)
+def add_vault(vault: str, migrate: bool) -> None:
     """List VAULT (an initialised vault) in the per-user config file."""
     root = Path(vault).resolve()
     problem = vault_problem(root)
@@ -65,6 +70,64 @@ def add_vault(vault: str) -> None:
         err.print(f"Added {root} to {path}; restart `peervault run` (or the service) to serve it.", highlight=False)
     else:
         err.print(f"{root} is already listed in {path}; nothing changed.", highlight=False)
+    share_endpoint(root, migrate)
+
+
+def share_endpoint(root: Path, migrate: bool = False) -> None:
+    """A vault no device knows yet takes the per-user key (made now if there is none), so
+    one daemon serves it on one endpoint with the others; a known one keeps its id."""
+    import time
+
+    from .. import devicekey
+    from ..state import VaultState
+
+    key = devicekey.ensure()
+    state = VaultState.open(root)
+    try:
+        if state.secret_key == key:
+            return
+        try:
+            state.lock()
+        except VaultBusy:
+            err.print(
+                f"{root} keeps its own device id for now: a daemon runs on it; stop it and add it again to share "
+                "this device's endpoint",
+                highlight=False,
+            )
+            return
+        why = state.take_device_key(key, time.time())
+        if why is not None and migrate:
+            why = start_move(state, key)
+    finally:
+        state.close()
+    if why is None:
+        err.print(f"{root} now shares this device's id {state.device_id[:10]} (one endpoint for your vaults).", highlight=False)
+    elif why:
+        hint = "" if migrate else "; `peervault vaults add --migrate` moves it once its devices confirmed"
+        err.print(f"{root} keeps its own device id: {why}{hint}.", highlight=False)
+
+
+def start_move(state: Any, key: bytes) -> str:
+    """Mark a paired vault to move to the per-user id (daemon/moving.py does it): '' once
+    marked, else why it cannot move."""
+    import time
+
+    from ..daemon import moving
+    from ..net.endpoint import endpoint_id_of
+
+    if state.store.open_invites(time.time()):
+        return "an unexpired invite names its device id; add it again with --migrate once the invite has expired"
+    new = endpoint_id_of(key)
+    if moving.moving_to(state) != new:
+        moving.start(state, new)
+    n = sum(1 for p in state.store.peers() if p.pair_secret is None)
+    err.print(
+        f"{state.root} moves to this device's id {new[:10]} once each of its {n} paired device(s) confirmed it "
+        "(each must run this PeerVault version): `peervault run` asks them, then restarts the vault on the shared "
+        "endpoint; until then it keeps its id and syncs as before.",
+        highlight=False,
+    )
+    return ""
 
 
 @vaults.command("remove")

@@ -1,6 +1,6 @@
 """Connections: the endpoint, the links to peers, and how each comes and goes.
 
-    bind        the port tickets and peers know, if still free; else another
+    bind        (daemon/binding.py) the port tickets and peers know, if still free; else another
     accept      an incoming connection becomes a Link (in `once`/`join`, only a paired peer's)
     dial        one dialer task per paired peer: reconnect with backoff while `run` lasts;
                 a link that died young (refused, duplicate) does not turn into a dial storm
@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..config import Config
-from ..errors import PeerVaultError
 from ..net import endpoint as netep
 from ..net.stream import MessageStream
 from ..protocol import messages as m
 from ..protocol.codes import REMOVED_REASON, Code
-from ..protocol.session import Close, Event, Session
+from ..protocol.session import STRANGER, Close, Event, Session, stranger_refusal
 from ..state import VaultState
 from ..store import removal
 from ..sync.blobs import BlobTransfers
@@ -38,42 +38,17 @@ from ..sync.links import Link
 
 log = logging.getLogger(__name__)
 
+MOVED_FROM = "moved_from:"  # meta + a peer's new id: its old id, until it connects as the new one (moving.py)
 SIMULTANEOUS_DIAL_S = 3.0  # two links to one peer opened within this window are a simultaneous dial
 # A live link is closed for a peer's announced move at most this often: announcements are not
 # authenticated, and a replayed one with other addresses must not keep a healthy link down.
 MOVED_REDIAL_S = 30.0
 
 
-async def bind(state: VaultState, cfg: Config) -> netep.Endpoint:
-    """Listen on the port of the last run (tickets and peers know it), unless `--bind` says
-    otherwise or it is taken."""
-    store = state.store
-    port = store.get_meta("port")
-    candidates: list[str | None] = []
-    if cfg.bind:
-        host, _, p = cfg.bind.rpartition(":")
-        if p == "0" and port:
-            candidates.append(f"{host}:{port}")  # keep the address tickets and peers know
-        candidates.append(cfg.bind)
-    else:
-        if port:
-            candidates.append(f"0.0.0.0:{port}")
-        candidates.append(None)
-    last: Exception | None = None
-    for addr in candidates:
-        try:
-            ep = await netep.bind(state.secret_key, no_relay=cfg.no_relay, bind_addr=addr)
-        except Exception as exc:  # noqa: BLE001 - port taken: try the next candidate
-            last = exc
-            continue
-        bound = netep.bound_port(ep)
-        if bound:
-            store.set_meta("port", bound)
-        return ep
-    where = cfg.bind or "the default address"
-    raise PeerVaultError(
-        f"cannot listen on {where} ({netep.describe(last) if last else 'unknown error'}); choose another --bind HOST:PORT"
-    )
+def refuse(stream: MessageStream, code: int, reason: str) -> None:
+    """REFUSED, then the connection closed with the same code 0.1 s later (as a link does)."""
+    stream.send_soon([m.Refused(code, reason)])
+    asyncio.get_running_loop().call_later(0.1, stream.close, code, reason)
 
 
 class Connections:
@@ -110,6 +85,7 @@ class Connections:
         # the addresses a peer sends in its HELLO, over the authenticated link, are the ones stored)
         self.lan_addrs: dict[str, list[str]] = {}
         self._moved_at: dict[str, float] = {}  # when a peer's announced move last closed its link
+        self.context = contextvars.copy_context()  # the vault's (its log tag): where a routed stream is admitted
 
     # ------------------------------------------------------------------ accept
     async def accept_loop(self) -> None:
@@ -129,10 +105,8 @@ class Connections:
             if self.paused:
                 conn.close(Code.PAUSED, b"sync is paused on this device")
                 return
-            known = self.state.store.peer(peer)
-            removed = peer in self.engine.index.forgotten()  # its first message is refused with 410
-            paired = known is not None and known.pair_secret is None and not removed
-            if self.mode in ("once", "join") and not paired:
+            if self.mode in ("once", "join") and not self._paired(peer):
+                removed = peer in self.engine.index.forgotten()
                 code = Code.REMOVED if removed else Code.UNKNOWN_PEER
                 conn.close(code, REMOVED_REASON.encode() if removed else b"not accepting pairings now")
                 return
@@ -143,6 +117,26 @@ class Connections:
                 with contextlib.suppress(Exception):
                     conn.close(Code.SILENT, b"no stream opened in time")
             return
+        self.admit(peer, stream, arrived)
+
+    def _paired(self, peer: str) -> bool:
+        known = self.state.store.peer(peer)
+        return known is not None and known.pair_secret is None and peer not in self.engine.index.forgotten()
+
+    def admit(self, peer: str, stream: MessageStream, arrived: float, first: list[m.Message] | None = None) -> None:
+        """An incoming stream becomes a link. `first`: the messages the shared endpoint's router
+        read to choose this vault (daemon/router.py); there a paused vault answers a device
+        not paired with it as any vault would, so pausing reveals nothing to a stranger."""
+        removed = peer in self.engine.index.forgotten()  # its first message is refused with 410
+        paired = self._paired(peer)
+        if first is not None:
+            if self.paused and not paired:
+                refuse(stream, *stranger_refusal(first[0], (Code.REMOVED, REMOVED_REASON) if removed else STRANGER))
+                return
+            if self.paused:
+                stream.close(Code.PAUSED, "sync is paused on this device")
+                return
+            stream.unread(first)
         if removed:
             log.info("removed device %s connected: refused (%d) unless it pairs with a new ticket", peer[:10], Code.REMOVED)
         elif not paired:
@@ -167,6 +161,8 @@ class Connections:
     def start_dialer(self, peer: str) -> None:
         if self.removed_us(peer) or self.paused:
             return  # it would only refuse us again (410): wait for a new pairing; or a resume
+        if self.state.store.get_meta(MOVED_FROM + peer):
+            return  # a device's announced new id: it dials us from it once its move is done
         if peer not in self.dialers or self.dialers[peer].done():
             self.dialers[peer] = asyncio.create_task(self._dial_loop(peer))
 

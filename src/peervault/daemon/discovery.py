@@ -62,7 +62,7 @@ class Discovery:
         me = self.state.device_id
         lan = Lan(
             service_type=disc.SERVICE_TYPE,
-            name=disc.instance_name(me),
+            name=disc.instance_name(me, self.tag),
             properties=disc.properties(self.tag, me),
             port=port,
             poll_s=self.cfg.mdns_poll_s,

@@ -23,7 +23,7 @@ from ..errors import PeerVaultError, StoreUnavailable
 from ..metrics import Metrics, trim_heap
 from ..protocol import messages as m
 from ..protocol.codes import FINAL, REMOVED_REASON, Code
-from ..protocol.session import Close, Event, Paired, PeerHello, PresenceReceived, Received, Synced
+from ..protocol.session import Close, Event, Moving, Paired, PeerHello, PresenceReceived, Received, Synced
 from ..state import VaultState
 from ..store import removal
 from ..sync.blobs import BlobTransfers
@@ -74,6 +74,7 @@ class Events:
         self.outcome = outcome
         self.publish = publish  # an event for the API's clients: publish(kind, **fields)
         self.live: Any = None  # service/live.py's LiveNotes (set by the daemon once built)
+        self.moving: Any = None  # daemon/moving.py's IdMove (set by the daemon once built)
         self.ready_at = 0.0  # perf_counter when the daemon was ready: the peer_connect phase starts
 
     def on_event(self, link: Link, ev: Event) -> None:
@@ -98,6 +99,7 @@ class Events:
             known = store.peer(link.peer)
             addrs = list(dict.fromkeys([*ev.addrs, *(known.addrs if known else [])]))[:16]
             store.update_peer(link.peer, addrs=addrs, seen=True)
+            self.moving.hello(link)
         elif isinstance(ev, Synced):
             published = self.engine.publish_pending(time.time())
             if published:
@@ -115,12 +117,16 @@ class Events:
             log.info("in sync with %s", link.peer[:10])
             self.publish("peer_connected", device=link.peer)
             self.timers.mark_status()
+            self.moving.offer(link)
+        elif isinstance(ev, Moving):
+            self.moving.on_message(link, ev.message)
         elif isinstance(ev, Close):
             if link.closed.is_set():  # the link's final Close (a session's own Close comes first)
                 self.status.link_closed(link)
                 if link.synced.is_set():
                     self.publish("peer_lost", device=link.peer, reason=_from_here(link, ev))
             self.conns.closed(link, ev)
+            self.moving.closed(link, ev)
             if ev.code in FINAL and link.session.dialer:
                 self.outcome.refused = ev.reason.removeprefix("peer refused: ")
 

@@ -2,9 +2,11 @@
 own supervisor, so what goes wrong in one vault stays in that vault.
 
 Each vault keeps everything it had as a process of its own: its database, lock, control
-socket (`peervault status VAULT` and the plugin work unchanged), ignore rules, pairings
-and its own Iroh endpoint and identity (one endpoint for all vaults would change every
-device id and ticket: docs/ARCHITECTURE.md, "One endpoint per vault").
+socket (`peervault status VAULT` and the plugin work unchanged), ignore rules and pairings.
+The vaults whose key is the per-user device key (devicekey.py) share one Iroh endpoint,
+bound here once (`_router_for`, daemon/router.py); a vault with a key of its own binds its
+own endpoint as before, so the device id its peers paired with never changes behind them
+(docs/ARCHITECTURE.md, "One endpoint for the vaults of a device").
 
 Isolation, per vault:
   * it cannot be opened (missing folder, not a vault, locked by another daemon): one
@@ -30,12 +32,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import devicekey
 from ..config import Config
 from ..errors import NotAVault, PeerVaultError, VaultBusy, VaultGone
 from ..metrics import limit_arenas
 from ..state import VaultState
 from ..vaultlog import VAULT_TAG
 from .root import Daemon
+from .router import Router
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +62,17 @@ def tags(roots: list[Path]) -> dict[Path, str]:
 
 
 class Host:
-    def __init__(self, roots: list[Path], open_vault: Opener, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        roots: list[Path],
+        open_vault: Opener,
+        clock: Callable[[], float] = time.monotonic,
+        device_key: bytes | None = None,
+    ) -> None:
         self.roots = roots
+        self.device_key = device_key  # the per-user key (devicekey.load()); None: every vault on its own
+        self.router: Router | None = None
+        self._router_lock = asyncio.Lock()
         self.open_vault = open_vault
         self.clock = clock
         self.stopping = asyncio.Event()
@@ -76,7 +89,10 @@ class Host:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
         names = tags(self.roots)
-        await asyncio.gather(*(self._supervise(root, names[root]) for root in self.roots))
+        try:
+            await asyncio.gather(*(self._supervise(root, names[root]) for root in self.roots))
+        finally:
+            await self._close_network()
         return self.failed
 
     def stop(self) -> None:
@@ -114,7 +130,8 @@ class Host:
         state, cfg = self.open_vault(root)
         try:
             while True:
-                daemon = Daemon(state, cfg, mode="run", hosted=True)
+                router = await self._router_for(state, cfg)
+                daemon = Daemon(state, cfg, mode="run", hosted=True, router=router)
                 daemon.on_ready = lambda: self.served.add(root)
                 self.daemons[root] = daemon
                 if self.stopping.is_set():
@@ -125,6 +142,27 @@ class Host:
                 outcome.restart()  # a join through the API: the vault took another vault's identity
         finally:
             state.close()
+
+    # ------------------------------------------------------------------ the network part
+    async def _router_for(self, state: VaultState, cfg: Config) -> Router | None:
+        """The shared endpoint for a vault holding the per-user key (bound by the first such
+        vault, with its network options); None for a vault with a key of its own."""
+        if self.device_key is None:
+            with contextlib.suppress(PeerVaultError):  # damaged or unsafe: said when `vaults add` reads it
+                self.device_key = devicekey.load()  # made since the start (a vault moved to it, say)
+        if self.device_key is None or state.secret_key != self.device_key:
+            return None
+        async with self._router_lock:
+            if self.router is None:
+                self.router = await Router.bind(self.device_key, cfg)
+                log.info("device %s: one endpoint for the vaults with the per-user key", state.device_id[:10])
+            return self.router
+
+    async def _close_network(self) -> None:
+        """Every vault has stopped (each closed its links): close the shared endpoint."""
+        if self.router is not None:
+            await self.router.close()
+            self.router = None
 
     def _give_up(self, root: Path, exc: BaseException) -> None:
         self.failed[root] = exc

@@ -34,12 +34,15 @@ from ..store import removal
 from ..sync.blobs import BlobTransfers
 from ..sync.engine import Engine
 from ..sync.links import Link
-from .connections import Connections, bind
+from .binding import bind
+from .connections import Connections
 from .discovery import Discovery
 from .events import Events, Outcome
 from .hasher import Hasher
 from .local import LocalChanges
+from .moving import IdMove
 from .node import DaemonNode
+from .router import Router
 from .status import Status
 from .timers import Timers
 
@@ -47,9 +50,18 @@ log = logging.getLogger(__name__)
 
 
 class Daemon:
-    def __init__(self, state: VaultState, cfg: Config, mode: str = "run", timeout: float = 30.0, hosted: bool = False) -> None:
+    def __init__(
+        self,
+        state: VaultState,
+        cfg: Config,
+        mode: str = "run",
+        timeout: float = 30.0,
+        hosted: bool = False,
+        router: Router | None = None,
+    ) -> None:
         self.state = state
         self.hosted = hosted  # daemon/host.py does the process-wide things (signals, malloc arenas) once
+        self.router = router  # the shared endpoint of the vaults with the per-user key (daemon/router.py)
         self.cfg = cfg
         self.mode = mode
         self.timeout = timeout
@@ -72,22 +84,25 @@ class Daemon:
         t0 = time.perf_counter()
         if not self.hosted:
             limit_arenas()
-        self.ep = await bind(self.state, self.cfg)
+        self.ep = self.router.ep if self.router is not None else await bind(self.state, self.cfg)
         self.metrics.phase("transport_init", t0)
         try:
             self._build()
+            if self.mode != "run":
+                self.local.initial_scan()  # one-shot modes: the peer must get everything in the handshake
+            self.engine.addrs = netep.direct_addrs(self.ep)
+            if self.router is not None:
+                self.router.register(self.engine.vault_id, self.conns)  # another vault with this id: refused
         except BaseException:  # e.g. the API's port is taken: release what was started, then say why
             await self._abandon()
             raise
-        if self.mode != "run":
-            self.local.initial_scan()  # one-shot modes: the peer must get everything in the handshake
-        self.engine.addrs = netep.direct_addrs(self.ep)
         if not self.hosted:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(sig, self.stopping.set)
-        self._start(self.conns.accept_loop())
+        if self.router is None:  # else the router hands this vault its connections
+            self._start(self.conns.accept_loop())
         if self.mode == "run":
             self._start(self.local.watch_loop())
             self._start(self.local.background_scan())
@@ -175,8 +190,20 @@ class Daemon:
         hasher = getattr(self, "hasher", None)
         if hasher is not None:
             hasher.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ep.close(), 2.0)
+        api = getattr(self, "api", None)
+        if api is not None:
+            await api.stop()
+        await self._release_endpoint()
+
+    async def _release_endpoint(self) -> None:
+        """Close the vault's own endpoint; a shared one only stops routing to this vault."""
+        if self.router is None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ep.close(), 2.0)
+            return
+        conns = getattr(self, "conns", None)
+        if conns is not None:
+            self.router.unregister(self.engine.vault_id, conns)
 
     def _compose(self) -> None:
         """Build the parts around the engine. Links call back into the events, and the timers
@@ -225,6 +252,7 @@ class Daemon:
             outcome=self.outcome,
             publish=self._publish,
         )
+        self.events.moving = IdMove(self.state, self.conns, self._restart, active=self.mode == "run")
         self.local = LocalChanges(
             self.state.root,
             self.engine,
@@ -238,6 +266,11 @@ class Daemon:
             publish=self._publish,
             hasher=self.hasher,
         )
+
+    def _restart(self, before: Callable[[], None]) -> None:
+        """Stop this vault, run `before`, open it again (daemon/host.py does the last two)."""
+        self.outcome.restart = before
+        self.stopping.set()
 
     def _publish(self, kind: str, **fields: Any) -> None:
         self.service.events.publish(kind, time.time(), **fields)
@@ -313,6 +346,8 @@ class Daemon:
         """Stop answering the API, push what is pending, let each paired peer confirm it got
         everything (PING/PONG barrier), close the links, stop the tasks and the endpoint, and
         say so in daemon.json."""
+        if self.router is not None:  # new connections for this vault: answered as for any vault not served
+            self.router.unregister(self.engine.vault_id, self.conns)
         await self.api.stop()
         await self.blobs.finish()
         self.events.flush()
@@ -330,6 +365,5 @@ class Daemon:
             await self.discovery.close()  # its goodbye: peers drop this device's LAN records at once
         if self.hasher is not None:
             self.hasher.close()  # a file not hashed yet is hashed again at the next start
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ep.close(), 2.0)
+        await self._release_endpoint()
         self.timers.write_status(running=False)

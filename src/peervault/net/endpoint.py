@@ -24,6 +24,7 @@ from iroh import (
     IrohError,
     RelayMode,
     SecretKey,
+    Signature,
     preset_minimal,
     preset_n0,
 )
@@ -86,6 +87,28 @@ def new_secret_key() -> bytes:
 
 def endpoint_id_of(secret: bytes) -> str:
     return str(SecretKey.from_bytes(secret).public())
+
+
+def sign(secret: bytes, data: bytes) -> bytes:
+    """An ed25519 signature by the endpoint key `secret` (64 bytes)."""
+    return bytes(SecretKey.from_bytes(secret).sign(data).to_bytes())
+
+
+def verify(endpoint_id: str, data: bytes, signature: bytes) -> bool:
+    """Whether `signature` over `data` was made by the key of `endpoint_id`."""
+    try:
+        EndpointId.from_string(endpoint_id).verify(data, Signature.from_bytes(signature))
+    except IrohError:
+        return False
+    return True
+
+
+def id_bytes(endpoint_id: str) -> bytes:
+    return bytes(EndpointId.from_string(endpoint_id).to_bytes())
+
+
+def id_of_bytes(raw: bytes) -> str:
+    return str(EndpointId.from_bytes(raw))
 
 
 async def bind(secret: bytes, *, no_relay: bool, bind_addr: str | None) -> Endpoint:

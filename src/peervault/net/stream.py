@@ -29,6 +29,8 @@ class MessageStream:
         self._lock = asyncio.Lock()
         self.bytes_sent = 0
         self.bytes_received = 0
+        self._unread: list[m.Message] = []
+        self._sending: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def open(cls, conn: Connection) -> MessageStream:
@@ -51,8 +53,26 @@ class MessageStream:
                 raise ConnectionError(describe(exc)) from None
         self.bytes_sent += len(data)
 
+    def send_soon(self, msgs: list[m.Message]) -> None:
+        """Send without waiting (a refusal just before the close); a failure is the close's business."""
+
+        async def quietly() -> None:
+            with contextlib.suppress(ConnectionError):
+                await self.send(msgs)
+
+        task = asyncio.get_running_loop().create_task(quietly())
+        self._sending.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._sending.discard)
+
+    def unread(self, msgs: list[m.Message]) -> None:
+        """Give back what was read to choose the vault (daemon/router.py): the session reads it first."""
+        self._unread = [*msgs, *self._unread]
+
     async def receive(self) -> list[m.Message]:
         """The next batch of whole messages; raises ConnectionError when the stream ends."""
+        if self._unread:
+            msgs, self._unread = self._unread, []
+            return msgs
         while True:
             try:
                 data = await self._recv.read(READ_CHUNK)

@@ -2,7 +2,7 @@
 
 An announcement carries only an opaque vault tag, the endpoint id, and where it listens:
 
-    instance  pv-<endpoint id, first 40 chars>._peervault._udp.local.
+    instance  pv-<endpoint id, first 40 chars>-<vault tag, first 12>._peervault._udp.local.
     TXT       v=1, vt=<vault tag: 32 hex>, id=<endpoint id>
     SRV, A    the port and this device's IPv4 addresses (host name: the instance's, not the machine's)
 
@@ -32,9 +32,10 @@ def vault_tag(vault_id: bytes) -> str:
     return hmac.new(vault_id, TAG_LABEL, hashlib.sha256).hexdigest()[:32]
 
 
-def instance_name(endpoint_id: str) -> str:
-    """A DNS label is at most 63 bytes: the id's first 40 characters are unique enough."""
-    return f"pv-{endpoint_id[:40]}"
+def instance_name(endpoint_id: str, tag: str) -> str:
+    """A DNS label is at most 63 bytes: the id's first 40 characters are unique enough; the
+    tag's start tells apart the vaults that share one endpoint (daemon/router.py)."""
+    return f"pv-{endpoint_id[:40]}-{tag[:12]}"
 
 
 def properties(tag: str, endpoint_id: str) -> dict[str, str]:

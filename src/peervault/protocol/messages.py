@@ -230,6 +230,37 @@ class Presence:
 
 
 MAX_PRESENCE = 64 * 1024  # cursors and names of a few editors: far below this
+KEY_LEN = 32  # an endpoint id (ed25519 public key), raw
+SIG_LEN = 64  # an ed25519 signature
+
+
+@dataclass(frozen=True)
+class IdMoved:
+    """This device's vault moves to another endpoint id (the per-user device key): signed by
+    the key the peer knows (`moved_statement`), sent on a live link. Nothing else changes."""
+
+    kind = 17
+    vault_id: bytes  # ID_LEN
+    new_id: bytes  # KEY_LEN
+    signature: bytes  # SIG_LEN
+
+
+@dataclass(frozen=True)
+class IdMovedOk:
+    """The peer checked IdMoved and stored the new id: it will accept it as this device."""
+
+    kind = 18
+    new_id: bytes  # KEY_LEN
+
+
+MOVED_LABEL = b"peervault id moved v1"
+
+
+def moved_statement(vault_id: bytes, old_id: bytes, new_id: bytes) -> bytes:
+    """What the old key signs: labelled, and naming the vault and both ids, so a signature
+    cannot be replayed for another vault or another move."""
+    return MOVED_LABEL + vault_id + old_id + new_id
+
 
 Message = (
     Pair
@@ -248,6 +279,8 @@ Message = (
     | BlobGet
     | BlobHave
     | Presence
+    | IdMoved
+    | IdMovedOk
 )
 
 
@@ -290,6 +323,12 @@ def encode(msg: Message) -> bytes:
     elif isinstance(msg, Presence):
         w.fixed(msg.file_id, ID_LEN)
         w.blob(msg.data)
+    elif isinstance(msg, IdMoved):
+        w.fixed(msg.vault_id, ID_LEN)
+        w.fixed(msg.new_id, KEY_LEN)
+        w.fixed(msg.signature, SIG_LEN)
+    elif isinstance(msg, IdMovedOk):
+        w.fixed(msg.new_id, KEY_LEN)
     return w.done()
 
 
@@ -349,6 +388,10 @@ def decode(body: bytes) -> Message:
         msg = Presence(r.fixed(ID_LEN), r.blob())
         if len(msg.data) > MAX_PRESENCE:
             raise ProtocolError(f"PRESENCE of {len(msg.data)} bytes is over {MAX_PRESENCE}")
+    elif kind == IdMoved.kind:
+        msg = IdMoved(r.fixed(ID_LEN), r.fixed(KEY_LEN), r.fixed(SIG_LEN))
+    elif kind == IdMovedOk.kind:
+        msg = IdMovedOk(r.fixed(KEY_LEN))
     else:
         raise ProtocolError(f"unknown message type {kind}")
     r.end()

@@ -88,15 +88,39 @@ class Synced:
 
 
 @dataclass(frozen=True)
+class Moving:
+    """Event: the peer says its vault moves to another endpoint id, or confirms our move
+    (daemon/moving.py checks and applies it: the signature needs the network library)."""
+
+    message: m.IdMoved | m.IdMovedOk
+
+
+@dataclass(frozen=True)
 class Close:
     code: int  # a `Code`, or whatever number the peer's REFUSED carried
     reason: str
     by_peer: bool = False  # the peer's REFUSED, not our own decision: 410 means *we* were removed
 
 
-Event = Received | PresenceReceived | Paired | PeerHello | Synced | Close
+Event = Received | PresenceReceived | Paired | PeerHello | Synced | Moving | Close
 
 _UNPAIRED = (State.AWAIT_PAIR, State.AWAIT_PAIR_OK)
+
+
+STRANGER = (Code.UNKNOWN_PEER, "unknown device")
+
+
+def stranger_refusal(first: m.Message | None, refusal: tuple[int, str] = STRANGER, pair_timeout: float = 5.0) -> tuple[int, str]:
+    """What an acceptor answers a device that is not (or no longer) paired, given its first
+    message (None: nothing by the pairing deadline). The one text for every case where no
+    pairing happens, so that on a shared endpoint (daemon/router.py) a vault this device
+    does not serve and a vault the peer is not paired for are answered alike."""
+    code, why = refusal
+    if first is None:
+        return code, f"{why}: did not pair within {pair_timeout:.0f} s"
+    if not isinstance(first, m.Pair):
+        return code, f"{why}: pair with a ticket first"
+    return Code.UNKNOWN_PEER, "pairing ticket is invalid, used or expired"
 
 
 class Session:
@@ -219,11 +243,12 @@ class Session:
             return [], [Close(msg.code, f"peer refused: {msg.reason}", by_peer=True)]
         st = self.state
         if st is State.AWAIT_PAIR:  # anything but PAIR (a PING too) is refused at once
-            if not isinstance(msg, m.Pair):
-                code, why = self._refusal
-                return self._refuse_now(code, f"{why}: pair with a ticket first")
-            if msg.vault_id != self.replica.vault_id or not self.replica.accept_pairing(self.peer, msg.vault_id, msg.secret):
-                return self._refuse_now(Code.UNKNOWN_PEER, "pairing ticket is invalid, used or expired")
+            if (
+                not isinstance(msg, m.Pair)
+                or msg.vault_id != self.replica.vault_id
+                or not self.replica.accept_pairing(self.peer, msg.vault_id, msg.secret)
+            ):
+                return self._refuse_now(*stranger_refusal(msg, self._refusal))
             self._paired = True
             self.state = State.AWAIT_HELLO
             return [m.PairOk(self.replica.vault_id), self._hello()], [Paired(msg.vault_id)]
@@ -263,6 +288,8 @@ class Session:
             return [], [Received(msg)]
         if isinstance(msg, m.Presence):
             return [], [PresenceReceived(msg)]
+        if isinstance(msg, (m.IdMoved, m.IdMovedOk)):
+            return [], [Moving(msg)]
         if isinstance(msg, m.Done):
             self._done_received = True
             return [m.DoneAck()], self._maybe_synced()
@@ -319,8 +346,7 @@ class Session:
     def _pair_expired(self, now: float) -> tuple[list[m.Message], list[Event]]:
         if self.dialer:  # the inviter never answered our PAIR
             return self._refuse(now, Code.SILENT, f"no PAIR_OK within {self.pair_timeout:.0f} s")
-        code, why = self._refusal
-        return self._refuse(now, code, f"{why}: did not pair within {self.pair_timeout:.0f} s")
+        return self._refuse(now, *stranger_refusal(None, self._refusal, self.pair_timeout))
 
     def _refuse_now(self, code: int, reason: str) -> tuple[list[m.Message], list[Event]]:
         self.state = State.CLOSED

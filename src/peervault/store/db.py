@@ -376,6 +376,11 @@ class Store:
     def add_invite(self, secret: bytes, expires_at: float) -> None:
         self.db.execute("INSERT INTO invites(secret, expires_at) VALUES (?, ?)", (secret, expires_at))
 
+    def open_invites(self, now: float) -> int:
+        """Invites still usable: each names this device's current id."""
+        row = self.db.execute("SELECT COUNT(*) FROM invites WHERE used_by IS NULL AND expires_at>?", (now,)).fetchone()
+        return int(row[0])
+
     def redeem_invite(self, secret: bytes, endpoint_id: str, now: float) -> bool:
         """Single use: true only for an unexpired, unused secret, which it marks used."""
         cur = self.db.execute(
