@@ -17,7 +17,8 @@ Isolation, per vault:
     unexpected one), the vault is closed and opened again after a backoff (a damaged
     database is set aside and rebuilt then)
 The process-wide things are done here once: SIGINT/SIGTERM (stop every vault, once), the
-malloc arena limit, and the log tag that names the vault on each line (vaultlog.py).
+malloc arena limit, the log tag that names the vault on each line (vaultlog.py), and the
+control API of every vault (hostapi.py: `/vaults`, and each vault's routes under it).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..errors import NotAVault, PeerVaultError, VaultBusy, VaultGone
 from ..metrics import limit_arenas
 from ..state import VaultState
 from ..vaultlog import VAULT_TAG
+from .hostapi import ProcessApi
 from .root import Daemon
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,16 @@ def tags(roots: list[Path]) -> dict[Path, str]:
 
 
 class Host:
-    def __init__(self, roots: list[Path], open_vault: Opener, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        roots: list[Path],
+        open_vault: Opener,
+        clock: Callable[[], float] = time.monotonic,
+        api: tuple[str, int] | None = None,
+        api_dir: Path | None = None,
+    ) -> None:
+        """`api`: the loopback port of the API of every vault; `api_dir`: its folder, when
+        not the per-user one (tests)."""
         self.roots = roots
         self.open_vault = open_vault
         self.clock = clock
@@ -66,6 +77,8 @@ class Host:
         self.daemons: dict[Path, Daemon] = {}
         self.failed: dict[Path, BaseException] = {}  # vaults that stopped for good, and why
         self.served: set[Path] = set()  # vaults that got ready at least once: a later failure is retried
+        self.retrying: dict[Path, str] = {}  # vaults waiting to be opened again, and why they stopped
+        self.api = ProcessApi(self, api, api_dir)
 
     async def main(self) -> dict[Path, BaseException]:
         """Serve every vault until a signal, or until none is left; the vaults that stopped
@@ -76,7 +89,11 @@ class Host:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
         names = tags(self.roots)
-        await asyncio.gather(*(self._supervise(root, names[root]) for root in self.roots))
+        self.api.start()
+        try:
+            await asyncio.gather(*(self._supervise(root, names[root]) for root in self.roots))
+        finally:
+            await self.api.stop()
         return self.failed
 
     def stop(self) -> None:
@@ -102,6 +119,7 @@ class Host:
                     self._give_up(root, exc)  # a person must act, or it never got going (a bad setup)
                     return
                 log.error("vault %s stopped: %s", root, exc, exc_info=not isinstance(exc, PeerVaultError))
+                self.retrying[root] = str(exc)
             finally:
                 self.daemons.pop(root, None)
             attempt = 1 if self.clock() - started > HEALTHY_S else attempt + 1
@@ -115,7 +133,7 @@ class Host:
         try:
             while True:
                 daemon = Daemon(state, cfg, mode="run", hosted=True)
-                daemon.on_ready = lambda: self.served.add(root)
+                daemon.on_ready = lambda: self._ready(root)
                 self.daemons[root] = daemon
                 if self.stopping.is_set():
                     daemon.stopping.set()  # a signal came while it was opening: start and stop at once
@@ -125,6 +143,10 @@ class Host:
                 outcome.restart()  # a join through the API: the vault took another vault's identity
         finally:
             state.close()
+
+    def _ready(self, root: Path) -> None:
+        self.served.add(root)
+        self.retrying.pop(root, None)
 
     def _give_up(self, root: Path, exc: BaseException) -> None:
         self.failed[root] = exc
