@@ -1,0 +1,157 @@
+"""The API of every vault of a `peervault run` process, from outside: one per-user socket
+(and one loopback port with a token) listing the vaults and answering each vault's routes
+under /vaults/ID/, a vault that cannot be opened shown as failed while the others answer,
+and a profile switched through it applied to the running daemon without a restart."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .conftest import ENV, Device, wait_until
+from .test_control_api import UnixConnection, call, free_port
+
+
+class Together:
+    """One `peervault run` process for several vaults, with its own per-user runtime folder."""
+
+    def __init__(self, devices: list[Device], run_dir: Path, *extra: str) -> None:
+        self.run_dir = run_dir
+        self.env = {**ENV, "PEERVAULT_RUNTIME_DIR": str(run_dir)}
+        first = devices[0]
+        log = open(first.logs / "together.log", "wb")  # noqa: SIM115 - closed by shut_down through the devices
+        roots = [str(d.root) for d in devices]
+        cmd = [sys.executable, "-m", "peervault", "--log-level", "debug", "run", *roots, "--bind", "127.0.0.1:0", *extra]
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        for d in devices:
+            d.proc, d._log = self.proc, log
+        self.log = first.logs / "together.log"
+
+    def call(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        return call(UnixConnection(self.run_dir / "control.sock"), method, path, body, **kw)
+
+    def vaults(self) -> dict[str, dict[str, Any]]:
+        """The rows of GET /vaults by folder name."""
+        status, rows = self.call("GET", "/vaults")
+        assert status == 200, rows
+        return {row["name"]: row for row in rows}
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "peervault", *args], env=self.env, capture_output=True, text=True, timeout=60
+        )
+
+
+def start(devices: list[Device], run_dir: Path, *extra: str, ready: list[Device] | None = None) -> Together:
+    together = Together(devices, run_dir, *extra)
+    for d in ready if ready is not None else devices:
+        wait_until(lambda: (d.runtime() or {}).get("pid") == together.proc.pid, what=f"{d.root.name} served")
+    wait_until(lambda: (run_dir / "control.sock").exists(), what="the API of every vault")
+    return together
+
+
+def test_one_socket_lists_every_vault_and_answers_each_under_its_id(make_device, tmp_path: Path):
+    a, c, broken = make_device("A"), make_device("C"), make_device("Broken")
+    a.write("a.md", "in A\n")
+    c.write("c.md", "in C\n")
+    c.write("c2.md", "also in C\n")
+    (broken.root / ".peervault" / "config.toml").write_text("profile = [\n")  # cannot be opened
+    run = start([a, c, broken], tmp_path / "run", ready=[a, c])
+    assert (tmp_path / "run" / "control.sock").stat().st_mode & 0o077 == 0  # the owner's alone
+    wait_until(lambda: run.vaults()["C"]["files"] == 2 and run.vaults()["A"]["files"] == 1, what="both vaults counted")
+    rows = run.vaults()
+    assert rows["A"]["state"] == rows["C"]["state"] == "running"
+    assert rows["A"]["path"] == str(a.root) and rows["A"]["vault_id"] == a.status()["vault_id"]
+    assert rows["A"]["pending"] == 0 and rows["A"]["errors"] == 0 and rows["A"]["devices"] == []
+    assert rows["Broken"]["state"] == "failed" and "config.toml" in rows["Broken"]["reason"], rows["Broken"]
+    ida, idc, idb = rows["A"]["id"], rows["C"]["id"], rows["Broken"]["id"]
+
+    status, files = run.call("GET", f"/vaults/{ida}/files")
+    assert status == 200 and [f["path"] for f in files["files"]] == ["a.md"]
+    status, files = run.call("GET", f"/vaults/{idc}/files")
+    assert status == 200 and [f["path"] for f in files["files"]] == ["c.md", "c2.md"]
+    status, by_vault_id = run.call("GET", f"/vaults/{rows['C']['vault_id']}/status")  # the vault's id names it too
+    assert status == 200 and by_vault_id["vault"] == str(c.root)
+    status, answer = run.call("GET", f"/vaults/{idb}/status")
+    assert status == 503 and answer["error"]["code"] == "VaultUnavailable" and "config.toml" in answer["error"]["message"]
+    status, answer = run.call("GET", "/vaults/0123456789ab/status")
+    assert status == 404 and "'0123456789ab'" in answer["error"]["message"]
+    assert run.call("GET", "/status")[0] == 404  # the process-wide API has only the prefixed routes
+    status, _ = run.call("POST", f"/vaults/{ida}/pause")
+    assert status == 200 and a.status()["daemon"]["paused"] and not c.status()["daemon"]["paused"]
+    assert run.call("GET", "/vaults", headers={"Origin": "https://evil.example"})[0] == 403
+
+    # each vault's own socket still answers as before (the CLI and the plugin use it)
+    assert c.status()["files"]["tracked"] == 2
+    status, own = call(UnixConnection(c.root / ".peervault" / "control.sock"), "GET", "/vaults")
+    assert status == 200 and [r["id"] for r in own] == [idc]
+    assert run.proc.poll() is None
+
+
+def test_one_loopback_port_for_every_vault_needs_the_token(make_device, tmp_path: Path):
+    a, c = make_device("A"), make_device("C")
+    port = free_port()
+    run = start([a, c], tmp_path / "run", "--api", f"127.0.0.1:{port}")
+    ida = run.vaults()["A"]["id"]
+
+    def tcp(path: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        import http.client
+
+        return call(http.client.HTTPConnection("127.0.0.1", port, timeout=30), "GET", path, headers=headers)
+
+    token = (tmp_path / "run" / "api-token").read_text().strip()
+    assert tcp("/vaults")[0] == 401
+    status, answer = tcp(f"/vaults/{ida}/status")
+    assert status == 401 and "Bearer" in answer["error"]["message"]
+    assert tcp("/vaults", {"Authorization": "Bearer wrong"})[0] == 401
+    status, rows = tcp("/vaults", {"Authorization": f"Bearer {token}"})
+    assert status == 200 and {r["name"] for r in rows} == {"A", "C"}
+    status, answer = tcp(f"/vaults/{ida}/status", {"Authorization": f"Bearer {token}"})
+    assert status == 200 and answer["vault"] == str(a.root)
+    assert tcp("/vaults", {"Authorization": f"Bearer {token}", "Origin": "https://evil.example"})[0] == 403
+    assert not (a.root / ".peervault" / "api-token").exists()  # no vault's own port was opened
+
+
+def test_a_profile_switch_applies_at_once_without_a_restart(make_device, tmp_path: Path):
+    a, c = make_device("A"), make_device("C")
+    run = start([a, c], tmp_path / "run")
+    ida, idc = run.vaults()["A"]["id"], run.vaults()["C"]["id"]
+    pid = run.proc.pid
+    status, before = run.call("GET", f"/vaults/{ida}/settings")
+    assert status == 200 and before["profile"] == "default" and before["debounce_ms"] == 1000 and before["next_start"] == []
+
+    status, after = run.call("POST", f"/vaults/{ida}/settings", {"profile": "low-power"})
+    assert status == 200, after
+    assert {"debounce_ms", "heartbeat_interval_s", "cache_docs", "idle_suspend_s", "background_sync"} <= set(after["applied"])
+    assert after["next_start"] == ["mdns_poll_s", "watch_step_ms"]  # fixed when the watcher and discovery started
+    status, now = run.call("GET", f"/vaults/{ida}/settings")
+    assert now["profile"] == "low-power" and now["debounce_ms"] == 2000 and now["next_start"] == after["next_start"]
+    wait_until(lambda: (a.runtime() or {}).get("metrics", {}).get("profile") == "low-power", what="daemon.json says so")
+    assert run.call("GET", f"/vaults/{ida}/status")[1]["metrics"]["profile"] == "low-power"
+    assert 'profile = "low-power"' in (a.root / ".peervault" / "config.toml").read_text()
+    assert run.call("GET", f"/vaults/{idc}/settings")[1]["profile"] == "default"  # the other vault is its own
+    assert run.proc.poll() is None and a.runtime()["pid"] == pid  # no restart
+    assert "profile low-power applied while running" in run.log.read_text()
+
+    status, back = run.call("POST", f"/vaults/{ida}/settings", {"profile": "default"})
+    assert status == 200 and back["profile"] == "default" and back["debounce_ms"] == 1000 and back["next_start"] == []
+    a.write("after.md", "the watcher and reconcile still run\n")
+    wait_until(lambda: run.vaults()["A"]["files"] == 1, what="a note recorded after two switches")
+
+
+def test_the_dashboard_command_takes_its_link_from_the_api_of_every_vault(make_device, tmp_path: Path):
+    a, c = make_device("A"), make_device("C")
+    run = start([a, c], tmp_path / "run")
+    idc = run.vaults()["C"]["id"]
+    res = run.cli("dashboard", str(c.root), "--no-open")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().endswith(f"&vault={idc}")
+    res = run.cli("dashboard", "--no-open")
+    assert res.returncode == 0 and "/dashboard/login?code=" in res.stdout and "&vault=" not in res.stdout
+    assert res.stdout.startswith("http://127.0.0.1:")
+    run.proc.terminate()
+    assert run.proc.wait(30) == 0
+    res = run.cli("dashboard", "--no-open")
+    assert res.returncode == 6 and "control.sock" in res.stderr, res.stderr
