@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .conftest import ENV, Device, wait_until
+from .conftest import ENV, Device, pair_running, wait_until
 from .test_control_api import UnixConnection, call, free_port
+from .test_dashboard import ARGS, CHROMIUM, Browser, needs_chromium
 
 
 class Together:
@@ -155,3 +156,76 @@ def test_the_dashboard_command_takes_its_link_from_the_api_of_every_vault(make_d
     assert run.proc.wait(30) == 0
     res = run.cli("dashboard", "--no-open")
     assert res.returncode == 6 and "control.sock" in res.stderr, res.stderr
+
+
+@needs_chromium
+def test_the_dashboard_shows_every_vault_and_its_pages_follow_the_chosen_one(make_device, tmp_path: Path):
+    from playwright.sync_api import sync_playwright
+
+    a, b, c, broken = make_device("A"), make_device("B"), make_device("C"), make_device("Broken")
+    a.write("alpha.md", "in A\n")
+    c.write("gamma.md", "in C\n")
+    c.write("delta.md", "also in C\n")
+    (broken.root / ".peervault" / "config.toml").write_text("profile = [\n")
+    run = start([a, c, broken], tmp_path / "run", ready=[a, c])
+    pair_running(a, b)  # A has a device; C has none
+    rows = run.vaults()
+    ida, idc = rows["A"]["id"], rows["C"]["id"]
+    wait_until(lambda: run.vaults()["C"]["files"] == 2, what="C's notes counted")
+    link = run.cli("dashboard", "--no-open").stdout.strip()
+    base = link.split("/dashboard/")[0]
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, args=ARGS, viewport={"width": 1200, "height": 900}
+        )
+        try:
+            page = context.new_page()
+            web = Browser(page, base)
+            page.goto(link)
+            page.wait_for_selector("#page-overview [data-ready]", timeout=30_000)
+            table = web.text("#page-overview table")
+            assert "A" in table and "C" in table and "running" in table
+            wait_until(lambda: "connected" in web.text(f"#page-overview tr[data-vault='{ida}']"), what="B shown on A's row")
+            assert "none paired" in web.text(f"#page-overview tr[data-vault='{idc}']")
+            assert "failed: " in web.text(f"#page-overview tr[data-vault='{rows['Broken']['id']}']")
+            assert web.text("#fig-tracked") == "1"  # the first vault is chosen
+            web.shot("vaults-overview")
+
+            page.keyboard.press("Tab")  # keyboard only: the first stop is the vault selector
+            assert page.evaluate("document.activeElement.id") == "vault-select"
+            page.keyboard.press("ArrowDown")  # the next vault, C
+            page.wait_for_function(f"location.hash.includes('vault={idc}')")
+            page.wait_for_selector(f"section[data-vault='{idc}'] [data-ready]")
+            wait_until(lambda: web.text("#fig-tracked") == "2", what="C's figures")
+            assert web.text("#chosen-vault") == "Vault C"
+
+            def history_lists() -> list[str]:
+                return sorted(page.eval_on_selector_all("#history-paths option", "os => os.map((o) => o.value)"))
+
+            web.open(f"history?vault={ida}")
+            wait_until(lambda: history_lists() == ["alpha.md"], what="A's notes on the history page")
+            page.select_option("#vault-select", idc)
+            page.wait_for_selector(f"#page-history[data-vault='{idc}'] [data-ready]")
+            wait_until(lambda: history_lists() == ["delta.md", "gamma.md"], what="C's notes once C is chosen")
+            page.fill("#history-path", "gamma.md")
+            page.click("#page-history button[type=submit]")
+            page.wait_for_selector("#versions table")
+            assert "gamma.md" in web.text("#versions") and f"vault={idc}" in page.evaluate("location.hash")
+            web.shot("vaults-history-c")
+            page.reload()  # the URL remembers the vault and the file
+            page.wait_for_selector("#versions table")
+            assert page.input_value("#vault-select") == idc and page.input_value("#history-path") == "gamma.md"
+
+            web.open(f"settings?vault={idc}")
+            page.select_option("#setting-profile", "low-power")
+            page.click("#settings-save")
+            page.wait_for_selector("#settings-result.notice")
+            result = web.text("#settings-result")
+            assert "Applied now:" in result and "heartbeat_interval_s" in result and "At the next start: mdns_poll_s" in result
+            assert "watch_step_ms" in web.text("#settings-next-start")
+            web.shot("vaults-settings")
+            assert run.call("GET", f"/vaults/{idc}/settings")[1]["profile"] == "low-power"
+            assert run.call("GET", f"/vaults/{ida}/settings")[1]["profile"] == "default"
+        finally:
+            context.close()
+    assert not web.problems, web.problems

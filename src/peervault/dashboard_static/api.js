@@ -49,7 +49,8 @@ export function watchEvents(onEvent, onState) {
   const kinds = ["local_change", "remote_change", "merge", "peer_connected", "peer_lost",
     "held_deletions", "error", "paused", "resumed", "live_update"];
   for (const kind of kinds) {
-    source.addEventListener(kind, (message) => onEvent(JSON.parse(message.data)));
+    // "error" is also the EventSource's own event for a lost connection, which has no data
+    source.addEventListener(kind, (message) => message.data && onEvent(JSON.parse(message.data)));
   }
   return source;
 }

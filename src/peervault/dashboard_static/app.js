@@ -63,11 +63,16 @@ function chooseVault(id) {
   useVault(id);
   recent.length = 0;
   source?.close();
-  source = watchEvents((event) => {
-    recent.push(event);
-    if (recent.length > KEEP) recent.shift();
-    current?.onEvent?.(event);
-  }, setConnection);
+  source = null;
+  if (vaults.find((v) => v.id === id)?.state === "running") {
+    source = watchEvents((event) => {
+      recent.push(event);
+      if (recent.length > KEEP) recent.shift();
+      current?.onEvent?.(event);
+    }, setConnection);
+  } else {
+    setConnection("stopped");  // its routes answer 503 with the reason, which the page shows
+  }
   for (const link of document.querySelectorAll("#nav a")) link.href = pageHash(link.dataset.page);
   setVaults(vaults);
 }
@@ -77,8 +82,8 @@ function show() {
   const params = new URLSearchParams(query ?? "");
   const wanted = params.get("vault");
   params.delete("vault");
-  const found = vaults.find((v) => v.id === wanted) ?? vaults.find((v) => v.vault_id === wanted)
-    ?? vaults.find((v) => v.id === vaultId) ?? vaults.find((v) => v.state === "running") ?? vaults[0];
+  const named = wanted ? vaults.find((v) => v.id === wanted) ?? vaults.find((v) => v.vault_id === wanted) : undefined;
+  const found = named ?? vaults.find((v) => v.id === vaultId) ?? vaults.find((v) => v.state === "running") ?? vaults[0];
   chooseVault(found?.id ?? null);
   const page = PAGES.find((p) => p.id === id) ?? PAGES[0];
   for (const link of document.querySelectorAll("#nav a")) {
@@ -99,7 +104,7 @@ function show() {
 
 function setConnection(state) {
   const badge = document.getElementById("connection");
-  badge.textContent = { live: "live", reconnecting: "reconnecting…", missed: "live" }[state];
+  badge.textContent = { live: "live", reconnecting: "reconnecting…", missed: "live", stopped: "vault not running" }[state];
   badge.dataset.state = state;
   if (state === "missed") current?.refresh?.();
 }
