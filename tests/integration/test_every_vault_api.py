@@ -152,6 +152,25 @@ def test_the_dashboard_command_takes_its_link_from_the_api_of_every_vault(make_d
     res = run.cli("dashboard", "--no-open")
     assert res.returncode == 0 and "/dashboard/login?code=" in res.stdout and "&vault=" not in res.stdout
     assert res.stdout.startswith("http://127.0.0.1:")
+    port = res.stdout.split(":")[2].split("/")[0]
+
+    d = make_device("D")  # a second `peervault run` of the user: the per-user socket stays the first one's
+    second = subprocess.Popen(
+        [sys.executable, "-m", "peervault", "run", str(d.root), "--bind", "127.0.0.1:0"],
+        env=run.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until(lambda: (d.runtime() or {}).get("pid") == second.pid, what="D served by a second process")
+        assert set(run.vaults()) == {"A", "C"}
+        res = run.cli("dashboard", str(d.root), "--no-open")  # from D's own socket, on D's own port
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.startswith("http://127.0.0.1:") and f":{port}/" not in res.stdout and "&vault=" in res.stdout
+    finally:
+        second.terminate()
+        _, errors = second.communicate(timeout=30)
+    assert "the API of every vault is not served by this process" in errors.decode()
     run.proc.terminate()
     assert run.proc.wait(30) == 0
     res = run.cli("dashboard", "--no-open")

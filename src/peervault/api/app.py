@@ -186,12 +186,20 @@ def _after(request: web.Request) -> int:
         raise BadRequest(f"since (or Last-Event-ID) must be an event id, not {raw[:40]!r}") from None
 
 
+def _same(resolve: Resolve, request: web.Request, service: Any) -> bool:
+    try:
+        return resolve(request) is service
+    except PeerVaultError:
+        return False
+
+
 def _events(resolve: Resolve) -> Handler:
     """Server-Sent Events when the client accepts text/event-stream, else one long-poll:
     the events after `since`, waiting up to `timeout` seconds for the first."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        bus = resolve(request).events
+        service = resolve(request)
+        bus = service.events
         after = _after(request)
         if "text/event-stream" not in request.headers.get("Accept", ""):
             try:
@@ -212,6 +220,8 @@ def _events(resolve: Resolve) -> Handler:
                     after = ev["id"]
                 if not events:
                     await stream.write(b": still here\n\n")
+                    if not _same(resolve, request, service):
+                        return stream  # the vault stopped or was opened again: the client reconnects to its new events
         except ConnectionResetError:  # the client went away (a browser tab closed): nothing to report
             return stream
 
