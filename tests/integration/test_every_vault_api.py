@@ -156,7 +156,7 @@ def test_the_dashboard_command_takes_its_link_from_the_api_of_every_vault(make_d
 
     d = make_device("D")  # a second `peervault run` of the user: the per-user socket stays the first one's
     second = subprocess.Popen(
-        [sys.executable, "-m", "peervault", "run", str(d.root), "--bind", "127.0.0.1:0"],
+        [sys.executable, "-m", "peervault", "--log-level", "debug", "run", str(d.root), "--bind", "127.0.0.1:0"],
         env=run.env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

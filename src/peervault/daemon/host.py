@@ -66,10 +66,8 @@ class Host:
         open_vault: Opener,
         clock: Callable[[], float] = time.monotonic,
         api: tuple[str, int] | None = None,
-        api_dir: Path | None = None,
     ) -> None:
-        """`api`: the loopback port of the API of every vault; `api_dir`: its folder, when
-        not the per-user one (tests)."""
+        """`api`: the loopback port of the API of every vault (`run --api` with several)."""
         self.roots = roots
         self.open_vault = open_vault
         self.clock = clock
@@ -78,7 +76,7 @@ class Host:
         self.failed: dict[Path, BaseException] = {}  # vaults that stopped for good, and why
         self.served: set[Path] = set()  # vaults that got ready at least once: a later failure is retried
         self.retrying: dict[Path, str] = {}  # vaults waiting to be opened again, and why they stopped
-        self.api = ProcessApi(self, api, api_dir)
+        self.api = ProcessApi(self, api)
 
     async def main(self) -> dict[Path, BaseException]:
         """Serve every vault until a signal, or until none is left; the vaults that stopped

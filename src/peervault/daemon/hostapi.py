@@ -5,7 +5,7 @@ It listens on `control.sock` in the per-user runtime folder (userconfig.runtime_
 0700; the socket 0600), so `peervault dashboard` and scripts find every vault without
 knowing their folders. Only one process of the user can hold it: the first takes the
 folder's lock (`control.lock`, flock, released by the kernel when the process ends) and a
-second `peervault run` serves its vaults on their own sockets only, saying so in a line.
+second `peervault run` serves its vaults on their own sockets only (its debug log says so).
 The loopback port's token is `api-token` in the same folder.
 
 `HostVaults` is what `/vaults` lists: each vault of the Host in whatever state it is
@@ -104,12 +104,12 @@ class ProcessApi:
         except BaseException:
             self._release()
             raise
-        log.info("control API for every vault of this process on %s", self.dir / "control.sock")
+        log.debug("control API for every vault of this process on %s", self.dir / "control.sock")
 
     def _without(self, why: str) -> None:
         if self.address is not None:  # asked for by name: not serving it is an error
             raise PeerVaultError(f"cannot serve the API of every vault: {why}")
-        log.info("the API of every vault is not served by this process: %s; each vault's own socket works", why)
+        log.debug("the API of every vault is not served by this process: %s; each vault's own socket works", why)
 
     async def stop(self) -> None:
         if self.server is not None:
