@@ -55,6 +55,26 @@ function setVaults(list) {
   select.closest("label").hidden = vaults.length < 2;
   const chosen = vaults.find((v) => v.id === vaultId);
   document.getElementById("vault-name").textContent = chosen?.path ?? "";
+  listen(chosen);
+}
+
+// The chosen vault's event stream, while it runs: opened again once a vault that was
+// starting or restarting runs (the browser gives up on a stream that answered 503).
+function listen(chosen) {
+  if (!vaultId) return;  // none chosen yet (the page is starting)
+  if (source && source.readyState !== EventSource.CLOSED && source.vault === chosen?.id) return;
+  source?.close();
+  source = null;
+  if (chosen?.state !== "running") {
+    setConnection("stopped");  // its routes answer 503 with the reason, which the page shows
+    return;
+  }
+  source = watchEvents((event) => {
+    recent.push(event);
+    if (recent.length > KEEP) recent.shift();
+    current?.onEvent?.(event);
+  }, setConnection);
+  source.vault = chosen.id;
 }
 
 function chooseVault(id) {
@@ -62,17 +82,6 @@ function chooseVault(id) {
   vaultId = id;
   useVault(id);
   recent.length = 0;
-  source?.close();
-  source = null;
-  if (vaults.find((v) => v.id === id)?.state === "running") {
-    source = watchEvents((event) => {
-      recent.push(event);
-      if (recent.length > KEEP) recent.shift();
-      current?.onEvent?.(event);
-    }, setConnection);
-  } else {
-    setConnection("stopped");  // its routes answer 503 with the reason, which the page shows
-  }
   for (const link of document.querySelectorAll("#nav a")) link.href = pageHash(link.dataset.page);
   setVaults(vaults);
 }
