@@ -4,7 +4,14 @@ tests start real daemons and wait on real networks. An explicit @pytest.mark.tim
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
+
+# The API of every vault of a `peervault run` lives in the per-user runtime folder: tests
+# (and the daemons they start, which inherit the environment) never touch the real one.
+os.environ.setdefault("PEERVAULT_RUNTIME_DIR", tempfile.mkdtemp(prefix="peervault-run-"))
 
 # about five times the slowest test of each tier measured here (1.6 s, 12 s, 25 s), for a
 # slower CI machine and PEERVAULT_PROPERTY_EXAMPLES=1000

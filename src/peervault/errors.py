@@ -86,6 +86,13 @@ class VaultGone(PeerVaultError):
     http_status = 503
 
 
+class VaultUnavailable(PeerVaultError):
+    """A vault of this daemon is not serving now (starting, restarting after an error, or
+    stopped for good); the message says why and what to do."""
+
+    http_status = 503
+
+
 class ProtocolError(PeerVaultError):
     """A peer sent something that breaks the PeerVault wire protocol."""
 

@@ -6,6 +6,13 @@ VAULT is named, so adding a vault is `peervault vaults add` and a restart, not a
     $XDG_CONFIG_HOME/peervault/config.toml     else, default ~/.config/peervault/config.toml
     ~/Library/Application Support/peervault/config.toml   on macOS
 
+The process-wide control API (every vault of a `peervault run` process: api/registry.py)
+listens on `control.sock` in the per-user runtime folder, `runtime_dir()`:
+
+    $PEERVAULT_RUNTIME_DIR                     if set (tests)
+    $XDG_RUNTIME_DIR/peervault                 else, on Linux normally /run/user/UID/peervault
+    the config file's folder                   else (macOS, or no XDG_RUNTIME_DIR)
+
 The file is TOML: `vaults = ["/abs/path", ...]`. It is rewritten whole (atomically) by
 `vaults add|remove`; a key PeerVault does not know is refused rather than dropped.
 """
@@ -22,6 +29,7 @@ from pathlib import Path
 from .errors import PeerVaultError
 
 ENV = "PEERVAULT_CONFIG"
+RUNTIME_ENV = "PEERVAULT_RUNTIME_DIR"
 KNOWN = ("vaults",)
 
 
@@ -36,6 +44,16 @@ def config_path(env: Mapping[str, str] | None = None, platform: str | None = Non
         return home / "Library" / "Application Support" / "peervault" / "config.toml"
     base = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME", "").startswith("/") else home / ".config"
     return base / "peervault" / "config.toml"
+
+
+def runtime_dir(env: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
+    """Where the process-wide API's socket, lock and token live (made 0700 by the daemon)."""
+    env = os.environ if env is None else env
+    if env.get(RUNTIME_ENV):
+        return Path(env[RUNTIME_ENV]).expanduser().absolute()
+    if env.get("XDG_RUNTIME_DIR", "").startswith("/"):
+        return Path(env["XDG_RUNTIME_DIR"]) / "peervault"
+    return config_path({k: v for k, v in env.items() if k != ENV}, platform).parent
 
 
 def load_vaults(path: Path) -> list[Path]:

@@ -51,30 +51,31 @@ def test_the_login_link_works_once_and_the_cookie_only_from_the_dashboards_page(
     link = login_link(a)
     base = link.split("/dashboard/")[0]
     assert base.startswith("http://127.0.0.1:")
+    api = f"{base}/vaults/{link.rsplit('&vault=', 1)[1]}"  # the page's API: the vault's routes on the daemon's port
 
-    status, _, _ = get(f"{base}/status")
+    status, _, _ = get(f"{api}/status")
     assert status == 401  # no cookie, no token
     status, _, _ = get(f"{base}/dashboard/")
     assert status == 401
 
     status, headers, _ = get(link)
-    assert status == 303 and headers["location"] == "/dashboard/"
+    assert status == 303 and headers["location"].startswith("/dashboard/#overview?vault=")  # opens on the vault named
     cookie_line = headers["set-cookie"]
     assert "HttpOnly" in cookie_line and "SameSite=Strict" in cookie_line and "Path=/" in cookie_line
     assert "Secure" not in cookie_line  # plain http on loopback: a Secure cookie would never be sent
     cookie = cookie_line.split(";")[0]
     assert get(link)[0] == 403  # used once
 
-    status, _, body = get(f"{base}/status", {"Cookie": cookie})
+    status, _, body = get(f"{api}/status", {"Cookie": cookie})
     assert status == 200 and '"tracked": 1' in body.replace('"tracked":1', '"tracked": 1')
     assert get(f"{base}/dashboard/", {"Cookie": cookie})[0] == 200
-    assert get(f"{base}/status", {"Cookie": cookie, "Origin": base})[0] == 200
+    assert get(f"{api}/status", {"Cookie": cookie, "Origin": base})[0] == 200
     for origin in ("https://evil.example", f"http://127.0.0.1:{urlsplit(base).port + 1}", "null"):
-        assert get(f"{base}/status", {"Cookie": cookie, "Origin": origin})[0] == 403, origin
-    assert get(f"{base}/status", {"Cookie": cookie, "Sec-Fetch-Site": "same-site"})[0] == 403
-    assert get(f"{base}/pause", {"Cookie": cookie, "Origin": "https://evil.example"}, method="POST")[0] == 403
+        assert get(f"{api}/status", {"Cookie": cookie, "Origin": origin})[0] == 403, origin
+    assert get(f"{api}/status", {"Cookie": cookie, "Sec-Fetch-Site": "same-site"})[0] == 403
+    assert get(f"{api}/pause", {"Cookie": cookie, "Origin": "https://evil.example"}, method="POST")[0] == 403
     assert not a.status()["daemon"]["paused"]
-    assert get(f"{base}/status", {"Cookie": cookie.replace("=", "=x", 1)})[0] == 401  # a forged session
+    assert get(f"{api}/status", {"Cookie": cookie.replace("=", "=x", 1)})[0] == 401  # a forged session
     # a login link is only ever given over the owner's socket
     assert get(f"{base}/dashboard/code", {"Cookie": cookie, "Origin": base}, method="POST")[0] == 403
     second = login_link(a)

@@ -14,7 +14,9 @@ import pytest
 
 from peervault.config import Config
 from peervault.daemon import host as hostmod
+from peervault.daemon.hostapi import HostVaults
 from peervault.daemon.local import LocalChanges
+from peervault.errors import VaultUnavailable
 from peervault.state import VaultState
 
 
@@ -30,7 +32,7 @@ async def test_a_failing_vault_is_reopened_and_the_other_runs_on(tmp_path: Path,
     a, b = tmp_path / "A", tmp_path / "B"
     for root in (a, b):
         VaultState.init(root)[0].close()
-    monkeypatch.setattr(hostmod, "RETRY_BACKOFF_S", (0.2,))
+    monkeypatch.setattr(hostmod, "RETRY_BACKOFF_S", (2.0,))
     original = LocalChanges.reconcile_loop
     failures = []
 
@@ -64,6 +66,12 @@ async def test_a_failing_vault_is_reopened_and_the_other_runs_on(tmp_path: Path,
         )
 
     await _until(lambda: "opening it again" in caplog.text)
+    listed = {row["name"]: row for row in HostVaults(h).listing()}
+    # between the failure and the next attempt (the backoff's 2 s): shown as such, and its routes answer 503
+    assert listed["A"]["state"] == "restarting" and "No space left" in listed["A"]["reason"]
+    with pytest.raises(VaultUnavailable, match="being opened again: .*No space left"):
+        HostVaults(h).service(listed["A"]["id"])
+    assert listed["B"]["state"] == "running" and HostVaults(h).service(listed["B"]["id"]) is h.daemons[b].service
     await _until(a_again)
     assert f"vault {a} stopped" in caplog.text and "No space left on device" in caplog.text
     (a / "later.md").write_text("written after the restart\n")

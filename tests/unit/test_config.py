@@ -182,3 +182,16 @@ def test_saving_settings_keeps_the_files_other_lines_and_refuses_what_would_not_
     with pytest.raises(PeerVaultError, match="not valid TOML"):
         save(tmp_path, profile=float("nan"))
     assert saved(tmp_path)["profile"] == "low-power"  # the old file stays
+
+
+def test_a_profile_switch_names_what_applies_now_and_what_at_the_next_start():
+    from dataclasses import fields
+
+    from peervault.config import LOW_POWER, Config
+    from peervault.service.settings import LIVE, changes
+
+    assert LIVE <= {f.name for f in fields(Config)}  # no misspelt setting is "applied"
+    now, later = changes(Config(), LOW_POWER)
+    assert later == ["watch_step_ms", "mdns_poll_s"]  # built into the watcher and LAN discovery at start
+    assert {"debounce_ms", "heartbeat_interval_s", "idle_suspend_s", "background_sync", "cache_docs"} <= set(now)
+    assert "profile" not in now + later and changes(LOW_POWER, LOW_POWER) == ([], [])

@@ -53,3 +53,13 @@ def test_a_bad_file_is_one_clear_line(tmp_path: Path, text: str, says: str):
     with pytest.raises(PeerVaultError):
         userconfig.add(cfg, Path("/a"))  # never overwrites a file it cannot read
     assert cfg.read_text() == text
+
+
+def test_where_the_api_of_every_vault_listens():
+    home = {"HOME": "/home/me"}
+    assert userconfig.runtime_dir({**home, "XDG_RUNTIME_DIR": "/run/user/1000"}, "linux") == Path("/run/user/1000/peervault")
+    assert userconfig.runtime_dir(home, "linux") == Path("/home/me/.config/peervault")  # no runtime folder: beside the list
+    assert userconfig.runtime_dir(home, "darwin") == Path("/home/me/Library/Application Support/peervault")
+    assert userconfig.runtime_dir({**home, "PEERVAULT_RUNTIME_DIR": "/tmp/x", "XDG_RUNTIME_DIR": "/run/u"}) == Path("/tmp/x")
+    # the service names its vault list with PEERVAULT_CONFIG; the socket stays where `peervault dashboard` looks
+    assert userconfig.runtime_dir({**home, "PEERVAULT_CONFIG": "/etc/pv.toml"}, "linux") == Path("/home/me/.config/peervault")

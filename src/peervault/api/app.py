@@ -6,6 +6,11 @@ from the path, query or JSON body with size limits, and turning every failure in
 4xx/5xx with a JSON body `{"error": {"code": ..., "message": ...}}` that never takes
 the daemon down. Two routes are the API's own: /metrics and /events; the dashboard's
 page and login are dashboard.py's.
+
+The same routes are served under `/vaults/{vault}/` for each vault the API answers for
+(registry.py), with `GET /vaults` listing them: the process-wide socket of `peervault run`
+has only those; a vault's own socket has both (its unprefixed routes for the CLI and the
+plugin, and the prefixed ones for its one vault, so the dashboard works from either).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,6 +27,7 @@ from aiohttp import web
 from ..errors import BadRequest, PeerVaultError
 from ..service.operations import MAX_BODY, OPERATIONS, Operation, coerce
 from . import access, dashboard, prometheus
+from .registry import Vaults
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,9 @@ EVENTS_WAIT_S = 30.0  # long-poll: the longest a request for events waits
 HEARTBEAT_S = 15.0  # SSE: a comment line this often, so proxies and clients see a live stream
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Resolve = Callable[[web.Request], Any]  # the request's VaultService
+VAULT = "vault"  # the path parameter naming a vault in /vaults/{vault}/...
+VAULT_PREFIX = re.compile(r"^/vaults/[^/]+")
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -43,9 +53,12 @@ CORS_HEADERS = {
 }
 
 
-def build(service: Any, token: str, origins: tuple[str, ...], server: Any = None) -> web.Application:
-    """`server` (api/server.py's ControlServer) holds the dashboard's sessions and its
-    loopback port; without it (tests of the API alone) there is no dashboard."""
+def build(
+    service: Any, token: str, origins: tuple[str, ...], server: Any = None, vaults: Vaults | None = None
+) -> web.Application:
+    """`service` None: no unprefixed routes (the process-wide API); `vaults`: the vaults of
+    /vaults/{vault}/...; `server` (api/server.py's ControlServer) holds the dashboard's
+    sessions and its loopback port; without it (tests of the API alone) there is no dashboard."""
 
     @web.middleware
     async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -96,17 +109,29 @@ def build(service: Any, token: str, origins: tuple[str, ...], server: Any = None
             return _error(500, "InternalError", f"{type(exc).__name__}: {exc}; see the daemon's log")
 
     app = web.Application(middlewares=[cors, guard], client_max_size=MAX_BODY)
-    for op in OPERATIONS:
-        app.router.add_route(op.method, op.path, _handler(service, op))
-    app.router.add_get("/metrics", _metrics(service))
-    app.router.add_get("/events", _events(service))
+    if service is not None:
+        _add_routes(app, "", lambda request: service)
+    if vaults is not None:
+
+        async def listing(request: web.Request) -> web.StreamResponse:
+            return web.json_response(vaults.listing())
+
+        app.router.add_get("/vaults", listing)
+        _add_routes(app, f"/vaults/{{{VAULT}}}", lambda request: vaults.service(request.match_info[VAULT]))
     if server is not None:
         dashboard.add_routes(app, server)
     return app
 
 
+def _add_routes(app: web.Application, prefix: str, resolve: Resolve) -> None:
+    for op in OPERATIONS:
+        app.router.add_route(op.method, prefix + op.path, _handler(resolve, op))
+    app.router.add_get(prefix + "/metrics", _metrics(resolve))
+    app.router.add_get(prefix + "/events", _events(resolve))
+
+
 def _limit(request: web.Request) -> int:
-    op = BY_ROUTE.get((request.method, request.path))
+    op = BY_ROUTE.get((request.method, VAULT_PREFIX.sub("", request.path)))
     return op.max_body if op is not None else MAX_BODY
 
 
@@ -133,22 +158,22 @@ async def _params(request: web.Request, op: Operation) -> dict[str, Any]:
         if body is not None and not isinstance(body, dict):
             raise BadRequest("the request body must be a JSON object")
         raw.update(body or {})
-    raw.update(request.match_info)
+    raw.update({k: v for k, v in request.match_info.items() if k != VAULT})
     return coerce(op, raw)
 
 
-def _handler(service: Any, op: Operation) -> Handler:
-    method = getattr(service, op.name)
-
+def _handler(resolve: Resolve, op: Operation) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
+        method = getattr(resolve(request), op.name)  # first: an unknown or stopped vault answers 404 or 503
         return web.json_response(method(**await _params(request, op)))
 
     return handle
 
 
-def _metrics(service: Any) -> Handler:
+def _metrics(resolve: Resolve) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
-        return web.Response(text=prometheus.render(service.status()), headers={"Content-Type": prometheus.CONTENT_TYPE})
+        status = resolve(request).status()
+        return web.Response(text=prometheus.render(status), headers={"Content-Type": prometheus.CONTENT_TYPE})
 
     return handle
 
@@ -161,13 +186,21 @@ def _after(request: web.Request) -> int:
         raise BadRequest(f"since (or Last-Event-ID) must be an event id, not {raw[:40]!r}") from None
 
 
-def _events(service: Any) -> Handler:
+def _same(resolve: Resolve, request: web.Request, service: Any) -> bool:
+    try:
+        return resolve(request) is service
+    except PeerVaultError:
+        return False
+
+
+def _events(resolve: Resolve) -> Handler:
     """Server-Sent Events when the client accepts text/event-stream, else one long-poll:
     the events after `since`, waiting up to `timeout` seconds for the first."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        after = _after(request)
+        service = resolve(request)
         bus = service.events
+        after = _after(request)
         if "text/event-stream" not in request.headers.get("Accept", ""):
             try:
                 timeout = min(float(request.query.get("timeout", EVENTS_WAIT_S)), EVENTS_WAIT_S)
@@ -187,6 +220,8 @@ def _events(service: Any) -> Handler:
                     after = ev["id"]
                 if not events:
                     await stream.write(b": still here\n\n")
+                    if not _same(resolve, request, service):
+                        return stream  # the vault stopped or was opened again: the client reconnects to its new events
         except ConnectionResetError:  # the client went away (a browser tab closed): nothing to report
             return stream
 

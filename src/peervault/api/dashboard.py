@@ -1,7 +1,9 @@
 """The dashboard: a web page the daemon serves on its loopback port, and its login.
 
-`peervault dashboard VAULT` asks over the owner's socket for a login link (POST
-/dashboard/code); that opens the loopback port if the daemon has none. The link's code
+`peervault dashboard [VAULT]` asks over the owner's socket (the process-wide one of
+`peervault run`, or the vault's own) for a login link (POST /dashboard/code, optionally
+`{"vault": ID}`: the page opens on that vault); that opens the loopback port if the
+daemon has none. The link's code
 works once, for a minute, and becomes a session cookie (HttpOnly, SameSite=Strict), so
 the page never sees the API token; access.py has the rules. The page itself is plain
 HTML, CSS and ES modules in peervault/dashboard_static/, shipped in the package.
@@ -16,13 +18,14 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import Forbidden
+from ..errors import BadRequest, Forbidden
 from . import access
 
 PREFIX = "/dashboard"
 OVER_TCP = web.RequestKey("over_tcp", bool)  # set by app.py's guard: the request came over TCP
 STATIC = Path(__file__).resolve().parent.parent / "dashboard_static"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_VAULT = re.compile(r"^[0-9a-f]{1,64}$")  # a vault's handle or id (api/registry.py)
 _TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -45,18 +48,28 @@ _LOG_IN_AGAIN = "Run <code>peervault dashboard VAULT</code> for a new login link
 def add_routes(app: web.Application, server: Any) -> None:
     async def code(request: web.Request) -> web.StreamResponse:
         if request.get(OVER_TCP, True):
-            raise Forbidden("a dashboard login link is given only over the vault's socket: run `peervault dashboard VAULT`")
+            raise Forbidden("a dashboard login link is given only over the owner's socket: run `peervault dashboard`")
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except ValueError:
+            raise BadRequest("the request body is not valid JSON") from None
+        vault = body.get("vault") if isinstance(body, dict) else None
+        if vault is not None and not (isinstance(vault, str) and _VAULT.match(vault)):
+            raise BadRequest("vault must be a vault's id from GET /vaults")
         origin = await server.open_loopback()
         now = time.time()
         login = server.sessions.new_code(now)
-        return web.json_response({"url": f"{origin}{PREFIX}/login?code={login}", "expires_at": now + access.LOGIN_CODE_S})
+        url = f"{origin}{PREFIX}/login?code={login}" + (f"&vault={vault}" if vault else "")
+        return web.json_response({"url": url, "expires_at": now + access.LOGIN_CODE_S})
 
     async def login(request: web.Request) -> web.StreamResponse:
         session = server.sessions.redeem(request.query.get("code", ""), time.time())
         if session is None or server.own_origin is None:
             return _message(403, "This login link was already used or has expired.")
         port = int(server.own_origin.rsplit(":", 1)[1])
-        response = web.HTTPSeeOther(f"{PREFIX}/", headers=PAGE_HEADERS)
+        vault = request.query.get("vault", "")
+        where = f"#overview?vault={vault}" if _VAULT.match(vault) else ""  # the page opens on that vault
+        response = web.HTTPSeeOther(f"{PREFIX}/{where}", headers=PAGE_HEADERS)
         response.set_cookie(
             access.cookie_name(port), session, path="/", httponly=True, samesite="Strict", max_age=int(access.SESSION_S)
         )

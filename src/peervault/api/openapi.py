@@ -28,10 +28,23 @@ def _all_errors() -> list[type[PeerVaultError]]:
     return found
 
 
-def _operation(op: Operation) -> dict[str, Any]:
+_VAULT = {"name": "vault", "in": "path", "required": True, "schema": {"type": "string"},
+          "description": "the vault's id from GET /vaults (or its vault_id, when one vault of the process has it)"}  # fmt: skip
+_LISTING = {
+    "get": {
+        "operationId": "vaults",
+        "summary": "every vault this API answers for: id, path, name, state (running, starting, restarting, failed, "
+        "stopping) and why, vault_id, files, pending, errors, not_synced, held_deletions, paused, devices",
+        "responses": {"200": {"description": "one object per vault", "content": {"application/json": {}}}},
+    }
+}
+
+
+def _operation(op: Operation, prefix: str = "") -> dict[str, Any]:
     in_path = set(re.findall(r"{(\w+)}", op.path))
-    doc: dict[str, Any] = {"operationId": op.name, "summary": op.summary}
-    params = [
+    doc: dict[str, Any] = {"operationId": f"vault_{op.name}" if prefix else op.name, "summary": op.summary}
+    params = [_VAULT] if prefix else []
+    params += [
         {"name": p.name, "in": "path" if p.name in in_path else "query", "required": p.required or p.name in in_path,
          "description": p.doc, "schema": {"type": _TYPES[p.kind]}}
         for p in op.params
@@ -54,22 +67,12 @@ def _operation(op: Operation) -> dict[str, Any]:
 
 def spec() -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for op in OPERATIONS:
-        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
-    paths["/metrics"] = {"get": {"operationId": "metrics", "summary": "the status figures in Prometheus text format",
-                                 "responses": {"200": {"description": "text/plain; version=0.0.4",
-                                                       "content": {"text/plain": {}}}}}}  # fmt: skip
-    paths["/events"] = {"get": {
-        "operationId": "events",
-        "summary": "what happened: Server-Sent Events with `Accept: text/event-stream`, else one long-poll",
-        "parameters": [
-            {"name": "since", "in": "query", "schema": {"type": "integer"},
-             "description": "events after this id (SSE: or the Last-Event-ID header)"},
-            {"name": "timeout", "in": "query", "schema": {"type": "number"},
-             "description": "long-poll: seconds to wait for the first event (at most 30)"},
-        ],
-        "responses": {"200": {"description": "events", "content": {"text/event-stream": {}, "application/json": {}}}},
-    }}  # fmt: skip
+    for prefix in ("", PREFIX):
+        for op in OPERATIONS:
+            paths.setdefault(prefix + op.path, {})[op.method.lower()] = _operation(op, prefix)
+        paths[prefix + "/metrics"] = _metrics(prefix)
+        paths[prefix + "/events"] = _events(prefix)
+    paths["/vaults"] = _LISTING
     return {
         "openapi": "3.1.0",
         "info": {
@@ -77,7 +80,10 @@ def spec() -> dict[str, Any]:
             "version": "1",
             "description": "A running daemon's API, on VAULT/.peervault/control.sock (the owner's alone) and, when "
             "api_port is set, on loopback TCP with `Authorization: Bearer TOKEN` (the token is in "
-            ".peervault/api-token). Requests with an Origin header are refused unless it is in api_origins.",
+            ".peervault/api-token). Requests with an Origin header are refused unless it is in api_origins. "
+            "The same routes are under /vaults/{vault}/ for each vault GET /vaults lists: on a vault's own socket "
+            "its one vault, on the per-user socket of `peervault run` (control.sock in the runtime folder, "
+            "docs/API.md) every vault of the process, which has only those routes.",
         },
         "components": {
             "schemas": {
@@ -96,6 +102,32 @@ def spec() -> dict[str, Any]:
         },
         "paths": paths,
     }
+
+
+PREFIX = "/vaults/{vault}"
+
+
+def _metrics(prefix: str) -> dict[str, Any]:
+    return {"get": {"operationId": "vault_metrics" if prefix else "metrics",
+                    "summary": "the status figures in Prometheus text format",
+                    "parameters": [_VAULT] if prefix else [],
+                    "responses": {"200": {"description": "text/plain; version=0.0.4", "content": {"text/plain": {}}},
+                                  **_error_responses()}}}  # fmt: skip
+
+
+def _events(prefix: str) -> dict[str, Any]:
+    return {"get": {
+        "operationId": "vault_events" if prefix else "events",
+        "summary": "what happened: Server-Sent Events with `Accept: text/event-stream`, else one long-poll",
+        "parameters": ([_VAULT] if prefix else []) + [
+            {"name": "since", "in": "query", "schema": {"type": "integer"},
+             "description": "events after this id (SSE: or the Last-Event-ID header)"},
+            {"name": "timeout", "in": "query", "schema": {"type": "number"},
+             "description": "long-poll: seconds to wait for the first event (at most 30)"},
+        ],
+        "responses": {"200": {"description": "events", "content": {"text/event-stream": {}, "application/json": {}}},
+                      **_error_responses()},
+    }}  # fmt: skip
 
 
 if __name__ == "__main__":

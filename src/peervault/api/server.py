@@ -5,6 +5,10 @@ client can connect from the first moment), but the HTTP library (about 130 ms to
 and 10 MB of memory) is loaded when the first client connects: a daemon nobody asks
 keeps the footprint it had. The kernel queues that first connection until aiohttp
 accepts it on the same socket.
+
+One class serves both APIs: a vault's own (`state_dir` its .peervault/, `service` its
+VaultService) and the process-wide one of `peervault run` (`state_dir` the per-user
+runtime folder, no `service`, `vaults` every vault of the process: daemon/hostapi.py).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 from ..errors import PeerVaultError
 from . import access
+from .registry import OneVault, Vaults
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +46,18 @@ def _short(state_dir: Path) -> str:
 
 
 class ControlServer:
-    def __init__(self, state_dir: Path, service: Any, port: int | None, host: str, origins: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        service: Any,
+        port: int | None,
+        host: str,
+        origins: tuple[str, ...],
+        vaults: Vaults | None = None,
+    ) -> None:
         self.state_dir = state_dir
         self.service = service
+        self.vaults = vaults if vaults is not None else OneVault(service.state.root, service)
         self.port = port
         self.host = host
         self.origins = origins
@@ -139,7 +153,7 @@ class ControlServer:
 
         from .app import build
 
-        app = build(self.service, access.token(self.state_dir), self.origins, self)
+        app = build(self.service, access.token(self.state_dir), self.origins, self, self.vaults)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_S)
         await self._runner.setup()
         for s in self._socks:

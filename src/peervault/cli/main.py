@@ -212,7 +212,11 @@ def _await_pairing(vault: str, inviter: str, timeout: float) -> None:
 @click.argument("vaults", metavar="[VAULT]...", nargs=-1, type=click.Path(file_okay=False))
 @click.option("--debounce-ms", type=int, default=None, help="Batch window for bursts of saves (default 1000).")
 @click.option(
-    "--api", "api", metavar="HOST:PORT", help="Also serve the control API on loopback TCP (token in .peervault/api-token)."
+    "--api",
+    "api",
+    metavar="HOST:PORT",
+    help="Also serve the control API on loopback TCP: one vault's (token in .peervault/api-token), or with several "
+    "vaults the API of all of them (token in the runtime folder: docs/API.md).",
 )
 @with_net
 def run(
@@ -236,11 +240,12 @@ def run(
 
     early_phase("module_load")
     roots = run_roots(vaults)
-    if len(roots) > 1 and (api is not None or (bind is not None and not bind.endswith(":0"))):
-        raise PeerVaultError(
-            "--api and a --bind port serve one vault; with several, set api_port in each vault's .peervault/config.toml "
-            "(or use --bind HOST:0)"
-        )
+    if len(roots) > 1 and bind is not None and not bind.endswith(":0"):
+        raise PeerVaultError("a --bind port serves one vault; with several, use --bind HOST:0")
+    every_vault = None  # with several vaults, --api is the one port of the API of every vault
+    if len(roots) > 1 and api is not None:
+        address = _api_address(api)
+        every_vault, api = (address["api_host"], address["api_port"]), None
 
     def open_vault(root: Path) -> tuple[Any, Config]:
         if not root.is_dir():
@@ -256,7 +261,7 @@ def run(
             raise
         return state, replace(cfg, **_api_address(api)) if api is not None else cfg
 
-    failed = asyncio.run(Host(roots, open_vault, device_key=devicekey.load()).main())
+    failed = asyncio.run(Host(roots, open_vault, device_key=devicekey.load(), api=every_vault).main())
     if failed and len(failed) == len(roots):  # nothing left to serve: exit with the (first) error
         root, exc = next(iter(failed.items()))
         if isinstance(exc, PeerVaultError):

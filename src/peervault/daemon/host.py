@@ -19,7 +19,8 @@ Isolation, per vault:
     unexpected one), the vault is closed and opened again after a backoff (a damaged
     database is set aside and rebuilt then)
 The process-wide things are done here once: SIGINT/SIGTERM (stop every vault, once), the
-malloc arena limit, and the log tag that names the vault on each line (vaultlog.py).
+malloc arena limit, the log tag that names the vault on each line (vaultlog.py), and the
+control API of every vault (hostapi.py: `/vaults`, and each vault's routes under it).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from ..errors import NotAVault, PeerVaultError, VaultBusy, VaultGone
 from ..metrics import limit_arenas
 from ..state import VaultState
 from ..vaultlog import VAULT_TAG
+from .hostapi import ProcessApi
 from .root import Daemon
 from .router import Router
 
@@ -68,9 +70,12 @@ class Host:
         open_vault: Opener,
         clock: Callable[[], float] = time.monotonic,
         device_key: bytes | None = None,
+        api: tuple[str, int] | None = None,
     ) -> None:
+        """`device_key`: the per-user key (devicekey.load()), None: every vault on its own;
+        `api`: the loopback port of the API of every vault (`run --api` with several)."""
         self.roots = roots
-        self.device_key = device_key  # the per-user key (devicekey.load()); None: every vault on its own
+        self.device_key = device_key
         self.router: Router | None = None
         self._router_lock = asyncio.Lock()
         self.open_vault = open_vault
@@ -79,6 +84,8 @@ class Host:
         self.daemons: dict[Path, Daemon] = {}
         self.failed: dict[Path, BaseException] = {}  # vaults that stopped for good, and why
         self.served: set[Path] = set()  # vaults that got ready at least once: a later failure is retried
+        self.retrying: dict[Path, str] = {}  # vaults waiting to be opened again, and why they stopped
+        self.api = ProcessApi(self, api)
 
     async def main(self) -> dict[Path, BaseException]:
         """Serve every vault until a signal, or until none is left; the vaults that stopped
@@ -89,9 +96,11 @@ class Host:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
         names = tags(self.roots)
+        self.api.start()
         try:
             await asyncio.gather(*(self._supervise(root, names[root]) for root in self.roots))
         finally:
+            await self.api.stop()
             await self._close_network()
         return self.failed
 
@@ -118,6 +127,7 @@ class Host:
                     self._give_up(root, exc)  # a person must act, or it never got going (a bad setup)
                     return
                 log.error("vault %s stopped: %s", root, exc, exc_info=not isinstance(exc, PeerVaultError))
+                self.retrying[root] = str(exc)
             finally:
                 self.daemons.pop(root, None)
             attempt = 1 if self.clock() - started > HEALTHY_S else attempt + 1
@@ -132,7 +142,7 @@ class Host:
             while True:
                 router = await self._router_for(state, cfg)
                 daemon = Daemon(state, cfg, mode="run", hosted=True, router=router)
-                daemon.on_ready = lambda: self.served.add(root)
+                daemon.on_ready = lambda: self._ready(root)
                 self.daemons[root] = daemon
                 if self.stopping.is_set():
                     daemon.stopping.set()  # a signal came while it was opening: start and stop at once
@@ -163,6 +173,10 @@ class Host:
         if self.router is not None:
             await self.router.close()
             self.router = None
+
+    def _ready(self, root: Path) -> None:
+        self.served.add(root)
+        self.retrying.pop(root, None)
 
     def _give_up(self, root: Path, exc: BaseException) -> None:
         self.failed[root] = exc

@@ -10,10 +10,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..config import Config
 from ..errors import Conflict
 from ..net import endpoint as netep
 from ..protocol import messages as m
 from ..protocol.codes import REMOVED_REASON
+from . import profile
 
 if TYPE_CHECKING:
     from .root import Daemon
@@ -53,6 +55,13 @@ class DaemonNode:
 
     def set_debounce(self, seconds: float) -> None:
         self.d.timers.set_debounce(seconds)
+
+    def switch_profile(self, cfg: Config) -> list[str]:
+        applied = profile.switch(self.d, cfg)["applied"]
+        log.info(
+            "vault %s: profile %s applied while running (%s)", self.d.state.root, cfg.profile, ", ".join(applied) or "none differ"
+        )
+        return applied
 
     def sync_now(self) -> None:
         if self.d.conns.paused:

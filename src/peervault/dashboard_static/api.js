@@ -1,5 +1,7 @@
 // The control API from the page: same origin, authenticated by the session cookie the
 // login link set (the page never holds the API token). Errors carry the daemon's message.
+// Every vault's routes are under /vaults/ID/ (the daemon's API of every vault); `useVault`
+// chooses the vault that `api` and `watchEvents` speak to, `apiRoot` reaches /vaults itself.
 
 export class ApiError extends Error {
   constructor(status, message) {
@@ -8,7 +10,13 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, params) {
+let prefix = "";
+
+export function useVault(id) {
+  prefix = id ? `/vaults/${encodeURIComponent(id)}` : "";
+}
+
+export async function apiRoot(method, path, params) {
   const init = { method, credentials: "same-origin", headers: {} };
   let url = path;
   if (method === "GET" && params) {
@@ -26,10 +34,14 @@ export async function api(method, path, params) {
   return body;
 }
 
-// The daemon's events as they happen (Server-Sent Events): `onEvent` gets each one,
+export function api(method, path, params) {
+  return apiRoot(method, prefix + path, params);
+}
+
+// The chosen vault's events as they happen (Server-Sent Events): `onEvent` gets each one,
 // `onState` "live", "reconnecting" or "missed" (events were dropped: read afresh).
 export function watchEvents(onEvent, onState) {
-  const source = new EventSource("/events");
+  const source = new EventSource(`${prefix}/events`);
   source.addEventListener("open", () => onState("live"));
   source.addEventListener("error", () => onState("reconnecting"));
   source.addEventListener("missed", () => onState("missed"));
@@ -37,7 +49,8 @@ export function watchEvents(onEvent, onState) {
   const kinds = ["local_change", "remote_change", "merge", "peer_connected", "peer_lost",
     "held_deletions", "error", "paused", "resumed", "live_update"];
   for (const kind of kinds) {
-    source.addEventListener(kind, (message) => onEvent(JSON.parse(message.data)));
+    // "error" is also the EventSource's own event for a lost connection, which has no data
+    source.addEventListener(kind, (message) => message.data && onEvent(JSON.parse(message.data)));
   }
   return source;
 }

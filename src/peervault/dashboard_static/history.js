@@ -58,7 +58,7 @@ async function show(path) {
   body.append(el("div", { id: "versions" },
     table(`${versions.length} version(s) of ${path}, newest first`, ["#Version", "When", "Device", "#Size", "Change", ""], rows),
     panel));
-  history.replaceState(null, "", `#history?path=${encodeURIComponent(path)}`);
+  history.replaceState(null, "", ctx.pageHash("history", { path }));
 }
 
 async function fillChoices(list) {

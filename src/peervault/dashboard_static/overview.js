@@ -1,5 +1,6 @@
-// Overview: the vault's figures and each paired device, refreshed when an event says
-// something changed (and every 10 s, for "last seen" and the byte counts).
+// Overview: every vault of the daemon (files, pending, errors, each of its devices), then
+// the chosen vault's figures and each paired device, refreshed when an event says
+// something changed (and every 10 s, for "last seen", the byte counts and the other vaults).
 
 import { bytes, el, shortId, table, when } from "./format.js";
 
@@ -12,7 +13,26 @@ function figure(label, value, id) {
   return el("div", { class: "figure" }, el("dt", { text: label }), el("dd", { id: `fig-${id}`, text: String(value) }));
 }
 
-function render(status) {
+function deviceList(devices) {
+  if (!devices.length) return "none paired";
+  return el("ul", { class: "devices" }, ...devices.map((d) => el("li", {},
+    el("span", { class: `dot ${d.connected ? "on" : "off"}`, "aria-hidden": "true" }), " ",
+    el("code", { title: d.id, text: shortId(d.id) }),
+    d.connected ? " connected" : ` last seen ${when(d.last_seen)}`)));
+}
+
+function vaultsTable(vaults) {
+  const num = (n) => el("td", { class: "num", text: n === null || n === undefined ? "–" : String(n) });
+  const rows = vaults.map((v) => el("tr", { "data-vault": v.id, class: v.id === ctx.vault() ? "chosen" : null },
+    el("td", {}, el("a", { href: ctx.pageHash("overview", {}, v.id), title: v.path, text: v.name,
+      "aria-current": v.id === ctx.vault() ? "true" : null })),
+    el("td", { class: `state state-${v.state}`, title: v.reason ?? "", text: v.reason ? `${v.state}: ${v.reason}` : v.state }),
+    num(v.files), num(v.pending), num(v.errors), num(v.not_synced), el("td", {}, deviceList(v.devices))));
+  return table(`${vaults.length} vault(s) served by this daemon`,
+    ["Vault", "State", "#Files", "#Pending", "#Errors", "#Not synced", "Devices"], rows);
+}
+
+function render(vaults, status) {
   const files = status.files;
   const metrics = status.metrics ?? {};
   const figures = el("dl", { class: "figures" },
@@ -35,7 +55,10 @@ function render(status) {
   const devices = peers.length
     ? table("Each paired device: bytes since this daemon started", ["Device", "Connection", "Last seen", "Addresses", "#Sent", "#Received"], peers)
     : el("p", { text: "No paired device yet: pair one with `peervault invite` and `peervault join`." });
+  const name = vaults.find((v) => v.id === ctx.vault())?.name ?? status.vault;
   const body = el("div", { class: "page-body", "data-ready": true },
+    el("h3", { text: "Vaults" }), vaultsTable(vaults),
+    el("h3", { id: "chosen-vault", text: `Vault ${name}` }),
     el("p", { class: "muted" }, "This device ", el("code", { title: status.device_id, text: shortId(status.device_id) }),
       ` · vault ${status.vault_id.slice(0, 8)} · daemon pid ${status.daemon.pid ?? "–"}`),
     figures, el("h3", { text: "Devices" }), devices);
@@ -44,7 +67,17 @@ function render(status) {
 }
 
 async function refresh() {
-  render(await ctx.api("GET", "/status"));
+  const vaults = await ctx.apiRoot("GET", "/vaults");
+  ctx.setVaults(vaults);
+  let status;
+  try {
+    status = await ctx.api("GET", "/status");
+  } catch (error) {  // this vault is not running: the others are still listed
+    section.querySelector(".page-body")?.remove();
+    section.append(el("div", { class: "page-body", "data-ready": true }, el("h3", { text: "Vaults" }), vaultsTable(vaults)));
+    throw error;
+  }
+  render(vaults, status);
 }
 
 export default {

@@ -1,5 +1,6 @@
 // Settings that are safe to change while the daemon runs: pause, the debounce (applied at
-// once) and the profile (saved; applies when the daemon next starts).
+// once) and the profile (saved; each of its settings the daemon can change live applies at
+// once, the rest at the next start, and the page names those).
 
 import { el } from "./format.js";
 
@@ -26,11 +27,12 @@ async function render(notice) {
   const debounce = el("input", { id: "setting-debounce", type: "number", min: 0, max: 60000, step: 10, value: s.debounce_ms });
   const form = el("form", { onsubmit: async (e) => {
     e.preventDefault();
+    const asked = {};
+    if (profile.value !== s.profile) asked.profile = profile.value;
+    if (Number(debounce.value) !== s.debounce_ms) asked.debounce_ms = Number(debounce.value);
     try {
-      const saved = await ctx.api("POST", "/settings", { profile: profile.value, debounce_ms: Number(debounce.value) });
-      const later = saved.profile !== (saved.saved.profile ?? saved.profile)
-        ? ` The ${saved.saved.profile} profile applies when the daemon next starts.` : "";
-      await render(`Saved in .peervault/config.toml. Debounce ${saved.debounce_ms} ms from now on.${later}`);
+      const saved = await ctx.api("POST", "/settings", asked);
+      await render(outcome(saved));
     } catch (error) {
       ctx.report(error);
     }
@@ -38,15 +40,27 @@ async function render(notice) {
   field("setting-debounce", "Debounce (ms)", debounce,
     "A burst of saves goes out as one batch: the first change at once, the rest within this window. Applies at once."),
   field("setting-profile", "Profile", profile,
-    `Running: ${s.profile}. low-power keeps fewer notes in memory, pings less and closes idle connections; applies when the daemon next starts.`),
+    `Running: ${s.profile}. low-power keeps fewer notes in memory, pings less and closes idle connections. ` +
+    "A switch applies at once, except the settings named below, which wait for the daemon's next start."),
   el("div", { class: "row" }, el("button", { type: "submit", id: "settings-save", text: "Save" })));
+  const later = el("p", { id: "settings-next-start", class: s.next_start.length ? "notice" : "muted",
+    text: s.next_start.length
+      ? `At the daemon's next start: ${s.next_start.join(", ")} (saved; the running daemon keeps its value until then).`
+      : "Every saved setting is in effect now." });
   const next = el("div", { class: "page-body", "data-ready": true },
     el("h3", { text: "Sync" }),
     el("div", { class: "row" }, pause, el("span", { id: "sync-state", text: s.paused ? "Sync is paused on this device." : "Sync is on." })),
-    el("h3", { text: "Performance" }), form, status);
+    el("h3", { text: "Performance" }), form, later, status);
   body?.remove();
   body = next;
   ctx.section.append(body);
+}
+
+// What a save did, in words: what applies now and what waits for the next start.
+function outcome(saved) {
+  const now = saved.applied.length ? `Applied now: ${saved.applied.join(", ")}.` : "Nothing changed.";
+  const later = saved.next_start.length ? ` At the next start: ${saved.next_start.join(", ")}.` : "";
+  return `Saved in .peervault/config.toml (profile ${saved.profile}, debounce ${saved.debounce_ms} ms). ${now}${later}`;
 }
 
 export default {

@@ -52,6 +52,7 @@ class Node(Protocol):
     def dial(self, peer: str) -> None: ...  # a device was added: connect now
     def set_paused(self, paused: bool) -> None: ...
     def set_debounce(self, seconds: float) -> None: ...
+    def switch_profile(self, cfg: Config) -> list[str]: ...  # apply its live settings; their names
     def samples(self) -> dict[str, Any]: ...  # the last hour's latency and traffic (metrics.Samples)
     def sync_now(self) -> None: ...
     def restart(self, before: Callable[[], None]) -> None: ...  # stop, run `before`, start again
@@ -217,15 +218,21 @@ class VaultService:
         return self._need_daemon("show the last hour's samples", "start it with `peervault run VAULT`").samples()
 
     def settings(self) -> dict[str, Any]:
-        return settings.shown(self.state, self.cfg.profile, self.debounce_ms)
+        return settings.shown(self.state, self.cfg, self.debounce_ms, live=self.node is not None)
 
     def set_settings(self, profile: str | None = None, debounce_ms: int | None = None) -> dict[str, Any]:
+        """`applied`: the settings that changed at once; `next_start` (in settings()): the
+        saved ones that wait for the daemon's next start."""
         settings.save(self.state, profile, debounce_ms)
+        applied: list[str] = []
+        if profile is not None and profile != self.cfg.profile and self.node is not None:
+            applied = self.node.switch_profile(settings.profile_config(self.state, profile, self.cfg))
         if debounce_ms is not None:
             self.debounce_ms = debounce_ms
             if self.node is not None:
                 self.node.set_debounce(debounce_ms / 1000)
-        return self.settings()
+                applied = sorted({*applied, "debounce_ms"})
+        return {**self.settings(), "applied": applied}
 
     def sync_now(self) -> dict[str, Any]:
         node = self._need_daemon("sync now", "`peervault sync VAULT` syncs once without one")

@@ -105,6 +105,10 @@ class DocCache(Generic[D]):
         self.bytes += size
         self._evict()
 
+    def shrink(self) -> None:
+        """The bounds were lowered (a profile switched live): drop the oldest notes now."""
+        self._evict()
+
     def _evict(self) -> None:
         # The newest entry always stays, even if it alone exceeds the byte bound.
         while len(self._docs) > 1 and (len(self._docs) > self.max_docs or self.bytes > self.max_bytes):

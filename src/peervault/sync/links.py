@@ -63,6 +63,10 @@ class Link:
         delay = max(self.session.next_deadline() - self.clock(), 0.0) + 0.01
         self._tick_handle = asyncio.get_running_loop().call_later(delay, self._on_tick)
 
+    def retimed(self) -> None:
+        """The session's timings changed (a profile switched live): wake at its new deadline."""
+        self._schedule_tick()
+
     def _on_tick(self) -> None:
         self.tick()
         self._schedule_tick()
