@@ -71,6 +71,9 @@ def test_two_vaults_share_one_endpoint_beside_a_vault_with_its_own(make_device, 
     assert (data / "device.key").read_bytes() == (v1.root / ".peervault" / "secret.key").read_bytes()
     res = v2.cli("init", str(v2.root))  # made while the key exists: it takes it
     assert res.stdout.strip() == shared_id and "shares this device's id" in res.stderr
+    # a copy that must be a device of its own (the demo's second vault, a test copy)
+    own = v2.cli("init", "--own-id", str(tmp_path / "own-copy")).stdout.strip()
+    assert own and own != shared_id and "shares" not in v2.cli("init", str(tmp_path / "own-copy")).stderr
     key0 = (v0.root / ".peervault" / "secret.key").read_bytes()
     res = v0.cli("vaults", "add", str(v0.root))  # paired: its id is what P0 knows, so it stays
     assert "keeps its own device id: it is paired with 1 device(s)" in res.stderr

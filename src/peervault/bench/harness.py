@@ -60,7 +60,7 @@ class Device:
     proc: subprocess.Popen[bytes] | None = None
 
     def init(self) -> None:
-        cli("init", str(self.root))
+        cli("init", "--own-id", str(self.root))
 
     def runtime(self) -> dict[str, Any]:
         return read_runtime(self.root / ".peervault")

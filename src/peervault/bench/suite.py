@@ -227,7 +227,7 @@ def bench_memory_100_docs(plan: Plan) -> list[Result | Skipped]:
     (in a used one, the allocator would hand back memory freed earlier and show nothing)."""
     root = plan.fresh("memory")
     vaultgen.generate(root, 100, seed=3)
-    cli("init", str(root))
+    cli("init", "--own-id", str(root))
     runs = []
     for run in range(plan.runs + 1):
         res = subprocess.run(

@@ -69,7 +69,7 @@ def run_demo(out: Console, keep: bool, base: Path | None) -> None:
     out.print(Panel.fit("PeerVault demo: two devices on this machine, syncing over Iroh (loopback)", style="bold"))
     try:
         for root, notes in ((a, NOTES_A), (b, NOTES_B)):
-            subprocess.run(_cmd("init", str(root)), check=True, env=_env(), capture_output=True)
+            subprocess.run(_cmd("init", "--own-id", str(root)), check=True, env=_env(), capture_output=True)
             for rel, text in notes.items():
                 (root / rel).parent.mkdir(parents=True, exist_ok=True)
                 (root / rel).write_text(text)

@@ -95,12 +95,18 @@ def _open(vault: str) -> Any:
 
 @cli.command()
 @click.argument("vault", type=click.Path(file_okay=False))
-def init(vault: str) -> None:
+@click.option(
+    "--own-id",
+    is_flag=True,
+    help="Give the vault a device id of its own instead of this device's shared one (a second "
+    "copy of a vault on this machine, or a vault that must not be linkable to your others).",
+)
+def init(vault: str, own_id: bool) -> None:
     """Make VAULT a vault and print this device's id (the per-user one, if there is one)."""
     from .. import devicekey
     from ..state import VaultState
 
-    shared = devicekey.load()
+    shared = None if own_id else devicekey.load()
     state, created = VaultState.init(Path(vault), device_key=shared)
     if created:
         how = "; it shares this device's id with your other vaults" if shared == state.secret_key else ""

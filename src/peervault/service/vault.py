@@ -308,7 +308,10 @@ def check_ticket(state: Any, ticket: str, now: float) -> tuple[str, list[str], A
         raise BadTicket(f"the ticket expired at {when}; ask for a new one with `peervault invite`")
     inviter, addrs = parse_endpoint_ticket(t.endpoint)
     if inviter == state.device_id:
-        raise BadTicket("this ticket was printed by this same device; run `join` on the other device")
+        raise BadTicket(
+            "this ticket was printed by this same device id; run `join` on the other device "
+            "(for a second copy on this machine, make it with `peervault init --own-id DIR`)"
+        )
     return inviter, addrs, t
 
 
