@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from loro import ExportMode, LoroDoc, LoroMap, ValueOrContainer, VersionVector
+from loro import Diff, DiffEvent, ExportMode, Index, LoroDoc, LoroMap, ValueOrContainer, VersionVector
 
 from . import guard
 
@@ -201,8 +201,37 @@ class VaultIndex:
             return None
         return bytes(self.doc.export(ExportMode.Updates(theirs)))
 
-    def apply(self, blob: bytes) -> None:
-        guard("import index update", lambda: self.doc.import_(blob))
+    def apply(self, blob: bytes) -> set[str] | None:
+        """Import a peer's updates. Returns the file ids whose entries the import may have
+        changed (read from Loro's events for it), or None when some event could not be read
+        (then any entry may have): the engine rereads only those, not the whole index."""
+        touched: set[str] = set()
+        unread = False
+
+        def seen(event: DiffEvent) -> None:
+            nonlocal unread
+            try:
+                for d in event.events:
+                    keys = [p.index.key if isinstance(p.index, Index.Key) else None for p in d.path]
+                    if not keys:
+                        unread = True
+                    elif keys[0] != _FILES:
+                        continue  # the forgotten devices: no entry
+                    elif len(keys) > 1 and keys[1] is not None:
+                        touched.add(keys[1])  # inside one file's entry
+                    elif len(keys) == 1 and isinstance(d.diff, Diff.Map):
+                        touched.update(d.diff.diff.updated)  # file ids set or replaced
+                    else:
+                        unread = True
+            except Exception:  # never let a surprise escape into Loro's callback
+                unread = True
+
+        subscription = self.doc.subscribe_root(seen)
+        try:
+            guard("import index update", lambda: self.doc.import_(blob))
+        finally:
+            subscription.unsubscribe()
+        return None if unread else touched
 
     def snapshot(self) -> bytes:
         return bytes(self.doc.export(ExportMode.Snapshot()))
