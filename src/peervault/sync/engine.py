@@ -27,7 +27,8 @@ from ..config import Config
 from ..crdt.index import Entry, VaultIndex
 from ..errors import StoreUnavailable
 from ..protocol import messages as m
-from ..store.db import FileRow, Store
+from ..store.db import Store
+from ..store.filetable import FileTable
 from ..vault.blobstore import BlobStore
 from ..vault.fsops import Stat
 from ..vault.ignore import IgnoreRules
@@ -78,7 +79,7 @@ class Engine:
     session_peer = _Shared[int]()
     index = _Shared[VaultIndex]()
     entries = _Shared[dict[str, Entry]]()
-    files = _Shared[dict[str, FileRow]]()
+    files = _Shared[FileTable]()
     file_id_at = _Shared[dict[str, str]]()
     addrs = _Shared[list[str]]()
     blobs = _Shared[BlobStore]()

@@ -17,7 +17,8 @@ from pathlib import Path
 from ..config import STATE_DIR, Config
 from ..crdt.index import Entry, VaultIndex
 from ..crdt.notes import Note
-from ..store.db import FileRow, Store
+from ..store.db import Store
+from ..store.filetable import FileTable
 from ..vault.blobstore import BlobStore
 from ..vault.fsops import Stat, WriteBatch
 from ..vault.ignore import IgnoreRules
@@ -59,7 +60,7 @@ class EngineState:
         self.index_log_bytes = sum(map(len, log))
         self.index_rollbacks = store.rollbacks
         self.entries: dict[str, Entry] = self.index.entries()
-        self.files: dict[str, FileRow] = store.files()
+        self.files: FileTable = store.files()  # packed rows (store/filetable.py)
         self.file_id_at: dict[str, str] = {row.path: file_id for file_id, row in self.files.items()}
         # binary files by digest (a blob row's hash is its 32-byte BLAKE3 digest), kept by
         # tracked.record/forget: serving or awaiting 5,000 blobs must not scan every row each time

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..config import STATE_DIR
 from ..crdt.index import file_id_for
 from ..errors import VaultGone
-from ..store.db import FileRow
+from ..store.filetable import FileRow
 from ..vault.blobstore import hash_file
 from ..vault.fsops import Stat, content_hash, stat_of
 from .documents import is_live, text
