@@ -103,10 +103,11 @@ class Engine:
     def shed_memory(self, churn: int = 1000) -> bool:
         """After a burst of index changes (a first import, an initial sync), load the index
         again from its own snapshot: Loro keeps every op of the burst decoded, a loaded
-        snapshot decodes lazily (11,000 files: 10 MB less, in 30 ms). The same document
-        and peer id, so nothing changes but memory. Only between batches, once saved. The
+        snapshot decodes lazily (11,000 files: 10 MB less, in 30 ms). The same document and
+        peer id, so nothing changes but memory. Only between batches, once saved. The
         snapshot is saved too, in place of the index's log (documents.save_index), and the WAL
-        of the burst emptied into the database."""
+        of the burst emptied into the database. The notes the burst left in the cache are
+        dropped too (the `real` tier: 5 MB)."""
         s = self.state
         if s.index_churn < churn or s.batch_depth or s.index_unsaved:
             return False
@@ -118,6 +119,7 @@ class Engine:
         s.store.truncate_wal()
         s.index = VaultIndex.load(snap, s.session_peer)
         s.index_churn = 0
+        s.cache.shed(keep=s.live)  # the burst's last notes; those open in an editor stay
         return True
 
     # ------------------------------------------------------------------ local side
