@@ -11,7 +11,7 @@ import json
 import sqlite3
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -208,10 +208,12 @@ class Store:
         self.on_peers_changed()
 
     # -- files ---------------------------------------------------------------------------
-    def files(self) -> FileTable:
+    def files(self, ids: Mapping[str, str] = {}) -> FileTable:  # noqa: B006 (read only)
+        """The file table; a file id found in `ids` is stored as the string `ids` holds."""
         table = FileTable()
         for r in self.db.execute("SELECT file_id, path, size, mtime_ns, hash, base, ino, ctime_ns, dev FROM files"):
-            table[r[0]] = FileRow(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), r[6], r[7], r[8])
+            fid = ids.get(r[0], r[0])
+            table[fid] = FileRow(fid, r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), r[6], r[7], r[8])
         return table
 
     def put_file(self, row: FileRow) -> None:

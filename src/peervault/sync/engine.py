@@ -117,7 +117,7 @@ class Engine:
         except StoreUnavailable:  # a full disk: the log stays (the next save writes the snapshot)
             snap = s.index.snapshot()
         s.store.truncate_wal()
-        s.index = VaultIndex.load(snap, s.session_peer)
+        s.index.reload(snap)
         s.index_churn = 0
         s.cache.shed(keep=s.live)  # the burst's last notes; those open in an editor stay
         return True
