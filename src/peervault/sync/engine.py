@@ -56,6 +56,8 @@ __all__ = ["SETTLE_S", "Engine"]
 
 T = TypeVar("T")
 
+SHED_AFTER = 1000  # index changes (see shed_memory)
+
 
 class _Shared(Generic[T]):
     """An attribute of the engine's state, read (and set, by the daemon and tests) on the engine."""
@@ -100,7 +102,7 @@ class Engine:
         self.state.now = now
         return self.state
 
-    def shed_memory(self, churn: int = 1000) -> bool:
+    def shed_memory(self, churn: int = SHED_AFTER) -> bool:
         """After a burst of index changes (a first import, an initial sync), load the index
         again from its own snapshot: Loro keeps every op of the burst decoded, a loaded
         snapshot decodes lazily (11,000 files: 10 MB less, in 30 ms). The same document and
@@ -311,7 +313,13 @@ class Engine:
         return self.state.index.vv()
 
     def index_updates_since(self, vv: bytes) -> bytes | None:
-        return self.state.index.updates_since(vv)
+        s = self.state
+        out = s.index.updates_since(vv)
+        if out is not None and len(out) * 4 > s.index_snapshot_bytes + s.index_log_bytes:
+            # Exporting much of the index (a peer's join) decodes all of it in Loro, which
+            # keeps it so (11,004 files: 12 MB): shed it at the next chance, as after a burst.
+            s.index_churn = max(s.index_churn, SHED_AFTER)
+        return out
 
     def bucket_digests(self) -> bytes:
         return self.state.versions.digests()

@@ -25,6 +25,7 @@ from ..vault.ignore import IgnoreRules
 from .deleteguard import DeleteGuard
 from .doccache import DocCache
 from .documents import open_cache
+from .tracked import add_blob_row
 from .versions import VersionSummary
 
 
@@ -70,10 +71,10 @@ class EngineState:
             self.file_id_at[e.path if e is not None and e.path == row.path else row.path] = file_id
         # binary files by digest (a blob row's hash is its 32-byte BLAKE3 digest), kept by
         # tracked.record/forget: serving or awaiting 5,000 blobs must not scan every row each time
-        self.blob_rows: dict[bytes, set[str]] = {}
+        self.blob_rows: dict[bytes, tuple[str, ...]] = {}
         for file_id, row in self.files.items():
             if len(row.hash) == 32:
-                self.blob_rows.setdefault(row.hash, set()).add(file_id)
+                add_blob_row(self, row.hash, file_id)
         self.layout_version = 0  # bumped whenever index entries change (layout may move)
         self.layout_cache: tuple[int, dict[str, str]] = (-1, {})
         self.layout_new: set[str] = set()  # notes that appeared since: added to it (layout.py)
