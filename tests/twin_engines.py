@@ -37,6 +37,8 @@ def deliver(src: Engine, dst: Engine) -> list[m.IndexUpdates | m.DocUpdates]:
         decoded = m.decode(m.encode(msg))
         if isinstance(decoded, m.IndexUpdates):
             dst.apply_index(decoded.blob, time.time())
+            # the entries kept up to date from the import's events are the index's entries
+            assert dst.entries == dst.index.entries()
         else:
             assert isinstance(decoded, m.DocUpdates)
             dst.apply_docs(decoded.entries, time.time())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from peervault.store.db import FileRow
+from peervault.store.filetable import FileRow
 from twin_engines import Pair, deliver, engine, engine_pair, tree, write
 
 BODY = "".join(f"line {i}\n" for i in range(20))

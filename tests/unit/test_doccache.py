@@ -97,3 +97,16 @@ def test_a_single_note_larger_than_the_byte_bound_stays_usable() -> None:
     disk = Disk({"big": "x" * 5000})
     c = cache(disk, max_bytes=1000)
     assert c.get("big") == "x" * 5000 and "big" in c
+
+
+def test_shedding_after_a_burst_keeps_unsaved_notes_and_those_asked_to_stay() -> None:
+    disk = Disk({k: k * 10 for k in "abcd"})
+    c = cache(disk, max_docs=10)
+    for k in "abc":
+        c.get(k)
+    c.put_dirty("d", "d2")  # not written yet: must not be lost
+    assert c.shed(keep={"b"}) == 2
+    assert "a" not in c and "c" not in c and "b" in c and c.is_dirty("d")
+    assert c.bytes == 10 and disk.writes == []  # (an unsaved new note counts once written)
+    assert c.flush() == 1 and disk.docs["d"] == "d2"
+    assert c.get("a") == "a" * 10  # loaded again when asked

@@ -115,3 +115,18 @@ def test_shedding_memory_empties_the_write_ahead_log(vault: VaultState) -> None:
     assert e.shed_memory(churn=1)
     assert wal.stat().st_size == 0
     assert len(_paths(_engine(vault))) == 80
+
+
+def test_serving_a_whole_index_to_a_peer_sheds_it_afterwards_unchanged(vault: VaultState) -> None:
+    """A join's catch-up exports the whole index, which leaves Loro holding it decoded: the
+    engine sheds it at its next chance (the daemon's, after the sync), the index the same."""
+    e = _engine(vault)
+    _add(vault, e, [f"served {i}.md" for i in range(40)])
+    assert e.shed_memory(churn=1)  # loaded lazily from its snapshot, as at a warm start
+    assert not e.shed_memory()  # nothing since: nothing to shed
+    vv, entries = e.index_vv(), dict(e.entries)
+    assert e.index_updates_since(b"") is not None  # a peer with nothing
+    assert e.shed_memory()
+    assert e.index_vv() == vv and e.index.entries() == entries == e.entries
+    assert e.index_updates_since(vv) is None  # a peer already up to date: nothing exported, nothing to shed
+    assert not e.shed_memory()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from peervault.store.db import FileRow
+from peervault.store.filetable import FileRow
 from peervault.sync.renames import pair_renames
 from peervault.vault.fsops import Stat
 from twin_engines import Pair, deliver, engine, engine_pair, tree

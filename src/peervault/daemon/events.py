@@ -112,7 +112,8 @@ class Events:
             link.synced.set()
             self.flush()
             self.blobs.kick()
-            self.engine.shed_memory()
+            if self.conns.mode == "run":  # a one-shot sync or join ends soon: shedding would only add to its peak
+                self.engine.shed_memory()
             trim_heap()
             log.info("in sync with %s", link.peer[:10])
             self.publish("peer_connected", device=link.peer)

@@ -9,7 +9,7 @@ from typing import Any
 from ..config import STATE_DIR
 from ..crdt.index import VaultIndex
 from ..store import removal
-from ..store.db import FileRow
+from ..store.filetable import FileRow
 from ..sync.layout import IGNORED_HERE
 from ..vault.blobstore import BlobStore
 from ..vault.ignore import IgnoreRules

@@ -11,12 +11,13 @@ import json
 import sqlite3
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from ..errors import StoreCorrupt, StoreUnavailable
+from .filetable import FileRow, FileTable
 
 INDEX_SNAPSHOT = "index_snapshot"  # meta key of the vault index's snapshot (see load_index)
 SCHEMA_FILES = [
@@ -28,23 +29,6 @@ SCHEMA_FILES = [
     "006_file_device.sql",
     "007_index_log.sql",
 ]  # append new numbered files; never edit an applied one
-
-
-@dataclass(frozen=True, slots=True)  # one per file: slots halve the memory
-class FileRow:
-    file_id: str
-    path: str
-    size: int
-    mtime_ns: int
-    hash: bytes
-    base: bytes
-    ino: int = 0
-    ctime_ns: int = 0
-    dev: int = 0  # 0: recorded before schema 6
-
-    @property
-    def stat(self) -> tuple[int, int, int, int]:
-        return (self.size, self.mtime_ns, self.ino, self.ctime_ns)
 
 
 @dataclass(frozen=True)
@@ -224,9 +208,13 @@ class Store:
         self.on_peers_changed()
 
     # -- files ---------------------------------------------------------------------------
-    def files(self) -> dict[str, FileRow]:
-        rows = self.db.execute("SELECT file_id, path, size, mtime_ns, hash, base, ino, ctime_ns, dev FROM files")
-        return {r[0]: FileRow(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), r[6], r[7], r[8]) for r in rows}
+    def files(self, ids: Mapping[str, str] = {}) -> FileTable:  # noqa: B006 (read only)
+        """The file table; a file id found in `ids` is stored as the string `ids` holds."""
+        table = FileTable()
+        for r in self.db.execute("SELECT file_id, path, size, mtime_ns, hash, base, ino, ctime_ns, dev FROM files"):
+            fid = ids.get(r[0], r[0])
+            table[fid] = FileRow(fid, r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), r[6], r[7], r[8])
+        return table
 
     def put_file(self, row: FileRow) -> None:
         self.db.execute("DELETE FROM files WHERE path=? AND file_id<>?", (row.path, row.file_id))

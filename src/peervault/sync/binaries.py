@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..crdt.index import file_id_for
 from ..errors import Conflict
-from ..store.db import FileRow
+from ..store.filetable import FileRow
 from ..vault.blobio import hash_stable, hasher
 from ..vault.fsops import Stat, stat_of
 from .blobsource import locate

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..store.db import FileRow
+from ..store.filetable import FileRow
 from ..vault.fsops import Stat, stat_of
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..config import STATE_DIR
 from ..crdt.index import file_id_for
-from ..store.db import FileRow
+from ..store.filetable import FileRow
 from ..vault import blobswap
 from ..vault.blobio import hash_stable
 from ..vault.fsops import Stat, prune_empty_dirs, stat_of

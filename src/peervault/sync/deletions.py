@@ -57,9 +57,16 @@ def delete_or_hold(s: EngineState, file_ids: set[str], now: float) -> int:
     return len(file_ids)
 
 
-def note_peer_deletions(s: EngineState, before: dict[str, Entry], changed: set[str], origin: str) -> None:
+def note_peer_deletions(
+    s: EngineState, before: dict[str, Entry], after: dict[str, Entry], changed: set[str], origin: str
+) -> None:
+    """`before`/`after`: the entries an import touched (remote.apply_index), as they were and are."""
     deleted = [f for f in changed if (old := before.get(f)) is not None and not old.deleted and s.entries[f].deleted]
-    live_before = sum(1 for e in before.values() if not e.deleted)
+    if not deleted:
+        return
+    # the live files before the import: those now, with the touched ones as they were
+    live_now = sum(1 for e in s.entries.values() if not e.deleted)
+    live_before = live_now - sum(1 for e in after.values() if not e.deleted) + sum(1 for e in before.values() if not e.deleted)
     reason = DeleteGuard(s.cfg.delete_guard_percent, s.cfg.delete_guard_files).trips(len(deleted), live_before, s.now)
     if reason is not None:
         log.warning("%s deleted %d file(s) at once; `peervault deleted` lists them to restore", origin[:10], len(deleted))

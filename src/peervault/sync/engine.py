@@ -27,7 +27,8 @@ from ..config import Config
 from ..crdt.index import Entry, VaultIndex
 from ..errors import StoreUnavailable
 from ..protocol import messages as m
-from ..store.db import FileRow, Store
+from ..store.db import Store
+from ..store.filetable import FileTable
 from ..vault.blobstore import BlobStore
 from ..vault.fsops import Stat
 from ..vault.ignore import IgnoreRules
@@ -55,6 +56,8 @@ __all__ = ["SETTLE_S", "Engine"]
 
 T = TypeVar("T")
 
+SHED_AFTER = 1000  # index changes (see shed_memory)
+
 
 class _Shared(Generic[T]):
     """An attribute of the engine's state, read (and set, by the daemon and tests) on the engine."""
@@ -78,7 +81,7 @@ class Engine:
     session_peer = _Shared[int]()
     index = _Shared[VaultIndex]()
     entries = _Shared[dict[str, Entry]]()
-    files = _Shared[dict[str, FileRow]]()
+    files = _Shared[FileTable]()
     file_id_at = _Shared[dict[str, str]]()
     addrs = _Shared[list[str]]()
     blobs = _Shared[BlobStore]()
@@ -99,13 +102,14 @@ class Engine:
         self.state.now = now
         return self.state
 
-    def shed_memory(self, churn: int = 1000) -> bool:
+    def shed_memory(self, churn: int = SHED_AFTER) -> bool:
         """After a burst of index changes (a first import, an initial sync), load the index
         again from its own snapshot: Loro keeps every op of the burst decoded, a loaded
-        snapshot decodes lazily (11,000 files: 10 MB less, in 30 ms). The same document
-        and peer id, so nothing changes but memory. Only between batches, once saved. The
+        snapshot decodes lazily (11,000 files: 10 MB less, in 30 ms). The same document and
+        peer id, so nothing changes but memory. Only between batches, once saved. The
         snapshot is saved too, in place of the index's log (documents.save_index), and the WAL
-        of the burst emptied into the database."""
+        of the burst emptied into the database. The notes the burst left in the cache are
+        dropped too (the `real` tier: 5 MB)."""
         s = self.state
         if s.index_churn < churn or s.batch_depth or s.index_unsaved:
             return False
@@ -115,8 +119,9 @@ class Engine:
         except StoreUnavailable:  # a full disk: the log stays (the next save writes the snapshot)
             snap = s.index.snapshot()
         s.store.truncate_wal()
-        s.index = VaultIndex.load(snap, s.session_peer)
+        s.index.reload(snap)
         s.index_churn = 0
+        s.cache.shed(keep=s.live)  # the burst's last notes; those open in an editor stay
         return True
 
     # ------------------------------------------------------------------ local side
@@ -308,7 +313,13 @@ class Engine:
         return self.state.index.vv()
 
     def index_updates_since(self, vv: bytes) -> bytes | None:
-        return self.state.index.updates_since(vv)
+        s = self.state
+        out = s.index.updates_since(vv)
+        if out is not None and len(out) * 4 > s.index_snapshot_bytes + s.index_log_bytes:
+            # Exporting much of the index (a peer's join) decodes all of it in Loro, which
+            # keeps it so (11,004 files: 12 MB): shed it at the next chance, as after a burst.
+            s.index_churn = max(s.index_churn, SHED_AFTER)
+        return out
 
     def bucket_digests(self) -> bytes:
         return self.state.versions.digests()

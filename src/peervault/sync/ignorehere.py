@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..vault.fsops import Stat, stat_of
 from ..vault.ignore import DEVICE_IGNORE_FILE, IGNORE_FILE, IgnoreRules
+from ..vault.scanner import Walk
 from ..vault.scanner import scan as scan_folder
 from .tracked import abs_path, forget, record
 
@@ -53,16 +55,22 @@ def watch_ignores(s: EngineState, rel: str) -> bool:
 
 def scan(s: EngineState, under: str | None = None) -> dict[str, Stat]:
     """The files the rules let through, plus tracked files the synced rules now match."""
-    disk, ignored = scan_folder(s.root, s.ignore, under)
+    return dict(walk(s, under))
+
+
+def walk(s: EngineState, under: str | None = None) -> Iterator[tuple[str, Stat]]:
+    """`scan` one file at a time (see vault/scanner.Walk)."""
+    files = Walk(s.root, s.ignore, under)
+    yield from files
     if under is None:
-        s.ignored = ignored
+        s.ignored = files.ignored
     prefix = "" if under is None else under + "/"
-    for path in s.file_id_at:
-        if path not in disk and path.startswith(prefix) and s.ignore.ignores(path) and not s.ignore.ignored_here(path):
+    # (a path the rules match was not walked: these are new to the walk)
+    for path in list(s.file_id_at):
+        if path.startswith(prefix) and s.ignore.ignores(path) and not s.ignore.ignored_here(path):
             st = stat_of(abs_path(s, path))
             if st is not None:
-                disk[path] = st
-    return disk
+                yield path, st
 
 
 def refresh_rules(s: EngineState) -> bool:

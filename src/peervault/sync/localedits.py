@@ -12,7 +12,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 from ..crdt import notes
-from ..store.db import FileRow
+from ..store.filetable import FileRow
 from ..vault.fsops import Stat, removed_at_ms
 from . import live, writeback
 from .documents import doc, index_changed, is_live, mark_pending, save, written_version

@@ -22,23 +22,38 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# An index update smaller than 1/EVENTS_BELOW of the index saved is imported with events
+# (VaultIndex.apply), a larger one followed by a read of every entry.
+EVENTS_BELOW = 32
+
 
 def apply_index(s: EngineState, blob: bytes, origin: str) -> bool:
     """Import index updates; False if they held nothing new. A peer's deletions are
     applied, but a mass deletion among them is recorded for `status` to show."""
-    before = s.entries
     vv_before = s.index.vv()
     with batch(s):
-        s.index.apply(blob)
+        # Only the entries the import touched are read again (not the whole index: at
+        # 50,000 files every remote edit would pay for all of them, in time and memory),
+        # unless the update is large against the index (a join, a peer's first import).
+        touched = s.index.apply(blob, track=len(blob) * EVENTS_BELOW < s.index_snapshot_bytes + s.index_log_bytes)
         if notes.includes(vv_before, s.index.vv()):
             return False
-        s.entries = s.index.entries()
-        if (repaired := s.index.keep_later_blobs(before, s.entries)) is not None:
+        if touched is None:
+            touched = set(s.entries).union(s.index.file_ids())
+        before = {fid: e for fid in touched if (e := s.entries.get(fid)) is not None}
+        after = {fid: e for fid in touched if (e := s.index.entry(fid)) is not None}
+        if (repaired := s.index.keep_later_blobs(before, after)) is not None:
             s.pending.setdefault(INDEX, repaired)  # a later blob value lost to an earlier one
+        for fid in touched:
+            if fid in after:
+                s.entries[fid] = after[fid]
+            else:
+                s.entries.pop(fid, None)
         reindex(s)
-        changed = {fid for fid, e in s.entries.items() if before.get(fid) != e}
+        changed = {fid for fid, e in after.items() if before.get(fid) != e}
+        s.index_churn += len(changed)  # a peer's burst (an initial sync) sheds memory after it
         s.store.add_pending_writes(changed)
-        note_peer_deletions(s, before, changed, origin)
+        note_peer_deletions(s, before, after, changed, origin)
     writeback.write_out(s, changed)
     s.stats["remote_changes"] += len(changed)
     return True

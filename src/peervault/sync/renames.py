@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from pathlib import PurePosixPath
 
-from ..store.db import FileRow
+from ..store.filetable import FileRow
 from ..vault.fsops import Stat
 
 # digest(rel, blob) -> the content hash as the engine stores it (blake3 for blobs, else

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..config import STATE_DIR
 from ..crdt.index import file_id_for
 from ..errors import VaultGone
-from ..store.db import FileRow
+from ..store.filetable import FileRow
 from ..vault.blobstore import hash_file
 from ..vault.fsops import Stat, content_hash, stat_of
 from .documents import is_live, text
@@ -47,7 +47,7 @@ def record(s: EngineState, file_id: str, rel: str, st: Stat, h: bytes, base: byt
     s.misplaced_check.add(file_id)
     s.file_id_at[rel] = file_id
     if len(h) == 32:
-        s.blob_rows.setdefault(h, set()).add(file_id)
+        add_blob_row(s, h, file_id)
     s.store.put_file(row)
 
 
@@ -67,9 +67,19 @@ def _unindex(s: EngineState, file_id: str, row: FileRow | None) -> None:
         return
     ids = s.blob_rows.get(row.hash)
     if ids is not None:
-        ids.discard(file_id)
-        if not ids:
+        rest = tuple(f for f in ids if f != file_id)
+        if rest:
+            s.blob_rows[row.hash] = rest
+        else:
             del s.blob_rows[row.hash]
+
+
+def add_blob_row(s: EngineState, h: bytes, file_id: str) -> None:
+    """`file_id` holds digest `h`. A tuple per digest, not a set: almost every digest has one
+    file, and a set of one costs 216 bytes against a tuple's 48 (4,200 digests: 0.6 MB)."""
+    ids = s.blob_rows.get(h, ())
+    if file_id not in ids:
+        s.blob_rows[h] = (*ids, file_id)
 
 
 def local_changed(s: EngineState, row: FileRow) -> tuple[bytes, Stat] | None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..crdt import notes
 from ..crdt.notes import Note
 from ..errors import UnsafePath
-from ..store.db import FileRow
+from ..store.filetable import FileRow
 from ..vault.fsops import WriteBatch, atomic_write, content_hash, prune_empty_dirs, stat_of
 from ..vault.ignore import IGNORE_FILE
 from ..vault.paths import printable_path, safe_target

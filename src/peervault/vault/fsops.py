@@ -14,7 +14,7 @@ from pathlib import Path
 from ..config import STATE_DIR
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file scanned: slots halve the memory
 class Stat:
     """What tells us a file may have changed without reading it. The inode catches swaps,
     the ctime an edit whose mtime was put back; a false alarm only costs a read and a hash."""
