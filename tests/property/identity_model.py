@@ -266,9 +266,10 @@ class Identities:
             if not covered(p) or c in self.fid_of:
                 continue
             fid = rows.get(p)
-            if fid is None and (q := self._moved_aside(p, before, after, rows, held)) is not None:
+            if (q := self._moved_aside(p, before, after, rows, held)) is not None:
                 # its name was claimed by another note (a rename elsewhere): the engine took the
-                # new file as a note and moved it aside in the same call; step 3 follows it there
+                # new file as a note and moved it aside in the same call (and perhaps moved
+                # that note's file onto the name); step 3 follows it there
                 self._bind(c, rows[q])
                 self.history.append(f"  (identity {c} moved aside by the engine to {q})")
                 continue
@@ -363,8 +364,8 @@ class Identities:
     def _moved_aside(self, p: str, before: Files, after: Files, rows: dict[str, str], held: dict[str, int]) -> str | None:
         """Where the engine moved the new file at `p` (the same inode under a new, tracked name
         of a note no identity has yet), or None."""
-        if p not in before or p in after:
-            return None
+        if p not in before or (p in after and after[p][0] == before[p][0]):
+            return None  # (a new inode at `p`: another file was moved there after it left)
         ino = before[p][0]
         for q, st in after.items():
             if st[0] == ino and q not in before and q not in held and q in rows and rows[q] not in self._ident_of:

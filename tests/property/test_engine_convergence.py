@@ -269,6 +269,23 @@ SCENARIOS = {
         ("rename", 1, "d/e/f.md", "a.md"),
         ("append", 1, "d/e/f.md"),
     ],
+    # Found with the saved examples of 2026-12-06: A moves b.md onto a.md unseen; B edits
+    # b.md and makes a new a.md; at B's start the new file gets a note of its own, which the
+    # engine moves aside (`a (id6).md`) before moving b.md's file onto a.md. The engine was
+    # right; the model lost the new file, since another inode had taken its name.
+    "a new file moved aside while the note it yields to moves onto its name": [
+        ("stop", 0),
+        ("write", 0, "b.md", "own"),
+        ("start", 0),
+        ("stop", 0),
+        ("write", 0, "d/c.md", "own"),
+        ("mv", 0, "b.md", "a.md"),
+        ("append", 1, "b.md"),
+        ("write", 1, "a.md", "own"),
+        ("start", 0),
+        ("stop", 1),
+        ("start", 1),
+    ],
 }
 
 
