@@ -37,6 +37,7 @@ EVENTS_WAIT_S = 30.0  # long-poll: the longest a request for events waits
 HEARTBEAT_S = 15.0  # SSE: a comment line this often, so proxies and clients see a live stream
 
 Resolve = Callable[[Request], Any]  # the request's VaultService
+Token = str | Callable[[], str]  # the API token, or how to read it when first needed
 VAULT = "vault"  # the path parameter naming a vault in /vaults/{vault}/...
 VAULT_PREFIX = re.compile(r"^/vaults/[^/]+")
 
@@ -66,9 +67,9 @@ CORS_HEADERS = {
 class App:
     """The API for one server: `handle` answers every request, `refused` what could not be parsed."""
 
-    def __init__(self, router: Router, token: str, origins: tuple[str, ...], server: Any) -> None:
+    def __init__(self, router: Router, token: Token, origins: tuple[str, ...], server: Any) -> None:
         self.router = router
-        self.token = token
+        self._token = token
         self.origins = origins
         self.server = server
         self.refused = refused
@@ -87,6 +88,13 @@ class App:
             response.headers["Access-Control-Allow-Origin"] = origin or ""
             response.headers["Vary"] = "Origin"
         return response
+
+    @property
+    def token(self) -> str:
+        """Read (or created) when a request first needs it: a socket nobody calls creates no file."""
+        if not isinstance(self._token, str):
+            self._token = self._token()
+        return self._token
 
     async def guard(self, request: Request) -> Response:
         server = self.server
@@ -122,7 +130,7 @@ class App:
             return error(500, "InternalError", f"{type(exc).__name__}: {exc}; see the daemon's log")
 
 
-def build(service: Any, token: str, origins: tuple[str, ...], server: Any = None, vaults: Vaults | None = None) -> App:
+def build(service: Any, token: Token, origins: tuple[str, ...], server: Any = None, vaults: Vaults | None = None) -> App:
     """`service` None: no unprefixed routes (the process-wide API); `vaults`: the vaults of
     /vaults/{vault}/...; `server` (api/server.py's ControlServer) holds the dashboard's
     sessions and its loopback port; without it (tests of the API alone) there is no dashboard."""

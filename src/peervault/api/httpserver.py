@@ -240,13 +240,12 @@ class HttpServer:
         except Exception as exc:  # noqa: BLE001 - the handler's own guard should have answered
             log.exception("control API: %s %s failed", request.method, request.path)
             response = self.fail(500, f"{type(exc).__name__}: {exc}; see the daemon's log")
-        keep = request.keep_alive
-        if request.content_length and not request.body_read:
-            keep = keep and request.content_length <= DRAIN_MAX
+        unread = 0 if request.body_read else request.content_length
+        keep = request.keep_alive and unread <= DRAIN_MAX
         writer.write(render(response, not keep, head_only=request.method == "HEAD"))
         await writer.drain()
-        if request.content_length and not request.body_read:  # so the client, still sending, reads the answer
-            keep = await self._discard(reader, request.content_length) and keep
+        if 0 < unread <= DRAIN_MAX:  # dropped, so the client (still sending it) reads the answer; a larger one is not waited for
+            keep = await self._discard(reader, unread) and keep
         if response.stream is not None:
             await response.stream(self._writer(writer))
             return False
@@ -254,8 +253,8 @@ class HttpServer:
 
     @staticmethod
     async def _discard(reader: asyncio.StreamReader, length: int) -> bool:
-        """Read and drop an unread body (up to DRAIN_MAX); whether all of it came."""
-        left = min(length, DRAIN_MAX)
+        """Read and drop an unread body; whether all of it came."""
+        left = length
         with contextlib.suppress(TimeoutError, ConnectionError):
             async with asyncio.timeout(BODY_TIMEOUT_S):
                 while left > 0:
@@ -263,7 +262,7 @@ class HttpServer:
                     if not chunk:
                         return False
                     left -= len(chunk)
-        return left == 0 and length <= DRAIN_MAX
+        return left == 0
 
     @staticmethod
     def _writer(writer: asyncio.StreamWriter) -> Write:

@@ -93,7 +93,7 @@ class ControlServer:
         for s in self._socks:
             s.listen(128)
             s.setblocking(False)
-        app = build(self.service, access.token(self.state_dir), self.origins, self, self.vaults)
+        app = build(self.service, lambda: access.token(self.state_dir), self.origins, self, self.vaults)
         self._http = HttpServer(app.handle, app.refused, app.max_body)
         self._activating = asyncio.create_task(self._serve(list(self._socks)))  # the kernel queues clients till then
 
