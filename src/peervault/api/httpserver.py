@@ -32,8 +32,9 @@ HEAD_TIMEOUT_S = 10.0  # a new connection's first request head must arrive withi
 IDLE_TIMEOUT_S = 60.0  # a kept-alive connection's next request head must arrive within this
 BODY_TIMEOUT_S = 30.0  # a declared body must arrive within this
 DRAIN_MAX = 1024 * 1024  # a body left unread up to this is discarded so the client reads its answer
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # a method or header name (RFC 9110 token)
-_TARGET = re.compile(r"^/[\x21-\x7e]*$")  # origin-form: printable ASCII, no spaces
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a method or header name (RFC 9110 token)
+_TARGET = re.compile(r"/[\x21-\x7e]*")  # origin-form: printable ASCII, no spaces
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # not allowed in a header's value (a tab is)
 
 
 class HttpError(Exception):
@@ -112,10 +113,10 @@ def parse_head(head: bytes, over_tcp: bool = False) -> Request:
     if not lines:
         raise HttpError(400, "the request has no request line")
     parts = lines[0].split(" ")
-    if len(parts) != 3 or not _TOKEN.match(parts[0]) or parts[2] not in ("HTTP/1.1", "HTTP/1.0"):
+    if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or parts[2] not in ("HTTP/1.1", "HTTP/1.0"):
         raise HttpError(400, f"malformed request line {lines[0][:80]!r}: expected 'METHOD /path HTTP/1.1'")
     method, target, version = parts
-    if not _TARGET.match(target):
+    if not _TARGET.fullmatch(target):
         raise HttpError(400, f"malformed request target {target[:80]!r}: expected a path starting with '/'")
     if len(lines) - 1 > MAX_HEADERS:
         raise HttpError(431, f"the request has more than {MAX_HEADERS} headers")
@@ -123,7 +124,7 @@ def parse_head(head: bytes, over_tcp: bool = False) -> Request:
     lengths: set[str] = set()
     for line in lines[1:]:
         name, colon, value = line.partition(":")
-        if not colon or not _TOKEN.match(name):
+        if not colon or not _TOKEN.fullmatch(name) or _CONTROL.search(value):
             raise HttpError(400, f"malformed header line {line[:80]!r}")
         key, value = name.lower(), value.strip(" \t")
         if key == "content-length":
