@@ -178,7 +178,9 @@ async def test_a_handlers_bug_is_a_500_and_the_server_goes_on(server: tuple[Http
     assert status_of(await exchange(port, b"GET /ok HTTP/1.1\r\nConnection: close\r\n\r\n")) == 200
 
 
-async def test_shutdown_ends_open_streams_and_idle_connections(server: tuple[HttpServer, int]) -> None:
+async def test_shutdown_ends_open_streams_and_idle_connections(
+    server: tuple[HttpServer, int], caplog: pytest.LogCaptureFixture
+) -> None:
     srv, port = server
     streaming = await asyncio.open_connection("127.0.0.1", port)
     streaming[1].write(b"GET /stream HTTP/1.1\r\n\r\n")
@@ -188,5 +190,7 @@ async def test_shutdown_ends_open_streams_and_idle_connections(server: tuple[Htt
     assert await asyncio.wait_for(idle[0].read(), 2) == b""
     rest = await asyncio.wait_for(streaming[0].read(), 2)  # the stream ends: EOF, not a hang
     assert rest.count(b": still here") < 20
+    await asyncio.sleep(0.1)  # the connections' tasks end
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text  # no "Exception in callback"
     for _, writer in (streaming, idle):
         writer.close()

@@ -177,7 +177,9 @@ class HttpServer:
         over_tcp = sock.family != socket.AF_UNIX
 
         async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._connection(reader, writer, over_tcp)
+            # close() cancels the inner task: asyncio logs a cancelled task of start_server's as an error
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.ensure_future(self._connection(reader, writer, over_tcp))
 
         self._servers.append(await asyncio.start_server(connected, sock=sock, limit=MAX_HEAD))
 
