@@ -8,6 +8,7 @@
     server.py      the listening sockets (Unix, loopback TCP) and their shutdown
     dashboard.py   the dashboard's page, static files and one-time login (docs/DASHBOARD.md)
     client.py      the CLI's client: the standard library only, so commands start fast
+    sockpath.py    where the control socket is (the daemon binds it, the CLI connects)
 
 docs/openapi.json describes every route; docs/API.md shows them with curl.
 """

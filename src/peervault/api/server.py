@@ -27,23 +27,11 @@ from . import access
 from .app import build
 from .httpserver import HttpServer
 from .registry import OneVault, Vaults
+from .sockpath import SOCKET, socket_path
 
 log = logging.getLogger(__name__)
 
-SOCKET = "control.sock"
 SHUTDOWN_S = 0.5  # open event streams are cut after this at shutdown
-
-
-def socket_path(state_dir: Path) -> str:
-    """The address to bind or connect: sockets' paths are limited to ~107 bytes, so a deep
-    vault is reached through /proc's short name for an open folder (Linux), else as is."""
-    path = str(state_dir / SOCKET)
-    return path if len(path.encode()) < 100 else _short(state_dir)
-
-
-def _short(state_dir: Path) -> str:
-    fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY)  # kept open: the name lives while it does
-    return f"/proc/self/fd/{fd}/{SOCKET}"
 
 
 class ControlServer:
