@@ -23,6 +23,13 @@ def fail(status: int, message: str) -> Response:
 async def handle(request: Request) -> Response:
     if request.path == "/boom":
         raise RuntimeError("a bug")
+    if request.path == "/badstream":
+
+        async def broken(write: Write) -> None:
+            await write(b"data: 1\n\n")
+            raise RuntimeError("a bug in a stream")
+
+        return Response(headers={"Content-Type": "text/event-stream"}, stream=broken)
     if request.path == "/stream":
 
         async def stream(write: Write) -> None:
@@ -175,6 +182,9 @@ async def test_a_handlers_bug_is_a_500_and_the_server_goes_on(server: tuple[Http
     _, port = server
     answer = await exchange(port, b"GET /boom HTTP/1.1\r\nConnection: close\r\n\r\n")
     assert status_of(answer) == 500 and "RuntimeError: a bug" in body_of(answer)["error"]["message"]
+    assert status_of(await exchange(port, b"GET /ok HTTP/1.1\r\nConnection: close\r\n\r\n")) == 200
+    answer = await exchange(port, b"GET /badstream HTTP/1.1\r\n\r\n")  # a bug mid-stream: that connection ends
+    assert status_of(answer) == 200 and answer.endswith(b"data: 1\n\n")
     assert status_of(await exchange(port, b"GET /ok HTTP/1.1\r\nConnection: close\r\n\r\n")) == 200
 
 

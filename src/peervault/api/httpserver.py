@@ -210,6 +210,8 @@ class HttpServer:
                 timeout = IDLE_TIMEOUT_S
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass  # the client went away or stalled: nothing to answer
+        except Exception:  # noqa: BLE001 - a bug here ends this connection, never the server
+            log.exception("control API: a connection failed")
         finally:
             self._idle.pop(task, None)
             writer.close()
