@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 
 from ..errors import PeerVaultError, by_code
 from ..service.operations import BY_NAME
-from .server import socket_path
+from .sockpath import socket_path
 
 TIMEOUT_S = 180.0  # restoring thousands of held deletions writes each file before it answers
 

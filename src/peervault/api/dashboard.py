@@ -11,18 +11,18 @@ HTML, CSS and ES modules in peervault/dashboard_static/, shipped in the package.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from ..errors import BadRequest, Forbidden
 from . import access
+from .httpserver import HttpError, Request, Response
+from .router import Router
 
 PREFIX = "/dashboard"
-OVER_TCP = web.RequestKey("over_tcp", bool)  # set by app.py's guard: the request came over TCP
 STATIC = Path(__file__).resolve().parent.parent / "dashboard_static"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _VAULT = re.compile(r"^[0-9a-f]{1,64}$")  # a vault's handle or id (api/registry.py)
@@ -45,12 +45,13 @@ PAGE_HEADERS = {
 _LOG_IN_AGAIN = "Run <code>peervault dashboard VAULT</code> for a new login link."
 
 
-def add_routes(app: web.Application, server: Any) -> None:
-    async def code(request: web.Request) -> web.StreamResponse:
-        if request.get(OVER_TCP, True):
+def add_routes(router: Router, server: Any) -> None:
+    async def code(request: Request) -> Response:
+        if request.over_tcp:
             raise Forbidden("a dashboard login link is given only over the owner's socket: run `peervault dashboard`")
         try:
-            body = await request.json() if request.can_read_body else {}
+            data = await request.read()
+            body = json.loads(data) if data else {}
         except ValueError:
             raise BadRequest("the request body is not valid JSON") from None
         vault = body.get("vault") if isinstance(body, dict) else None
@@ -60,52 +61,53 @@ def add_routes(app: web.Application, server: Any) -> None:
         now = time.time()
         login = server.sessions.new_code(now)
         url = f"{origin}{PREFIX}/login?code={login}" + (f"&vault={vault}" if vault else "")
-        return web.json_response({"url": url, "expires_at": now + access.LOGIN_CODE_S})
+        return _json({"url": url, "expires_at": now + access.LOGIN_CODE_S})
 
-    async def login(request: web.Request) -> web.StreamResponse:
-        session = server.sessions.redeem(request.query.get("code", ""), time.time())
+    async def login(request: Request) -> Response:
+        session = server.sessions.redeem(request.arg("code") or "", time.time())
         if session is None or server.own_origin is None:
             return _message(403, "This login link was already used or has expired.")
         port = int(server.own_origin.rsplit(":", 1)[1])
-        vault = request.query.get("vault", "")
+        vault = request.arg("vault") or ""
         where = f"#overview?vault={vault}" if _VAULT.match(vault) else ""  # the page opens on that vault
-        response = web.HTTPSeeOther(f"{PREFIX}/{where}", headers=PAGE_HEADERS)
-        response.set_cookie(
-            access.cookie_name(port), session, path="/", httponly=True, samesite="Strict", max_age=int(access.SESSION_S)
-        )
-        return response
+        cookie = f"{access.cookie_name(port)}={session}; HttpOnly; Max-Age={int(access.SESSION_S)}; Path=/; SameSite=Strict"
+        return Response(303, headers={"Location": f"{PREFIX}/{where}", **PAGE_HEADERS}, cookies=[cookie])
 
-    async def page(request: web.Request) -> web.StreamResponse:
-        if request.get(OVER_TCP, True) and not server.logged_in(request.cookies):
+    async def page(request: Request) -> Response:
+        if request.over_tcp and not server.logged_in(request.cookies):
             return _message(401, "You are not logged in to this dashboard.")
         return _file("index.html")
 
-    async def static(request: web.Request) -> web.StreamResponse:
+    async def static(request: Request) -> Response:
         return _file(request.match_info["name"])
 
-    async def to_page(request: web.Request) -> web.StreamResponse:
-        raise web.HTTPFound(f"{PREFIX}/")
+    async def to_page(request: Request) -> Response:
+        return Response(302, headers={"Location": f"{PREFIX}/"})
 
-    app.router.add_post(f"{PREFIX}/code", code)
-    app.router.add_get(f"{PREFIX}/login", login)
-    app.router.add_get(PREFIX, to_page)
-    app.router.add_get(f"{PREFIX}/", page)
-    app.router.add_get(PREFIX + "/static/{name}", static)
+    router.add("POST", f"{PREFIX}/code", code)
+    router.add("GET", f"{PREFIX}/login", login)
+    router.add("GET", PREFIX, to_page)
+    router.add("GET", f"{PREFIX}/", page)
+    router.add("GET", PREFIX + "/static/{name}", static)
 
 
-def _file(name: str) -> web.StreamResponse:
+def _json(data: Any) -> Response:
+    return Response(body=json.dumps(data).encode(), headers={"Content-Type": "application/json; charset=utf-8"})
+
+
+def _file(name: str) -> Response:
     suffix = Path(name).suffix
     path = STATIC / name
     if not _NAME.match(name) or suffix not in _TYPES or not path.is_file():
-        raise web.HTTPNotFound()
-    return web.Response(body=path.read_bytes(), headers={"Content-Type": _TYPES[suffix], **PAGE_HEADERS})
+        raise HttpError(404, "no such file")
+    return Response(body=path.read_bytes(), headers={"Content-Type": _TYPES[suffix], **PAGE_HEADERS})
 
 
-def _message(status: int, text: str) -> web.Response:
+def _message(status: int, text: str) -> Response:
     body = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>PeerVault dashboard</title>'
         f'<link rel="stylesheet" href="{PREFIX}/static/dashboard.css"></head>'
         f"<body><header><h1>PeerVault</h1></header><main><h2>Dashboard</h2><p>{text}</p><p>{_LOG_IN_AGAIN}</p></main>"
         "</body></html>"
     )
-    return web.Response(status=status, text=body, content_type="text/html", headers=PAGE_HEADERS)
+    return Response(status, body.encode(), {"Content-Type": "text/html; charset=utf-8", **PAGE_HEADERS})

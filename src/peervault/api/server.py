@@ -1,10 +1,9 @@
-"""The control API's listening sockets, and aiohttp loaded only when a client needs it.
+"""The control API's listening sockets, served by httpserver.py with app.py's routes.
 
 The sockets are bound when the daemon starts (a busy port is reported at once, and a
-client can connect from the first moment), but the HTTP library (about 130 ms to import
-and 10 MB of memory) is loaded when the first client connects: a daemon nobody asks
-keeps the footprint it had. The kernel queues that first connection until aiohttp
-accepts it on the same socket.
+client can connect from the first moment). The API is served by our own small HTTP/1.1
+server on asyncio, which the daemon loads anyway: aiohttp cost about 13 MB of RSS from
+the first request on (docs/PERFORMANCE.md).
 
 One class serves both APIs: a vault's own (`state_dir` its .peervault/, `service` its
 VaultService) and the process-wide one of `peervault run` (`state_dir` the per-user
@@ -25,24 +24,14 @@ from typing import Any
 
 from ..errors import PeerVaultError
 from . import access
+from .app import build
+from .httpserver import HttpServer
 from .registry import OneVault, Vaults
+from .sockpath import SOCKET, socket_path
 
 log = logging.getLogger(__name__)
 
-SOCKET = "control.sock"
 SHUTDOWN_S = 0.5  # open event streams are cut after this at shutdown
-
-
-def socket_path(state_dir: Path) -> str:
-    """The address to bind or connect: sockets' paths are limited to ~107 bytes, so a deep
-    vault is reached through /proc's short name for an open folder (Linux), else as is."""
-    path = str(state_dir / SOCKET)
-    return path if len(path.encode()) < 100 else _short(state_dir)
-
-
-def _short(state_dir: Path) -> str:
-    fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY)  # kept open: the name lives while it does
-    return f"/proc/self/fd/{fd}/{SOCKET}"
 
 
 class ControlServer:
@@ -63,12 +52,12 @@ class ControlServer:
         self.origins = origins
         self._socks: list[socket.socket] = []
         self._tcp: socket.socket | None = None
-        self._runner: Any = None
+        self._http: HttpServer | None = None
         self.sessions = access.Sessions()  # the dashboard's login codes and sessions
         self._activating: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Bind the Unix socket (and the TCP port, if configured); serve on first connection."""
+        """Bind the Unix socket (and the TCP port, if configured) and serve them."""
         path = socket_path(self.state_dir)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)  # left by a daemon that was killed: we hold the vault's lock now
@@ -89,11 +78,12 @@ class ControlServer:
             self._socks.append(self._tcp)
             access.token(self.state_dir)  # created now, so a client can read it before its first call
             log.info("control API on %s:%d (token in %s)", self.host, self.port, self.state_dir / access.TOKEN_FILE)
-        loop = asyncio.get_running_loop()
         for s in self._socks:
             s.listen(128)
             s.setblocking(False)
-            loop.add_reader(s.fileno(), self._first_client)
+        app = build(self.service, lambda: access.token(self.state_dir), self.origins, self, self.vaults)
+        self._http = HttpServer(app.handle, app.refused, app.max_body)
+        self._activating = asyncio.create_task(self._serve(list(self._socks)))  # the kernel queues clients till then
 
     def _bind_tcp(self, port: int) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -123,10 +113,8 @@ class ControlServer:
 
     async def open_loopback(self) -> str:
         """The loopback port's origin; opened now on a free port if the daemon has none (a
-        dashboard asked over the owner's socket, so aiohttp is already serving). It stays
-        open until the daemon stops: every request there needs the token or a session."""
-        from aiohttp import web
-
+        dashboard asked over the owner's socket). It stays open until the daemon stops:
+        every request there needs the token or a session."""
         if self._tcp is None:
             try:
                 tcp = self._bind_tcp(0)
@@ -136,40 +124,25 @@ class ControlServer:
             tcp.setblocking(False)
             self._tcp = tcp
             self._socks.append(tcp)
-            await web.SockSite(self._runner, tcp, shutdown_timeout=SHUTDOWN_S).start()
+            assert self._http is not None
+            await self._http.listen(tcp)
             log.info("control API (for the dashboard) on %s", self.own_origin)
         origin = self.own_origin
         assert origin is not None
         return origin
 
-    def _first_client(self) -> None:
-        loop = asyncio.get_running_loop()
-        for s in self._socks:
-            loop.remove_reader(s.fileno())
-        self._activating = asyncio.create_task(self._serve())
-
-    async def _serve(self) -> None:
-        from aiohttp import web
-
-        from .app import build
-
-        app = build(self.service, access.token(self.state_dir), self.origins, self, self.vaults)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_S)
-        await self._runner.setup()
-        for s in self._socks:
-            await web.SockSite(self._runner, s, shutdown_timeout=SHUTDOWN_S).start()
-        log.debug("control API ready (first client)")
+    async def _serve(self, socks: list[socket.socket]) -> None:
+        assert self._http is not None
+        for s in socks:
+            await self._http.listen(s)
 
     async def stop(self) -> None:
-        loop = asyncio.get_running_loop()
         if self._activating is not None:
             with contextlib.suppress(Exception):
                 await self._activating
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._http is not None:
+            await self._http.close(SHUTDOWN_S)  # open event streams are ended
         for s in self._socks:
-            with contextlib.suppress(ValueError, OSError):
-                loop.remove_reader(s.fileno())
             s.close()
         self._socks.clear()
         with contextlib.suppress(FileNotFoundError):

@@ -100,8 +100,8 @@ class Device:
 
     def refresh(self, newer_than: float = 0.0) -> dict[str, Any]:
         """daemon.json, rewritten by the daemon within a second of any change: wait for a copy
-        written after `newer_than` (the bench must not query the API, whose first use loads
-        aiohttp into the daemon it measures)."""
+        written after `newer_than` (the bench reads the daemon's own file rather than query
+        the API, so that what it measures is the daemon alone)."""
         deadline = time.monotonic() + 3.0  # nothing changed since: the copy there is current
         while read_runtime(self.root / ".peervault").get("updated_at", 0) <= newer_than and time.monotonic() < deadline:
             time.sleep(0.005)
