@@ -216,3 +216,33 @@ def test_restart_engine_keeps_renamed_identity(pair: Pair) -> None:
     again = engine(pair.state_a)
     again.reconcile(time.time())
     assert fid_at(again, "c.md") == fb
+
+
+def test_a_new_file_where_a_note_was_renamed_away_unseen_is_not_that_notes_edit(pair: Pair) -> None:
+    """Found by the three-device property test: A renames a.md and makes a new note at a.md;
+    B, which made the same rename and a new a.md of its own that no look has seen yet, once
+    read its new a.md as the renamed note's edit when A's note needed the name (`_vacate`):
+    the note's text became B's new file and its renamed copy was written over."""
+    a, b = pair.a, pair.b
+    put(a.root, "a.md", "x\n")
+    a.reconcile(time.time())
+    deliver(a, b)
+    note = fid_at(b, "a.md")
+    os.rename(b.root / "a.md", b.root / "u.md")  # unseen on B: its watcher has not reported it
+    put(b.root, "a.md", "new here\n")
+    os.rename(a.root / "a.md", a.root / "u.md")
+    put(a.root, "a.md", "new there\n")
+    a.reconcile(time.time())
+    other = fid_at(a, "a.md")
+    assert other < note  # A's new note is written first on B, while a.md still holds B's unseen file
+    deliver(a, b)
+    b.settle(now=time.time() + 10)  # the held-back writes are tried again: still no look at a.md
+    assert b.text(note) == "x\n" and (b.root / "u.md").read_text() == "x\n"
+    b.reconcile(time.time())  # the look: u.md is the note (by inode), a.md a new file
+    deliver(b, a)
+    deliver(a, b)
+    b.settle(now=time.time() + 20)
+    a.settle(now=time.time() + 20)
+    assert tree(a.root) == tree(b.root)
+    assert a.text(note) == "x\n" and tree(a.root)["u.md"] == "x\n"
+    assert {"new here", "new there"} <= set(tree(a.root)["a.md"].splitlines())

@@ -179,8 +179,11 @@ def _write_local(s: EngineState, file_id: str, target: str, row: FileRow | None)
     if busy(s, file_id, target, *([row.path] if row is not None else [])):
         return
     dst = safe_target(s.root, target)
-    if not (row is not None and row.path == target) and stat_of(dst) is not None and _vacate(s, file_id, target):
-        row = s.files.get(file_id)
+    if not (row is not None and row.path == target) and stat_of(dst) is not None:
+        if _unseen_occupant(s, file_id, target):
+            return
+        if _vacate(s, file_id, target):
+            row = s.files.get(file_id)
     if row is not None and row.path != target:  # renamed or moved elsewhere
         src = s.root.joinpath(*row.path.split("/"))
         if src.exists() and not dst.exists():
@@ -212,6 +215,22 @@ def _write_local(s: EngineState, file_id: str, target: str, row: FileRow | None)
             old.unlink()
             prune_empty_dirs(s.root, old.parent)
     record(s, file_id, target, st, h, notes.frontiers(d))
+
+
+def _unseen_occupant(s: EngineState, file_id: str, target: str) -> bool:
+    """`target` is recorded as another note's file, but holds a new file (a new inode): that
+    note was renamed away and a file made in its place, or an editor replaced it, and no look
+    has told which yet. Read as the other note's edit, the new file would replace that note's
+    text (the renamed copy, with edits the index has not seen, then counts as written and is
+    overwritten): both writes wait for a look, as `_replaced` makes a note's own write wait."""
+    other = s.file_id_at.get(target)
+    if other is None or other == file_id or other.startswith("u") or other not in s.files:
+        return False  # untracked, or a pre-pairing copy: _merge_occupant handles those
+    orow = s.files[other]
+    if is_blob(s, orow) or not _replaced(s, other, orow):
+        return False
+    s.deferred.add(file_id)
+    return True
 
 
 def _vacate(s: EngineState, file_id: str, target: str) -> bool:
