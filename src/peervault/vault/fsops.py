@@ -66,6 +66,9 @@ def content_hash(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
+_DIRS_BEFORE_SYNCFS = 4  # more folders to fsync than this: one `syncfs` is cheaper
+
+
 class WriteBatch:
     """Files written together and made durable together, before the caller commits that they
     are written (until then the database still lists them as pending writes, replayed at
@@ -81,6 +84,8 @@ class WriteBatch:
         self.dirs: set[Path] = set()
 
     def commit(self) -> None:
+        if not self.new_files and len(self.dirs) > _DIRS_BEFORE_SYNCFS and _syncfs(self.root):
+            self.dirs.clear()  # files moved into many folders (a batch of attachments): one sync for all
         if self.new_files and not _syncfs(self.root):
             for path in self.new_files:
                 with contextlib.suppress(FileNotFoundError), open(path, "rb") as f:
