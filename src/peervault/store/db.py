@@ -118,13 +118,15 @@ class Store:
             if check != "ok":
                 raise sqlite3.DatabaseError(f"integrity check failed: {check}")
             self._migrate()
+            # the table of unsynced files is known to be empty (see set_unsynced)
+            self._no_unsynced = self.db.execute("SELECT 1 FROM unsynced LIMIT 1").fetchone() is None
         except sqlite3.DatabaseError as exc:
             with contextlib.suppress(Exception):
                 self.db.close()
             raise StoreCorrupt(f"{path} is damaged ({exc})") from None
         self._depth = 0
-        self.rollbacks = 0
-        self._give_back = False  # pages freed in this transaction: returned after it commits  # transactions rolled back: what was written in them is not kept
+        self.rollbacks = 0  # transactions rolled back: what was written in them is not kept
+        self._give_back = False  # pages freed in this transaction: returned after it commits
         self.on_peers_changed: Callable[[], None] = lambda: None  # VaultState keeps a copy outside
 
     def _migrate(self) -> None:
@@ -173,6 +175,7 @@ class Store:
             if self._depth == 0 and self.db.in_transaction:
                 self.db.execute("ROLLBACK")
                 self.rollbacks += 1
+                self._no_unsynced = False  # rows deleted in it are back
             if isinstance(exc, sqlite3.OperationalError):
                 raise StoreUnavailable(f"{self.path}: {exc}") from None
             raise
@@ -251,7 +254,7 @@ class Store:
         return {r[0]: FileRow(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), r[6], r[7], r[8]) for r in rows}
 
     def put_file(self, row: FileRow) -> None:
-        self.db.execute("DELETE FROM files WHERE path=? AND file_id<>?", (row.path, row.file_id))
+        # REPLACE also drops another file's row at this path (`path` is UNIQUE): one statement
         self.db.execute(
             "INSERT OR REPLACE INTO files(file_id, path, size, mtime_ns, hash, base, ino, ctime_ns, dev)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -351,13 +354,20 @@ class Store:
         return sorted(str(f) for (f,) in rows)
 
     def set_unsynced(self, path: str, reason: str | None) -> None:
+        """`reason` why the file at `path` is not synced, or None: it is. Every file imported or
+        written says None, so while no file is unsynced (as `unsynced()` last found) that is
+        no statement at all: 11,000 of them in a first import."""
         if reason is None:
-            self.db.execute("DELETE FROM unsynced WHERE path=?", (path,))
+            if not self._no_unsynced:
+                self.db.execute("DELETE FROM unsynced WHERE path=?", (path,))
         else:
+            self._no_unsynced = False
             self.db.execute("INSERT OR REPLACE INTO unsynced(path, reason) VALUES (?, ?)", (path, reason))
 
     def unsynced(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT path, reason FROM unsynced ORDER BY path").fetchall())
+        rows = dict(self.db.execute("SELECT path, reason FROM unsynced ORDER BY path").fetchall())
+        self._no_unsynced = not rows
+        return rows
 
     # -- peers ---------------------------------------------------------------------------
     def peers(self) -> list[PeerRow]:

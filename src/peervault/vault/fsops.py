@@ -101,8 +101,10 @@ def atomic_write(root: Path, target: Path, data: bytes, batch: WriteBatch | None
     """Write via a temp file in .peervault/tmp (the watcher ignores it), then rename into place;
     durable at once, or when `batch` commits (see WriteBatch)."""
     tmp_dir = root / STATE_DIR / "tmp"
-    tmp_dir.mkdir(exist_ok=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not os.path.isdir(tmp_dir):  # one stat where it exists (as it mostly does), not a failed mkdir
+        tmp_dir.mkdir(exist_ok=True)
+    if not os.path.isdir(target.parent):
+        target.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_dir / f"{os.getpid()}-{hashlib.blake2b(str(target).encode(), digest_size=6).hexdigest()}"
     new = batch is not None and not os.path.lexists(target)
     with open(tmp, "wb") as f:
