@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any
 
 from ..net.endpoint import describe
@@ -35,6 +35,17 @@ MAX_HEADER = 1024
 SMALL = 256 * 1024  # blobs up to this size are read whole in memory (see _download_small)
 ARRIVAL_S = 0.1  # blobs verified within this long of each other are written as one batch
 ARRIVAL_BATCH = 256  # ... of at most this many
+
+
+class _AnyOf:
+    """Membership in any of these collections, without building their union: `kick` runs
+    after every fetch, while hundreds of arrivals wait to be written."""
+
+    def __init__(self, *parts: Container[str]) -> None:
+        self.parts = parts
+
+    def __contains__(self, h: object) -> bool:
+        return any(h in p for p in self.parts)
 
 
 class BlobTransfers:
@@ -77,7 +88,7 @@ class BlobTransfers:
         room = self.max_parallel - len(self._inflight)
         if room > 0:
             for h, size in self.engine.wanted_blobs(
-                skip=self._inflight.keys() | self._arrived | self._writing | later, limit=room
+                skip=_AnyOf(self._inflight, self._arrived, self._writing, later), limit=room
             ).items():
                 self._turn += 1
                 link = peers[self._turn % len(peers)]
