@@ -227,6 +227,25 @@ def test_empty_blob_needs_no_partial_file(store: BlobStore) -> None:
     assert store_files(store) == {f"ready/{h}"}
 
 
+def test_a_small_blob_received_whole_waits_in_ready_once_durable(store: BlobStore) -> None:
+    data = os.urandom(5000)
+    h = b3(data)
+    assert store.accept_whole(h, data) is True
+    assert store.held(h) is None  # verified, not yet durable: not placed before make_durable
+    store.make_durable([h])
+    held = store.held(h)
+    assert held is not None and held.read_bytes() == data
+    assert store_files(store) == {f"ready/{h}"}
+
+
+def test_a_small_blob_that_is_not_its_hash_leaves_nothing(store: BlobStore) -> None:
+    data = os.urandom(5000)
+    assert store.accept_whole(b3(data), data[:-1] + bytes([data[-1] ^ 1])) is False
+    assert store_files(store) == set()
+    with pytest.raises(ValueError):
+        store.accept_whole("../../etc", data)  # a hash is checked before it names a file
+
+
 # -- reading -----------------------------------------------------------------------------------
 
 

@@ -1,11 +1,13 @@
-"""Note snapshots are stored deflated, and rows written before that still read."""
+"""Note snapshots are stored compressed (zstd), and rows written before that (deflated, or
+Loro's bytes as they are) still read."""
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 from peervault.crdt import notes
-from peervault.store.db import PACKED, Store
+from peervault.store.db import PACKED, PACKED_ZSTD, Store
 
 
 def _note(text: str) -> bytes:
@@ -20,7 +22,7 @@ def test_a_snapshot_comes_back_byte_for_byte_and_takes_less_room(tmp_path: Path)
     snap = _note("# Weekly review\n\n" + "".join(lines))
     store.save_doc("a", snap, b"vv")
     (stored,) = store.db.execute("SELECT snapshot FROM docs WHERE doc_id='a'").fetchone()
-    assert bytes(stored).startswith(PACKED) and len(stored) < len(snap) * 0.8
+    assert bytes(stored).startswith(PACKED_ZSTD) and len(stored) < len(snap) * 0.8
     assert store.load_doc("a") == snap
     assert notes.text_of(notes.load_note(store.load_doc("a") or b"", 8)) == notes.text_of(notes.load_note(snap, 9))
 
@@ -35,7 +37,28 @@ def test_rows_of_an_older_version_and_tiny_snapshots_are_read_as_they_are(tmp_pa
     assert store.load_doc("tiny") == tiny
 
 
+def test_a_note_stored_deflated_by_an_earlier_version_still_reads(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    snap = _note("stored deflated before notes were stored with zstd\n" * 40)
+    store.db.execute(
+        "INSERT INTO docs(doc_id, snapshot, vv, published) VALUES ('z', ?, x'00', 1)", (PACKED + zlib.compress(snap, 1),)
+    )
+    assert store.load_doc("z") == snap
+
+
+def test_the_index_snapshot_stays_deflated(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    snap = _note("the index keeps its on-disk encoding\n" * 40)
+    store.save_index(snap)
+    assert bytes(store.get_meta("index_snapshot")).startswith(PACKED)  # type: ignore[arg-type]
+    assert store.load_index() == (snap, [])
+
+
 def test_a_damaged_deflated_row_is_handed_on_unchanged_for_loro_to_refuse(tmp_path: Path) -> None:
     store = Store(tmp_path / "state.db")
     store.db.execute("INSERT INTO docs(doc_id, snapshot, vv, published) VALUES ('bad', ?, x'00', 1)", (PACKED + b"garbage",))
     assert store.load_doc("bad") == PACKED + b"garbage"
+    store.db.execute(
+        "INSERT INTO docs(doc_id, snapshot, vv, published) VALUES ('bad2', ?, x'00', 1)", (PACKED_ZSTD + b"garbage",)
+    )
+    assert store.load_doc("bad2") == PACKED_ZSTD + b"garbage"

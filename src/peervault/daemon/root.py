@@ -168,9 +168,7 @@ class Daemon:
         t1 = time.perf_counter()
         self.engine = Engine(self.state.root, self.state.store, self.cfg, time.time)
         self.engine.take_forgotten()
-        self.blobs = BlobTransfers(
-            self.engine, self.links, self.cfg.max_concurrent_syncs, self._after_blob, time.monotonic, time.time
-        )
+        self.blobs = BlobTransfers(self.engine, self.links, self.cfg.blob_fetches, self._after_blob, time.monotonic, time.time)
         self.hasher: Hasher | None = None
         if self.mode == "run":  # one-shot modes hash at once: a peer must get everything in the handshake
             self.hasher = Hasher(self.engine, self.state.root, self._hashed)

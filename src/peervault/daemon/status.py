@@ -97,7 +97,7 @@ class Status:
             "hashing": hashing,
             "ignored": self.engine.ignored,
             "blobs": {
-                "wanted": len(self.engine.wanted_blobs()),
+                "wanted": self.engine.awaited(),
                 "fetching": self.blobs.in_flight,
                 "bytes_received": self.blobs.received_bytes,
             },

@@ -43,7 +43,14 @@ def open_cache(store: Store, cfg: Config, session_peer: int) -> DocCache[Note]:
 
 def doc(s: EngineState, file_id: str) -> Note | None:
     pinned = s.pinned.get(file_id)
-    return pinned if pinned is not None else s.cache.get(file_id)
+    if pinned is not None:
+        return pinned
+    if file_id not in s.versions.vvs and not file_id.startswith("u") and file_id not in s.cache:
+        # A published note is stored exactly when the version summary has it (both are kept
+        # by `save`): one never saved is not looked up, so a first import or an initial sync
+        # does not ask SQLite once for each of its new notes.
+        return None
+    return s.cache.get(file_id)
 
 
 def text(s: EngineState, file_id: str) -> str | None:

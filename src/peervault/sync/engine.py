@@ -226,6 +226,10 @@ class Engine:
         `skip` and `limit`: see binaries.wanted_blobs)."""
         return binaries.wanted_blobs(self.state, skip, limit)
 
+    def awaited(self) -> int:
+        """How many blobs files here wait for (cheap: see binaries.awaited)."""
+        return binaries.awaited(self.state)
+
     def awaits(self, h: str) -> bool:
         """Whether a file here still waits for blob `h`."""
         return h in self.state.awaiting

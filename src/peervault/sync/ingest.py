@@ -223,14 +223,14 @@ def ingest(
                 data = s.root.joinpath(*rel.split("/")).read_bytes()
             except OSError:
                 continue  # vanished or unreadable: the next event or reconcile sees it
-            h = content_hash(data)
-            if row is not None and row.hash == h:
-                record(s, row.file_id, rel, st, h, row.base)
-                continue
-            try:
+            try:  # first: a binary file fails at its first bytes, and is hashed once, as a blob
                 new = data.decode("utf-8")
             except UnicodeDecodeError:
                 changes += ingest_blob(s, rel, row, st, now, data=data)  # hashed from the bytes read
+                continue
+            h = content_hash(data)
+            if row is not None and row.hash == h:
+                record(s, row.file_id, rel, st, h, row.base)
                 continue
             if now is not None:
                 s.touched[rel] = now

@@ -66,6 +66,9 @@ def content_hash(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
+_DIRS_BEFORE_SYNCFS = 4  # more folders to fsync than this: one `syncfs` is cheaper
+
+
 class WriteBatch:
     """Files written together and made durable together, before the caller commits that they
     are written (until then the database still lists them as pending writes, replayed at
@@ -81,6 +84,8 @@ class WriteBatch:
         self.dirs: set[Path] = set()
 
     def commit(self) -> None:
+        if not self.new_files and len(self.dirs) > _DIRS_BEFORE_SYNCFS and _syncfs(self.root):
+            self.dirs.clear()  # files moved into many folders (a batch of attachments): one sync for all
         if self.new_files and not _syncfs(self.root):
             for path in self.new_files:
                 with contextlib.suppress(FileNotFoundError), open(path, "rb") as f:
@@ -96,8 +101,10 @@ def atomic_write(root: Path, target: Path, data: bytes, batch: WriteBatch | None
     """Write via a temp file in .peervault/tmp (the watcher ignores it), then rename into place;
     durable at once, or when `batch` commits (see WriteBatch)."""
     tmp_dir = root / STATE_DIR / "tmp"
-    tmp_dir.mkdir(exist_ok=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not os.path.isdir(tmp_dir):  # one stat where it exists (as it mostly does), not a failed mkdir
+        tmp_dir.mkdir(exist_ok=True)
+    if not os.path.isdir(target.parent):
+        target.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_dir / f"{os.getpid()}-{hashlib.blake2b(str(target).encode(), digest_size=6).hexdigest()}"
     new = batch is not None and not os.path.lexists(target)
     with open(tmp, "wb") as f:
