@@ -109,6 +109,13 @@ class StoreCorrupt(PeerVaultError):
     """The vault database under .peervault/ cannot be read."""
 
 
+class StoreTooNew(PeerVaultError):
+    """The vault database was written by a newer PeerVault: opened by this one, notes stored
+    in a newer format would read as damaged. Never set aside or rebuilt: upgrade instead."""
+
+    exit_code = 3
+
+
 class StoreUnavailable(PeerVaultError):
     """A write to the vault database failed (a full disk): nothing was committed."""
 

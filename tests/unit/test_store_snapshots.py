@@ -3,8 +3,11 @@ Loro's bytes as they are) still read."""
 
 from __future__ import annotations
 
+import sqlite3
 import zlib
 from pathlib import Path
+
+import pytest
 
 from peervault.crdt import notes
 from peervault.store.db import PACKED, PACKED_ZSTD, Store
@@ -62,3 +65,22 @@ def test_a_damaged_deflated_row_is_handed_on_unchanged_for_loro_to_refuse(tmp_pa
         "INSERT INTO docs(doc_id, snapshot, vv, published) VALUES ('bad2', ?, x'00', 1)", (PACKED_ZSTD + b"garbage",)
     )
     assert store.load_doc("bad2") == PACKED_ZSTD + b"garbage"
+
+
+def test_a_database_of_a_newer_version_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    """An older PeerVault would read a newer version's note rows as damaged notes: it says
+    to upgrade, and neither sets the database aside nor rebuilds it."""
+    from peervault.errors import StoreTooNew
+    from peervault.state import VaultState
+    from peervault.store.db import SCHEMA_FILES
+
+    state, _ = VaultState.init(tmp_path / "v")
+    db = state.dir / "state.db"
+    state.close()
+    con = sqlite3.connect(db)
+    con.execute(f"PRAGMA user_version={len(SCHEMA_FILES) + 1}")
+    con.close()
+    before = sorted(p.name for p in db.parent.iterdir())
+    with pytest.raises(StoreTooNew, match="newer PeerVault.*upgrade"):
+        VaultState.open(tmp_path / "v")
+    assert sorted(p.name for p in db.parent.iterdir()) == before

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from .. import devicekey
 from ..config import Config
-from ..errors import NotAVault, PeerVaultError, VaultBusy, VaultGone
+from ..errors import NotAVault, PeerVaultError, StoreTooNew, VaultBusy, VaultGone
 from ..metrics import limit_arenas
 from ..state import VaultState
 from ..vaultlog import VAULT_TAG
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 # often than every five minutes for a lasting one (each attempt logs one error).
 RETRY_BACKOFF_S = (1.0, 5.0, 30.0, 120.0, 300.0)
 HEALTHY_S = 600.0  # a vault that ran this long before failing starts the backoff afresh
-FINAL = (NotAVault, VaultBusy, VaultGone)  # retrying cannot help: a person must act
+FINAL = (NotAVault, VaultBusy, VaultGone, StoreTooNew)  # retrying cannot help: a person must act
 
 Opener = Callable[[Path], tuple[VaultState, Config]]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import zstandard
 
-from ..errors import StoreCorrupt, StoreUnavailable
+from ..errors import StoreCorrupt, StoreTooNew, StoreUnavailable
 from .filetable import FileRow, FileTable
 
 INDEX_SNAPSHOT = "index_snapshot"  # meta key of the vault index's snapshot (see load_index)
@@ -30,6 +30,7 @@ SCHEMA_FILES = [
     "005_held_deletions.sql",
     "006_file_device.sql",
     "007_index_log.sql",
+    "008_zstd_notes.sql",
 ]  # append new numbered files; never edit an applied one
 
 
@@ -108,6 +109,9 @@ class Store:
             with contextlib.suppress(Exception):
                 self.db.close()
             raise StoreCorrupt(f"{path} is damaged ({exc})") from None
+        except StoreTooNew:
+            self.db.close()
+            raise
         self._depth = 0
         self.rollbacks = 0  # transactions rolled back: what was written in them is not kept
         self._give_back = False  # pages freed in this transaction: returned after it commits
@@ -115,6 +119,11 @@ class Store:
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(SCHEMA_FILES):  # never "repaired": its rows are fine, this program is old
+            raise StoreTooNew(
+                f"{self.path} was written by a newer PeerVault (database schema {version}, this one "
+                f"knows up to {len(SCHEMA_FILES)}); upgrade PeerVault to open this vault"
+            )
         for n, name in enumerate(SCHEMA_FILES, start=1):
             if version < n:
                 sql = resources.files("peervault.store").joinpath("schema", name).read_text()
