@@ -2,8 +2,9 @@
 
 A setting that the parts read as they go is applied at once, to the links already open
 too: the debounce, the timeouts and backoff of dials and pairing, the heartbeat and the
-silence allowed, the batch window, idle suspension, compression, the document cache
-(shrunk at once), and the background reconcile (its loop started or stopped). A setting
+silence allowed, the batch window, parallel blob fetches, idle suspension, compression,
+the document cache (shrunk at once), and the background reconcile (its loop started or
+stopped). A setting
 fixed when a part was built (the watcher's timings, the LAN discovery's polling) is saved
 and takes effect at the next start; the answer lists which, by name.
 """
@@ -31,7 +32,7 @@ def switch(d: Daemon, new: Config) -> dict[str, list[str]]:
     d.engine.cfg = effective
     d.timers.set_debounce(effective.debounce_ms / 1000)
     d.service.debounce_ms = effective.debounce_ms
-    d.blobs.max_parallel = effective.max_concurrent_syncs
+    d.blobs.max_parallel = effective.blob_fetches
     cache = d.engine.state.cache
     cache.max_docs, cache.max_bytes = effective.cache_docs, effective.cache_bytes
     cache.shrink()

@@ -20,7 +20,7 @@ MAX_DEBOUNCE_MS = 60_000  # a minute: longer, and a note's edits reach the other
 LIVE = frozenset({
     "debounce_ms", "heartbeat_interval_s", "peer_silent_timeout_s", "connect_timeout_s", "reconnect_backoff_s",
     "pair_timeout_s", "background_sync", "reconcile_interval_s", "cache_docs", "cache_bytes", "compress_threshold",
-    "max_concurrent_syncs", "idle_suspend_s",
+    "max_concurrent_syncs", "blob_fetches", "idle_suspend_s",
 })  # fmt: skip
 PROCESS = ("no_relay", "bind", "mdns", "api_port", "api_host", "api_origins")  # the command line's: kept as started
 
