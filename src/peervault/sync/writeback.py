@@ -57,7 +57,8 @@ def write_into(s: EngineState, rels: set[str]) -> None:
     be written (a folder was in the way), or one laid out beside another under a suffixed
     name that a local delete or rename has just freed (`p.bin` deleted here: its twin
     `p (f63053).bin` becomes `p.bin`, as on every other device)."""
-    waiting = {f for f, path in layout(s).items() if (f not in s.files or s.files[f].path != path) and _under_any(path, rels)}
+    # (`file_id_at`, not the packed file rows: this runs over every note at each local change)
+    waiting = {f for f, path in layout(s).items() if s.file_id_at.get(path) != f and _under_any(path, rels)}
     if waiting:
         write_out(s, waiting)
 
