@@ -364,10 +364,10 @@ def test_binary_edit_against_a_concurrent_delete_the_later_wins(pair: Pair, late
 def test_files_above_the_size_limit_are_listed_not_synced(vault_a: VaultState) -> None:
     from dataclasses import replace
 
-    e = Engine(vault_a.root, vault_a.store, replace(Config(), max_file_bytes=100), time.time)
-    write(vault_a.root / "big.bin", b"\x00" * 101)
+    e = Engine(vault_a.root, vault_a.store, replace(Config(), max_file_bytes=100_000), time.time)
+    write(vault_a.root / "big.bin", b"\x00" * 100_001)
     assert e.reconcile(time.time()) == 0
-    assert "limit" in vault_a.store.unsynced()["big.bin"]
+    assert vault_a.store.unsynced()["big.bin"] == "larger than the 97.7 KB limit (max_file_bytes)"
 
 
 def test_text_above_the_threshold_is_a_blob_and_odd_text_survives(pair: Pair) -> None:

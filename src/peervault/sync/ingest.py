@@ -28,7 +28,11 @@ if TYPE_CHECKING:
 
 
 def _mb(n: int) -> str:
-    return f"{n / 2**30:g} GB" if n >= 2**30 else f"{n / 2**20:g} MB"
+    """A size limit as a person reads it: `1 GB`, `100 MB`, `97.7 KB` (not `0.0953674 MB`)."""
+    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if n >= size:
+            return f"{round(n / size, 1):g} {unit}"
+    return f"{n} bytes"
 
 
 # Files per step of a background import: each step ends with one transaction and one save
