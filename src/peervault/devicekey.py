@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .errors import PeerVaultError, VaultBusy
 from .net.endpoint import new_secret_key
+from .userconfig import user_folder
 
 ENV = "PEERVAULT_DATA_DIR"
 KEY = "device.key"
@@ -40,11 +41,7 @@ def data_dir(env: Mapping[str, str] | None = None, platform: str | None = None) 
     platform = sys.platform if platform is None else platform
     if env.get(ENV):
         return Path(env[ENV]).expanduser().absolute()
-    home = Path(env.get("HOME") or Path.home())
-    if platform == "darwin":
-        return home / "Library" / "Application Support" / "peervault"
-    base = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME", "").startswith("/") else home / ".local" / "share"
-    return base / "peervault"
+    return user_folder(env, platform, "XDG_DATA_HOME", ".local/share")
 
 
 def load(d: Path | None = None) -> bytes | None:

@@ -33,17 +33,23 @@ RUNTIME_ENV = "PEERVAULT_RUNTIME_DIR"
 KNOWN = ("vaults",)
 
 
+def user_folder(env: Mapping[str, str], platform: str, xdg: str, default: str) -> Path:
+    """PeerVault's folder of one kind for this user: `$xdg/peervault` (XDG_CONFIG_HOME,
+    XDG_DATA_HOME) or `~/default/peervault` on Linux, Application Support on macOS."""
+    home = Path(env.get("HOME") or Path.home())
+    if platform == "darwin":
+        return home / "Library" / "Application Support" / "peervault"
+    base = Path(env[xdg]) if env.get(xdg, "").startswith("/") else home / default
+    return base / "peervault"
+
+
 def config_path(env: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
     """Where the vault list lives on this system (`env`, `platform`: tests pass their own)."""
     env = os.environ if env is None else env
     platform = sys.platform if platform is None else platform
     if env.get(ENV):
         return Path(env[ENV]).expanduser().absolute()
-    home = Path(env.get("HOME") or Path.home())
-    if platform == "darwin":
-        return home / "Library" / "Application Support" / "peervault" / "config.toml"
-    base = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME", "").startswith("/") else home / ".config"
-    return base / "peervault" / "config.toml"
+    return user_folder(env, platform, "XDG_CONFIG_HOME", ".config") / "config.toml"
 
 
 def runtime_dir(env: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
