@@ -8,7 +8,6 @@ ever rewritten.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,6 +104,8 @@ def diff(state: Any, path: str, number: int) -> dict[str, Any]:
     if chosen.text is None or len(before) + len(chosen.text) > MAX_DIFF_CHARS:
         out["truncated"] = chosen.text is not None
         return out
+    import difflib  # here: 0.4 MB a daemon needs only once someone asks for a diff
+
     lines = list(difflib.unified_diff(before.splitlines(), chosen.text.splitlines(), lineterm="", n=3))[2:]  # no ---/+++
     out["lines"] = lines[:MAX_DIFF_LINES]
     out["truncated"] = len(lines) > MAX_DIFF_LINES
@@ -112,6 +113,8 @@ def diff(state: Any, path: str, number: int) -> dict[str, Any]:
 
 
 def _diff_summary(old: str, new: str) -> str:
+    import difflib
+
     added = removed = 0
     for line in difflib.ndiff(old.splitlines(), new.splitlines()):
         added += line.startswith("+ ")
