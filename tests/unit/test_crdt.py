@@ -542,7 +542,7 @@ def test_short_history_goes_as_ops_long_history_as_a_snapshot() -> None:
     rng = random.Random(7)
     vocabulary = ["".join(rng.choices(string.ascii_lowercase + "äöüß", k=rng.randint(2, 9))) for _ in range(300)]
     short = notes.new_note(" ".join(rng.choices(vocabulary, k=800)), session_peer=5)
-    # stored deflated (store/db.pack_snapshot): the text once, not twice, and the snapshot's
+    # stored deflated (store/packing.pack_snapshot): the text once, not twice, and the snapshot's
     # own LZ4 blocks leave deflate less to find (the `real` bench tier's notes: 26 % less)
     assert len(zlib.compress(notes.whole(short), 1)) < 0.85 * len(zlib.compress(notes.snapshot(short), 1))
     long, _ = _rewritten(40)  # 40 rewrites of ~800 characters: more than SHORT_HISTORY ops

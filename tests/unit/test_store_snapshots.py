@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from peervault.crdt import notes
-from peervault.store.db import PACKED, PACKED_ZSTD, Store
+from peervault.store.db import Store
+from peervault.store.packing import PACKED, PACKED_ZSTD
 
 
 def _note(text: str) -> bytes:

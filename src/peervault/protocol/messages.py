@@ -8,96 +8,16 @@ a ProtocolError, never an IndexError or a huge allocation.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
 from ..errors import ProtocolError
+from .wire import Reader, Writer
 
 PROTOCOL_VERSION = 3  # 2: catch-up in acknowledged DOC_BATCHes; 3: PRESENCE
 ID_LEN = 16  # vault ids and file ids on the wire are 16 raw bytes
 BUCKETS = 256  # docs are grouped by first id byte; one 8-byte digest per bucket
-MAX_ITEMS = 1_000_000
 BLOB_ID_LEN = 32  # blake3 digest
 MAX_UPDATES_PER_MESSAGE = 4 * 1024 * 1024  # split DOC_UPDATES so each frame stays far below MAX_FRAME
-
-
-class _Writer:
-    def __init__(self, kind: int) -> None:
-        self.parts: list[bytes] = [bytes([kind])]
-
-    def u16(self, v: int) -> None:
-        self.parts.append(struct.pack(">H", v))
-
-    def u32(self, v: int) -> None:
-        self.parts.append(struct.pack(">I", v))
-
-    def f64(self, v: float) -> None:
-        self.parts.append(struct.pack(">d", v))
-
-    def u64(self, v: int) -> None:
-        self.parts.append(struct.pack(">Q", v))
-
-    def fixed(self, b: bytes, n: int) -> None:
-        if len(b) != n:
-            raise ValueError(f"expected {n} bytes, got {len(b)}")
-        self.parts.append(b)
-
-    def blob(self, b: bytes) -> None:
-        self.u32(len(b))
-        self.parts.append(b)
-
-    def text(self, s: str) -> None:
-        self.blob(s.encode("utf-8"))
-
-    def done(self) -> bytes:
-        return b"".join(self.parts)
-
-
-class _Reader:
-    def __init__(self, body: bytes) -> None:
-        self.b = memoryview(body)
-        self.pos = 1
-
-    def _take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.b):
-            raise ProtocolError("truncated message")
-        out = bytes(self.b[self.pos : self.pos + n])
-        self.pos += n
-        return out
-
-    def u16(self) -> int:
-        return int(struct.unpack(">H", self._take(2))[0])
-
-    def u32(self) -> int:
-        return int(struct.unpack(">I", self._take(4))[0])
-
-    def f64(self) -> float:
-        return float(struct.unpack(">d", self._take(8))[0])
-
-    def u64(self) -> int:
-        return int(struct.unpack(">Q", self._take(8))[0])
-
-    def fixed(self, n: int) -> bytes:
-        return self._take(n)
-
-    def blob(self) -> bytes:
-        return self._take(self.u32())
-
-    def text(self) -> str:
-        try:
-            return self.blob().decode("utf-8")
-        except UnicodeDecodeError:
-            raise ProtocolError("string field is not UTF-8") from None
-
-    def count(self) -> int:
-        n = self.u32()
-        if n > MAX_ITEMS or n > len(self.b) - self.pos:
-            raise ProtocolError(f"list of {n} items does not fit the message")
-        return n
-
-    def end(self) -> None:
-        if self.pos != len(self.b):
-            raise ProtocolError(f"{len(self.b) - self.pos} unexpected trailing bytes")
 
 
 @dataclass(frozen=True)
@@ -285,7 +205,7 @@ Message = (
 
 
 def encode(msg: Message) -> bytes:
-    w = _Writer(msg.kind)
+    w = Writer(msg.kind)
     if isinstance(msg, Pair):
         w.fixed(msg.vault_id, ID_LEN)
         w.fixed(msg.secret, ID_LEN)
@@ -332,21 +252,21 @@ def encode(msg: Message) -> bytes:
     return w.done()
 
 
-def _pairs(w: _Writer, entries: tuple[tuple[bytes, bytes], ...]) -> None:
+def _pairs(w: Writer, entries: tuple[tuple[bytes, bytes], ...]) -> None:
     w.u32(len(entries))
     for doc_id, data in entries:
         w.fixed(doc_id, ID_LEN)
         w.blob(data)
 
 
-def _read_pairs(r: _Reader) -> tuple[tuple[bytes, bytes], ...]:
+def _read_pairs(r: Reader) -> tuple[tuple[bytes, bytes], ...]:
     return tuple((r.fixed(ID_LEN), r.blob()) for _ in range(r.count()))
 
 
 def decode(body: bytes) -> Message:
     if not body:
         raise ProtocolError("empty message")
-    r = _Reader(body)
+    r = Reader(body)
     kind = body[0]
     msg: Message
     if kind == Pair.kind:
