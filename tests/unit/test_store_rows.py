@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from peervault.store.db import FileRow, Store
@@ -32,24 +33,19 @@ def test_clearing_an_unsynced_path_works_whatever_the_table_held_when_opened(tmp
     assert store.unsynced() == {}
 
 
+def _clear_then_roll_back(store: Store, path: str) -> None:
+    with contextlib.suppress(RuntimeError), store.transaction():
+        store.set_unsynced(path, None)
+        assert store.unsynced() == {}
+        raise RuntimeError("rolled back")
+
+
 def test_a_rolled_back_clear_leaves_the_row_to_clear_again(tmp_path: Path) -> None:
     store = Store(tmp_path / "state.db")
     store.set_unsynced("a.md", "reason")
-    try:
-        with store.transaction():
-            store.set_unsynced("a.md", None)
-            assert store.unsynced() == {}
-            raise RuntimeError("rolled back")
-    except RuntimeError:
-        pass
+    _clear_then_roll_back(store, "a.md")
     store.set_unsynced("a.md", None)  # the row is back: this must reach the table
     assert store.unsynced() == {}
     store.set_unsynced("a.md", "reason")
-    try:
-        with store.transaction():
-            store.set_unsynced("a.md", None)
-            assert store.unsynced() == {}
-            raise RuntimeError("rolled back")
-    except RuntimeError:
-        pass
+    _clear_then_roll_back(store, "a.md")
     assert store.unsynced() == {"a.md": "reason"}
