@@ -36,7 +36,7 @@ from pathlib import Path
 from .. import devicekey
 from ..config import Config
 from ..errors import NotAVault, PeerVaultError, StoreTooNew, VaultBusy, VaultGone
-from ..metrics import limit_arenas
+from ..memory import limit_arenas
 from ..state import VaultState
 from ..vaultlog import VAULT_TAG
 from .hostapi import ProcessApi

@@ -24,7 +24,8 @@ from typing import Any
 from ..api.server import ControlServer
 from ..config import Config
 from ..errors import VaultGone
-from ..metrics import Metrics, limit_arenas
+from ..memory import limit_arenas
+from ..metrics import Metrics
 from ..net import endpoint as netep
 from ..protocol.codes import Code
 from ..service.live import LiveNotes
