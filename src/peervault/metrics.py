@@ -48,30 +48,6 @@ def rss_mb() -> float:
         return float(psutil.Process().memory_info().rss) / 2**20
 
 
-def trim_heap() -> None:
-    """Hand memory freed after a burst of work (loading the index, a large sync) back to the
-    system. Loro's and Iroh's native allocations go through glibc's malloc, which keeps freed
-    pages otherwise: ~10 MB on a 10,000-note vault. A few milliseconds; Linux/glibc only."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-def limit_arenas() -> None:
-    """One malloc arena for all threads: Iroh's runtime threads would each get their own,
-    which keeps about 1 MB of freed pages per thread resident for a daemon that is mostly
-    idle. Call before the endpoint starts its threads. Linux/glibc only."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).mallopt(-8, 1)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
-
-
 SAMPLE_STEP_S = 10  # one point per 10 s ...
 SAMPLE_KEEP_S = 3600  # ... for the last hour: 360 points, a few KB
 LATENCIES_PER_STEP = 256  # latencies kept per point for its median; the max counts them all

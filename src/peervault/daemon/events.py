@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import PeerVaultError, StoreUnavailable
-from ..metrics import Metrics, trim_heap
+from ..memory import trim_heap
+from ..metrics import Metrics
 from ..protocol import messages as m
 from ..protocol.codes import FINAL, REMOVED_REASON, Code
 from ..protocol.session import Close, Event, Moving, Paired, PeerHello, PresenceReceived, Received, Synced

@@ -36,7 +36,7 @@ from pathlib import Path
 from .. import devicekey
 from ..config import Config
 from ..errors import NotAVault, PeerVaultError, StoreTooNew, VaultBusy, VaultGone
-from ..metrics import limit_arenas
+from ..memory import tune_malloc
 from ..state import VaultState
 from ..vaultlog import VAULT_TAG
 from .hostapi import ProcessApi
@@ -90,7 +90,7 @@ class Host:
     async def main(self) -> dict[Path, BaseException]:
         """Serve every vault until a signal, or until none is left; the vaults that stopped
         on their own, with their errors."""
-        limit_arenas()
+        tune_malloc()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import VaultGone
-from ..metrics import Metrics, trim_heap
+from ..memory import release_code, trim_heap
+from ..metrics import Metrics
 from ..sync.engine import Engine
 from ..vault.fsops import stat_of
 from ..vault.ignore import DEVICE_IGNORE_FILE
@@ -91,6 +92,7 @@ class LocalChanges:
         self.metrics.phase("initial_scan", t)
         self.engine.shed_memory()
         trim_heap()
+        release_code()  # start-up's code, mostly never run again (memory.py)
         self.status.scan_done = True
         self.timers.write_status()  # at once: scripts (and the bench) wait for scan_done
         if changes:

@@ -24,7 +24,8 @@ from typing import Any
 from ..api.server import ControlServer
 from ..config import Config
 from ..errors import VaultGone
-from ..metrics import Metrics, limit_arenas
+from ..memory import tune_malloc
+from ..metrics import Metrics
 from ..net import endpoint as netep
 from ..protocol.codes import Code
 from ..service.live import LiveNotes
@@ -83,7 +84,7 @@ class Daemon:
         what changed), so a 10,000-file vault starts as fast as an empty one."""
         t0 = time.perf_counter()
         if not self.hosted:
-            limit_arenas()
+            tune_malloc()
         self.ep = self.router.ep if self.router is not None else await bind(self.state, self.cfg)
         self.metrics.phase("transport_init", t0)
         try:
