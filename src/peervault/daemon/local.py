@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import VaultGone
-from ..memory import release_code, trim_heap
+from ..memory import trim_heap
 from ..metrics import Metrics
 from ..sync.engine import Engine
 from ..vault.fsops import stat_of
@@ -92,7 +92,6 @@ class LocalChanges:
         self.metrics.phase("initial_scan", t)
         self.engine.shed_memory()
         trim_heap()
-        release_code()  # start-up's code, mostly never run again (memory.py)
         self.status.scan_done = True
         self.timers.write_status()  # at once: scripts (and the bench) wait for scan_done
         if changes:
