@@ -364,4 +364,5 @@ class Daemon:
         if self.hasher is not None:
             self.hasher.close()  # a file not hashed yet is hashed again at the next start
         await self._release_endpoint()
+        self.engine.save_for_restart()  # the next start reads the index's entries, not the index
         self.timers.write_status(running=False)

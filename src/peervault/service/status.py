@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from ..config import STATE_DIR
-from ..crdt.index import VaultIndex
 from ..store import removal
 from ..store.filetable import FileRow
+from ..sync import savedindex
 from ..sync.layout import IGNORED_HERE
 from ..vault.blobstore import BlobStore
 from ..vault.ignore import IgnoreRules
@@ -49,8 +49,7 @@ def storage(state: Any, files: dict[str, FileRow]) -> dict[str, int]:
 def collect(state: Any, runtime: dict[str, Any]) -> dict[str, Any]:
     """`runtime` is {} when no daemon runs (the service was opened in-process)."""
     store = state.store
-    snap, log = store.load_index()
-    entries = VaultIndex.load(snap, 1, log).entries() if snap or log else {}
+    entries = savedindex.read_entries(store)
     files = store.files()
     live_ids = {fid for fid, e in entries.items() if not e.deleted}
     held = store.held_deletions()
