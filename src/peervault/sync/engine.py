@@ -369,6 +369,7 @@ class Engine:
             "docs_cached": len(c),
             "cache_mb": round(c.bytes / 2**20, 2),
             "cache_hit_rate": round(c.hit_rate, 4),
+            "index_loaded": self.state.index.loaded,  # the index's document decoded (savedindex.py)
             "cache_evictions": c.evictions,
         }
 
