@@ -136,13 +136,14 @@ class Engine:
         a new one, so the next start finds its entries saved (savedindex.py) and need not
         decode the index. Quick (the vault's snapshot, once); skipped on a full disk."""
         s = self.state
-        if s.index_cached or s.batch_depth or s.store.in_transaction:
+        if s.batch_depth or s.store.in_transaction:
             return
-        try:
-            with s.store.transaction():
-                fold_index(s)
-        except StoreUnavailable as exc:
-            log.warning("could not save the vault index for the next start: %s", exc)
+        if not s.index_cached or s.store.rollbacks != s.index_rollbacks:
+            try:
+                with s.store.transaction():
+                    fold_index(s)
+            except StoreUnavailable as exc:
+                log.warning("could not save the vault index for the next start: %s", exc)
         savedindex.unload(s)
 
     # ------------------------------------------------------------------ local side
