@@ -220,3 +220,6 @@ def test_a_database_changed_under_a_dropped_index_is_read_again_whole(vault: Vau
     assert "sneaked in.md" in {ent.path for ent in e.index.entries().values()}  # reads the document back
     assert e.entries == other.entries()
     assert e.state.index_rollbacks == -1  # the next save writes a snapshot with its entries
+    assert e.index.doc.peer_id != e.session_peer  # what was read may lack this session's ops
+    _add(vault, e, ["c.md"])
+    assert _engine(vault).entries == e.entries and _log_rows(vault) == 0  # folded, whole

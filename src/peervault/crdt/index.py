@@ -123,6 +123,12 @@ class VaultIndex:
     def _files(self) -> LoroMap:
         return self.doc.get_map(_FILES)
 
+    def use_peer(self, peer: int) -> None:
+        """Write as `peer` from now on (and after any reload): a fresh one, when the document
+        read back may lack ops of the peer it wrote as (reusing its counters drops ops)."""
+        self._peer = peer
+        self.doc.peer_id = peer
+
     def unload(self, saved: Saved, on_other: Callable[[], None]) -> None:
         """Free the document: everything in it is saved, and `saved` reads it back. The
         caller vouches for that (Engine.shed_memory); the version is kept to check it."""

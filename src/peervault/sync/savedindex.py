@@ -11,12 +11,15 @@ database holds every change it has (no unsaved change, no batch or transaction o
 rollback since the last save, which may have taken logged updates with it), and its
 version is kept to check what is read. A reloaded document writes as this session's Loro
 peer, as the one dropped did (a fresh peer per process; the document holds that peer's
-every op, so its counter goes on from them).
+every op, so its counter goes on from them); if what is read back is not the version
+dropped (the database changed under the engine: never by the engine itself), it is taken
+as the saved truth, with a fresh peer id and its entries read whole (`_differs`).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import TYPE_CHECKING
 
 from ..crdt.index import Entry, VaultIndex, row_entry
@@ -75,9 +78,12 @@ def unload(s: EngineState) -> bool:
 
 def _differs(s: EngineState) -> None:
     """The index read back is not the version the engine had (the database was changed
-    under it): what was read is the saved truth. Its entries are read whole, and the
-    next save writes a new snapshot with them."""
+    under it): what was read is the saved truth. Its entries are read whole, it writes as a
+    fresh Loro peer, and the next save writes a new snapshot with its entries."""
     log.error("the vault index read back from the database is not the version this device had; reading it again whole")
+    # It may lack ops this session wrote (and peers have): writing as the same peer again
+    # would reuse their counters, and peers would drop the new ops. A fresh peer id.
+    s.index.use_peer(secrets.randbits(63))
     fresh = s.index.entries()
     s.entries.clear()
     s.entries.update(fresh)
