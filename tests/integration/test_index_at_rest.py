@@ -72,3 +72,19 @@ def test_an_idle_daemon_holds_no_index_and_changes_after_still_sync(make_device)
     st = a.status()
     assert st["files"]["in_index"] == NOTES + 2
     assert a.read("notes/renamed.md") == "note 4\n" and not a.exists("notes/n4.md")
+
+
+def test_a_daemon_with_no_peer_drops_its_index_after_a_rename(make_device):
+    """Nothing is pushed with no peer connected: the quiet after a local change still sheds."""
+    a = make_device("A")
+    a.write("one.md", "one\n")
+    a.write("two.md", "two\n")
+    a.start()
+    wait_until(lambda: not _index_loaded(a), timeout=SHED_IDLE_S + 30, what="A's index dropped after its scan")
+    (a.root / "two.md").rename(a.root / "three.md")
+    wait_until(lambda: _index_loaded(a), what="the rename to load the index")
+    wait_until(lambda: not _index_loaded(a), timeout=SHED_IDLE_S + 30, what="A idle after the rename, its index dropped")
+    a.stop()
+    a.start()
+    st = a.status()
+    assert st["files"]["in_index"] == 2 and a.read("three.md") == "two\n" and not a.exists("two.md")

@@ -56,6 +56,7 @@ class Timers:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
+        self._active()  # local changes (with no peer connected, nothing else marks them)
         now = time.monotonic()
         ready, wake = self._debouncer.due(self.engine.pending(), now)
         if ready:
@@ -112,12 +113,15 @@ class Timers:
     def mark_status(self) -> None:
         """Something changed: rewrite daemon.json within a second (once, however many changes),
         and shed memory once things have been quiet for a while (`_shed_when_idle`)."""
-        loop = asyncio.get_running_loop()
         if self._status_handle is None:
-            self._status_handle = loop.call_later(STATUS_DELAY_S, self.write_status)
+            self._status_handle = asyncio.get_running_loop().call_later(STATUS_DELAY_S, self.write_status)
+        self._active()
+
+    def _active(self) -> None:
+        """Something happened (a change, local or a peer's): shed memory once quiet again."""
         self._active_at = time.monotonic()
         if self._shed_handle is None:
-            self._shed_handle = loop.call_later(SHED_IDLE_S, self._shed_when_idle)
+            self._shed_handle = asyncio.get_running_loop().call_later(SHED_IDLE_S, self._shed_when_idle)
 
     def _shed_when_idle(self) -> None:
         """Nothing changed for SHED_IDLE_S: the engine drops the index's document (a rename or
