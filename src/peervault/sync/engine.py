@@ -113,7 +113,8 @@ class Engine:
         `churn` of them) the index is first saved as a new snapshot, in place of its log,
         with its entries for the next warm start, and the WAL of the burst emptied into the
         database; the notes the burst left in the cache are dropped too (the `real` tier:
-        5 MB). True if anything was shed."""
+        5 MB). SQLite's page cache is freed in any case. True if the index or the cache was
+        shed."""
         s = self.state
         if s.batch_depth or s.index_unsaved or s.store.in_transaction:
             return False
@@ -129,7 +130,9 @@ class Engine:
             s.store.truncate_wal()
             s.index_churn = 0
             s.cache.shed(keep=s.live)  # the burst's last notes; those open in an editor stay
-        return savedindex.unload(s) or burst
+        shed = savedindex.unload(s) or burst
+        s.store.release_memory()  # the pages a warm start or the burst read
+        return shed
 
     def save_for_restart(self) -> None:
         """At a clean stop: if the index has changes logged after its snapshot, fold them into
