@@ -1118,9 +1118,14 @@ def test_index_reloaded_after_a_burst_keeps_every_entry_and_syncs_on(pair: Pair)
     for i in range(30):
         write(pair.state_a.root / f"n{i}.md", f"note {i}\n")
     pair.a.reconcile(time.time())
-    assert not pair.a.shed_memory(churn=1000)  # not enough churn: left alone
+    log_rows = pair.state_a.store.db.execute("SELECT count(*) FROM index_log").fetchone()[0]
+    assert pair.a.shed_memory(churn=1000)  # not enough churn to fold: the document only dropped
+    assert not pair.a.index.loaded and log_rows > 0
+    assert pair.state_a.store.db.execute("SELECT count(*) FROM index_log").fetchone()[0] == log_rows
     before, vv = dict(pair.a.entries), pair.a.index_vv()
-    assert pair.a.shed_memory(churn=10)
+    assert pair.a.index.entries() == before  # read back from the snapshot and its log
+    assert pair.a.shed_memory(churn=10)  # folded, then dropped
+    assert pair.state_a.store.db.execute("SELECT count(*) FROM index_log").fetchone()[0] == 0
     assert pair.a.index.entries() == before == pair.a.entries and pair.a.index_vv() == vv
     write(pair.state_a.root / "n3.md", "note 3, edited\n")
     (pair.state_a.root / "n4.md").rename(pair.state_a.root / "renamed.md")

@@ -127,6 +127,9 @@ def test_serving_a_whole_index_to_a_peer_sheds_it_afterwards_unchanged(vault: Va
     vv, entries = e.index_vv(), dict(e.entries)
     assert e.index_updates_since(b"") is not None  # a peer with nothing
     assert e.shed_memory()
-    assert e.index_vv() == vv and e.index.entries() == entries == e.entries
-    assert e.index_updates_since(vv) is None  # a peer already up to date: nothing exported, nothing to shed
+    assert not e.index.loaded  # dropped: nothing saved is missing from the database
+    assert e.index_vv() == vv and e.index.entries() == entries == e.entries  # read back
+    assert e.shed_memory() and not e.index.loaded
+    assert e.index_updates_since(vv) is None  # a peer already up to date: nothing exported,
+    assert not e.index.loaded  # not even the document loaded to say so
     assert not e.shed_memory()

@@ -53,7 +53,7 @@ def test_a_note_stored_deflated_by_an_earlier_version_still_reads(tmp_path: Path
 def test_the_index_snapshot_stays_deflated(tmp_path: Path) -> None:
     store = Store(tmp_path / "state.db")
     snap = _note("the index keeps its on-disk encoding\n" * 40)
-    store.save_index(snap)
+    store.save_index(snap, b"vv", [], [])
     assert bytes(store.get_meta("index_snapshot")).startswith(PACKED)  # type: ignore[arg-type]
     assert store.load_index() == (snap, [])
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from loro import Diff, DiffEvent, ExportMode, Index, LoroDoc, LoroMap, ValueOrContainer, VersionVector
 
@@ -57,10 +58,22 @@ def file_id_for(path: str, attempt: int = 0) -> str:
     return hashlib.blake2b(seed.encode("utf-8"), digest_size=16).hexdigest()
 
 
+Saved = Callable[[], tuple[bytes | None, Sequence[bytes]]]  # the index as saved: snapshot, log
+
+
 class VaultIndex:
-    def __init__(self, doc: LoroDoc) -> None:
-        self.doc = doc
-        self._files = doc.get_map(_FILES)
+    """The index, its Loro document decoded only while it is needed (`unload`): reading the
+    version or the removed devices needs no document; anything else loads it back from
+    where the engine saved it."""
+
+    def __init__(self, doc: LoroDoc | None, peer: int = 0) -> None:
+        """`doc`, or None with the `peer` it is to write as once loaded (`unloaded`)."""
+        self._doc: LoroDoc | None = doc
+        self._peer = doc.peer_id if doc is not None else peer  # a reloaded document writes as this peer
+        self._saved: Saved | None = None  # where the document is read back from, once unloaded
+        self._on_other: Callable[[], None] = lambda: None
+        self._vv = b""  # the version, while no document is loaded
+        self._forgotten: frozenset[str] | None = None  # forgotten(), until the document changes
 
     @classmethod
     def empty(cls, session_peer: int) -> VaultIndex:
@@ -71,25 +84,66 @@ class VaultIndex:
     @classmethod
     def load(cls, snapshot: bytes | None, session_peer: int, log: Sequence[bytes] = ()) -> VaultIndex:
         """The index from its snapshot and the updates saved after it (store.load_index)."""
-        doc = LoroDoc()
-        if snapshot is not None:
-            guard("load vault index", lambda: doc.import_(snapshot))
-        if log:
-            guard("load vault index's log", lambda: doc.import_batch(list(log)))
-        doc.peer_id = session_peer
-        return cls(doc)
+        return cls(_decode(snapshot, log, session_peer))
+
+    @classmethod
+    def unloaded(
+        cls, saved: Saved, session_peer: int, vv: bytes, forgotten: Iterable[str], on_other: Callable[[], None]
+    ) -> VaultIndex:
+        """The index as saved at version `vv`, its document not decoded until first needed
+        (a warm start that found its entries cached: store/indexentries.py)."""
+        index = cls(None, session_peer)  # not even an empty LoroDoc: making one pages in 1.4 MB of Loro
+        index._forgotten = frozenset(forgotten)
+        index._vv = vv
+        index._saved, index._on_other = saved, on_other
+        return index
+
+    @property
+    def loaded(self) -> bool:
+        return self._doc is not None
+
+    @property
+    def doc(self) -> LoroDoc:
+        """The document, read back from where it was saved if it was unloaded. What is read
+        must be the version unloaded: if not (never, unless the database was changed behind
+        the engine's back), the read one is kept, as the saved truth, and `on_other` told."""
+        if self._doc is None:
+            if self._saved is None:
+                raise RuntimeError("vault index unloaded with no way to read it back")
+            snapshot, log = self._saved()
+            doc = _decode(snapshot, log, self._peer)
+            self._doc = doc
+            expected = guard("decode index version", lambda: VersionVector.decode(self._vv)) if self._vv else VersionVector()
+            if not (doc.oplog_vv.includes_vv(expected) and expected.includes_vv(doc.oplog_vv)):
+                self._forgotten = None
+                self._on_other()
+        return self._doc
+
+    @property
+    def _files(self) -> LoroMap:
+        return self.doc.get_map(_FILES)
+
+    def use_peer(self, peer: int) -> None:
+        """Write as `peer` from now on (and after any reload): a fresh one, when the document
+        read back may lack ops of the peer it wrote as (reusing its counters drops ops)."""
+        self._peer = peer
+        self.doc.peer_id = peer
+
+    def unload(self, saved: Saved, on_other: Callable[[], None]) -> None:
+        """Free the document: everything in it is saved, and `saved` reads it back. The
+        caller vouches for that (Engine.shed_memory); the version is kept to check it."""
+        if self._doc is None:
+            return
+        self._vv, self._forgotten = self.vv(), frozenset(self.forgotten())
+        self._saved, self._on_other = saved, on_other
+        self._doc = None
 
     def reload(self, snapshot: bytes) -> None:
         """Become the document of `snapshot` (this document's own, just saved): its ops
         decoded lazily again. The old document is freed first, so the two are never in
         memory together (11,004 files: 17 MB less at the peak of shedding)."""
-        peer = self.doc.peer_id
-        del self.doc, self._files
-        doc = LoroDoc()
-        guard("reload vault index", lambda: doc.import_(snapshot))
-        doc.peer_id = peer
-        self.doc = doc
-        self._files = doc.get_map(_FILES)
+        self._doc = None
+        self._doc = _decode(snapshot, (), self._peer)
 
     def entries(self) -> dict[str, Entry]:
         """Every well-formed entry. Read one entry at a time: the deep value of the whole map
@@ -199,21 +253,29 @@ class VaultIndex:
         """Remove a device from the vault: every device that learns this stops talking to it."""
         self.doc.get_map(_FORGOTTEN).insert(endpoint_id, True)
         self.doc.commit()
+        self._forgotten = None
 
     def readmit_device(self, endpoint_id: str) -> None:
         """A removed device paired again with a fresh ticket: it is a member once more."""
         self.doc.get_map(_FORGOTTEN).insert(endpoint_id, False)
         self.doc.commit()
+        self._forgotten = None
 
     def forgotten(self) -> set[str]:
-        forgotten = self.doc.get_map(_FORGOTTEN).get_deep_value()
-        return {str(k) for k, v in forgotten.items() if v is True} if isinstance(forgotten, dict) else set()
+        """Removed devices (asked at each connection and LAN announcement: kept, not reread)."""
+        if self._forgotten is None:
+            forgotten = self.doc.get_map(_FORGOTTEN).get_deep_value()
+            found = {str(k) for k, v in forgotten.items() if v is True} if isinstance(forgotten, dict) else set()
+            self._forgotten = frozenset(found)
+        return set(self._forgotten)
 
     def vv(self) -> bytes:
-        return bytes(self.doc.oplog_vv.encode())
+        return self._vv if self._doc is None else bytes(self._doc.oplog_vv.encode())
 
     def updates_since(self, vv: bytes) -> bytes | None:
         theirs = guard("decode index version", lambda: VersionVector.decode(vv)) if vv else VersionVector()
+        if self._doc is None and theirs.includes_vv(VersionVector.decode(self._vv) if self._vv else VersionVector()):
+            return None  # a peer up to date: no need to load the document to say so
         if theirs.includes_vv(self.doc.oplog_vv):
             return None
         return bytes(self.doc.export(ExportMode.Updates(theirs)))
@@ -224,6 +286,7 @@ class VaultIndex:
         or `track` is False (then any entry may have): the engine rereads only those, not the
         whole index. Events cost memory in proportion to the update (an index of 11,004
         files imported whole: 14 MB more at its peak than reading every entry afterwards)."""
+        self._forgotten = None  # the peer's update may remove or readmit a device
         if not track:
             guard("import index update", lambda: self.doc.import_(blob))
             return None
@@ -257,6 +320,27 @@ class VaultIndex:
 
     def snapshot(self) -> bytes:
         return bytes(self.doc.export(ExportMode.Snapshot()))
+
+
+def _decode(snapshot: bytes | None, log: Sequence[bytes], session_peer: int) -> LoroDoc:
+    doc = LoroDoc()
+    if snapshot is not None:
+        guard("load vault index", lambda: doc.import_(snapshot))
+    if log:
+        guard("load vault index's log", lambda: doc.import_batch(list(log)))
+    doc.peer_id = session_peer
+    return doc
+
+
+def entry_row(e: Entry) -> tuple[str, str, str, int, bytes, str, int, int, int]:
+    """An entry as the database keeps it beside the index's snapshot (store/indexentries.py)."""
+    return (e.file_id, e.path, e.kind, int(e.deleted), e.dvv, e.blob, e.size, e.mtime_ms, e.stamp)
+
+
+def row_entry(row: Sequence[Any]) -> Entry:
+    """The entry of an `entry_row` read back (one string per kind, as `_entry` makes them)."""
+    fid, path, kind, deleted, dvv, blob, size, mtime_ms, stamp = row
+    return Entry(fid, path, _KINDS.get(kind, kind), bool(deleted), dvv, blob, size, mtime_ms, stamp)
 
 
 def _entry(file_id: str, v: object) -> Entry | None:

@@ -365,4 +365,8 @@ class Daemon:
         if self.hasher is not None:
             self.hasher.close()  # a file not hashed yet is hashed again at the next start
         await self._release_endpoint()
+        try:
+            self.engine.save_for_restart()  # the next start reads the index's entries, not the index
+        except Exception:  # noqa: BLE001 - the vault may be gone: the next start reads the index whole
+            log.exception("could not save the vault index for the next start")
         self.timers.write_status(running=False)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from ..errors import VaultGone
+from ..metrics import trim_heap
 from ..sync.debounce import Debouncer
 from ..sync.engine import Engine
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 RETRY_WRITES_S = 10.0  # a disk write that failed (disk full) is tried again after this, then less often
 STATUS_DELAY_S = 1.0  # daemon.json is rewritten at most this often, however much changes
+SHED_IDLE_S = 20.0  # this long after the last change, the engine drops what it can load again
 
 
 class Timers:
@@ -44,6 +46,8 @@ class Timers:
         self._settle_handle: asyncio.TimerHandle | None = None
         self._status_handle: asyncio.TimerHandle | None = None
         self._retry_handle: asyncio.TimerHandle | None = None
+        self._shed_handle: asyncio.TimerHandle | None = None
+        self._active_at = 0.0  # monotonic time of the last change (mark_status)
         self._retry_delay = RETRY_WRITES_S
 
     # ------------------------------------------------------------------ local changes
@@ -52,6 +56,7 @@ class Timers:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
+        self._active()  # local changes (with no peer connected, nothing else marks them)
         now = time.monotonic()
         ready, wake = self._debouncer.due(self.engine.pending(), now)
         if ready:
@@ -106,9 +111,32 @@ class Timers:
 
     # ------------------------------------------------------------------ status
     def mark_status(self) -> None:
-        """Something changed: rewrite daemon.json within a second (once, however many changes)."""
+        """Something changed: rewrite daemon.json within a second (once, however many changes),
+        and shed memory once things have been quiet for a while (`_shed_when_idle`)."""
         if self._status_handle is None:
             self._status_handle = asyncio.get_running_loop().call_later(STATUS_DELAY_S, self.write_status)
+        self._active()
+
+    def _active(self) -> None:
+        """Something happened (a change, local or a peer's): shed memory once quiet again."""
+        self._active_at = time.monotonic()
+        if self._shed_handle is None:
+            self._shed_handle = asyncio.get_running_loop().call_later(SHED_IDLE_S, self._shed_when_idle)
+
+    def _shed_when_idle(self) -> None:
+        """Nothing changed for SHED_IDLE_S: the engine drops the index's document (a rename or
+        a peer's update loads it again), so an idle daemon does not hold it."""
+        self._shed_handle = None
+        quiet = time.monotonic() - self._active_at
+        if quiet < SHED_IDLE_S:
+            self._shed_handle = asyncio.get_running_loop().call_later(SHED_IDLE_S - quiet, self._shed_when_idle)
+            return
+        try:
+            if self.engine.shed_memory():
+                trim_heap()
+                self.mark_status()  # daemon.json shows the memory it now holds
+        except Exception:  # noqa: BLE001 - memory only: tried again after the next change
+            log.exception("could not shed memory")
 
     def write_status(self, running: bool = True) -> None:
         """Rewrite daemon.json now (start, stop, or `status` asking for fresh figures)."""

@@ -14,8 +14,9 @@ from typing import Any
 
 from ..config import STATE_DIR, Config
 from ..crdt import CrdtError, notes
-from ..crdt.index import Entry, VaultIndex
+from ..crdt.index import Entry
 from ..errors import BadRequest, Conflict, NotFound, PeerVaultError
+from ..sync import savedindex
 from ..vault.blobstore import BlobStore, hash_file
 from ..vault.fsops import atomic_write, stat_of
 from ..vault.paths import check_remote_path, safe_target
@@ -35,8 +36,7 @@ class Version:
 
 
 def _entries(state: Any) -> dict[str, Entry]:
-    snap, log = state.store.load_index()
-    return VaultIndex.load(snap, 1, log).entries() if snap or log else {}
+    return savedindex.read_entries(state.store)
 
 
 def _file_ids(state: Any, path: str) -> list[str]:

@@ -4,12 +4,14 @@ service runs inside it (`runtime` is the document the daemon also writes to daem
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from ..config import STATE_DIR
-from ..crdt.index import VaultIndex
+from ..crdt.index import Entry
 from ..store import removal
 from ..store.filetable import FileRow
+from ..sync import savedindex
 from ..sync.layout import IGNORED_HERE
 from ..vault.blobstore import BlobStore
 from ..vault.ignore import IgnoreRules
@@ -46,11 +48,13 @@ def storage(state: Any, files: dict[str, FileRow]) -> dict[str, int]:
     return {"binary_files": len(binary), "binary_bytes": sum(binary), "blob_store_files": count, "blob_store_bytes": used}
 
 
-def collect(state: Any, runtime: dict[str, Any]) -> dict[str, Any]:
-    """`runtime` is {} when no daemon runs (the service was opened in-process)."""
+def collect(state: Any, runtime: dict[str, Any], entries: Mapping[str, Entry] | None = None) -> dict[str, Any]:
+    """`runtime` is {} when no daemon runs (the service was opened in-process). `entries`:
+    the running engine's, else those saved (read here: the index is not decoded for them
+    where they are saved beside it, savedindex.read_entries)."""
     store = state.store
-    snap, log = store.load_index()
-    entries = VaultIndex.load(snap, 1, log).entries() if snap or log else {}
+    if entries is None:
+        entries = savedindex.read_entries(store)
     files = store.files()
     live_ids = {fid for fid, e in entries.items() if not e.deleted}
     held = store.held_deletions()

@@ -99,7 +99,9 @@ class VaultService:
 
     # ------------------------------------------------------------------ reading
     def status(self) -> dict[str, Any]:
-        return collect(self.state, self.node.runtime() if self.node else {})
+        # the daemon's engine holds the entries: the database's copy is not read for them
+        entries = self._engine.entries if self._engine is not None else None
+        return collect(self.state, self.node.runtime() if self.node else {}, entries)
 
     def peers(self) -> list[dict[str, Any]]:
         return peer_rows(self.state, self.node.runtime() if self.node else {})

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..crdt import CrdtError, notes
-from ..crdt.index import Entry
+from ..crdt.index import Entry, entry_row
 from ..crdt.notes import Note
 from ..store.db import Store
 from .doccache import DocCache
@@ -195,16 +195,28 @@ def save_index(s: EngineState) -> None:
         return
     s.store.log_index(updates)
     s.index_log_bytes += len(updates)
+    s.index_cached = False  # the entries beside the snapshot are now behind
     s.index_saved_vv = s.index.vv()
 
 
 def fold_index(s: EngineState) -> bytes:
-    """Save the index as a new snapshot (its log emptied); returns the snapshot."""
+    """Save the index as a new snapshot (its log emptied), its entries beside it for the next
+    warm start (store/indexentries.py); returns the snapshot. After a rolled-back
+    transaction the entries are read again from the index first: one that failed halfway
+    through a change may have left the engine's copy behind the document."""
+    if s.store.rollbacks != s.index_rollbacks:
+        fresh = s.index.entries()
+        if fresh != s.entries:
+            s.entries.clear()
+            s.entries.update(fresh)
+            s.layout_version += 1
     snap = s.index.snapshot()
-    s.store.save_index(snap)
+    vv = s.index.vv()
+    s.store.save_index(snap, vv, map(entry_row, s.entries.values()), s.index.forgotten())
     s.index_snapshot_bytes, s.index_log_bytes = len(snap), 0
-    s.index_saved_vv = s.index.vv()
+    s.index_saved_vv = vv
     s.index_rollbacks = s.store.rollbacks
+    s.index_cached = True
     return snap
 
 

@@ -19,6 +19,7 @@ the engine was given.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar, cast
@@ -43,6 +44,7 @@ from . import (
     live,
     publishing,
     remote,
+    savedindex,
     settle,
     tracked,
     writeback,
@@ -53,6 +55,8 @@ from .enginestate import EngineState
 from .settle import SETTLE_S
 
 __all__ = ["SETTLE_S", "Engine"]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -103,26 +107,47 @@ class Engine:
         return self.state
 
     def shed_memory(self, churn: int = SHED_AFTER) -> bool:
-        """After a burst of index changes (a first import, an initial sync), load the index
-        again from its own snapshot: Loro keeps every op of the burst decoded, a loaded
-        snapshot decodes lazily (11,000 files: 10 MB less, in 30 ms). The same document and
-        peer id, so nothing changes but memory. Only between batches, once saved. The
-        snapshot is saved too, in place of the index's log (documents.save_index), and the WAL
-        of the burst emptied into the database. The notes the burst left in the cache are
-        dropped too (the `real` tier: 5 MB)."""
+        """Between batches, once everything is saved: drop the index's Loro document (it is
+        loaded again from the database when next needed, sync/savedindex.py), so an idle
+        daemon holds none. After a burst of index changes (a first import, an initial sync:
+        `churn` of them) the index is first saved as a new snapshot, in place of its log,
+        with its entries for the next warm start, and the WAL of the burst emptied into the
+        database; the notes the burst left in the cache are dropped too (the `real` tier:
+        5 MB). SQLite's page cache is freed in any case. True if the index or the cache was
+        shed."""
         s = self.state
-        if s.index_churn < churn or s.batch_depth or s.index_unsaved:
+        if s.batch_depth or s.index_unsaved or s.store.in_transaction:
             return False
-        try:
-            with s.store.transaction():
-                snap = fold_index(s)
-        except StoreUnavailable:  # a full disk: the log stays (the next save writes the snapshot)
-            snap = s.index.snapshot()
-        s.store.truncate_wal()
-        s.index.reload(snap)
-        s.index_churn = 0
-        s.cache.shed(keep=s.live)  # the burst's last notes; those open in an editor stay
-        return True
+        burst = s.index_churn >= churn
+        if burst:
+            try:
+                with s.store.transaction():
+                    fold_index(s)
+            except StoreUnavailable:  # a full disk: the log stays (the next save writes the snapshot)
+                # what is saved may lack what the failed transaction took: keep the document,
+                # as a lazily decoded copy of itself (11,000 files: 10 MB less than the burst's)
+                s.index.reload(s.index.snapshot())
+            s.store.truncate_wal()
+            s.index_churn = 0
+            s.cache.shed(keep=s.live)  # the burst's last notes; those open in an editor stay
+        shed = savedindex.unload(s) or burst
+        s.store.release_memory()  # the pages a warm start or the burst read
+        return shed
+
+    def save_for_restart(self) -> None:
+        """At a clean stop: if the index has changes logged after its snapshot, fold them into
+        a new one, so the next start finds its entries saved (savedindex.py) and need not
+        decode the index. Quick (the vault's snapshot, once); skipped on a full disk."""
+        s = self.state
+        if s.batch_depth or s.store.in_transaction:
+            return
+        if not s.index_cached or s.store.rollbacks != s.index_rollbacks:
+            try:
+                with s.store.transaction():
+                    fold_index(s)
+            except StoreUnavailable as exc:
+                log.warning("could not save the vault index for the next start: %s", exc)
+        savedindex.unload(s)
 
     # ------------------------------------------------------------------ local side
     def reconcile(self, now: float) -> int:
@@ -348,6 +373,7 @@ class Engine:
             "docs_cached": len(c),
             "cache_mb": round(c.bytes / 2**20, 2),
             "cache_hit_rate": round(c.hit_rate, 4),
+            "index_loaded": self.state.index.loaded,  # the index's document decoded (savedindex.py)
             "cache_evictions": c.evictions,
         }
 

@@ -22,6 +22,7 @@ from ..store.filetable import FileTable
 from ..vault.blobstore import BlobStore
 from ..vault.fsops import Stat, WriteBatch
 from ..vault.ignore import IgnoreRules
+from . import savedindex
 from .deleteguard import DeleteGuard
 from .doccache import DocCache
 from .documents import open_cache
@@ -52,15 +53,16 @@ class EngineState:
         self.published = bool(store.get_meta("published", 1))
         # A fresh Loro peer id per process: reusing one after state loss silently drops ops.
         self.session_peer = secrets.randbits(63)
-        snap, log = store.load_index()
-        self.index = VaultIndex.load(snap, self.session_peer, log)
-        # what the database holds of the index (documents.save_index): the version saved,
-        # the sizes of its snapshot and log, and the store's rollbacks at that time
-        self.index_saved_vv = self.index.vv()
-        self.index_snapshot_bytes = len(snap or b"")
-        self.index_log_bytes = sum(map(len, log))
-        self.index_rollbacks = store.rollbacks
-        self.entries: dict[str, Entry] = self.index.entries()
+        # The index, and what the database holds of it (documents.save_index): the version
+        # saved, the sizes of its snapshot and log, the store's rollbacks at that time, and
+        # whether entries matching it are saved beside it (savedindex.py)
+        self.index: VaultIndex
+        self.index_saved_vv = b""
+        self.index_snapshot_bytes = self.index_log_bytes = self.index_rollbacks = 0
+        self.index_cached = False
+        self.layout_version = 0  # bumped whenever index entries change (layout may move)
+        self.entries: dict[str, Entry] = {}
+        self.entries = savedindex.open_index(self)
         # One string per file id and per path, shared by the tables below (11,004 files:
         # 2 MB less than a copy of each from the database)
         ids = {file_id: file_id for file_id in self.entries}
@@ -75,7 +77,6 @@ class EngineState:
         for file_id, row in self.files.items():
             if len(row.hash) == 32:
                 add_blob_row(self, row.hash, file_id)
-        self.layout_version = 0  # bumped whenever index entries change (layout may move)
         self.layout_cache: tuple[int, dict[str, str]] = (-1, {})
         self.layout_new: set[str] = set()  # notes that appeared since: added to it (layout.py)
         self.layout_taken: set[str] = set()  # the paths it holds (casefolded where case is ignored)
