@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from ..errors import VaultGone
-from ..metrics import trim_heap
+from ..memory import trim_heap
 from ..sync.debounce import Debouncer
 from ..sync.engine import Engine
 
