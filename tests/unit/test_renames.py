@@ -246,3 +246,22 @@ def test_a_new_file_where_a_note_was_renamed_away_unseen_is_not_that_notes_edit(
     assert tree(a.root) == tree(b.root)
     assert a.text(note) == "x\n" and tree(a.root)["u.md"] == "x\n"
     assert {"new here", "new there"} <= set(tree(a.root)["a.md"].splitlines())
+
+
+def test_a_folder_move_after_an_unseen_rename_onto_a_deleted_notes_name(pair: Pair) -> None:
+    """Found by the two-device property test: d/e/f.md deleted, d/c.md renamed onto its name
+    (unseen), then the folder d moved to g (seen): g/e/f.md is d/c.md's note by its inode,
+    not the deleted note whose old path the move would carry there."""
+    a = pair.a
+    put(a.root, "d/c.md", "two\n")
+    put(a.root, "d/e/f.md", "three\n")
+    a.reconcile(time.time())
+    two, three = fid_at(a, "d/c.md"), fid_at(a, "d/e/f.md")
+    (a.root / "d/e/f.md").unlink()
+    os.rename(a.root / "d/c.md", a.root / "d/e/f.md")
+    os.rename(a.root / "d", a.root / "g")
+    a.local_paths({"d", "g"}, time.time(), moves=[("d", "g")])
+    a.settle(now=time.time() + 10)
+    assert fid_at(a, "g/e/f.md") == two
+    assert a.text(two) == "two\n"
+    assert not a.is_live(a.entries[three])

@@ -12,11 +12,11 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..crdt.index import Entry
-from ..vault.fsops import Stat, stat_of
+from ..vault.fsops import stat_of
 from . import ignorehere, localedits, writeback
 from .deleteguard import DeleteGuard, summary
 from .documents import batch, is_live
-from .tracked import abs_path, check_vault, forget
+from .tracked import abs_path, check_vault, forget, recorded_stat
 
 if TYPE_CHECKING:
     from .enginestate import EngineState
@@ -29,7 +29,7 @@ def delete_or_hold(s: EngineState, file_ids: set[str], now: float) -> int:
     sync/deleteguard.py); once some are held, later ones join them. Returns changes."""
     here = {f for f in file_ids if f in s.files and s.ignore.ignored_here(s.files[f].path)}
     for fid, rel in ignorehere.moved_here(s, file_ids - here).items():
-        localedits.local_rename(s, fid, rel, Stat(*s.files[fid].stat))  # moved, not deleted
+        localedits.local_rename(s, fid, rel, recorded_stat(s.files[fid]))  # moved, not deleted
         here.add(fid)
     if here:  # missing at a path ignored on this device: never a delete (sync/ignorehere.py)
         ignorehere.set_aside(s, here)

@@ -21,7 +21,7 @@ from .documents import batch, text
 from .ignorehere import ignores, refresh_rules, scan, walk
 from .layout import IGNORED_HERE, NOT_HERE
 from .renames import pair_renames
-from .tracked import abs_path, check_vault, digest_at, record, row_at
+from .tracked import abs_path, check_vault, digest_at, record, recorded_stat, row_at
 
 if TYPE_CHECKING:
     from .enginestate import EngineState
@@ -123,6 +123,7 @@ def _apply_moves(s: EngineState, moves: Sequence[tuple[str, str]], rels: set[str
     deleted anywhere), then sets its file aside here (sync/ignorehere.py)."""
     changes = 0
     aside: set[str] = set()
+    inodes: dict[tuple[int, int], str] = {}  # tracked files by inode, read once if needed
     with batch(s):
         for src, dst in moves:
             rels.add(dst)
@@ -133,8 +134,11 @@ def _apply_moves(s: EngineState, moves: Sequence[tuple[str, str]], rels: set[str
                 carried = [(p, dst + p[len(src) :]) for p in sorted(s.file_id_at) if p.startswith(prefix)]
             for old, new in carried:
                 fid = s.file_id_at[old]
+                if _holds_another(s, fid, new, inodes):
+                    rels.update((old, new))  # not this note's file: looked at as it is (by inode)
+                    continue
                 if s.ignore.ignored_here(new) and not s.ignore.ignores_synced(new) and new not in s.file_id_at:
-                    localedits.local_rename(s, fid, new, Stat(*s.files[fid].stat))
+                    localedits.local_rename(s, fid, new, recorded_stat(s.files[fid]))
                     aside.add(fid)
                     changes += 1
                     continue
@@ -142,11 +146,26 @@ def _apply_moves(s: EngineState, moves: Sequence[tuple[str, str]], rels: set[str
                     rels.update((old, new))  # old is gone (a delete after settling); new looked at
                     continue
                 s.vanished.pop(fid, None)
-                localedits.local_rename(s, fid, new, Stat(*s.files[fid].stat))
+                localedits.local_rename(s, fid, new, recorded_stat(s.files[fid]))
                 changes += 1
         if aside:
             ignorehere.set_aside(s, aside)
     return changes
+
+
+def _holds_another(s: EngineState, fid: str, rel: str, inodes: dict[tuple[int, int], str]) -> bool:
+    """Whether the file at `rel` is, by its inode, another tracked note's file: then a move
+    cannot have carried this note there (it was deleted, and the other renamed onto its
+    name, before the move and unseen). An inode new here may be this note saved through a
+    temp file: carried, as the move says. `inodes` is filled at the first mismatch (rare:
+    reading every row for each file of a folder move would cost the vault's size)."""
+    st = stat_of(abs_path(s, rel))
+    row = s.files[fid]
+    if st is None or not st.ino or (st.dev, st.ino) == (row.dev, row.ino):
+        return False
+    if not inodes:
+        inodes.update(((r.dev, r.ino), f) for f, r in s.files.items() if r.ino)
+    return inodes.get((st.dev, st.ino), fid) != fid
 
 
 def ingest_paths(s: EngineState, rels: set[str], now: float) -> int:
@@ -188,7 +207,7 @@ def _rename_unseen(s: EngineState, changed: dict[str, Stat], gone: set[str]) -> 
             gone.discard(fid)
             s.vanished.pop(fid, None)
             deletions.release_held(s, {fid})
-            localedits.local_rename(s, fid, rel, Stat(*s.files[fid].stat))  # stat kept: read again
+            localedits.local_rename(s, fid, rel, recorded_stat(s.files[fid]))  # stat kept: read again
     return len(renames)
 
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from ..crdt import notes
 from ..protocol import messages as m
-from ..vault.fsops import Stat, prune_empty_dirs
+from ..vault.fsops import prune_empty_dirs
 from .documents import INDEX, batch, doc, index_changed, is_live, mark_pending, save, text
-from .tracked import alloc_id, forget, local_changed, record
+from .tracked import alloc_id, forget, local_changed, record, recorded_stat
 
 if TYPE_CHECKING:
     from .enginestate import EngineState
@@ -58,7 +58,7 @@ def publish_pending(s: EngineState) -> int:
             s.index.put(fid, row.path)
             index_changed(s, fid, before)
             _drop_unpublished(s, ufid)
-            record(s, fid, row.path, Stat(*row.stat), row.hash, notes.frontiers(d))
+            record(s, fid, row.path, recorded_stat(row), row.hash, notes.frontiers(d))
             n += 1
         s.published = True
         s.store.set_meta("published", 1)

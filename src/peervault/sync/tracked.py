@@ -33,6 +33,12 @@ def row_at(s: EngineState, rel: str) -> FileRow | None:
     return None if file_id is None else s.files.get(file_id)
 
 
+def recorded_stat(row: FileRow) -> Stat:
+    """The stat a row holds, its device included: a rename records it again as it was (the
+    file read again at its new place), and the inode pairs files only with the device."""
+    return Stat(*row.stat, row.dev)
+
+
 def record(s: EngineState, file_id: str, rel: str, st: Stat, h: bytes, base: bytes) -> None:
     row = FileRow(file_id, rel, st.size, st.mtime_ns, h, base, st.ino, st.ctime_ns, st.dev)
     other = s.file_id_at.get(rel)
