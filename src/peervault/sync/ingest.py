@@ -9,7 +9,6 @@ what is still missing is then deleted (or held, see deletions.py).
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -17,7 +16,6 @@ from typing import TYPE_CHECKING
 from ..crdt.index import file_id_for
 from ..vault.fsops import Stat, content_hash, stat_of
 from ..vault.ignore import IGNORE_FILE
-from ..vault.readahead import ReadAhead
 from . import deletions, ignorehere, localedits, writeback
 from .binaries import ingest_blob, is_blob
 from .blobwrite import finish_moves
@@ -208,22 +206,6 @@ def _rename_unseen(s: EngineState, changed: dict[str, Stat], gone: set[str]) -> 
     return len(renames)
 
 
-READ_AHEAD_FROM = 256  # files to read in a batch: fewer (an editor's save) are read in place
-
-
-def _read_ahead(s: EngineState, root: str, present: dict[str, Stat]) -> ReadAhead:
-    """The notes `ingest` is about to read, in its order: those whose stat changed, small
-    enough to be notes (vault/readahead.py). Empty below READ_AHEAD_FROM: no thread hop."""
-    todo = []
-    if len(present) >= READ_AHEAD_FROM:
-        for rel in sorted(present):
-            st, row = present[rel], row_at(s, rel)
-            if (row is None or row.stat != st.key) and st.size <= min(s.cfg.max_file_bytes, s.cfg.text_max_bytes):
-                if not is_blob(s, row):
-                    todo.append((f"{root}/{rel}", st.size))
-    return ReadAhead(todo if len(todo) >= READ_AHEAD_FROM else [])
-
-
 def ingest(
     s: EngineState,
     present: dict[str, Stat],
@@ -241,8 +223,7 @@ def ingest(
     grace = now is not None and not final
     changes = 0 if paired else _rename_unseen(s, present, gone)
     root = os.fspath(s.root)
-    ahead = _read_ahead(s, root, present)
-    with batch(s), contextlib.closing(ahead):
+    with batch(s):
         for rel in sorted(present):
             row = row_at(s, rel)
             st = present[rel]
@@ -258,7 +239,8 @@ def ingest(
                 changes += ingest_blob(s, rel, row, st, now)
                 continue
             try:
-                data = ahead.take(f"{root}/{rel}")  # (a string: a Path per file cost 0.2 s of CPU in 11,000)
+                with open(f"{root}/{rel}", "rb") as f:  # (a string: a Path per file cost 0.2 s of CPU in 11,000)
+                    data = f.read()
             except OSError:
                 continue  # vanished or unreadable: the next event or reconcile sees it
             try:  # first: a binary file fails at its first bytes, and is hashed once, as a blob
