@@ -133,24 +133,3 @@ def test_serving_a_whole_index_to_a_peer_sheds_it_afterwards_unchanged(vault: Va
     assert e.index_updates_since(vv) is None  # a peer already up to date: nothing exported,
     assert not e.index.loaded  # not even the document loaded to say so
     assert not e.shed_memory()
-
-
-def test_a_stepped_import_only_logs_and_shedding_folds_it_once(vault: VaultState, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A daemon's import in steps appends each step to the log (no snapshot per doubling of
-    the index); the shed after it writes the one snapshot; nothing is lost either way."""
-    monkeypatch.setattr(documents, "LOG_FLOOR", 2_000)
-    names = [f"note {i}.md" for i in range(60)]
-    for name in names:
-        (vault.root / name).write_text(f"# {name}\n\nwritten for the index log test\n")
-    e = _engine(vault)
-    assert sum(e.reconcile_steps(time.time(), chunk=10)) == 60
-    snap, log = vault.store.load_index()
-    assert snap is None and _log_rows(vault) == 6  # one entry per step, never folded
-    assert sum(map(len, log)) > 2_000
-    assert sorted(_paths(_engine(vault)).values()) == sorted(names)  # a restart reads the log
-    assert e.shed_memory(churn=1)
-    snap, log = vault.store.load_index()
-    assert snap is not None and log == []
-    _add(vault, e, ["after.md"])  # a later save logs as before
-    assert _log_rows(vault) == 1
-    assert sorted(_paths(_engine(vault)).values()) == sorted([*names, "after.md"])

@@ -183,17 +183,14 @@ def save_index(s: EngineState) -> None:
     log adds up to the snapshot's size, as a new snapshot (the cost of the vault), so a
     first import or a busy day costs a few snapshots, not one per batch. A transaction
     rolled back since the last save may have taken logged updates with it: then the
-    snapshot is written, whole. During a stepped import (`folds_deferred`) the log only
-    grows: from an empty index it would be folded again and again as the index doubles
-    (50,000 files: four snapshots, ~0.4 s of CPU), while the daemon folds it once after
-    the import anyway (`Engine.shed_memory`); a later save folds it otherwise."""
+    snapshot is written, whole."""
     if s.store.rollbacks != s.index_rollbacks:
         fold_index(s)
         return
     updates = s.index.updates_since(s.index_saved_vv)
     if updates is None:
         return  # nothing new
-    if not s.folds_deferred and s.index_log_bytes + len(updates) > max(LOG_FLOOR, s.index_snapshot_bytes):
+    if s.index_log_bytes + len(updates) > max(LOG_FLOOR, s.index_snapshot_bytes):
         fold_index(s)
         return
     s.store.log_index(updates)

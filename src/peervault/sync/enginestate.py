@@ -60,7 +60,6 @@ class EngineState:
         self.index_saved_vv = b""
         self.index_snapshot_bytes = self.index_log_bytes = self.index_rollbacks = 0
         self.index_cached = False
-        self.folds_deferred = False  # a stepped import is under way (documents.save_index)
         self.layout_version = 0  # bumped whenever index entries change (layout may move)
         self.entries: dict[str, Entry] = {}
         self.entries = savedindex.open_index(self)

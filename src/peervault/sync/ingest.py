@@ -76,14 +76,10 @@ def reconcile_steps(s: EngineState, chunk: int | None = IMPORT_CHUNK) -> Iterato
     looked_at = set(changed) | {s.files[f].path for f in gone}
     yield _rename_unseen(s, found, gone)
     step = chunk or max(len(changed), 1)
-    s.folds_deferred = chunk is not None  # a daemon's import: its log folded once, after it (documents.save_index)
-    try:
-        for i in range(0, len(changed), step):
-            part = {rel: found[rel] for rel in changed[i : i + step]}
-            yield ingest(s, part, gone, final=True, delete_gone=False, paired=True)
-        changes = ingest(s, {}, gone, final=True, paired=True)
-    finally:
-        s.folds_deferred = False
+    for i in range(0, len(changed), step):
+        part = {rel: found[rel] for rel in changed[i : i + step]}
+        yield ingest(s, part, gone, final=True, delete_gone=False, paired=True)
+    changes = ingest(s, {}, gone, final=True, paired=True)
     writeback.write_into(s, looked_at)
     yield changes
 
