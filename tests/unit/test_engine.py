@@ -111,6 +111,30 @@ def test_reconcile_in_steps_keeps_renames_and_defers_deletes(vault_a: VaultState
     assert e.reconcile(time.time()) == 0
 
 
+def test_import_steps_are_cut_in_id_order_and_store_what_one_pass_stores(tmp_path: Path) -> None:
+    """Steps take the files by note id (their rows' keys: each step's inserts land in one
+    narrow range of the indexes), and end with the same notes as a pass in one step."""
+    stepped, whole = (VaultState.init(tmp_path / name)[0] for name in ("stepped", "whole"))
+    names = [f"d{i % 3}/note {i}.md" for i in range(9)]
+    for state in (stepped, whole):
+        for name in names:
+            write(state.root / name, f"{name} text\n")
+    e = engine(stepped)
+    steps = e.reconcile_steps(time.time(), chunk=3)
+    assert next(steps) == 0  # no renames
+    assert next(steps) == 3
+    by_id = sorted(names, key=file_id_for)
+    assert sorted(row.path for row in e.files.values()) == sorted(by_id[:3])
+    assert sum(steps) == 6
+    one = engine(whole)
+    assert one.reconcile(time.time()) == 9
+    assert live_paths(e) == live_paths(one) == {file_id_for(n): n for n in names}
+    assert {f: e.text(f) for f in e.files} == {f: one.text(f) for f in one.files}
+    assert set(stepped.store.files()) == set(whole.store.files())
+    stepped.close()
+    whole.close()
+
+
 def test_local_paths_sees_the_same_changes(vault_a: VaultState) -> None:
     e = engine(vault_a)
     write(vault_a.root / "d" / "x.md", "x")

@@ -45,12 +45,11 @@ def ingest_blob(
     bytes, already read (a small file). Otherwise it is hashed now, or queued for the
     daemon's workers (`hash_later`) unless `inline` (the caller needs it recorded now).
     Returns changes."""
-    path = abs_path(s, rel)
     if found is None and data is not None:
         digest = hasher()
         digest.update(data)
         found = (digest.hexdigest(), len(data))
-        now_st = stat_of(path)
+        now_st = stat_of(f"{s.root}/{rel}")  # (a string: a Path per file costs more than its stat)
         if now_st is None or now_st.key != st.key:
             return 0  # changing under us: the next event sees it again
     if found is None:
@@ -59,7 +58,7 @@ def ingest_blob(
             s.hash_later()
             return 0
         try:
-            h, size, st = hash_stable(path)
+            h, size, st = hash_stable(abs_path(s, rel))
         except OSError:
             return 0  # changing under us, vanished or unreadable: the next event sees it again
     else:

@@ -9,9 +9,11 @@ what is still missing is then deleted (or held, see deletions.py).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from ..crdt.index import file_id_for
 from ..vault.fsops import Stat, content_hash, stat_of
 from ..vault.ignore import IGNORE_FILE
 from . import deletions, ignorehere, localedits, writeback
@@ -66,7 +68,7 @@ def reconcile_steps(s: EngineState, chunk: int | None = IMPORT_CHUNK) -> Iterato
             if row.stat == st.key:
                 continue
         found[rel] = st
-    changed = sorted(found)
+    changed = sorted(found, key=lambda rel: _id_order(s, rel))
     gone = {fid for fid in s.files if fid not in seen}  # (none ignored here: see ignorehere.apply)
     # Renames are paired over the whole pass, not per step (a content shared by two new
     # files in different steps is ambiguous, whichever step sees one of them first), and
@@ -80,6 +82,14 @@ def reconcile_steps(s: EngineState, chunk: int | None = IMPORT_CHUNK) -> Iterato
     changes = ingest(s, {}, gone, final=True, paired=True)
     writeback.write_into(s, looked_at)
     yield changes
+
+
+def _id_order(s: EngineState, rel: str) -> str:
+    """A step's files by the id their rows are keyed by: note ids are hashes, so steps cut
+    in path order each touch every page of the `docs`, `files` and `versions` indexes (at
+    50,000 files most of them per commit); in id order each step writes a narrow range."""
+    fid = s.file_id_at.get(rel)
+    return fid if fid is not None else file_id_for(rel)
 
 
 def local_paths(s: EngineState, rels: set[str], moves: Sequence[tuple[str, str]] = ()) -> int:
@@ -227,6 +237,7 @@ def ingest(
     `delete_gone` False the rest are left for a later call."""
     grace = now is not None and not final
     changes = 0 if paired else _rename_unseen(s, present, gone)
+    root = os.fspath(s.root)
     with batch(s):
         for rel in sorted(present):
             row = row_at(s, rel)
@@ -243,7 +254,8 @@ def ingest(
                 changes += ingest_blob(s, rel, row, st, now)
                 continue
             try:
-                data = s.root.joinpath(*rel.split("/")).read_bytes()
+                with open(f"{root}/{rel}", "rb") as f:  # (a string: a Path per file cost 0.2 s of CPU in 11,000)
+                    data = f.read()
             except OSError:
                 continue  # vanished or unreadable: the next event or reconcile sees it
             try:  # first: a binary file fails at its first bytes, and is hashed once, as a blob

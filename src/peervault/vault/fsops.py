@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 from ..config import STATE_DIR
 
@@ -30,14 +31,14 @@ class Stat:
         return (self.size, self.mtime_ns, self.ino, self.ctime_ns)
 
 
-def stat_of(path: Path) -> Stat | None:
+def stat_of(path: Path | str) -> Stat | None:
     """The file's Stat, or None if there is no regular file there (or no such name can exist:
-    too long, a NUL byte)."""
+    too long, a NUL byte). One `stat` (symlinks followed, as `Path.is_file` does)."""
     try:
-        st = path.stat()
+        st = os.stat(path)
     except (OSError, ValueError):
         return None
-    if not path.is_file():
+    if not S_ISREG(st.st_mode):
         return None
     return Stat(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_dev)
 
