@@ -8,6 +8,7 @@ ever rewritten.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,27 +36,32 @@ class Version:
     from_peer: bool = False  # restored: its bytes are not here, they come from a peer
 
 
-def _entries(state: Any) -> dict[str, Entry]:
-    return savedindex.read_entries(state.store)
+Entries = Mapping[str, Entry] | None  # a running engine's; None: those saved beside the index
 
 
-def _file_ids(state: Any, path: str) -> list[str]:
+def _entries(state: Any, entries: Entries) -> Mapping[str, Entry]:
+    """The engine's entries in a daemon; else the saved ones (not decoded from the index where
+    they are saved beside it: savedindex.read_entries)."""
+    return savedindex.read_entries(state.store) if entries is None else entries
+
+
+def _file_ids(state: Any, path: str, entries: Entries) -> list[str]:
     """Files that lived at `path` (now, or before they were deleted or moved)."""
     try:
         check_remote_path(path)
     except PeerVaultError as exc:
         raise BadRequest(f"{path!r} is not a path inside a vault: {exc}") from None
-    fids = [fid for fid, e in _entries(state).items() if e.path == path]
+    fids = [fid for fid, e in _entries(state, entries).items() if e.path == path]
     fids += [fid for fid in state.store.file_ids_at(path) if fid not in fids]
     if not fids:
         raise NotFound(f"no history for {path!r} in {state.root}; `peervault deleted` lists deleted files")
     return fids
 
 
-def versions(state: Any, path: str) -> list[Version]:
+def versions(state: Any, path: str, entries: Entries = None) -> list[Version]:
     """Every version kept of the file(s) at `path`, oldest first, numbered from 1."""
     out: list[Version] = []
-    for fid in _file_ids(state, path):
+    for fid in _file_ids(state, path, entries):
         snap = state.store.load_doc(fid)
         if snap is not None:
             doc = notes.load_note(snap, 1)
@@ -77,8 +83,8 @@ def versions(state: Any, path: str) -> list[Version]:
     return out
 
 
-def version(state: Any, path: str, number: int, kept: list[Version] | None = None) -> Version:
-    kept = versions(state, path) if kept is None else kept
+def version(state: Any, path: str, number: int, kept: list[Version] | None = None, entries: Entries = None) -> Version:
+    kept = versions(state, path, entries) if kept is None else kept
     for v in kept:
         if v.number == number:
             return v
@@ -89,10 +95,10 @@ MAX_DIFF_LINES = 5000  # lines of a diff shown; a larger one is cut (`truncated`
 MAX_DIFF_CHARS = 2 * 2**20  # texts beyond this are not compared line by line (difflib is quadratic at worst)
 
 
-def diff(state: Any, path: str, number: int) -> dict[str, Any]:
+def diff(state: Any, path: str, number: int, entries: Entries = None) -> dict[str, Any]:
     """What restoring version `number` would change: a unified line diff from the file as it
     is now (its newest version when it is missing or binary) to that version."""
-    kept = versions(state, path)
+    kept = versions(state, path, entries)
     chosen = version(state, path, number, kept)
     now = _fingerprint(safe_target(state.root, path))
     if now is not None and now[0] == "text":
@@ -128,7 +134,7 @@ def restore(state: Any, path: str, at: int | None, engine: Any = None, now: floa
     too and the restore loses nothing. A binary version goes through the `engine` (when
     given): the version the file holds moves into the blob store, and a version whose bytes
     are on another device only is fetched from it (`from_peer`)."""
-    kept = versions(state, path)
+    kept = versions(state, path, engine.entries if engine is not None else None)
     target = safe_target(state.root, path)
     shown = _fingerprint(target)
     if at is None:
@@ -181,11 +187,11 @@ def _live(e: Entry, vvs: dict[str, bytes]) -> bool:
         return False
 
 
-def deleted(state: Any) -> list[dict[str, Any]]:
+def deleted(state: Any, entries: Entries = None) -> list[dict[str, Any]]:
     """Deleted files that can be restored: path, kind, and when this device last saw a version.
     A path that holds a live file again (restored, or the edit won over the delete) is not listed."""
     out = []
-    entries = _entries(state)
+    entries = _entries(state, entries)
     vvs = dict(state.store.published_versions())
     live_paths = {e.path for e in entries.values() if _live(e, vvs)}
     for fid, e in entries.items():
@@ -196,14 +202,16 @@ def deleted(state: Any) -> list[dict[str, Any]]:
     return sorted(out, key=lambda d: d["path"])
 
 
-def gc(state: Any, cfg: Config, now: float) -> dict[str, int]:
+def gc(state: Any, cfg: Config, now: float, entries: Entries = None) -> dict[str, int]:
     """Forget versions beyond retention, then delete blobs nothing refers to any more, and
     the store's copies of blobs a vault file holds unchanged (its stat as recorded): the
     current version lives in the vault, a second copy is only what an older PeerVault kept
     (or a restore left). Never touches a vault file."""
     forgotten = state.store.prune_history(cfg.history_keep_versions, cfg.history_keep_days * 86400, now)
     blobs = BlobStore(state.root / STATE_DIR)
-    referenced = state.store.kept_blobs() | {e.blob for e in _entries(state).values() if e.kind == "blob" and not e.deleted}
+    referenced = state.store.kept_blobs() | {
+        e.blob for e in _entries(state, entries).values() if e.kind == "blob" and not e.deleted
+    }
     in_vault = _unchanged_in_vault(state)
     freed = removed = duplicates = 0
     for h in list(blobs.all_hashes()):

@@ -8,10 +8,11 @@ Each method takes and returns plain JSON values, so the API and the CLI show the
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from ..config import Config
+from ..crdt.index import Entry
 from ..errors import BadRequest, BadTicket, Conflict, NotFound, PeerVaultError
 from ..sync.deleteguard import run_deletions_action
 from ..vault.paths import check_remote_path
@@ -98,10 +99,13 @@ class VaultService:
             self.node.recorded()
 
     # ------------------------------------------------------------------ reading
+    def _entries(self) -> Mapping[str, Entry] | None:
+        """The running engine's index entries; None where no engine runs here (then the
+        services read those saved beside the index, never the index decoded in a daemon)."""
+        return self._engine.entries if self._engine is not None else None
+
     def status(self) -> dict[str, Any]:
-        # the daemon's engine holds the entries: the database's copy is not read for them
-        entries = self._engine.entries if self._engine is not None else None
-        return collect(self.state, self.node.runtime() if self.node else {}, entries)
+        return collect(self.state, self.node.runtime() if self.node else {}, self._entries())
 
     def peers(self) -> list[dict[str, Any]]:
         return peer_rows(self.state, self.node.runtime() if self.node else {})
@@ -137,18 +141,18 @@ class VaultService:
     def history(self, path: str) -> list[dict[str, Any]]:
         return [
             {"version": v.number, "at": v.at, "device": v.origin, "size": v.size, "change": v.summary}
-            for v in history.versions(self.state, path)
+            for v in history.versions(self.state, path, self._entries())
         ]
 
     def version(self, path: str, n: int) -> dict[str, Any]:
-        v = history.version(self.state, path, n)
+        v = history.version(self.state, path, n, entries=self._entries())
         return {"version": v.number, "at": v.at, "device": v.origin, "size": v.size, "text": v.text, "blob": v.blob}
 
     def diff(self, path: str, n: int) -> dict[str, Any]:
-        return history.diff(self.state, path, n)
+        return history.diff(self.state, path, n, self._entries())
 
     def deleted(self) -> list[dict[str, Any]]:
-        return history.deleted(self.state)
+        return history.deleted(self.state, self._entries())
 
     def deletions(self) -> list[dict[str, Any]]:
         return [
@@ -200,7 +204,7 @@ class VaultService:
 
     def gc(self) -> dict[str, int]:
         _ = self.engine  # in-process: the vault is locked first (no daemon adds versions meanwhile)
-        return history.gc(self.state, self.cfg, self.clock())
+        return history.gc(self.state, self.cfg, self.clock(), self._entries())
 
     def pause(self) -> dict[str, bool]:
         return self._set_paused(True)
