@@ -201,11 +201,17 @@ def save_index(s: EngineState) -> None:
 def fold_index(s: EngineState) -> bytes:
     """Save the index as a new snapshot (its log emptied); returns the snapshot."""
     snap = s.index.snapshot()
+    keep_index_snapshot(s, snap)
+    return snap
+
+
+def keep_index_snapshot(s: EngineState, snap: bytes) -> None:
+    """Save `snap` as the index's snapshot: the index holds exactly its ops (just exported,
+    or a peer's snapshot imported into an empty index, which then needs no export)."""
     s.store.save_index(snap)
     s.index_snapshot_bytes, s.index_log_bytes = len(snap), 0
     s.index_saved_vv = s.index.vv()
     s.index_rollbacks = s.store.rollbacks
-    return snap
 
 
 def written_version(s: EngineState, file_id: str, d: Note, text: str, base: bytes = b"") -> bytes | None:
