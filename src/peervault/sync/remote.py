@@ -29,6 +29,8 @@ EVENTS_BELOW = 32
 # Note batches this large (a peer's catch-up, catchup.BATCH_DOCS at most) leave the cache as
 # it was: a loaded note is ~50 KB of RSS, and a join's notes are read once.
 PASSING_BATCH = 16
+# ... and is applied in parts of this many notes (a part: one transaction, one write batch).
+WRITE_PART = 64
 
 
 def apply_index(s: EngineState, blob: bytes, origin: str) -> bool:
@@ -72,7 +74,20 @@ def apply_index(s: EngineState, blob: bytes, origin: str) -> bool:
 
 def apply_docs(s: EngineState, entries: tuple[tuple[bytes, bytes], ...], origin: str) -> tuple[tuple[bytes, bytes], ...]:
     """Import a batch of note updates; returns the entries that brought something new (to
-    forward to others: what only repeats known operations stops here)."""
+    forward to others: what only repeats known operations stops here). A large batch (a
+    peer's catch-up) goes in parts of WRITE_PART notes, each committed and written before
+    the next is decoded: at most that many notes are held decoded, whatever the batch."""
+    passing = len(entries) >= PASSING_BATCH
+    accepted: list[tuple[bytes, bytes]] = []
+    for start in range(0, len(entries), WRITE_PART):
+        accepted += _apply_part(s, entries[start : start + WRITE_PART], origin, passing)
+    return tuple(accepted)
+
+
+def _apply_part(
+    s: EngineState, entries: tuple[tuple[bytes, bytes], ...], origin: str, passing: bool
+) -> list[tuple[bytes, bytes]]:
+    """`apply_docs` for one part: imported and saved in one transaction, then written out."""
     changed = set()
     accepted: list[tuple[bytes, bytes]] = []
     # The batch's notes stay at hand until written out, even if the cache is smaller
@@ -113,10 +128,10 @@ def apply_docs(s: EngineState, entries: tuple[tuple[bytes, bytes], ...], origin:
         writeback.write_out(s, changed)
     finally:
         s.pinned = {}
-        if len(entries) >= PASSING_BATCH:  # a catch-up batch: its notes are on disk now, not kept decoded
+        if passing:  # a catch-up batch: its notes are on disk now, not kept decoded
             s.cache.drop_saved(pinned, keep=s.live)
     s.stats["remote_changes"] += len(changed)
-    return tuple(accepted)
+    return accepted
 
 
 def forget_device(s: EngineState, endpoint_id: str) -> None:
