@@ -110,3 +110,15 @@ def test_shedding_after_a_burst_keeps_unsaved_notes_and_those_asked_to_stay() ->
     assert c.bytes == 10 and disk.writes == []  # (an unsaved new note counts once written)
     assert c.flush() == 1 and disk.docs["d"] == "d2"
     assert c.get("a") == "a" * 10  # loaded again when asked
+
+
+def test_drop_saved_leaves_dirty_and_kept_notes() -> None:
+    saved: dict[str, str] = {}
+    c: DocCache[str] = DocCache(10, 10**6, lambda i: None, lambda i, d: saved.setdefault(i, d) and len(d))
+    for i in ("a", "b", "c"):
+        c.put_dirty(i, i * 3)
+    c.flush()
+    c.put_dirty("d", "ddd")
+    c.drop_saved(["a", "b", "d", "missing"], keep={"b"})
+    assert c.get("a") is None  # dropped (the loader has nothing: it was not kept)
+    assert c.get("b") == "bbb" and c.get("c") == "ccc" and c.is_dirty("d")

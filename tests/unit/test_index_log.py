@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from peervault import config
+from peervault.crdt.index import VaultIndex, is_snapshot, row_entry
+from peervault.protocol.messages import BUCKETS
 from peervault.state import VaultState
 from peervault.sync import documents
 from peervault.sync.engine import Engine
@@ -133,3 +135,56 @@ def test_serving_a_whole_index_to_a_peer_sheds_it_afterwards_unchanged(vault: Va
     assert e.index_updates_since(vv) is None  # a peer already up to date: nothing exported,
     assert not e.index.loaded  # not even the document loaded to say so
     assert not e.shed_memory()
+
+
+def _joined(tmp_path: Path, source: Engine) -> tuple[VaultState, Engine, bytes]:
+    """A new device's engine that took `source`'s whole index, as a join does."""
+    state, _ = VaultState.init(tmp_path / "B")
+    b = _engine(state)
+    blob = source.index_updates_since(b.index_vv())
+    assert blob is not None
+    assert b.apply_index(blob, time.time())
+    return state, b, blob
+
+
+def test_a_joining_device_gets_the_index_as_a_snapshot_and_keeps_it_as_its_own(vault: VaultState, tmp_path: Path) -> None:
+    a = _engine(vault)
+    _add(vault, a, [f"note {i}.md" for i in range(30)])
+    state, b, blob = _joined(tmp_path, a)
+    try:
+        assert is_snapshot(blob)
+        snap, log = state.store.load_index()
+        assert snap == blob and not log  # saved as it came: no export of its own
+        assert _paths(b) == _paths(a)
+        cached = state.store.cached_index()  # the entries beside it: read after the import, not before
+        assert cached is not None
+        assert {e.file_id: e for e in map(row_entry, cached.rows)} == VaultIndex.load(snap, 1).entries() == b.entries
+        for docs in a.doc_batches(bytes(range(BUCKETS)), {}):
+            b.apply_docs(tuple(docs), time.time())
+        assert sorted(p.name for p in state.root.glob("*.md")) == sorted(f"note {i}.md" for i in range(30))
+        assert (state.root / "note 7.md").read_bytes() == (vault.root / "note 7.md").read_bytes()
+        (state.root / "after the join.md").write_text("# later\n")  # the next change goes to the log
+        b.reconcile(time.time())
+        assert _log_rows(state) == 1
+        again = _engine(state)
+        assert _paths(again) == _paths(b) and "after the join.md" in _paths(again).values()
+    finally:
+        state.close()
+
+
+def test_a_device_with_an_index_of_its_own_gets_updates_and_merges_a_snapshot_too(vault: VaultState, tmp_path: Path) -> None:
+    a = _engine(vault)
+    _add(vault, a, ["shared.md"])
+    state, _ = VaultState.init(tmp_path / "B")
+    try:
+        b = _engine(state)
+        (state.root / "own.md").write_text("# mine\n")
+        b.reconcile(time.time())
+        assert not is_snapshot(a.index_updates_since(b.index_vv()) or b"")  # it has ops: only what it lacks
+        assert b.apply_index(a.state.index.snapshot(), time.time())  # a snapshot (a forwarded join's) merges in
+        assert set(_paths(b).values()) == {"shared.md", "own.md"}
+        snap, log = state.store.load_index()
+        assert snap != a.state.index.snapshot()  # not kept as this device's own: it lacks "own.md"
+        assert set(_paths(_engine(state)).values()) == {"shared.md", "own.md"}
+    finally:
+        state.close()

@@ -37,6 +37,8 @@ from .timers import Timers
 
 log = logging.getLogger(__name__)
 
+TRIM_AFTER_BYTES = 1 << 20  # an index update this large (a join's) is followed by a malloc_trim
+
 
 @dataclass
 class Outcome:
@@ -140,6 +142,8 @@ class Events:
             if isinstance(msg, m.IndexUpdates):
                 for peer in self.engine.take_forgotten():  # another device removed one
                     self.conns.drop_device(peer, REMOVED_REASON)
+                if len(msg.blob) >= TRIM_AFTER_BYTES:
+                    trim_heap()  # a peer's whole index (a join): its import's pages go back now
         except (OSError, StoreUnavailable) as exc:  # a full disk, say: the peer resends it later
             log.error("could not store an update from %s: %s; it is fetched again on reconnect", link.peer[:10], exc)
             self.publish("error", device=link.peer, message=f"could not store an update: {exc}")

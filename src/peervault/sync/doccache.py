@@ -10,7 +10,7 @@ its snapshot's size, as in the spec (`sizeCalculation: save(doc).length`).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterable
 from typing import Generic, TypeVar
 
 D = TypeVar("D")
@@ -93,6 +93,14 @@ class DocCache(Generic[D]):
             self.bytes -= self._docs.pop(doc_id)[1]
         self.evictions += len(drop)
         return len(drop)
+
+    def drop_saved(self, doc_ids: Iterable[str], keep: Container[str] = ()) -> None:
+        """Drop these notes if saved and not in `keep`: a peer's catch-up batch passes through
+        once, and kept it would push the notes in use out for notes nobody opens."""
+        for doc_id in doc_ids:
+            if doc_id not in self._dirty and doc_id not in keep and (entry := self._docs.pop(doc_id, None)) is not None:
+                self.bytes -= entry[1]
+                self.evictions += 1
 
     def is_dirty(self, doc_id: str) -> bool:
         return doc_id in self._dirty

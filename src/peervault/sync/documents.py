@@ -211,13 +211,19 @@ def fold_index(s: EngineState) -> bytes:
             s.entries.update(fresh)
             s.layout_version += 1
     snap = s.index.snapshot()
-    vv = s.index.vv()
+    keep_index_snapshot(s, snap, s.index.vv())
+    return snap
+
+
+def keep_index_snapshot(s: EngineState, snap: bytes, vv: bytes) -> None:
+    """Save `snap` as the index's snapshot at version `vv`, the engine's entries beside it:
+    the index holds exactly its ops (just exported, or a peer's snapshot imported into an
+    empty index, which then needs no export) and the entries are read from it."""
     s.store.save_index(snap, vv, map(entry_row, s.entries.values()), s.index.forgotten())
     s.index_snapshot_bytes, s.index_log_bytes = len(snap), 0
     s.index_saved_vv = vv
     s.index_rollbacks = s.store.rollbacks
     s.index_cached = True
-    return snap
 
 
 def written_version(s: EngineState, file_id: str, d: Note, text: str, base: bytes = b"") -> bytes | None:

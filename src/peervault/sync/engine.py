@@ -343,7 +343,7 @@ class Engine:
 
     def index_updates_since(self, vv: bytes) -> bytes | None:
         s = self.state
-        out = s.index.updates_since(vv)
+        out = s.index.catch_up(vv)
         if out is not None and len(out) * 4 > s.index_snapshot_bytes + s.index_log_bytes:
             # Exporting much of the index (a peer's join) decodes all of it in Loro, which
             # keeps it so (11,004 files: 12 MB): shed it at the next chance, as after a burst.

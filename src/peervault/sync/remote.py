@@ -12,10 +12,11 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..crdt import CrdtError, notes
+from ..crdt.index import is_snapshot
 from ..crdt.notes import Note
 from . import live, writeback
 from .deletions import note_peer_deletions
-from .documents import INDEX, batch, doc, reindex, save, saves_from
+from .documents import INDEX, batch, doc, keep_index_snapshot, reindex, save, saves_from
 
 if TYPE_CHECKING:
     from .enginestate import EngineState
@@ -25,12 +26,19 @@ log = logging.getLogger(__name__)
 # An index update smaller than 1/EVENTS_BELOW of the index saved is imported with events
 # (VaultIndex.apply), a larger one followed by a read of every entry.
 EVENTS_BELOW = 32
+# Note batches this large (a peer's catch-up, catchup.BATCH_DOCS at most) leave the cache as
+# it was: a loaded note is ~50 KB of RSS, and a join's notes are read once.
+PASSING_BATCH = 16
+# ... and is applied in parts of this many notes (a part: one transaction, one write batch).
+WRITE_PART = 64
 
 
 def apply_index(s: EngineState, blob: bytes, origin: str) -> bool:
     """Import index updates; False if they held nothing new. A peer's deletions are
     applied, but a mass deletion among them is recorded for `status` to show."""
     vv_before = s.index.vv()
+    whole = s.index.is_empty() and is_snapshot(blob)  # a join: the peer's whole index
+    whole_vv = b""
     with batch(s):
         # Only the entries the import touched are read again (not the whole index: at
         # 50,000 files every remote edit would pay for all of them, in time and memory),
@@ -38,6 +46,8 @@ def apply_index(s: EngineState, blob: bytes, origin: str) -> bool:
         touched = s.index.apply(blob, track=len(blob) * EVENTS_BELOW < s.index_snapshot_bytes + s.index_log_bytes)
         if notes.includes(vv_before, s.index.vv()):
             return False
+        if whole:
+            whole_vv = s.index.vv()
         if touched is None:
             touched = set(s.entries).union(s.index.file_ids())
         before = {fid: e for fid in touched if (e := s.entries.get(fid)) is not None}
@@ -49,11 +59,17 @@ def apply_index(s: EngineState, blob: bytes, origin: str) -> bool:
                 s.entries[fid] = after[fid]
             else:
                 s.entries.pop(fid, None)
+        if whole and s.index.vv() == whole_vv:
+            # the index is that snapshot now: saved as it came, with the entries just read
+            # (saved beside it for a warm start, so only once they are the snapshot's)
+            keep_index_snapshot(s, blob, whole_vv)
         reindex(s)
         changed = {fid for fid, e in after.items() if before.get(fid) != e}
         s.index_churn += len(changed)  # a peer's burst (an initial sync) sheds memory after it
         s.store.add_pending_writes(changed)
         note_peer_deletions(s, before, after, changed, origin)
+    if whole and s.index.vv() == whole_vv:
+        s.index.reload(blob)  # every entry was read: Loro's decoded copy goes (11,004 files: 6 MB)
     writeback.write_out(s, changed)
     s.stats["remote_changes"] += len(changed)
     return True
@@ -61,7 +77,20 @@ def apply_index(s: EngineState, blob: bytes, origin: str) -> bool:
 
 def apply_docs(s: EngineState, entries: tuple[tuple[bytes, bytes], ...], origin: str) -> tuple[tuple[bytes, bytes], ...]:
     """Import a batch of note updates; returns the entries that brought something new (to
-    forward to others: what only repeats known operations stops here)."""
+    forward to others: what only repeats known operations stops here). A large batch (a
+    peer's catch-up) goes in parts of WRITE_PART notes, each committed and written before
+    the next is decoded: at most that many notes are held decoded, whatever the batch."""
+    passing = len(entries) >= PASSING_BATCH
+    accepted: list[tuple[bytes, bytes]] = []
+    for start in range(0, len(entries), WRITE_PART):
+        accepted += _apply_part(s, entries[start : start + WRITE_PART], origin, passing)
+    return tuple(accepted)
+
+
+def _apply_part(
+    s: EngineState, entries: tuple[tuple[bytes, bytes], ...], origin: str, passing: bool
+) -> list[tuple[bytes, bytes]]:
+    """`apply_docs` for one part: imported and saved in one transaction, then written out."""
     changed = set()
     accepted: list[tuple[bytes, bytes]] = []
     # The batch's notes stay at hand until written out, even if the cache is smaller
@@ -102,8 +131,10 @@ def apply_docs(s: EngineState, entries: tuple[tuple[bytes, bytes], ...], origin:
         writeback.write_out(s, changed)
     finally:
         s.pinned = {}
+        if passing:  # a catch-up batch: its notes are on disk now, not kept decoded
+            s.cache.drop_saved(pinned, keep=s.live)
     s.stats["remote_changes"] += len(changed)
-    return tuple(accepted)
+    return accepted
 
 
 def forget_device(s: EngineState, endpoint_id: str) -> None:
