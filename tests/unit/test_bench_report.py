@@ -107,12 +107,12 @@ def test_missing_reference_means_no_scaling() -> None:
     assert c.limit == 250 and not c.regression
 
 
-def test_memory_tolerance_is_1_3_times_plus_8_mb() -> None:
-    c = judge("memory", "MB", 100, 138)
-    assert c.limit == pytest.approx(138) and c.regression is False
-    assert judge("memory", "MB", 100, 138.5).regression is True
+def test_memory_tolerance_is_1_1_times_plus_3_mb() -> None:
+    c = judge("memory", "MB", 100, 113)
+    assert c.limit == pytest.approx(113) and c.regression is False
+    assert judge("memory", "MB", 100, 113.5).regression is True
     # the reference (a time) does not scale memory
-    assert judge("memory", "MB", 100, 138.5, ref_then=100, ref_now=300).regression is True
+    assert judge("memory", "MB", 100, 113.5, ref_then=100, ref_now=300).regression is True
 
 
 def test_cpu_tolerance_is_three_times_plus_0_3() -> None:
