@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from peervault import config
 from peervault.crdt.index import VaultIndex
 from peervault.errors import StoreUnavailable
 from peervault.state import VaultState
 from peervault.store.db import SCHEMA_FILES
 from peervault.sync import savedindex
 from peervault.sync.engine import Engine
-from twin_engines import Pair, deliver, engine_pair, tree, write
+from twin_engines import Pair, deliver, engine, engine_pair, tree, write
 
 
 @pytest.fixture
@@ -32,10 +31,6 @@ def vault(tmp_path: Path) -> Iterator[VaultState]:
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[Pair]:
     yield from engine_pair(tmp_path)
-
-
-def _engine(state: VaultState) -> Engine:
-    return Engine(state.root, state.store, config.load(state.dir), time.time)
 
 
 def _add(state: VaultState, e: Engine, names: list[str]) -> None:
@@ -55,14 +50,14 @@ def _log_rows(state: VaultState) -> int:
 
 
 def test_a_warm_start_after_a_fold_reads_the_saved_entries_not_the_index(vault: VaultState) -> None:
-    e = _engine(vault)
+    e = engine(vault)
     _add(vault, e, [f"n{i}.md" for i in range(30)])
     (vault.root / "n1.md").unlink()
     (vault.root / "n2.md").rename(vault.root / "moved.md")
     e.reconcile(time.time() + 60)  # past settling: the delete is recorded
     e.save_for_restart()  # the clean stop's fold
     assert _log_rows(vault) == 0 and not e.index.loaded
-    again = _engine(vault)
+    again = engine(vault)
     assert not again.index.loaded  # nothing decoded
     assert again.entries == _whole(vault).entries() == e.entries
     assert again.index_vv() == _whole(vault).vv()
@@ -71,13 +66,13 @@ def test_a_warm_start_after_a_fold_reads_the_saved_entries_not_the_index(vault: 
 
 
 def test_a_log_appended_after_the_saved_entries_forces_the_whole_read(vault: VaultState) -> None:
-    e = _engine(vault)
+    e = engine(vault)
     _add(vault, e, [f"n{i}.md" for i in range(10)])
     e.save_for_restart()
     assert _log_rows(vault) == 0
     _add(vault, e, ["after the fold.md"])  # logged, not folded: the saved entries are behind
     assert _log_rows(vault) == 1
-    again = _engine(vault)
+    again = engine(vault)
     assert again.index.loaded  # read whole
     whole = _whole(vault).entries()
     assert again.entries == whole == e.entries
@@ -85,17 +80,17 @@ def test_a_log_appended_after_the_saved_entries_forces_the_whole_read(vault: Vau
 
 
 def test_entries_tagged_with_another_version_than_the_snapshot_are_not_used(vault: VaultState) -> None:
-    e = _engine(vault)
+    e = engine(vault)
     _add(vault, e, [f"n{i}.md" for i in range(5)])
     e.save_for_restart()
     vault.store.set_meta("index_entries_vv", b"\x01\x02")  # as if written for another snapshot
     vault.store.db.execute("DELETE FROM index_entries WHERE path='n3.md'")
-    again = _engine(vault)
+    again = engine(vault)
     assert again.index.loaded and again.entries == _whole(vault).entries() == e.entries
 
 
 def test_a_vault_joining_another_forgets_the_saved_entries(vault: VaultState) -> None:
-    e = _engine(vault)
+    e = engine(vault)
     _add(vault, e, ["mine.md"])
     e.save_for_restart()
     vault.store.reset_for_join("ab" * 16)
@@ -106,7 +101,7 @@ def test_a_vault_joining_another_forgets_the_saved_entries(vault: VaultState) ->
 def test_a_database_from_before_the_saved_entries_upgrades_in_place(tmp_path: Path) -> None:
     """Schema 8 (no saved entries): opened, upgraded, read whole once, saved at the clean stop."""
     state, _ = VaultState.init(tmp_path / "V")
-    e = _engine(state)
+    e = engine(state)
     _add(state, e, [f"old {i}.md" for i in range(12)])
     e.save_for_restart()
     expected = dict(e.entries)
@@ -121,10 +116,10 @@ def test_a_database_from_before_the_saved_entries_upgrades_in_place(tmp_path: Pa
     state = VaultState.open(tmp_path / "V")
     try:
         assert state.store.db.execute("PRAGMA user_version").fetchone()[0] == len(SCHEMA_FILES) == 9
-        first = _engine(state)
+        first = engine(state)
         assert first.index.loaded and first.entries == expected  # read whole
         first.save_for_restart()
-        second = _engine(state)
+        second = engine(state)
         assert not second.index.loaded and second.entries == expected
         assert tree(state.root) == {f"old {i}.md": f"# old {i}.md\n\nwritten for the index cache test\n" for i in range(12)}
     finally:
@@ -132,7 +127,7 @@ def test_a_database_from_before_the_saved_entries_upgrades_in_place(tmp_path: Pa
 
 
 def test_status_and_history_read_the_saved_entries_where_they_match(vault: VaultState) -> None:
-    e = _engine(vault)
+    e = engine(vault)
     _add(vault, e, [f"n{i}.md" for i in range(8)])
     e.save_for_restart()
     assert vault.store.cached_index() is not None
@@ -143,11 +138,11 @@ def test_status_and_history_read_the_saved_entries_where_they_match(vault: Vault
 
 
 def test_removed_devices_are_known_without_the_document(vault: VaultState) -> None:
-    e = _engine(vault)
+    e = engine(vault)
     _add(vault, e, ["n.md"])
     e.forget_device("c" * 64)
     e.save_for_restart()
-    again = _engine(vault)
+    again = engine(vault)
     assert again.index.forgotten() == {"c" * 64} and not again.index.loaded
 
 
@@ -179,7 +174,7 @@ def test_a_dropped_index_comes_back_as_saved_and_writes_as_the_same_peer(pair: P
 
 
 def test_the_document_is_never_dropped_with_a_change_the_database_may_lack(vault: VaultState) -> None:
-    e = _engine(vault)
+    e = engine(vault)
     _add(vault, e, ["a.md"])
     s = e.state
     s.index_unsaved = True  # a change not yet saved
@@ -194,7 +189,7 @@ def test_the_document_is_never_dropped_with_a_change_the_database_may_lack(vault
 
 
 def test_a_failed_fold_keeps_the_document(vault: VaultState, monkeypatch: pytest.MonkeyPatch) -> None:
-    e = _engine(vault)
+    e = engine(vault)
     _add(vault, e, [f"n{i}.md" for i in range(5)])
 
     def full(*_: object) -> None:
@@ -205,13 +200,13 @@ def test_a_failed_fold_keeps_the_document(vault: VaultState, monkeypatch: pytest
     assert e.index.loaded  # what is saved may lack what the failed transaction took
     monkeypatch.undo()
     _add(vault, e, ["after.md"])  # the next save writes it whole
-    assert _engine(vault).entries == e.entries
+    assert engine(vault).entries == e.entries
 
 
 def test_a_database_changed_under_a_dropped_index_is_read_again_whole(vault: VaultState) -> None:
     """Never by the engine: if what is read back is not the version dropped, it is taken as
     the saved truth, its entries read whole, and the next save writes them beside it."""
-    e = _engine(vault)
+    e = engine(vault)
     _add(vault, e, ["a.md", "b.md"])
     assert e.shed_memory(churn=1) and not e.index.loaded
     other = _whole(vault)
@@ -222,4 +217,4 @@ def test_a_database_changed_under_a_dropped_index_is_read_again_whole(vault: Vau
     assert e.state.index_rollbacks == -1  # the next save writes a snapshot with its entries
     assert e.index.doc.peer_id != e.session_peer  # what was read may lack this session's ops
     _add(vault, e, ["c.md"])
-    assert _engine(vault).entries == e.entries and _log_rows(vault) == 0  # folded, whole
+    assert engine(vault).entries == e.entries and _log_rows(vault) == 0  # folded, whole
