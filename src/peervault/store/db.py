@@ -1,17 +1,16 @@
 """SQLite storage for one vault (WAL, numbered schema files, one connection per process).
 
 Every write that must survive a crash is committed before the engine announces it
-to any peer; `transaction()` groups the writes of a batch into one commit.
+to any peer; `transaction()` groups the writes of a batch into one commit. The rows of
+the version history (history.py) and of the paired devices and invites (peers.py) are
+parts of `Store` kept in modules of their own.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,10 @@ from typing import Any
 from ..errors import StoreCorrupt, StoreTooNew, StoreUnavailable
 from . import indexentries
 from .filetable import FileRow, FileTable
+from .history import VersionHistory
 from .indexentries import CachedIndex
 from .packing import pack_note, pack_snapshot, unpack_snapshot
+from .peers import PeerTables
 
 INDEX_SNAPSHOT = "index_snapshot"  # meta key of the vault index's snapshot (see load_index)
 SCHEMA_FILES = [
@@ -36,16 +37,7 @@ SCHEMA_FILES = [
 ]  # append new numbered files; never edit an applied one
 
 
-@dataclass(frozen=True)
-class PeerRow:
-    endpoint_id: str
-    addrs: list[str]
-    pair_secret: bytes | None
-    added_at: float
-    last_seen: float | None
-
-
-class Store:
+class Store(VersionHistory, PeerTables):
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
@@ -277,68 +269,6 @@ class Store:
         return {r[0] for r in self.db.execute("SELECT file_id FROM pending_writes")}
 
     # -- unsynced ------------------------------------------------------------------------
-    def add_versions(
-        self, rows: list[tuple[str, float, bytes, str, str]], merge: frozenset[str] = frozenset(), merge_within_s: float = 0.0
-    ) -> None:
-        """(file_id, at, frontiers, origin, path) for each note that changed. For the notes in
-        `merge`, a change within `merge_within_s` of the file's newest version by the same
-        origin at the same path moves that version forward instead of adding one: keystrokes
-        from a live editor are one version per pause, not one per key."""
-        for file_id, at, frontiers, origin, path in rows:
-            if file_id in merge:
-                newest = self.db.execute(
-                    "SELECT rowid, at, origin, path FROM versions WHERE file_id=? ORDER BY at DESC LIMIT 1", (file_id,)
-                ).fetchone()
-                if newest is not None and newest[2] == origin and newest[3] == path and at - float(newest[1]) < merge_within_s:
-                    self.db.execute("UPDATE versions SET at=?, frontiers=? WHERE rowid=?", (at, frontiers, newest[0]))
-                    continue
-            self.db.execute(
-                "INSERT INTO versions (file_id, at, frontiers, origin, path) VALUES (?, ?, ?, ?, ?)",
-                (file_id, at, frontiers, origin, path),
-            )
-
-    def versions(self, file_id: str) -> list[tuple[float, bytes, str, str]]:
-        """(at, frontiers, origin, path), oldest first."""
-        rows = self.db.execute("SELECT at, frontiers, origin, path FROM versions WHERE file_id=? ORDER BY at", (file_id,))
-        return [(float(a), bytes(f), str(o), str(p)) for a, f, o, p in rows]
-
-    def prune_history(self, keep: int, keep_s: float, now: float) -> int:
-        """Forget versions beyond retention: older than `keep_s` AND not among a file's newest
-        `keep` (whichever keeps more). Returns the number of versions forgotten."""
-        n = 0
-        for table, key in (("versions", "at"), ("blob_versions", "seen_at")):
-            cur = self.db.execute(
-                f"DELETE FROM {table} WHERE {key} < ? AND rowid NOT IN ("
-                f"SELECT rowid FROM (SELECT rowid, ROW_NUMBER() OVER (PARTITION BY file_id ORDER BY {key} DESC) AS r "
-                f"FROM {table}) WHERE r <= ?)",
-                (now - keep_s, keep),
-            )
-            n += cur.rowcount
-        return n
-
-    def kept_blobs(self) -> set[str]:
-        return {str(b) for (b,) in self.db.execute("SELECT DISTINCT blob FROM blob_versions")}
-
-    def add_blob_version(self, file_id: str, blob: str, size: int, path: str, origin: str, at: float) -> None:
-        self.db.execute(
-            "INSERT OR IGNORE INTO blob_versions (file_id, blob, size, path, seen_at, origin) VALUES (?, ?, ?, ?, ?, ?)",
-            (file_id, blob, size, path, at, origin),
-        )
-
-    def blob_versions(self, file_id: str) -> list[tuple[str, int, str, float, str]]:
-        """(blob, size, path, seen_at, origin), oldest first."""
-        rows = self.db.execute(
-            "SELECT blob, size, path, seen_at, origin FROM blob_versions WHERE file_id=? ORDER BY seen_at", (file_id,)
-        )
-        return [(str(b), int(n), str(p), float(t), str(o)) for b, n, p, t, o in rows]
-
-    def file_ids_at(self, path: str) -> list[str]:
-        """Files whose history records them at `path` (before they were deleted or moved)."""
-        rows = self.db.execute(
-            "SELECT file_id FROM versions WHERE path=? UNION SELECT file_id FROM blob_versions WHERE path=?", (path, path)
-        )
-        return sorted(str(f) for (f,) in rows)
-
     def set_unsynced(self, path: str, reason: str | None) -> None:
         """`reason` why the file at `path` is not synced, or None: it is. Every file imported or
         written says None, so while no file is unsynced (as `unsynced()` last found) that is
@@ -354,55 +284,3 @@ class Store:
         rows = dict(self.db.execute("SELECT path, reason FROM unsynced ORDER BY path").fetchall())
         self._no_unsynced = not rows
         return rows
-
-    # -- peers ---------------------------------------------------------------------------
-    def peers(self) -> list[PeerRow]:
-        rows = self.db.execute("SELECT endpoint_id, addrs, pair_secret, added_at, last_seen FROM peers ORDER BY added_at")
-        return [PeerRow(r[0], json.loads(r[1]), None if r[2] is None else bytes(r[2]), r[3], r[4]) for r in rows]
-
-    def peer(self, endpoint_id: str) -> PeerRow | None:
-        return next((p for p in self.peers() if p.endpoint_id == endpoint_id), None)
-
-    def add_peer(self, endpoint_id: str, addrs: list[str], pair_secret: bytes | None = None) -> None:
-        self.db.execute(
-            "INSERT INTO peers(endpoint_id, addrs, pair_secret, added_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(endpoint_id) DO UPDATE SET addrs=excluded.addrs, pair_secret=excluded.pair_secret",
-            (endpoint_id, json.dumps(addrs), pair_secret, time.time()),
-        )
-        self.on_peers_changed()
-
-    def update_peer(self, endpoint_id: str, *, addrs: list[str] | None = None, seen: bool = False, paired: bool = False) -> None:
-        if addrs:
-            self.db.execute("UPDATE peers SET addrs=? WHERE endpoint_id=?", (json.dumps(addrs), endpoint_id))
-        if seen:
-            self.db.execute("UPDATE peers SET last_seen=? WHERE endpoint_id=?", (time.time(), endpoint_id))
-        if paired:
-            self.db.execute("UPDATE peers SET pair_secret=NULL WHERE endpoint_id=?", (endpoint_id,))
-        if paired or addrs:
-            self.on_peers_changed()
-
-    def remove_unpaired_peer(self, endpoint_id: str) -> None:
-        """A pairing that failed (the inviter refused the ticket): forget the half-added device."""
-        self.db.execute("DELETE FROM peers WHERE endpoint_id=? AND pair_secret IS NOT NULL", (endpoint_id,))
-        self.on_peers_changed()
-
-    def remove_peer(self, endpoint_id: str) -> None:
-        self.db.execute("DELETE FROM peers WHERE endpoint_id=?", (endpoint_id,))
-        self.on_peers_changed()
-
-    # -- invites -------------------------------------------------------------------------
-    def add_invite(self, secret: bytes, expires_at: float) -> None:
-        self.db.execute("INSERT INTO invites(secret, expires_at) VALUES (?, ?)", (secret, expires_at))
-
-    def open_invites(self, now: float) -> int:
-        """Invites still usable: each names this device's current id."""
-        row = self.db.execute("SELECT COUNT(*) FROM invites WHERE used_by IS NULL AND expires_at>?", (now,)).fetchone()
-        return int(row[0])
-
-    def redeem_invite(self, secret: bytes, endpoint_id: str, now: float) -> bool:
-        """Single use: true only for an unexpired, unused secret, which it marks used."""
-        cur = self.db.execute(
-            "UPDATE invites SET used_by=? WHERE secret=? AND used_by IS NULL AND expires_at>?",
-            (endpoint_id, secret, now),
-        )
-        return cur.rowcount == 1
