@@ -106,6 +106,7 @@ def test_a_request_head_is_parsed() -> None:
         (b"GET\n / HTTP/1.1\r\n\r\n", 400, "malformed request line"),
         (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400, "Content-Length"),
         (b"POST / HTTP/1.1\r\nContent-Length: 1e3\r\n\r\n", 400, "Content-Length"),
+        (b"POST / HTTP/1.1\r\nContent-Length: \xb2\r\n\r\n", 400, "Content-Length"),  # "\u00b2": a digit to Python, not to HTTP
         (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400, "Content-Length"),
         (b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", 400, "Content-Length"),
         (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 411, "Content-Length"),

@@ -135,7 +135,7 @@ def parse_head(head: bytes, over_tcp: bool = False) -> Request:
             raise HttpError(411, "chunked request bodies are not accepted: send the body with a Content-Length")
         raise HttpError(501, f"Transfer-Encoding {headers['transfer-encoding'][:40]!r} is not supported")
     length = lengths.pop() if lengths else "0"
-    if lengths or not length.isdigit() or len(length) > 15:
+    if lengths or not (length.isascii() and length.isdigit()) or len(length) > 15:  # "²" is a digit to Python
         raise HttpError(400, "the Content-Length header is not one whole number")
     raw_path, _, query = target.partition("?")
     connection = {t.strip() for t in headers.get("connection", "").lower().split(",")}
