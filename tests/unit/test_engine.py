@@ -135,6 +135,31 @@ def test_import_steps_are_cut_in_id_order_and_store_what_one_pass_stores(tmp_pat
     whole.close()
 
 
+def test_a_first_import_stores_each_text_as_it_is_and_leaves_the_files_alone(vault_a: VaultState) -> None:
+    """A note made from a file's text is not read back to compare (local_create): Loro must
+    hold exactly those characters, whatever they are, and the file is never written."""
+    texts = {
+        "crlf.md": "line one\r\nline two\r\n",
+        "lone cr.md": "a\rb\r",
+        "bom.md": "\ufeff# Title\n",
+        "emoji.md": "🙂 👩‍💻 \U0001f600 surrogate pairs in UTF-16\n",
+        "scripts/Ελληνικά.md": "Καλημέρα κόσμε — Привет, мир — 日本語のテキスト\n",
+        "combining.md": "e\u0301 a\u0308 \u200b zero width\n",
+        "nul.md": "before\x00after\n",
+        "empty.md": "",
+    }
+    for name, text in texts.items():
+        write(vault_a.root / name, text)
+    before = {name: os.stat(vault_a.root / name).st_mtime_ns for name in texts}
+    e = engine(vault_a)
+    assert sum(e.reconcile_steps(time.time(), chunk=3)) == len(texts)
+    for name, text in texts.items():
+        assert e.text(file_id_for(name)) == text, name
+        assert (vault_a.root / name).read_bytes() == text.encode("utf-8")
+        assert os.stat(vault_a.root / name).st_mtime_ns == before[name], f"{name} was written"
+    assert e.reconcile(time.time()) == 0
+
+
 def test_local_paths_sees_the_same_changes(vault_a: VaultState) -> None:
     e = engine(vault_a)
     write(vault_a.root / "d" / "x.md", "x")
