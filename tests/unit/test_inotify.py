@@ -611,7 +611,7 @@ def _read_all(w: InotifyWatcher) -> None:
 def test_a_burst_whose_writers_are_done_ends_after_a_short_quiet(quiet: InotifyWatcher, tmp_path: Path) -> None:
     """The configured step (20 ms) was most of a one-character edit's way to a peer: once every
     file written in the burst was closed again, the burst ends after CLOSED_STEP_S; a file
-    still open for writing, or half a move, keeps the step."""
+    still open for writing, half a move, or a deletion keeps the step."""
     quiet._step = 0.02
     with open(quiet.root / "a.md", "w") as f:  # an editor holding the file open while it writes
         f.write("first half")
@@ -633,3 +633,10 @@ def test_a_burst_whose_writers_are_done_ends_after_a_short_quiet(quiet: InotifyW
     (quiet.root / "new.md").rename(quiet.root / "moved.md")  # written, closed, then renamed into place
     _read_all(quiet)
     assert quiet._quiet_step() == inotify.CLOSED_STEP_S
+    (quiet.root / "a.md").unlink()  # a deletion: an `rm -rf` stays one burst for the deletion guard
+    _read_all(quiet)
+    assert quiet._quiet_step() == 0.02
+    quiet._flush()
+    (quiet.root / "moved.md").write_text("y")
+    _read_all(quiet)
+    assert quiet._quiet_step() == inotify.CLOSED_STEP_S  # a new burst
