@@ -2,8 +2,8 @@
 watcher never sees (it skips the state folder).
 
 A poll of its stat every 2 s was a wake-up of the whole process every 2 s, and on a small
-virtual machine each wake-up of an idle asyncio loop costs 0.25-0.5 ms of CPU: a third of
-an idle daemon's CPU (docs/PERFORMANCE.md, "What an idle daemon does"). Here inotify
+virtual machine each wake-up of an idle asyncio loop costs 0.25-0.5 ms of CPU: about a
+quarter of an idle daemon's (docs/PERFORMANCE.md, "What an idle daemon does"). Here inotify
 watches the file's folder, keeps the events that name the file (its folder's other files,
 the database and daemon.json, wake the loop only while the daemon writes them anyway), and
 calls `changed`. The caller compares the file's stat as before; this only says when to look.
