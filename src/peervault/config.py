@@ -44,7 +44,8 @@ class Config:
     # misses (directory renames, mkdir -p races). Off in low-power (start-up still does it).
     background_sync: bool = True
     reconcile_interval_s: float = 60.0
-    # The watcher yields a burst once it has been quiet this long (so one edit costs ~20 ms).
+    # The watcher yields a burst once it has been quiet this long; once every file written in
+    # it was closed again and nothing deleted, after 2 ms (vault/inotify.py CLOSED_STEP_S).
     watch_step_ms: int = 20
     watch_debounce_ms: int = 400
     # Lazy document cache (spec: 100 docs / 50 MB; low-power 50 / 25 MB).

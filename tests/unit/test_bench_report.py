@@ -11,7 +11,21 @@ from rich.console import Console
 
 from peervault.bench.report import SCHEMA, Comparison, Result, Skipped, compare, load, table, to_json
 
-RESULT_KEYS = {"key", "title", "unit", "kind", "runs", "budget", "goal", "note", "extra", "median", "passed", "met_goal"}
+RESULT_KEYS = {
+    "key",
+    "title",
+    "unit",
+    "kind",
+    "runs",
+    "budget",
+    "goal",
+    "note",
+    "method",
+    "extra",
+    "median",
+    "passed",
+    "met_goal",
+}
 
 
 def result(key: str = "x", *, kind: str = "time", unit: str = "ms", runs: list[float] | None = None, **kw: Any) -> Result:

@@ -149,3 +149,49 @@ def test_result_kinds_are_gated_kinds() -> None:
 
     assert {r.kind for r in figures("real_", CORPUS, measured(1), None)} <= set(TOLERANCE)
     assert isinstance(figures("real_", CORPUS, measured(1), None)[0], Result)
+
+
+def test_cpu_share_counts_each_process_from_its_first_reading_and_is_never_negative() -> None:
+    from peervault.bench.probe import cpu_share
+
+    before = {10: 1_000_000_000, 11: 5_000_000_000, 12: 7_000_000_000}
+    # 10 used 3 ms, 11 went away (nothing, not -5 s), 13 started since (its 1.5 ms all count)
+    after = {10: 1_003_000_000, 12: 7_000_000_000, 13: 1_500_000}
+    assert cpu_share(before, after, 30.0) == pytest.approx(4.5e-3 / 30 * 100)
+    assert cpu_share(before, {10: 999_000_000}, 30.0) == 0.0  # a pid reused by a younger process
+    assert cpu_share({}, {}, 0.0) == 0.0
+
+
+def test_cpu_clock_counts_in_ns_and_keeps_a_thread_that_exited() -> None:
+    """The kernel's per-process clock, read from outside: a thread's 0.3 s of CPU still counts
+    after the thread is gone (a sum over /proc/PID/task/*/schedstat would lose it, and
+    /proc/PID/schedstat is the main thread's alone)."""
+    from peervault.bench.probe import CPU_CLOCK, CPU_TICKS, cpu_ns, cpu_source
+
+    code = (
+        "import threading, time, sys\n"
+        "def spin():\n"
+        "    t = time.thread_time()\n"
+        "    while time.thread_time() - t < 0.3: pass\n"
+        "th = threading.Thread(target=spin); th.start(); th.join()\n"
+        "print('done', flush=True); sys.stdin.read()\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "done"
+        source = cpu_source()
+        assert source == (CPU_CLOCK if sys.platform == "linux" else CPU_TICKS)
+        used = cpu_ns([proc.pid], source)[proc.pid]
+        main_thread = int(Path(f"/proc/{proc.pid}/schedstat").read_text().split()[0]) if sys.platform == "linux" else 0
+        assert used >= 300_000_000 + main_thread * 0.9
+        if source == CPU_CLOCK:
+            assert used % 10_000_000 != 0  # ns, not whole 10 ms ticks
+        proc.kill()
+    assert cpu_ns([proc.pid], cpu_source()) == {}  # gone: left out, not an error
+
+
+def test_the_cpu_rows_say_how_cpu_was_counted() -> None:
+    m = measured(1)
+    m.cpu_source = "cpuclock"
+    rows = {r.key: r for r in figures("real_", CORPUS, m, 300.0)}
+    assert rows["real_cpu_after_a_pct"].method == rows["real_cpu_after_b_pct"].method == "cpuclock"
+    assert rows["real_edit_3kb_ms"].method == ""

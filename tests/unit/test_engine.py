@@ -672,6 +672,62 @@ def test_concurrent_renames_onto_one_name_keep_both_notes_apart(pair: Pair) -> N
     assert pair.a.reconcile(time.time()) == 0 and pair.b.reconcile(time.time()) == 0
 
 
+def _twins_on_both(pair: Pair) -> tuple[str, str]:
+    """x.md and y.md renamed onto n.md on A and B at once: the smaller id keeps n.md, the other
+    is laid out as `n (id6).md`. Returns (the keeper's id, the twin's)."""
+    ra, rb = pair.state_a.root, pair.state_b.root
+    write(ra / "x.md", "xxx\n")
+    write(ra / "y.md", "yyy\n")
+    pair.a.reconcile(time.time())
+    deliver(pair.a, pair.b)
+    os.rename(ra / "x.md", ra / "n.md")
+    pair.a.reconcile(time.time())
+    os.rename(rb / "y.md", rb / "n.md")
+    pair.b.reconcile(time.time())
+    exchange(pair)
+    deliver(pair.b, pair.a)
+    fx, fy = file_id_for("x.md"), file_id_for("y.md")
+    return min(fx, fy), max(fx, fy)
+
+
+def test_a_local_delete_of_a_twins_name_writes_the_twin_there(pair: Pair) -> None:
+    """writeback.write_into: the watcher reports n.md deleted; the twin laid out beside it
+    under a suffixed name takes n.md, as on every other device."""
+    keeper, twin = _twins_on_both(pair)
+    rb = pair.state_b.root
+    (rb / "n.md").unlink()
+    now = time.time()
+    pair.b.local_paths({"n.md"}, now)
+    pair.b.settle(now + SETTLE_S)  # a vanished file is a delete once it stayed gone (an editor's save)
+    assert tree(rb) == {"n.md": pair.b.text(twin)}
+    deliver(pair.b, pair.a)
+    assert tree(pair.state_a.root) == tree(rb)
+
+
+def test_an_edit_in_place_does_not_walk_every_note(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pass over every note's place (9 ms of each one-character edit on 11,004 files) runs
+    only for paths whose file is not the note placed there."""
+    keeper, twin = _twins_on_both(pair)
+    rb = pair.state_b.root
+    walked: list[int] = []
+
+    class Places(dict[str, str]):
+        def items(self):  # type: ignore[override]
+            walked.append(len(self))
+            return super().items()
+
+    real = writeback.layout
+    monkeypatch.setattr(writeback, "layout", lambda s: Places(real(s)))
+    write(rb / "n.md", pair.b.text(keeper) + "one more line\n")
+    assert pair.b.local_paths({"n.md"}, time.time()) == 1
+    assert walked == []
+    (rb / "n.md").unlink()
+    now = time.time()
+    pair.b.local_paths({"n.md"}, now)
+    pair.b.settle(now + SETTLE_S)
+    assert walked and tree(rb) == {"n.md": pair.b.text(twin)}  # a freed name: walked, and the twin moved in
+
+
 def _names_around(anchor: str) -> tuple[str, str]:
     """A file name whose id sorts before `anchor`'s and one whose id sorts after."""
     ref = file_id_for(anchor)

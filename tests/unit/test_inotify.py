@@ -598,3 +598,45 @@ async def test_watchfiles_yields_paths_without_moves(tmp_path: Path) -> None:
     stop.set()
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(anext(batches), WAIT_S)
+
+
+def _read_all(w: InotifyWatcher) -> None:
+    while True:
+        try:
+            w.changes(os.read(w._fd, 65536))
+        except BlockingIOError:
+            return
+
+
+def test_a_burst_whose_writers_are_done_ends_after_a_short_quiet(quiet: InotifyWatcher, tmp_path: Path) -> None:
+    """The configured step (20 ms) was most of a one-character edit's way to a peer: once every
+    file written in the burst was closed again, the burst ends after CLOSED_STEP_S; a file
+    still open for writing, half a move, or a deletion keeps the step."""
+    quiet._step = 0.02
+    with open(quiet.root / "a.md", "w") as f:  # an editor holding the file open while it writes
+        f.write("first half")
+        f.flush()
+        _read_all(quiet)
+        assert quiet._quiet_step() == 0.02
+        f.write(", second half")
+    _read_all(quiet)
+    assert quiet._quiet_step() == inotify.CLOSED_STEP_S  # closed: done
+    (quiet.root / "b.md").write_text("saved at once")  # open, write, close in one go
+    _read_all(quiet)
+    assert quiet._quiet_step() == inotify.CLOSED_STEP_S
+    assert burst(quiet) == Changes({"a.md", "b.md"}, [])
+    (quiet.root / "b.md").rename(tmp_path / "b.md")  # half a move: the other half may come next
+    _read_all(quiet)
+    assert quiet._quiet_step() == 0.02
+    quiet._flush()
+    (quiet.root / "new.md").write_text("x")
+    (quiet.root / "new.md").rename(quiet.root / "moved.md")  # written, closed, then renamed into place
+    _read_all(quiet)
+    assert quiet._quiet_step() == inotify.CLOSED_STEP_S
+    (quiet.root / "a.md").unlink()  # a deletion: an `rm -rf` stays one burst for the deletion guard
+    _read_all(quiet)
+    assert quiet._quiet_step() == 0.02
+    quiet._flush()
+    (quiet.root / "moved.md").write_text("y")
+    _read_all(quiet)
+    assert quiet._quiet_step() == inotify.CLOSED_STEP_S  # a new burst

@@ -444,6 +444,38 @@ def test_sending_pushes_back_the_heartbeat() -> None:
     assert sess.tick(4.5) == ([m.Ping()], [])
 
 
+def test_an_acceptor_that_hears_the_dialers_pings_never_pings_itself() -> None:
+    """So an idle link carries one PING and one PONG per interval. Both sides' timers fire
+    together (each set for 5 s after its last send, and the acceptor's last send was the
+    PONG to the dialer's PING): before, each side sent a PING and a PONG every interval."""
+    sess = Session(FakeReplica(), peer="p", dialer=False, paired=True, now=0.0, heartbeat_interval=5.0, silent_timeout=15.0)
+    t = 0.0
+    for late in (0.012, 0.3, 1.0, 2.4, 0.0):  # the dialer's PINGs, a little late (its timer, the network)
+        assert sess.tick(t + 5.0) == ([], [])  # the acceptor's old deadline: nothing now
+        t += 5.0 + late
+        assert sess.receive(t, m.Ping()) == ([m.Pong()], [])
+        assert sess.next_deadline() == t + 7.5
+    dialer = Session(FakeReplica(), peer="p", dialer=True, paired=True, now=0.0, heartbeat_interval=5.0, silent_timeout=15.0)
+    dialer.receive(0.0, m.Ping())  # the dialer answers the acceptor's PING too, and keeps pinging
+    assert dialer.tick(5.0) == ([m.Ping()], [])
+
+
+def test_an_acceptor_pings_when_the_dialers_pings_are_late_and_notices_a_dead_one() -> None:
+    sess = Session(FakeReplica(), peer="p", dialer=False, paired=True, now=0.0, heartbeat_interval=5.0, silent_timeout=15.0)
+    assert sess.receive(1.0, m.Ping()) == ([m.Pong()], [])
+    assert sess.tick(8.4) == ([], [])  # 7.4 s since the dialer was heard
+    assert sess.tick(8.5) == ([m.Ping()], [])  # 7.5 s: its PINGs are late (an older or low-power peer)
+    assert sess.next_deadline() == 13.5
+    assert sess.tick(13.5) == ([m.Ping()], [])
+    assert [type(e) for e in sess.tick(16.01)[1]] == [Close]  # silent 15 s: closed, as before
+
+
+def test_an_acceptor_with_a_short_silence_pings_before_it_would_close() -> None:
+    sess = Session(FakeReplica(), peer="p", dialer=False, paired=True, now=0.0, heartbeat_interval=10.0, silent_timeout=15.0)
+    assert sess.next_deadline() == 10.0  # not 15 (1.5 intervals), when it would already close
+    assert sess.tick(10.0) == ([m.Ping()], [])
+
+
 # ------------------------------------------------------------------------------- push
 def test_push_before_hello_is_dropped_and_after_passes() -> None:
     msg = m.IndexUpdates(b'["x"]')
@@ -503,9 +535,10 @@ def test_pairing_in_time_lifts_the_deadline() -> None:
     sess = Session(ra, peer="joiner", dialer=False, paired=False, now=0.0, heartbeat_interval=2.0, pair_timeout=5.0)
     out, events = sess.receive(4.9, m.Pair(VAULT, SECRET))
     assert kinds(out) == ["PairOk", "Hello"] and events == [Paired(VAULT)]
-    assert sess.paired and sess.next_deadline() == 4.9 + 2.0  # the heartbeat, no longer the pairing deadline
-    assert sess.tick(7.0) == ([m.Ping()], [])  # a paired peer is kept, and pinged
-    assert sess.receive(7.5, m.Ping()) == ([m.Pong()], [])
+    # the heartbeat, no longer the pairing deadline (an acceptor's: the dialer's PINGs late by half an interval)
+    assert sess.paired and sess.next_deadline() == 4.9 + 2.0 * 1.5
+    assert sess.tick(7.9) == ([m.Ping()], [])  # a paired peer is kept, and pinged
+    assert sess.receive(8.5, m.Ping()) == ([m.Pong()], [])
 
 
 def test_pairing_dialer_without_pair_ok_gives_up_at_the_deadline() -> None:

@@ -113,10 +113,6 @@ class Device:
     def rss_mb(self) -> float:
         return int(self.process().memory_info().rss) / 2**20  # psutil has no types
 
-    def cpu_seconds(self) -> float:
-        t = self.process().cpu_times()
-        return float(t.user + t.system)
-
     def connected(self) -> int:
         return sum(1 for s in self.refresh().get("connected", {}).values() if s == "live")
 

@@ -40,6 +40,7 @@ class Result:
     budget: float | None = None  # the spec's; None where the spec sets none
     goal: float | None = None  # ours (issue #3), usually tighter
     note: str = ""
+    method: str = ""  # how it was counted, where that varies (CPU: bench/probe.py's CPU_CLOCK or CPU_TICKS)
     extra: dict[str, float] = field(default_factory=dict)
 
     @property

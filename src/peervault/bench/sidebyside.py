@@ -5,7 +5,9 @@
                    every file is on B's disk byte for byte (each is hashed against A's)
     RSS            each device's peak during the sync (sampled every 20 ms, and B's kernel
                    high-water mark) and at the end of the 30 s after it
-    CPU            each device's share of one core in those 30 s (both running, connected)
+    CPU            each device's share of one core in those 30 s (both running, connected),
+                   in ns from the kernel's per-process CPU clock (every thread, exited ones
+                   too; psutil's 10 ms ticks only where that clock is missing: `method`)
     disk           what each device keeps beside the vault (.peervault/, Syncthing's
                    --home), as a share of the vault's own disk use
     edit           a 3 KB note edited on A, disk to disk, 10 times 1.5 s apart
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from . import vaultgen
 from .harness import ENV, PV, BenchError, Device, cli, read, wait_for
-from .probe import NOT_VAULT, Arrival, PeakRss, cpu_seconds, disk_bytes, hwm_mb, rss_mb, wait_arrival
+from .probe import NOT_VAULT, Arrival, PeakRss, cpu_ns, cpu_share, cpu_source, disk_bytes, hwm_mb, rss_mb, wait_arrival
 from .report import Result
 from .syncthing import Syncthing
 
@@ -58,6 +60,7 @@ class Measured:
     peak_mb: tuple[float, float] = (0.0, 0.0)  # A, B: during the sync
     rss_mb: tuple[float, float] = (0.0, 0.0)  # A, B: at the end of the window after it
     cpu_pct: tuple[float, float] = (0.0, 0.0)
+    cpu_source: str = ""  # probe.CPU_CLOCK (ns) or CPU_TICKS (psutil's 10 ms ticks)
     disk_pct: tuple[float, float] = (0.0, 0.0)
     edits_ms: list[float] = field(default_factory=list)
     extra: dict[str, float] = field(default_factory=dict)
@@ -109,6 +112,7 @@ def figures(prefix: str, corpus: Corpus, m: Measured, rss_budget: float | None) 
         cpu.note = (
             f"goal: Syncthing's in ../shared/anchors ({ANCHOR_IDLE_CPU_PCT} %); --syncthing measures it here" if ours else ""
         )
+        cpu.method = m.cpu_source
         out.append(cpu)
     rows = {r.key[len(prefix) :]: r for r in out}
     for name, value in m.extra.items():  # each side figure beside the row it explains
@@ -148,13 +152,15 @@ def edit_series(a_root: Path, b_root: Path, rel: str) -> list[float]:
     return out
 
 
-def _window(pids: tuple[Callable[[], list[int]], Callable[[], list[int]]]) -> tuple[float, float]:
-    c0 = [cpu_seconds(p()) for p in pids]
+def _window(pids: tuple[Callable[[], list[int]], Callable[[], list[int]]]) -> tuple[tuple[float, float], str]:
+    """Each device's share of one core over WINDOW_S (all its processes), and how it was counted."""
+    source = cpu_source()
+    c0 = [cpu_ns(p(), source) for p in pids]
     t0 = time.monotonic()
     time.sleep(WINDOW_S)
     dt = time.monotonic() - t0
-    a, b = (round((cpu_seconds(p()) - c) / dt * 100, 3) for p, c in zip(pids, c0, strict=True))
-    return a, b
+    a, b = (round(cpu_share(c, cpu_ns(p(), source), dt), 4) for p, c in zip(pids, c0, strict=True))
+    return (a, b), source
 
 
 def _verify(arrival: Arrival, who: str) -> None:
@@ -198,7 +204,7 @@ def run_peervault(plan: Plan, tag: str, prepare: Callable[[Path], Corpus]) -> tu
         _verify(arrival, "PeerVault")
         b.start(TIMEOUT_S)
         wait_for(lambda: a.connected() and b.connected(), 60, "both daemons connected", poll=0.05)
-        m.cpu_pct = _window((lambda: [a.process().pid], lambda: [b.process().pid]))
+        m.cpu_pct, m.cpu_source = _window((lambda: [a.process().pid], lambda: [b.process().pid]))
         m.rss_mb = (round(a.rss_mb(), 1), round(b.rss_mb(), 1))
         pa, pb = (round(_pct(disk_bytes(d.root / ".peervault"), disk_bytes(d.root, NOT_VAULT)), 2) for d in (a, b))
         m.disk_pct = (pa, pb)
@@ -240,7 +246,7 @@ def run_syncthing(plan: Plan, tag: str, prepare: Callable[[Path], Corpus], exe: 
             m.join_s = wait_arrival(arrival, TIMEOUT_S, "every file on Syncthing's B", b.check) - t0
         m.peak_mb = (round(peak.peak["A"], 1), round(peak.peak["B"], 1))
         _verify(arrival, "Syncthing")
-        m.cpu_pct = _window((a.pids, b.pids))
+        m.cpu_pct, m.cpu_source = _window((a.pids, b.pids))
         m.rss_mb = (round(rss_mb(a.worker), 1), round(rss_mb(b.worker), 1))
         m.extra["rss_with_monitor_a_mb"] = round(sum(rss_mb(p) for p in a.pids()), 1)
         pa, pb = (round(_pct(disk_bytes(i.home), disk_bytes(i.folder, NOT_VAULT)), 2) for i in (a, b))

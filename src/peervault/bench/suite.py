@@ -29,6 +29,7 @@ import psutil
 from . import netns, real, vaultgen, warmstart
 from .followon import bench_followon
 from .harness import BenchError, Device, cli, pair, read, same_tree, wait_for
+from .probe import cpu_ns, cpu_share, cpu_source
 from .report import Result, Skipped
 
 TIERS = ("small", "medium", "large", "xl", "real")
@@ -207,9 +208,12 @@ def _idle_cpu(plan: Plan, pr: Pair) -> Result:
     """Share of one core each daemon uses with a peer connected and nothing to do."""
     time.sleep(2.0)
     devs = (pr.a, pr.b)
-    c0 = [d.cpu_seconds() for d in devs]
+    source = cpu_source()
+    c0 = [cpu_ns([d.process().pid], source) for d in devs]
+    t0 = time.monotonic()
     time.sleep(plan.idle_s)
-    pct = [(d.cpu_seconds() - c) / plan.idle_s * 100 for d, c in zip(devs, c0, strict=True)]
+    dt = time.monotonic() - t0
+    pct = [cpu_share(c, cpu_ns([d.process().pid], source), dt) for d, c in zip(devs, c0, strict=True)]
     return Result(
         "idle_cpu_pct",
         f"idle CPU, two peers connected, over {plan.idle_s:.0f} s",
@@ -219,6 +223,7 @@ def _idle_cpu(plan: Plan, pr: Pair) -> Result:
         None,
         0.07,
         note="Syncthing here: 0.03-0.07 %",
+        method=source,
     )
 
 

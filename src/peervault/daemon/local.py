@@ -1,5 +1,5 @@
-"""Local changes: the folder watcher, the periodic reconcile, the start-up scan, and a
-look every RULES_POLL_S at this device's ignore rules (one stat).
+"""Local changes: the folder watcher, the periodic reconcile, the start-up scan, and this
+device's ignore rules looked at again when their file changes.
 
 Each records what changed on disk in the engine and sets the timers that push it; none
 sends anything itself. If the vault folder is gone or replaced (VaultGone) the daemon
@@ -9,6 +9,7 @@ halts: nothing more is published from it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from ..errors import VaultGone
 from ..memory import trim_heap
 from ..metrics import Metrics
 from ..sync.engine import Engine
+from ..vault.filewatch import FileWatch
 from ..vault.fsops import stat_of
 from ..vault.ignore import DEVICE_IGNORE_FILE
 from ..vault.watcher import watch
@@ -28,7 +30,7 @@ from .timers import Timers
 
 log = logging.getLogger(__name__)
 
-RULES_POLL_S = 2.0  # how often `.peervault/ignore` is looked at (the watcher never sees the state folder)
+RULES_POLL_S = 2.0  # how often `.peervault/ignore` is looked at where inotify cannot watch it
 
 
 class LocalChanges:
@@ -140,22 +142,32 @@ class LocalChanges:
 
     async def rules_loop(self) -> None:
         """Apply changes to `.peervault/ignore` while running: the watcher never watches
-        the state folder, so its stat is compared every RULES_POLL_S (after the start-up
-        scan, which reads the rules itself)."""
+        the state folder, so the file's stat is compared when an inotify watch on it says
+        it may have changed (vault/filewatch.py: within milliseconds, and no timer while
+        idle), or every RULES_POLL_S where there is no such watch, and until the start-up
+        scan, which reads the rules itself, is done."""
         path = self.root.joinpath(*DEVICE_IGNORE_FILE.split("/"))
         seen = stat_of(path)
-        while True:
-            await asyncio.sleep(RULES_POLL_S)
-            now_st = stat_of(path)
-            if now_st == seen or not self.status.scan_done:
-                continue
-            seen = now_st
-            try:
-                if self.engine.reload_rules(time.time()):
-                    self.timers.schedule_flush()
-            except VaultGone as exc:
-                self._halt(exc)
-                return
-            self.engine.take_written()
-            self._kick_blobs()  # binary files no longer ignored here are fetched
-            self.timers.schedule_settle()
+        poke = asyncio.Event()
+        watch = FileWatch(path, poke.set)
+        try:
+            while True:
+                timeout = None if watch.alive and self.status.scan_done else RULES_POLL_S
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(poke.wait(), timeout)
+                poke.clear()
+                now_st = stat_of(path)
+                if now_st == seen or not self.status.scan_done:
+                    continue
+                seen = now_st
+                try:
+                    if self.engine.reload_rules(time.time()):
+                        self.timers.schedule_flush()
+                except VaultGone as exc:
+                    self._halt(exc)
+                    return
+                self.engine.take_written()
+                self._kick_blobs()  # binary files no longer ignored here are fetched
+                self.timers.schedule_settle()
+        finally:
+            watch.close()

@@ -12,7 +12,8 @@ production, an in-memory fake in tests).
                         unacknowledged; each BATCH_ACK lets one more go; DONE after the last ack
     on DONE             DONE_ACK            both DONE and DONE_ACK seen ──► Synced event
     live                INDEX_UPDATES / DOC_UPDATES pushed as changes happen
-    always              PING when quiet for heartbeat_interval; Close when silent for silent_timeout
+    always              PING when quiet for heartbeat_interval (an acceptor: only when the dialer's
+                        PINGs are late); Close when silent for silent_timeout
     unpaired            nothing but the pairing exchange and REFUSED; closed pair_timeout after the
                         session opened, whatever the peer sends (a PING gets REFUSED, not PONG)
 
@@ -105,6 +106,7 @@ class Close:
 Event = Received | PresenceReceived | Paired | PeerHello | Synced | Moving | Close
 
 _UNPAIRED = (State.AWAIT_PAIR, State.AWAIT_PAIR_OK)
+ACCEPTOR_PING_AFTER = 1.5  # heartbeat intervals without a message before an acceptor pings (Session._ping_at)
 
 
 STRANGER = (Code.UNKNOWN_PEER, "unknown device")
@@ -193,15 +195,28 @@ class Session:
             return [], []  # no heartbeat before pairing: the deadline bounds the wait
         if self.idle_suspend is not None and self.state is State.LIVE and now - self.last_data >= self.idle_suspend:
             return self._refuse(now, Code.IDLE, f"idle for {self.idle_suspend:.0f} s: suspended until the next change")
-        if now - self.last_sent >= self.heartbeat_interval:
+        if now >= self._ping_at():
             return self._sent(now, [m.Ping()]), []
         return [], []
+
+    def _ping_at(self) -> float:
+        """When to PING. The dialer keeps an idle link alive: a PING once it has sent nothing
+        for heartbeat_interval. The acceptor answers those and pings only when they are late
+        (nothing received for 1.5 intervals: a peer whose profile pings less often, or an
+        older one), so an idle link carries one PING and one PONG per interval; when both
+        sides pinged on their own timers, which fire together, it carried two of each. A dead
+        peer is still noticed after silent_timeout, on either side."""
+        at = self.last_sent + self.heartbeat_interval
+        if not self.dialer:
+            late = min(self.heartbeat_interval * ACCEPTOR_PING_AFTER, self.silent_timeout - self.heartbeat_interval)
+            at = max(at, self.last_received + late)
+        return at
 
     def next_deadline(self) -> float:
         """When `tick` next has something to do: the daemon sleeps until then (no polling)."""
         if self.state in _UNPAIRED:
             return min(self.pair_deadline, self.last_received + self.silent_timeout)
-        due = min(self.last_sent + self.heartbeat_interval, self.last_received + self.silent_timeout)
+        due = min(self._ping_at(), self.last_received + self.silent_timeout)
         if self.idle_suspend is not None and self.state is State.LIVE:
             due = min(due, self.last_data + self.idle_suspend)
         return due

@@ -57,8 +57,15 @@ def write_into(s: EngineState, rels: set[str]) -> None:
     be written (a folder was in the way), or one laid out beside another under a suffixed
     name that a local delete or rename has just freed (`p.bin` deleted here: its twin
     `p (f63053).bin` becomes `p.bin`, as on every other device)."""
-    # (`file_id_at`, not the packed file rows: this runs over every note at each local change)
-    waiting = {f for f, path in layout(s).items() if s.file_id_at.get(path) != f and _under_any(path, rels)}
+    places = layout(s)
+    # A path whose file is the note placed there (an edit in place, a new note) frees
+    # nothing: only the others need the pass over every note, 9 ms of each one-character
+    # edit on the `real` tier's 11,004 files. (Under a file in place no note can be written.)
+    rels = {rel for rel in rels if places.get(s.file_id_at.get(rel, "")) != rel}
+    if not rels:
+        return
+    # (`file_id_at`, not the packed file rows: this runs over every note)
+    waiting = {f for f, path in places.items() if s.file_id_at.get(path) != f and _under_any(path, rels)}
     if waiting:
         write_out(s, waiting)
 

@@ -38,6 +38,11 @@ class Burst:
     def __bool__(self) -> bool:
         return bool(self.paths or self.moves or self.overflow or self._from)
 
+    @property
+    def moving(self) -> bool:
+        """A move's first half waits for its second (it may come in the next read)."""
+        return bool(self._from)
+
     def touch(self, rel: str) -> None:
         self.paths.add(rel)
 

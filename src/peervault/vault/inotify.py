@@ -73,6 +73,14 @@ _MASK = (
 )  # fmt: skip
 _EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then a NUL-padded name
 _READ_SIZE = 64 * 1024
+# A burst in which every file written was closed again (IN_CLOSE_WRITE, or renamed into place)
+# and no move waits for its other half ends after this much quiet, not after the configured
+# step (20 ms): the writer is done, and those 20 ms were two thirds of the time a one-character
+# edit took to reach a peer's disk (docs/PERFORMANCE.md). A file still open for writing, half
+# a move, or a deletion keeps the configured step: an `rm -rf` must stay one burst, so that its
+# deletions settle together and the mass-deletion guard (sync/deleteguard.py) sees them at
+# once; in bursts split 2 ms apart, the first ones were published before the guard tripped.
+CLOSED_STEP_S = 0.002
 MAX_WATCHES_FILE = "/proc/sys/fs/inotify/max_user_watches"
 
 
@@ -141,6 +149,8 @@ class InotifyWatcher:
             self.close()
             raise
         self._burst = Burst()  # the open burst
+        self._writing: set[str] = set()  # files of the open burst written to and not closed since
+        self._deleting = False  # the open burst deleted something (see CLOSED_STEP_S)
         self._done = Burst()  # closed bursts not yet taken by the consumer
         self._first = 0.0
         self._step = self._debounce = 0.0
@@ -251,6 +261,10 @@ class InotifyWatcher:
             name = os.fsdecode(raw)
             rel = f"{parent}/{name}" if parent else name
             is_dir = bool(mask & IN_ISDIR)
+            if mask & IN_DELETE:
+                self._deleting = True
+            elif not is_dir:
+                self._note_writer(rel, mask)
             if mask & IN_MOVED_FROM:
                 if is_dir and not _skip_dir(rel):
                     self._moving[cookie] = self._tree(rel)
@@ -279,6 +293,17 @@ class InotifyWatcher:
                 fed = True
         return fed
 
+    def _note_writer(self, rel: str, mask: int) -> None:
+        """Whether a writer may still be writing `rel` (see CLOSED_STEP_S)."""
+        if mask & (IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO):
+            self._writing.discard(rel)
+        elif mask & (IN_MODIFY | IN_CREATE):
+            self._writing.add(rel)
+
+    def _quiet_step(self) -> float:
+        """How long the burst must be quiet to end: short once every writer is done."""
+        return self._step if self._writing or self._deleting or self._burst.moving else min(self._step, CLOSED_STEP_S)
+
     def _on_readable(self) -> None:
         try:
             buf = os.read(self._fd, _READ_SIZE)
@@ -292,7 +317,7 @@ class InotifyWatcher:
             self._first = now
         else:
             self._timer.cancel()
-        self._timer = loop.call_later(max(min(self._step, self._first + self._debounce - now), 0.0), self._flush)
+        self._timer = loop.call_later(max(min(self._quiet_step(), self._first + self._debounce - now), 0.0), self._flush)
 
     def _flush(self) -> None:
         """The burst is over: moves still missing their other half are paths, the folders
@@ -301,6 +326,8 @@ class InotifyWatcher:
         for wds in self._moving.values():
             self._forget(wds)
         self._moving.clear()
+        self._writing.clear()
+        self._deleting = False
         burst, self._burst = self._burst, Burst()
         burst.close()
         if burst:
