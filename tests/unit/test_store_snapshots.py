@@ -85,13 +85,3 @@ def test_a_database_of_a_newer_version_is_refused_and_left_as_it_is(tmp_path: Pa
     with pytest.raises(StoreTooNew, match="newer PeerVault.*upgrade"):
         VaultState.open(tmp_path / "v")
     assert sorted(p.name for p in db.parent.iterdir()) == before
-
-
-def test_a_large_note_is_packed_without_growing_the_shared_context() -> None:
-    from peervault.store import packing
-
-    big = b"a line of a long note, written again and again\n" * 20_000  # ~1 MB
-    stored = packing.pack_note(big)
-    assert stored.startswith(PACKED_ZSTD) and len(stored) < len(big) // 10
-    assert packing.unpack_snapshot(stored) == big
-    assert packing._zstd_in.memory_size() < 512 * 1024

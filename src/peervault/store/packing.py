@@ -15,9 +15,6 @@ PACKED_ZSTD = b"pvzs"  # a note's snapshot stored zstd-compressed (since 2026-12
 # for zlib level 1, 13.2 MB against 13.6, and a third of the time to read back. A note is
 # compressed each time it is saved, so this is most of a first import's and an initial
 # sync's compression time.
-# A note of ONE_OFF or more gets a compression context of its own, freed with it: the shared
-# one would keep the size the largest note needed (protocol/frames.py says why).
-ONE_OFF = 16 * 1024
 _zstd_in = zstandard.ZstdCompressor(level=1)
 _zstd_out = zstandard.ZstdDecompressor()
 
@@ -37,8 +34,7 @@ def pack_note(snapshot: bytes) -> bytes:
     size of its text uncompressed, less than half of it compressed."""
     if len(snapshot) < 256:
         return snapshot
-    zstd = _zstd_in if len(snapshot) < ONE_OFF else zstandard.ZstdCompressor(level=1)
-    packed = PACKED_ZSTD + zstd.compress(snapshot)
+    packed = PACKED_ZSTD + _zstd_in.compress(snapshot)
     return packed if len(packed) < len(snapshot) else snapshot
 
 
