@@ -133,6 +133,7 @@ class Engine:
             s.index_churn = 0
             s.cache.shed(keep=s.live)  # the burst's last notes; those open in an editor stay
             layout.forget_misplaced(s)
+            tracked.share_paths(s)
         shed = savedindex.unload(s) or burst
         s.store.release_memory()  # the pages a warm start or the burst read
         return shed
