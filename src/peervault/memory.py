@@ -52,3 +52,24 @@ def trim_heap() -> None:
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+class BurstTrimmer:
+    """`trim_heap` now and then during a long burst (a peer's initial sync, served or
+    received): freed pages are reused all over a fragmented heap, so without it the heap's
+    whole extent becomes resident again while the sync runs (the `real` tier, A serving a
+    join: 10 MB in use, 26 MB resident). At most once per `every` seconds of the `now` passed
+    in, so never on a hot path: a trim of a 30 MB heap takes about 1 ms."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self._last: float | None = None
+
+    def after_work(self, now: float) -> bool:
+        """Some work of the burst is done (a batch sent, a blob served or written); True if
+        the heap was trimmed."""
+        if self._last is not None and now - self._last < self.every:
+            return False
+        self._last = now
+        trim_heap()
+        return True

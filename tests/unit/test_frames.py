@@ -211,3 +211,14 @@ def test_presence_over_its_limit_is_refused() -> None:
         assert "PRESENCE" in str(exc)
     else:
         raise AssertionError("an oversized PRESENCE was decoded")
+
+
+def test_a_large_body_leaves_the_shared_compression_context_small() -> None:
+    """zstd keeps a context the size of the largest input it compressed: a 1 MB catch-up batch
+    gets a context of its own, so the shared one stays sized for small frames."""
+    big = os.urandom(512) * 2048  # 1 MB, compressible
+    bodies = FrameDecoder().feed(encode_frame(big))
+    assert bodies == [big]
+    assert frames.compressor_for(len(big)) is not frames.compressor_for(len(big))  # one-off
+    assert frames.compressor_for(frames.ONE_OFF - 1) is frames.compressor_for(100)  # shared
+    assert frames._compressor.memory_size() < 512 * 1024

@@ -45,3 +45,12 @@ def test_elsewhere_nothing_happens(monkeypatch: pytest.MonkeyPatch) -> None:
     assert memory._libc() is None
     memory.trim_heap()
     memory.tune_malloc()
+
+
+def test_a_burst_trims_the_heap_at_most_once_per_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[None] = []
+    monkeypatch.setattr(memory, "trim_heap", lambda: trims.append(None))
+    t = memory.BurstTrimmer(every=1.0)
+    done = [t.after_work(now) for now in (100.0, 100.2, 100.9, 101.0, 101.5, 103.0)]
+    assert done == [True, False, False, True, False, True]
+    assert len(trims) == 3

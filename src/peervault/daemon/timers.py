@@ -125,18 +125,23 @@ class Timers:
 
     def _shed_when_idle(self) -> None:
         """Nothing changed for SHED_IDLE_S: the engine drops the index's document (a rename or
-        a peer's update loads it again), so an idle daemon does not hold it."""
+        a peer's update loads it again), so an idle daemon does not hold it, and the heap's
+        freed pages go back to the system. Once per quiet spell: no timer while idle."""
         self._shed_handle = None
         quiet = time.monotonic() - self._active_at
         if quiet < SHED_IDLE_S:
             self._shed_handle = asyncio.get_running_loop().call_later(SHED_IDLE_S - quiet, self._shed_when_idle)
             return
         try:
-            if self.engine.shed_memory():
-                trim_heap()
-                self.mark_status()  # daemon.json shows the memory it now holds
+            shed = self.engine.shed_memory()
         except Exception:  # noqa: BLE001 - memory only: tried again after the next change
             log.exception("could not shed memory")
+            shed = False
+        # Trimmed even when nothing was shed: the activity since the last trim (a peer's sync
+        # served, say) touched freed pages all over the heap (the `real` tier: 3 MB).
+        trim_heap()
+        if shed:
+            self.mark_status()  # daemon.json shows the memory it now holds
 
     def write_status(self, running: bool = True) -> None:
         """Rewrite daemon.json now (start, stop, or `status` asking for fresh figures)."""

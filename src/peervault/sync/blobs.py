@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Container
 from typing import Any
 
+from ..memory import BurstTrimmer
 from ..net.endpoint import describe
 from ..protocol import messages as m
 from ..protocol.codes import StreamCode
@@ -77,6 +78,7 @@ class BlobTransfers:
         self._writing: set[str] = set()  # ... being made durable and written
         self._writes: set[asyncio.Task[None]] = set()
         self.received_bytes = 0
+        self._trimmer = BurstTrimmer()  # thousands of blobs served or written in a row
 
     # ------------------------------------------------------------------ fetching
     def kick(self) -> None:
@@ -173,6 +175,7 @@ class BlobTransfers:
             log.warning("could not place %d received file(s): %s", len(hashes), describe(exc))
         finally:
             self._writing.difference_update(hashes)
+        self._trimmer.after_work(self.clock())
         self.on_arrival()
 
     async def finish(self) -> None:
@@ -314,6 +317,7 @@ class BlobTransfers:
                 finally:
                     reader.close()
             await send.finish()
+            self._trimmer.after_work(self.clock())
         except Exception as exc:  # noqa: BLE001 - one bad request only ends its stream
             log.info("blob request from %s refused: %s", link.peer[:10], describe(exc))
             with contextlib.suppress(Exception):

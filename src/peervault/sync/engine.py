@@ -27,6 +27,7 @@ from typing import Generic, TypeVar, cast
 from ..config import Config
 from ..crdt.index import Entry, VaultIndex
 from ..errors import StoreUnavailable
+from ..memory import BurstTrimmer
 from ..protocol import messages as m
 from ..store.db import Store
 from ..store.filetable import FileTable
@@ -100,6 +101,7 @@ class Engine:
     def __init__(self, root: Path, store: Store, cfg: Config, clock: Callable[[], float]) -> None:
         """`clock`: the wall clock (`time.time`), for the session's calls only (see above)."""
         self.state = EngineState(root, store, cfg, clock)
+        self._trimmer = BurstTrimmer()  # a peer's catch-up, served in batches (doc_batches)
         ignorehere.apply(self.state)  # this device's rules, as they are now (they may have changed while stopped)
 
     def _at(self, now: float) -> EngineState:
@@ -130,6 +132,8 @@ class Engine:
             s.store.truncate_wal()
             s.index_churn = 0
             s.cache.shed(keep=s.live)  # the burst's last notes; those open in an editor stay
+            layout.forget_misplaced(s)
+            tracked.share_paths(s)
         shed = savedindex.unload(s) or burst
         s.store.release_memory()  # the pages a warm start or the burst read
         return shed
@@ -358,7 +362,9 @@ class Engine:
 
     def doc_batches(self, buckets: bytes, peer_versions: dict[bytes, bytes]) -> Iterator[list[tuple[bytes, bytes]]]:
         """What the peer lacks, recent notes first, one batch per acknowledgement (catchup.py)."""
-        yield from catchup.doc_batches(self.state, buckets, peer_versions, int(self.state.clock() * 10**9))
+        for batch in catchup.doc_batches(self.state, buckets, peer_versions, int(self.state.clock() * 10**9)):
+            yield batch
+            self._trimmer.after_work(self.state.clock())  # the batch was sent: its buffers are freed
 
     def local_addrs(self) -> list[str]:
         return self.state.addrs

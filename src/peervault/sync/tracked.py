@@ -80,6 +80,18 @@ def _unindex(s: EngineState, file_id: str, row: FileRow | None) -> None:
             del s.blob_rows[row.hash]
 
 
+def share_paths(s: EngineState) -> None:
+    """After a burst: the path -> id map keyed by the entries' own path strings, as a warm
+    start builds it (enginestate.py). A first import keys it by the scanner's strings while
+    the entries hold Loro's: two copies of every path (the `real` tier: 1.3 MB). Same keys,
+    same order: only which string object holds each."""
+    shared = {}
+    for path, file_id in s.file_id_at.items():
+        e = s.entries.get(file_id)
+        shared[e.path if e is not None and e.path == path else path] = file_id
+    s.file_id_at = shared
+
+
 def add_blob_row(s: EngineState, h: bytes, file_id: str) -> None:
     """`file_id` holds digest `h`. A tuple per digest, not a set: almost every digest has one
     file, and a set of one costs 216 bytes against a tuple's 48 (4,200 digests: 0.6 MB)."""
