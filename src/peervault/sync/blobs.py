@@ -44,6 +44,7 @@ SMALL = 256 * 1024  # blobs up to this size are read whole in memory (see _downl
 BATCH_BLOBS, BATCH_BYTES = 32, SMALL  # ... and asked for up to this many and bytes per stream (BLOB_GETS)
 ARRIVAL_S = 0.1  # blobs verified within this long of each other are written as one batch
 ARRIVAL_BATCH = 256  # ... of at most this many
+SERVE_WRITE = 64 * 1024  # a BLOB_GETS answer is written in pieces of about this size
 ANY_SIZE = 2**64
 LOOK_AHEAD = 64  # wanted blobs looked up at once (see _next_wanted)
 
@@ -421,7 +422,7 @@ class BlobTransfers:
 
     async def _serve_many(self, send: Any, blobs: tuple[bytes, ...]) -> None:
         """Answer a BLOB_GETS: each blob whole, in order, as BLOB_GET from offset 0 is answered;
-        written in pieces of about READ bytes (a small attachment is no call of its own)."""
+        written in pieces of about SERVE_WRITE bytes (a small attachment is no call of its own)."""
         out: list[bytes] = []
         pending = 0
         for raw in blobs:
@@ -435,7 +436,7 @@ class BlobTransfers:
                 for chunk in reader.pieces(0):
                     out.append(chunk)
                     pending += len(chunk)
-                    if pending >= READ:
+                    if pending >= SERVE_WRITE:
                         await send.write_all(b"".join(out))
                         out, pending = [], 0
             finally:
