@@ -332,7 +332,8 @@ _NOT_UTF8_HELLO = (
 )
 BAD_BODIES = {
     "type-0": (b"\x00", "unknown message type 0"),
-    "type-19": (b"\x13payload", "unknown message type 19"),
+    "type-20": (b"\x14payload", "unknown message type 20"),
+    "malformed-blob-gets": (b"\x13payload", "does not fit the message"),
     "truncated-id-moved": (b"\x11payload", "truncated"),
     "type-255": (b"\xff" * 32, "unknown message type 255"),
     "empty-body": (b"", "empty message"),
