@@ -46,7 +46,7 @@ ARRIVAL_S = 0.1  # blobs verified within this long of each other are written as 
 ARRIVAL_BATCH = 256  # ... of at most this many
 SERVE_WRITE = 64 * 1024  # a BLOB_GETS answer is written in pieces of about this size
 ANY_SIZE = 2**64
-LOOK_AHEAD = 64  # wanted blobs looked up at once (see _next_wanted)
+LOOK_AHEAD = 64  # wanted blobs looked up at once (see _take)
 
 
 class _AnyOf:
@@ -86,7 +86,7 @@ class BlobTransfers:
         # Whether a link's peer answers BLOB_GETS: True once one was answered, False once one
         # failed before that (a device from before it resets the stream); absent: not tried.
         self._batches: weakref.WeakKeyDictionary[Link, bool] = weakref.WeakKeyDictionary()
-        self._queue: list[tuple[str, int]] = []  # wanted blobs looked up ahead, next last (see _next_wanted)
+        self._queue: list[tuple[str, int]] = []  # wanted blobs looked up ahead, next last (see _take)
         self._not_before: dict[str, float] = {}  # hash -> monotonic time of the next attempt
         self._retry: asyncio.TimerHandle | None = None
         self._turn = 0  # round robin over the live peers
