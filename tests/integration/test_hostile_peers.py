@@ -332,7 +332,8 @@ _NOT_UTF8_HELLO = (
 )
 BAD_BODIES = {
     "type-0": (b"\x00", "unknown message type 0"),
-    "type-19": (b"\x13payload", "unknown message type 19"),
+    "type-20": (b"\x14payload", "unknown message type 20"),
+    "malformed-blob-gets": (b"\x13payload", "does not fit the message"),
     "truncated-id-moved": (b"\x11payload", "truncated"),
     "type-255": (b"\xff" * 32, "unknown message type 255"),
     "empty-body": (b"", "empty message"),
@@ -373,6 +374,7 @@ BEFORE_HELLO: dict[str, m.Message] = {
     "PAIR_OK": m.PairOk(bytes(16)),
     "BLOB_GET": m.BlobGet(_BLOB_ID, 0),
     "BLOB_HAVE": m.BlobHave(True, 10),
+    "BLOB_GETS": m.BlobGets((_BLOB_ID,)),
     "PRESENCE": m.Presence(_ANY_ID, b"x"),
 }
 AFTER_HELLO: dict[str, tuple[list[m.Message], str]] = {
@@ -381,6 +383,7 @@ AFTER_HELLO: dict[str, tuple[list[m.Message], str]] = {
     "second-HELLO": ([m.Hello(2, bytes(16), (), b"", bytes(m.BUCKETS * 8))], "unexpected Hello in state syncing"),
     "PAIR-after-HELLO": ([m.Pair(bytes(16), bytes(16))], "unexpected Pair in state syncing"),
     "BLOB_GET-on-session-stream": ([m.BlobGet(_BLOB_ID, 0)], "unexpected BlobGet in state syncing"),
+    "BLOB_GETS-on-session-stream": ([m.BlobGets((_BLOB_ID,))], "unexpected BlobGets in state syncing"),
 }
 
 
@@ -414,6 +417,38 @@ def test_message_out_of_order_after_hello_is_refused(arena: Arena, case: str) ->
     assert refusals and refusals[0].code == 400 and reason in refusals[0].reason, refusals
     assert closed is not None and "400" in closed, closed
     arena.wait_log(f"disconnected from {arena.hostile.id[:10]}: {reason}", since=since)
+    arena.assert_alive()
+
+
+def test_blob_gets_on_a_blob_stream_answers_each_or_refuses_the_stream(arena: Arena) -> None:
+    """BLOB_GETS for blobs the daemon lacks: one BLOB_HAVE(found 0) each, then the end; one
+    asking for too many: that stream reset with one line in the log; the connection stays."""
+    too_many = bytes([m.BlobGets.kind]) + struct.pack(">I", m.MAX_BLOB_GETS + 1) + bytes(32) * (m.MAX_BLOB_GETS + 1)
+
+    async def script(w: Wire) -> tuple[bytes, str]:
+        await w.send(arena.hello())
+        await w.expect(m.DocVersions)
+        bi = await w.conn.open_bi()
+        send, recv = bi.send(), bi.recv()
+        await send.write_all(frames(m.BlobGets((_BLOB_ID, b"\x01" * 32))))
+        await send.finish()
+        answer = await recv.read_to_end(4096)
+        bi = await w.conn.open_bi()
+        send, recv = bi.send(), bi.recv()
+        await send.write_all(encode_frame(too_many))
+        await send.finish()
+        try:
+            refused = repr(await recv.read_to_end(4096))
+        except Exception as exc:  # noqa: BLE001 - the reset, as iroh reports it
+            refused = f"reset: {exc}"
+        await w.barrier()  # the connection itself is still up
+        return answer, refused
+
+    since = arena.mark()
+    answer, refused = arena.hostile.session(script)
+    assert answer == frames(m.BlobHave(False, 0), m.BlobHave(False, 0))
+    assert refused.startswith("reset"), refused
+    arena.wait_log(f"blob request from {arena.hostile.id[:10]} refused: BLOB_GETS of 65 blobs (1 to 64)", since=since)
     arena.assert_alive()
 
 

@@ -48,6 +48,9 @@ MESSAGE_STRATEGIES: dict[type, st.SearchStrategy[m.Message]] = {
         m.IdMoved, ids, st.binary(min_size=m.KEY_LEN, max_size=m.KEY_LEN), st.binary(min_size=m.SIG_LEN, max_size=m.SIG_LEN)
     ),
     m.IdMovedOk: st.builds(m.IdMovedOk, st.binary(min_size=m.KEY_LEN, max_size=m.KEY_LEN)),
+    m.BlobGets: st.builds(
+        m.BlobGets, st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=m.MAX_BLOB_GETS).map(tuple)
+    ),
 }
 any_message = st.one_of(*MESSAGE_STRATEGIES.values())
 
@@ -56,7 +59,7 @@ def test_every_message_type_has_a_strategy() -> None:
     kinds = {cls.kind for cls in MESSAGE_STRATEGIES}
     all_types = set(m.Message.__args__)  # type: ignore[attr-defined]
     assert set(MESSAGE_STRATEGIES) == all_types
-    assert kinds == set(range(1, 19))
+    assert kinds == set(range(1, 20))
 
 
 # ------------------------------------------------------------------------------- frames

@@ -149,6 +149,20 @@ class Presence:
     data: bytes
 
 
+@dataclass(frozen=True)
+class BlobGets:
+    """First frame of a blob stream asking for several blobs, each whole: the holder answers
+    each in order, as BLOB_GET from offset 0 is answered (BLOB_HAVE, then its bytes if found),
+    then ends the stream. Per blob, one stream's four calls into the transport on each side
+    were most of a join's cost for thousands of small attachments. A device from before it
+    resets the stream (unknown type): the fetcher then asks that connection one blob per
+    stream (docs/PROTOCOL.md, "Blob streams")."""
+
+    kind = 19
+    blobs: tuple[bytes, ...]  # BLOB_ID_LEN each, at most MAX_BLOB_GETS
+
+
+MAX_BLOB_GETS = 64
 MAX_PRESENCE = 64 * 1024  # cursors and names of a few editors: far below this
 KEY_LEN = 32  # an endpoint id (ed25519 public key), raw
 SIG_LEN = 64  # an ed25519 signature
@@ -201,6 +215,7 @@ Message = (
     | Presence
     | IdMoved
     | IdMovedOk
+    | BlobGets
 )
 
 
@@ -249,6 +264,10 @@ def encode(msg: Message) -> bytes:
         w.fixed(msg.signature, SIG_LEN)
     elif isinstance(msg, IdMovedOk):
         w.fixed(msg.new_id, KEY_LEN)
+    elif isinstance(msg, BlobGets):
+        w.u32(len(msg.blobs))
+        for blob in msg.blobs:
+            w.fixed(blob, BLOB_ID_LEN)
     return w.done()
 
 
@@ -312,6 +331,11 @@ def decode(body: bytes) -> Message:
         msg = IdMoved(r.fixed(ID_LEN), r.fixed(KEY_LEN), r.fixed(SIG_LEN))
     elif kind == IdMovedOk.kind:
         msg = IdMovedOk(r.fixed(KEY_LEN))
+    elif kind == BlobGets.kind:
+        count = r.count()
+        if not 0 < count <= MAX_BLOB_GETS:
+            raise ProtocolError(f"BLOB_GETS of {count} blobs (1 to {MAX_BLOB_GETS})")
+        msg = BlobGets(tuple(r.fixed(BLOB_ID_LEN) for _ in range(count)))
     else:
         raise ProtocolError(f"unknown message type {kind}")
     r.end()

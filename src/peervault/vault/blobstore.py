@@ -257,7 +257,7 @@ class BlobStore:
         os.replace(path, self.ready_path(h))  # made durable with its batch: `make_durable`
         return True
 
-    def accept_whole(self, h: str, data: bytes) -> bool:
+    def accept_whole(self, h: str, data: bytes | memoryview) -> bool:
         """A small blob received whole, in memory: verified there, then written to its partial
         file and moved to ready/ as `finish_partial` does (True); False, writing nothing, if
         the bytes are not `h`. One write and no read back: most attachments are this small."""
