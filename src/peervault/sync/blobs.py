@@ -401,6 +401,7 @@ class BlobTransfers:
                     raise ConnectionError("unknown message type 19")  # as a device from before BLOB_GETS
                 await self._serve_many(send, request.blobs)
                 await send.finish()
+                self._trimmer.after_work(self.clock())
                 log.debug("sent %d blobs to %s on one stream", len(request.blobs), link.peer[:10])
                 return
             reader = await self._reader(request.blob.hex())
