@@ -1,4 +1,5 @@
-"""Blob transfers: binary files travel on their own QUIC streams, beside note sync.
+"""Blob transfers, the fetching side: binary files travel on their own QUIC streams,
+beside note sync.
 
 A fetch opens a new bi stream on a paired connection and sends BLOB_GET(hash, offset);
 the peer answers BLOB_HAVE(found, size) and then the raw bytes from that offset.
@@ -7,18 +8,14 @@ resumes where it stopped), verifies the hash, and only then does the file appear
 in the vault (moved there: sync/blobwrite.py). Small blobs go several to a stream
 (BLOB_GETS, up to SMALL bytes in all), each answered whole, and are verified and written
 to the store in one worker-thread hop per stream; a device from before BLOB_GETS resets
-such a stream, and its connection is then asked one blob per stream. The sender reads the bytes from
-wherever they are (sync/blobsource.py): usually the vault file itself, checked
-against the stat recorded with its digest. Memory stays at one chunk per transfer whatever the file's size, and
-at most `max_parallel` fetches run at once.
+such a stream, and its connection is then asked one blob per stream. At most
+`max_parallel` fetches run at once. The holder's side is sync/blobserve.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import weakref
 from collections.abc import Callable, Container
 from typing import Any
@@ -27,11 +24,10 @@ from ..memory import BurstTrimmer
 from ..net.endpoint import describe
 from ..protocol import messages as m
 from ..protocol.blobanswers import answer_limit, split_answers
-from ..protocol.codes import StreamCode
 from ..protocol.frames import FrameDecoder, encode_frame
 from ..protocol.session import State
-from ..vault.blobio import BlobReader, hash_stable
 from ..vault.faults import crash_point
+from .blobserve import BlobServer
 from .engine import Engine
 from .links import Link
 
@@ -40,12 +36,10 @@ log = logging.getLogger(__name__)
 READ = 256 * 1024
 RETRY_S = 5.0  # after a failed fetch (peer gone, peer lacks the blob): try again this much later
 MAX_HEADER = 1024
-MAX_REQUEST = 4096  # a blob stream's first frame: BLOB_GETS of MAX_BLOB_GETS digests is 2,058 bytes
 SMALL = 256 * 1024  # blobs up to this size are read whole in memory (see _download_small) ...
 BATCH_BLOBS, BATCH_BYTES = 32, SMALL  # ... and asked for up to this many and bytes per stream (BLOB_GETS)
 ARRIVAL_S = 0.1  # blobs verified within this long of each other are written as one batch
 ARRIVAL_BATCH = 256  # ... of at most this many
-SERVE_WRITE = 64 * 1024  # a BLOB_GETS answer is written in pieces of about this size
 ANY_SIZE = 2**64
 LOOK_AHEAD = 64  # wanted blobs looked up at once (see _take)
 
@@ -96,7 +90,8 @@ class BlobTransfers:
         self._writing: set[str] = set()  # ... being made durable and written
         self._writes: set[asyncio.Task[None]] = set()
         self.received_bytes = 0
-        self._trimmer = BurstTrimmer()  # thousands of blobs served or written in a row
+        self._trimmer = BurstTrimmer()  # thousands of blobs written in a row
+        self.server = BlobServer(engine, clock)  # the other side: blobs this device holds, to peers
 
     # ------------------------------------------------------------------ fetching
     def kick(self) -> None:
@@ -347,110 +342,6 @@ class BlobTransfers:
         log.debug("received %s (%d bytes) from %s", h[:12], size, link.peer[:10])
         return True
 
-    # ------------------------------------------------------------------ serving
     async def serve(self, link: Link) -> None:
-        """Answer the blob streams a paired peer opens on this connection."""
-        tasks: set[asyncio.Task[None]] = set()
-        try:
-            while not link.closed.is_set():
-                bi = await link.stream.conn.accept_bi()
-                task = asyncio.create_task(self._serve_one(link, bi))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-        except Exception as exc:  # noqa: BLE001 - the connection ended
-            log.debug("blob streams from %s ended: %s", link.peer[:10], describe(exc))
-        finally:
-            for t in tasks:
-                t.cancel()
-
-    async def _reader(self, h: str) -> BlobReader | None:
-        """The bytes of `h` here: the store, or a vault file still as recorded, or one whose
-        stat moved but that a fresh hash (in a worker thread) shows still holds `h`. None:
-        the peer tries another device, or later."""
-        src = self.engine.blob_source(h)
-        if src is not None:
-            with contextlib.suppress(OSError):
-                return BlobReader(src.path, src.expect)
-        for path in self.engine.blob_candidates(h):
-            try:
-                digest, _, st = await asyncio.to_thread(hash_stable, path)
-                if digest == h:
-                    return BlobReader(path, st)
-            except OSError:
-                continue
-        return None
-
-    async def _serve_one(self, link: Link, bi: Any) -> None:
-        send, recv = bi.send(), bi.recv()
-        try:
-            decoder = FrameDecoder()
-            request: m.Message | None = None
-            while request is None:
-                data = await recv.read(MAX_REQUEST)
-                if not data:
-                    return
-                bodies = decoder.feed(data, limit=1)
-                if bodies:
-                    request = m.decode(bodies[0])
-                elif decoder.buffered > MAX_REQUEST:
-                    raise ConnectionError("no valid request")
-            if link.session.state not in (State.SYNCING, State.LIVE) or not isinstance(request, m.BlobGet | m.BlobGets):
-                raise ConnectionError(f"unexpected {type(request).__name__} on a blob stream")
-            if isinstance(request, m.BlobGets):
-                if _AS_BEFORE_BATCHES:
-                    raise ConnectionError("unknown message type 19")  # as a device from before BLOB_GETS
-                await self._serve_many(send, request.blobs)
-                await send.finish()
-                self._trimmer.after_work(self.clock())
-                log.debug("sent %d blobs to %s on one stream", len(request.blobs), link.peer[:10])
-                return
-            reader = await self._reader(request.blob.hex())
-            if reader is None or request.offset > reader.size:
-                await send.write_all(encode_frame(m.encode(m.BlobHave(False, 0))))
-            else:
-                try:
-                    # The header goes with the first piece: a small attachment is one write.
-                    header = encode_frame(m.encode(m.BlobHave(True, reader.size)))
-                    for chunk in reader.pieces(request.offset):
-                        await send.write_all(header + chunk if header else chunk)
-                        header = b""
-                    if header:
-                        await send.write_all(header)  # nothing after the offset (an empty blob)
-                finally:
-                    reader.close()
-            await send.finish()
-            self._trimmer.after_work(self.clock())
-        except Exception as exc:  # noqa: BLE001 - one bad request only ends its stream
-            log.info("blob request from %s refused: %s", link.peer[:10], describe(exc))
-            with contextlib.suppress(Exception):
-                await send.reset(StreamCode.REFUSED)
-
-    async def _serve_many(self, send: Any, blobs: tuple[bytes, ...]) -> None:
-        """Answer a BLOB_GETS: each blob whole, in order, as BLOB_GET from offset 0 is answered;
-        written in pieces of about SERVE_WRITE bytes (a small attachment is no call of its own)."""
-        out: list[bytes] = []
-        pending = 0
-        for raw in blobs:
-            reader = await self._reader(raw.hex())
-            if reader is None:
-                out.append(_NOT_FOUND)
-                pending += len(_NOT_FOUND)
-                continue
-            try:
-                out.append(encode_frame(m.encode(m.BlobHave(True, reader.size))))
-                for chunk in reader.pieces(0):
-                    out.append(chunk)
-                    pending += len(chunk)
-                    if pending >= SERVE_WRITE:
-                        await send.write_all(b"".join(out))
-                        out, pending = [], 0
-            finally:
-                reader.close()
-        if out:
-            await send.write_all(b"".join(out))
-
-
-_NOT_FOUND = encode_frame(m.encode(m.BlobHave(False, 0)))
-# Serve as a device from before BLOB_GETS did (reset such a stream): for the test that an
-# older device still syncs with this one. Read once, at import.
-_AS_BEFORE_BATCHES = os.environ.get("PEERVAULT_NO_BLOB_GETS", "") not in ("", "0")
+        """Answer the blob streams a paired peer opens on this connection (sync/blobserve.py)."""
+        await self.server.serve(link)
