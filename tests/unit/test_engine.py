@@ -647,31 +647,6 @@ def test_remote_note_arriving_on_identical_untracked_local_file_is_adopted(pair:
 
 
 # ------------------------------------------------------------------------------- renames onto taken names
-def test_concurrent_renames_onto_one_name_keep_both_notes_apart(pair: Pair) -> None:
-    """Regression: the note that kept the name used to absorb the other's text."""
-    ra, rb = pair.state_a.root, pair.state_b.root
-    write(ra / "x.md", "xxx\n")
-    write(ra / "y.md", "yyy\n")
-    pair.a.reconcile(time.time())
-    deliver(pair.a, pair.b)
-    os.rename(ra / "x.md", ra / "n.md")
-    pair.a.reconcile(time.time())
-    os.rename(rb / "y.md", rb / "n.md")
-    pair.b.reconcile(time.time())
-    exchange(pair)
-    deliver(pair.b, pair.a)
-    ta, tb = tree(ra), tree(rb)
-    assert ta == tb
-    assert sorted(ta.values()) == ["xxx\n", "yyy\n"]  # each text once, nothing merged
-    assert "n.md" in ta and len(ta) == 2
-    fx, fy = file_id_for("x.md"), file_id_for("y.md")
-    assert pair.a.text(fx) == pair.b.text(fx) == "xxx\n"
-    assert pair.a.text(fy) == pair.b.text(fy) == "yyy\n"
-    winner = min(fx, fy)
-    assert ta["n.md"] == pair.a.text(winner)  # the smallest id keeps the name
-    assert pair.a.reconcile(time.time()) == 0 and pair.b.reconcile(time.time()) == 0
-
-
 def _twins_on_both(pair: Pair) -> tuple[str, str]:
     """x.md and y.md renamed onto n.md on A and B at once: the smaller id keeps n.md, the other
     is laid out as `n (id6).md`. Returns (the keeper's id, the twin's)."""
@@ -688,6 +663,21 @@ def _twins_on_both(pair: Pair) -> tuple[str, str]:
     deliver(pair.b, pair.a)
     fx, fy = file_id_for("x.md"), file_id_for("y.md")
     return min(fx, fy), max(fx, fy)
+
+
+def test_concurrent_renames_onto_one_name_keep_both_notes_apart(pair: Pair) -> None:
+    """Regression: the note that kept the name used to absorb the other's text."""
+    winner, _ = _twins_on_both(pair)
+    ra, rb = pair.state_a.root, pair.state_b.root
+    ta, tb = tree(ra), tree(rb)
+    assert ta == tb
+    assert sorted(ta.values()) == ["xxx\n", "yyy\n"]  # each text once, nothing merged
+    assert "n.md" in ta and len(ta) == 2
+    fx, fy = file_id_for("x.md"), file_id_for("y.md")
+    assert pair.a.text(fx) == pair.b.text(fx) == "xxx\n"
+    assert pair.a.text(fy) == pair.b.text(fy) == "yyy\n"
+    assert ta["n.md"] == pair.a.text(winner)  # the smallest id keeps the name
+    assert pair.a.reconcile(time.time()) == 0 and pair.b.reconcile(time.time()) == 0
 
 
 def test_a_local_delete_of_a_twins_name_writes_the_twin_there(pair: Pair) -> None:
