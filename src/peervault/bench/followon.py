@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from . import vaultgen
 from .harness import BenchError, Device, read
+from .live import Pair
 from .report import Result, Skipped
 
 if TYPE_CHECKING:
@@ -51,8 +52,6 @@ def followon_latency(a: Device, b: Device, notes: list[tuple[str, bytes]], gap_s
 
 def bench_followon(plan: Plan) -> list[Result | Skipped]:
     """Median and p95 latency of new notes written 0.3 s apart (one round of ten in --quick)."""
-    from .suite import Pair  # suite registers this module's benchmark: imported here, not at the top
-
     pr = Pair(plan, "followon")
     try:
         lat: list[float] = []
