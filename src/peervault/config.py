@@ -42,6 +42,8 @@ class Config:
     pair_timeout_s: float = 5.0
     # Background work: a periodic cheap (size+mtime) reconcile catches what the watcher
     # misses (directory renames, mkdir -p races). Off in low-power (start-up still does it).
+    # The interval is the shortest: a vault whose rescan costs more waits longer, up to an
+    # hour (daemon/timers.rescan_after: at most 0.02 % of a core).
     background_sync: bool = True
     reconcile_interval_s: float = 60.0
     # The watcher yields a burst once it has been quiet this long; once every file written in

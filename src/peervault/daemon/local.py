@@ -26,7 +26,7 @@ from ..vault.ignore import DEVICE_IGNORE_FILE
 from ..vault.watcher import watch
 from .hasher import Hasher
 from .status import Status
-from .timers import Timers
+from .timers import Timers, rescan_after
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +129,12 @@ class LocalChanges:
                 self._publish("error", message=f"could not record local changes: {exc}", paths=sorted(rels)[:20])
 
     async def reconcile_loop(self) -> None:
+        """The backstop: every file's size and mtime compared with the database, for what the
+        watcher missed, at most as often as its cost allows (timers.rescan_after)."""
+        wait = self.cfg.reconcile_interval_s
         while True:
-            await asyncio.sleep(self.cfg.reconcile_interval_s)
+            await asyncio.sleep(wait)
+            cpu = time.thread_time()
             try:
                 if self.engine.reconcile(time.time()):
                     self.timers.schedule_flush()
@@ -139,6 +143,9 @@ class LocalChanges:
                 return
             self.engine.recover(time.time())  # notes that could not be written before (a folder in the way)
             self.timers.schedule_settle()
+            took = time.thread_time() - cpu
+            wait = rescan_after(self.cfg.reconcile_interval_s, took)
+            log.debug("backstop rescan: %.0f ms of CPU; the next in %.0f s", took * 1000, wait)
 
     async def rules_loop(self) -> None:
         """Apply changes to `.peervault/ignore` while running: the watcher never watches

@@ -23,6 +23,17 @@ log = logging.getLogger(__name__)
 RETRY_WRITES_S = 10.0  # a disk write that failed (disk full) is tried again after this, then less often
 STATUS_DELAY_S = 1.0  # daemon.json is rewritten at most this often, however much changes
 SHED_IDLE_S = 20.0  # this long after the last change, the engine drops what it can load again
+RESCAN_SHARE = 0.0002  # the periodic backstop rescan's CPU, as a share of one core, at most
+RESCAN_MAX_S = 3600.0  # but a backstop rescan at least once an hour (Syncthing's, with a watcher)
+
+
+def rescan_after(interval_s: float, cpu_s: float) -> float:
+    """Seconds until the next backstop rescan (the watcher reports changes; the rescan
+    catches what it may have missed), given the CPU the last one took: the configured
+    interval, or longer where rescanning that often would cost more than RESCAN_SHARE of a
+    core. The `real` tier's 11,004 files take ~0.3 s, 0.5 % of a core every 60 s: there the
+    rescan runs every 25 min; a vault of 1,000 notes (~25 ms) keeps the minute."""
+    return max(interval_s, min(cpu_s / RESCAN_SHARE, RESCAN_MAX_S))
 
 
 class Timers:
