@@ -166,7 +166,7 @@ class Store(VersionHistory, PeerTables):
         go back to the file system (where the database was created with auto_vacuum), else
         `.peervault/` keeps their size for good."""
         with self.transaction():
-            self.set_meta(INDEX_SNAPSHOT, pack_snapshot(snapshot))  # deflated: written rarely, now
+            self.set_meta(INDEX_SNAPSHOT, pack_snapshot(snapshot))  # compressed (zstd)
             self.db.execute("DELETE FROM index_log")
             indexentries.write(self.db, vv, len(snapshot), entries, forgotten)
             self._give_back = True
