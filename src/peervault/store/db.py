@@ -190,6 +190,10 @@ class Store(VersionHistory, PeerTables):
             (doc_id, pack_note(snapshot), vv, int(published)),
         )
 
+    def save_stored_doc(self, doc_id: str, stored: bytes, vv: bytes) -> None:
+        """A published note already in its stored form (`pack_note`'s, made by the note worker)."""
+        self.db.execute("INSERT OR REPLACE INTO docs(doc_id, snapshot, vv, published) VALUES (?, ?, ?, 1)", (doc_id, stored, vv))
+
     def delete_doc(self, doc_id: str) -> None:
         self.db.execute("DELETE FROM docs WHERE doc_id=?", (doc_id,))
 

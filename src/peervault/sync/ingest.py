@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 from ..crdt.index import file_id_for
 from ..vault.fsops import Stat, content_hash, stat_of
 from ..vault.ignore import IGNORE_FILE
-from . import deletions, ignorehere, localedits, writeback
+from . import deletions, ignorehere, localedits, notemaker, writeback
 from .binaries import ingest_blob, is_blob
 from .blobwrite import finish_moves
 from .documents import batch, text
 from .ignorehere import ignores, refresh_rules, scan, walk
 from .layout import IGNORED_HERE, NOT_HERE
+from .notemaker import NoteMaker
 from .renames import pair_renames
 from .tracked import abs_path, check_vault, digest_at, record, recorded_stat, row_at
 
@@ -76,9 +77,14 @@ def reconcile_steps(s: EngineState, chunk: int | None = IMPORT_CHUNK) -> Iterato
     looked_at = set(changed) | {s.files[f].path for f in gone}
     yield _rename_unseen(s, found, gone)
     step = chunk or max(len(changed), 1)
-    for i in range(0, len(changed), step):
-        part = {rel: found[rel] for rel in changed[i : i + step]}
-        yield ingest(s, part, gone, final=True, delete_gone=False, paired=True)
+    maker = notemaker.for_import(s, [found[rel] for rel in changed if rel not in s.file_id_at])
+    try:
+        for i in range(0, len(changed), step):
+            part = {rel: found[rel] for rel in changed[i : i + step]}
+            yield ingest(s, part, gone, final=True, delete_gone=False, paired=True, maker=maker)
+    finally:
+        if maker is not None:
+            maker.close()
     changes = ingest(s, {}, gone, final=True, paired=True)
     writeback.write_into(s, looked_at)
     yield changes
@@ -229,15 +235,18 @@ def ingest(
     final: bool = False,
     delete_gone: bool = True,
     paired: bool = False,
+    maker: NoteMaker | None = None,
 ) -> int:
     """Record local changes. `now` is given for what the watcher reported: a file that
     vanished or emptied then waits out its settle (see settle.py), unless `final`
     (start-up, periodic reconcile, settle): whatever is missing now is deleted. `gone`
     loses the notes found renamed (unless `paired`: the caller did that); with
-    `delete_gone` False the rest are left for a later call."""
+    `delete_gone` False the rest are left for a later call. With a `maker`, new notes are
+    made on its worker while the other files are read, and recorded after them, in order."""
     grace = now is not None and not final
     changes = 0 if paired else _rename_unseen(s, present, gone)
     root = os.fspath(s.root)
+    creates: list[tuple[str, str, Stat, bytes]] = []  # sent to `maker`, recorded after the loop
     with batch(s):
         for rel in sorted(present):
             row = row_at(s, rel)
@@ -277,8 +286,14 @@ def ingest(
             changes += 1
             if row is not None:
                 localedits.local_edit(s, row, new, st, h)
+            elif maker is not None:
+                maker.send(new)
+                creates.append((rel, new, st, h))
             else:
                 localedits.local_create(s, rel, new, st, h)
+        if maker is not None and creates:
+            for (rel, new, st, h), made in zip(creates, maker.take(), strict=True):
+                localedits.local_create(s, rel, new, st, h, made)
         if delete_gone and grace:
             for fid in gone:
                 s.vanished.setdefault(fid, now)  # type: ignore[arg-type]

@@ -15,7 +15,8 @@ from ..crdt import notes
 from ..store.filetable import FileRow
 from ..vault.fsops import Stat, removed_at_ms
 from . import live, writeback
-from .documents import doc, index_changed, is_live, mark_pending, save, written_version
+from .documents import doc, index_changed, is_live, mark_pending, save, save_made, written_version
+from .notemaker import Made
 from .tracked import alloc_id, forget, record
 
 if TYPE_CHECKING:
@@ -55,7 +56,11 @@ def local_edit(s: EngineState, row: FileRow, text: str, st: Stat, h: bytes) -> N
         writeback.materialize(s, {row.file_id})
 
 
-def local_create(s: EngineState, rel: str, text: str, st: Stat, h: bytes) -> None:
+def local_create(s: EngineState, rel: str, text: str, st: Stat, h: bytes, made: Made | None = None) -> None:
+    """`made`: the note the note worker made of `text` (sync/notemaker.py), used if the path's
+    note is new here and the worker's hash of the text is `h`; else the note is made here."""
+    if made is not None and made.text_hash != h:
+        made = None  # not the text this file holds: made here, from `text`
     if not s.published:
         file_id = "u" + secrets.token_hex(15)
         d = notes.new_note(text, s.session_peer)
@@ -63,6 +68,9 @@ def local_create(s: EngineState, rel: str, text: str, st: Stat, h: bytes) -> Non
     else:
         file_id = alloc_id(s, rel, text)
         existing = doc(s, file_id)
+        if existing is None and made is not None:
+            _create_made(s, file_id, rel, st, h, made)
+            return
         d = existing if existing is not None else notes.new_note(text, s.session_peer)
         if existing is None:
             mark_pending(s, file_id, None)
@@ -82,6 +90,18 @@ def local_create(s: EngineState, rel: str, text: str, st: Stat, h: bytes) -> Non
     # A note made from `text` reads `text` (a first import: 6,800 notes' text not read back)
     if existing is not None and notes.text_of(d) != text:
         writeback.materialize(s, {file_id})
+
+
+def _create_made(s: EngineState, file_id: str, rel: str, st: Stat, h: bytes, made: Made) -> None:
+    """`local_create`'s new published note, with the note already made (not loaded here)."""
+    mark_pending(s, file_id, None)
+    entry = s.entries.get(file_id)
+    if entry is None or entry.path != rel or entry.deleted:
+        ibefore = s.index.vv()
+        s.index.put(file_id, rel)
+        index_changed(s, file_id, ibefore)
+    save_made(s, file_id, made)
+    record(s, file_id, rel, st, h, made.frontiers)
 
 
 def local_rename(s: EngineState, file_id: str, rel: str, st: Stat) -> None:
