@@ -22,7 +22,7 @@ from .blobwrite import finish_moves
 from .documents import batch, text
 from .ignorehere import ignores, refresh_rules, scan, walk
 from .layout import IGNORED_HERE, NOT_HERE
-from .notemaker import NoteMaker
+from .notemaker import Looked, NoteMaker
 from .renames import pair_renames
 from .tracked import abs_path, check_vault, digest_at, record, recorded_stat, row_at
 
@@ -77,11 +77,17 @@ def reconcile_steps(s: EngineState, chunk: int | None = IMPORT_CHUNK) -> Iterato
     looked_at = set(changed) | {s.files[f].path for f in gone}
     yield _rename_unseen(s, found, gone)
     step = chunk or max(len(changed), 1)
-    maker = notemaker.for_import(s, [found[rel] for rel in changed if rel not in s.file_id_at])
+    parts = [changed[i : i + step] for i in range(0, len(changed), step)]
+    new = [sorted(r for r in part if r not in s.file_id_at and found[r].size <= s.cfg.text_max_bytes) for part in parts]
+    maker = notemaker.for_import(s) if s.published and sum(map(len, new)) >= notemaker.MIN_FILES else None
     try:
-        for i in range(0, len(changed), step):
-            part = {rel: found[rel] for rel in changed[i : i + step]}
-            yield ingest(s, part, gone, final=True, delete_gone=False, paired=True, maker=maker)
+        for i, part in enumerate(parts):
+            if maker is not None:  # the worker reads a step ahead: it never waits for this thread
+                for ahead in new[i : i + 2] if i == 0 else new[i + 1 : i + 2]:
+                    maker.send(ahead)
+            yield ingest(s, {rel: found[rel] for rel in part}, gone, final=True, delete_gone=False, paired=True, maker=maker)
+            if maker is not None:
+                maker.forget(new[i])
     finally:
         if maker is not None:
             maker.close()
@@ -184,6 +190,21 @@ def _holds_another(s: EngineState, fid: str, rel: str, inodes: dict[tuple[int, i
     return inodes.get((st.dev, st.ino), fid) != fid
 
 
+def _looked_at(s: EngineState, rel: str, st: Stat, now: float | None, looked: Looked) -> int | None:
+    """A new file as the worker read it at stat `st`: a binary file recorded from its digest,
+    a note stored as made; None if the note cannot be made without its text (its path's id
+    is taken), and the file is read here."""
+    if looked.made is None:
+        return ingest_blob(s, rel, None, st, now, found=(str(looked.digest), looked.size))
+    if not isinstance(looked.digest, bytes) or not localedits.create_made(s, rel, st, looked.digest, looked.made):
+        return None
+    if now is not None:
+        s.touched[rel] = now
+    s.unsettled.pop(rel, None)
+    s.store.set_unsynced(rel, None)
+    return 1
+
+
 def ingest_paths(s: EngineState, rels: set[str], now: float) -> int:
     present = {r: st for r in rels if not ignores(s, r) and (st := stat_of(s.root.joinpath(*r.split("/")))) is not None}
     gone = {s.file_id_at[r] for r in rels if r in s.file_id_at and r not in present}
@@ -241,12 +262,11 @@ def ingest(
     vanished or emptied then waits out its settle (see settle.py), unless `final`
     (start-up, periodic reconcile, settle): whatever is missing now is deleted. `gone`
     loses the notes found renamed (unless `paired`: the caller did that); with
-    `delete_gone` False the rest are left for a later call. With a `maker`, new notes are
-    made on its worker while the other files are read, and recorded after them, in order."""
+    `delete_gone` False the rest are left for a later call. A `maker` has read the new files
+    ahead (sync/notemaker.py): its answers are used where they are exact."""
     grace = now is not None and not final
     changes = 0 if paired else _rename_unseen(s, present, gone)
     root = os.fspath(s.root)
-    creates: list[tuple[str, str, Stat, bytes]] = []  # sent to `maker`, recorded after the loop
     with batch(s):
         for rel in sorted(present):
             row = row_at(s, rel)
@@ -262,6 +282,11 @@ def ingest(
             if st.size > s.cfg.text_max_bytes or is_blob(s, row):
                 changes += ingest_blob(s, rel, row, st, now)
                 continue
+            if row is None and maker is not None and (looked := maker.get(rel)) is not None and looked.key == st.key:
+                done = _looked_at(s, rel, st, now, looked)
+                if done is not None:
+                    changes += done
+                    continue
             try:
                 with open(f"{root}/{rel}", "rb") as f:  # (a string: a Path per file cost 0.2 s of CPU in 11,000)
                     data = f.read()
@@ -286,14 +311,8 @@ def ingest(
             changes += 1
             if row is not None:
                 localedits.local_edit(s, row, new, st, h)
-            elif maker is not None:
-                maker.send(new)
-                creates.append((rel, new, st, h))
             else:
                 localedits.local_create(s, rel, new, st, h)
-        if maker is not None and creates:
-            for (rel, new, st, h), made in zip(creates, maker.take(), strict=True):
-                localedits.local_create(s, rel, new, st, h, made)
         if delete_gone and grace:
             for fid in gone:
                 s.vanished.setdefault(fid, now)  # type: ignore[arg-type]

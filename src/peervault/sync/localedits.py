@@ -12,6 +12,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 from ..crdt import notes
+from ..crdt.index import file_id_for
 from ..store.filetable import FileRow
 from ..vault.fsops import Stat, removed_at_ms
 from . import live, writeback
@@ -56,11 +57,7 @@ def local_edit(s: EngineState, row: FileRow, text: str, st: Stat, h: bytes) -> N
         writeback.materialize(s, {row.file_id})
 
 
-def local_create(s: EngineState, rel: str, text: str, st: Stat, h: bytes, made: Made | None = None) -> None:
-    """`made`: the note the note worker made of `text` (sync/notemaker.py), used if the path's
-    note is new here and the worker's hash of the text is `h`; else the note is made here."""
-    if made is not None and made.text_hash != h:
-        made = None  # not the text this file holds: made here, from `text`
+def local_create(s: EngineState, rel: str, text: str, st: Stat, h: bytes) -> None:
     if not s.published:
         file_id = "u" + secrets.token_hex(15)
         d = notes.new_note(text, s.session_peer)
@@ -68,9 +65,6 @@ def local_create(s: EngineState, rel: str, text: str, st: Stat, h: bytes, made: 
     else:
         file_id = alloc_id(s, rel, text)
         existing = doc(s, file_id)
-        if existing is None and made is not None:
-            _create_made(s, file_id, rel, st, h, made)
-            return
         d = existing if existing is not None else notes.new_note(text, s.session_peer)
         if existing is None:
             mark_pending(s, file_id, None)
@@ -92,16 +86,20 @@ def local_create(s: EngineState, rel: str, text: str, st: Stat, h: bytes, made: 
         writeback.materialize(s, {file_id})
 
 
-def _create_made(s: EngineState, file_id: str, rel: str, st: Stat, h: bytes, made: Made) -> None:
-    """`local_create`'s new published note, with the note already made (not loaded here)."""
+def create_made(s: EngineState, rel: str, st: Stat, h: bytes, made: Made) -> bool:
+    """`local_create` of a published note that is new here (its path's first id is free), with
+    the note made by the first-import worker (sync/notemaker.py) and stored as made. False if
+    it is not new (the same path created elsewhere, a restore): then it needs its text."""
+    file_id = file_id_for(rel)  # what `alloc_id` gives when nothing holds it
+    if not s.published or file_id in s.entries or file_id in s.versions.vvs or file_id in s.files or doc(s, file_id):
+        return False
     mark_pending(s, file_id, None)
-    entry = s.entries.get(file_id)
-    if entry is None or entry.path != rel or entry.deleted:
-        ibefore = s.index.vv()
-        s.index.put(file_id, rel)
-        index_changed(s, file_id, ibefore)
+    ibefore = s.index.vv()
+    s.index.put(file_id, rel)
+    index_changed(s, file_id, ibefore)
     save_made(s, file_id, made)
     record(s, file_id, rel, st, h, made.frontiers)
+    return True
 
 
 def local_rename(s: EngineState, file_id: str, rel: str, st: Stat) -> None:

@@ -1,47 +1,54 @@
-"""New notes made on the second core during a large first import.
+"""A large first import's new files read, hashed and made into notes on the second core.
 
 Making a note from a file's text (a `LoroDoc`, the insert, the commit, the export, zstd) is
-about a third of a first import's CPU, and Loro's binding holds the GIL while it works, so
-a thread cannot overlap it with the rest. A worker process can: the engine reads, decodes
-and hashes each file as always, sends the text it decided on, and goes on with the other
-files while the worker makes the notes; it stores what comes back without loading it.
+about a third of a first import's CPU, reading and hashing the files another tenth, and
+Loro's binding holds the GIL, so a thread cannot overlap them with the rest. A worker
+process can: the engine sends the paths of a step's new files ahead, and for each the worker
+reads the file, hashes it and, if it is UTF-8 text, makes its note with `notes.new_note`
+(the function the engine would call). The engine does the bookkeeping meanwhile and stores
+what comes back without loading it.
 
-Exactness: the worker gets the text itself, makes it with `notes.new_note` (the function
-the engine would call), and returns the hash of the text's UTF-8 bytes beside the note;
-a note whose hash is not the one the engine computed from the file is not used. A worker
-that cannot start, dies or answers late costs only time: each note it did not make is
-made in-process, the same way (`None` from `take`).
+Exactness: the worker reads a file between an `fstat` of the open file and a `stat` of its
+path, and answers only if both are the stat the engine's walk saw (`Looked.key`); the engine
+uses an answer only if that is still the stat it is recording (the same test its own
+read would pass: it records the walk's stat beside the hash of what it read). Anything else
+(a file changing, a worker that cannot start, dies or answers late) costs only time: the
+engine reads that file itself, the same way as without a worker.
 
 The worker is `python -m peervault.sync.notemaker`, not a multiprocessing child: 'spawn' and
 'forkserver' run the parent's main script again in the child (a script that embeds the
 engine without a `__main__` guard would run twice), and 'fork' would copy Iroh's threads.
-It reads `(texts, peer)` pickles on stdin and writes a list of `Made` for each on stdout.
+It reads `(root, paths, peer, text_max)` pickles on stdin and writes a list of answers
+(plain tuples) for each on stdout.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import pickle
 import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, NamedTuple
 
 from ..crdt import notes
 from ..store.packing import pack_note
-from ..vault.fsops import Stat, content_hash
+from ..vault.blobio import hasher
+from ..vault.fsops import content_hash, stat_of
 
 if TYPE_CHECKING:
     from .enginestate import EngineState
 
 log = logging.getLogger(__name__)
 
-MIN_NOTES = 500  # new files in a first import below which a worker is not worth its start
-CHUNK_CHARS = 256 * 1024  # text sent per message: few round trips, and a short wait for the first
-WAIT_S = 60.0  # a worker silent this long on one chunk is taken for hung: the rest is made here
+MIN_FILES = 500  # new files in a pass below which a worker is not worth its start
+CHUNK = 64  # paths per message: few round trips, and a short wait for the first answer
+WAIT_S = 60.0  # a worker silent this long is taken for hung: the rest is read here
 
 
 class Made(NamedTuple):
@@ -50,105 +57,135 @@ class Made(NamedTuple):
     stored: bytes
     vv: bytes
     frontiers: bytes
-    text_hash: bytes  # content_hash of the text's UTF-8 bytes, checked by the caller
 
 
-def make(texts: list[str], session_peer: int) -> list[Made]:
-    """What `notes.new_note` gives for each text, as stored (runs in the worker)."""
-    out = []
-    for text in texts:
-        d = notes.new_note(text, session_peer)
-        out.append(Made(pack_note(notes.whole(d)), notes.vv_bytes(d), notes.frontiers(d), content_hash(text.encode())))
-    return out
+class Looked(NamedTuple):
+    """What the worker found at a path when it showed the stat `key`: a note's `made` and the
+    `content_hash` of its bytes, or (`made` None) a binary file's BLAKE3 `digest` and size."""
+
+    key: tuple[int, int, int, int]
+    digest: bytes | str
+    size: int
+    made: Made | None
 
 
-def for_import(s: EngineState, new: Iterable[Stat]) -> NoteMaker | None:
-    """A worker for the new notes of a pass over the folder, if there are many (a first
-    import; `new`: the stats of the files with no row)."""
-    if not s.published or sum(1 for st in new if st.size <= s.cfg.text_max_bytes) < MIN_NOTES:
-        return None
+def look(root: str, rels: list[str], session_peer: int, text_max: int) -> list[Looked | None]:
+    """The worker's answer for each path (None: changing, gone, or not a file to import)."""
+    return [_look(f"{root}/{rel}", session_peer, text_max) for rel in rels]
+
+
+def _look(path: str, session_peer: int, text_max: int) -> Looked | None:
     try:
-        return NoteMaker(s.session_peer)
-    except OSError as exc:  # no process could be started: made here
-        log.warning("no note worker (%s): the first import goes on in-process", exc)
+        with open(path, "rb") as f:
+            before = os.fstat(f.fileno())
+            data = f.read()
+    except OSError:
+        return None
+    after = stat_of(path)
+    if after is None or len(data) > text_max:
+        return None
+    if (before.st_size, before.st_mtime_ns, before.st_ino, before.st_ctime_ns) != after.key:
+        return None  # changing, or replaced at its path: the engine reads it itself
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        digest = hasher()
+        digest.update(data)
+        return Looked(after.key, digest.hexdigest(), len(data), None)
+    d = notes.new_note(text, session_peer)
+    return Looked(
+        after.key, content_hash(data), len(data), Made(pack_note(notes.whole(d)), notes.vv_bytes(d), notes.frontiers(d))
+    )
+
+
+def for_import(s: EngineState) -> NoteMaker | None:
+    """A worker for a pass over the folder with many new files (a first import)."""
+    try:
+        return NoteMaker(os.fspath(s.root), s.session_peer, s.cfg.text_max_bytes)
+    except OSError as exc:  # no process could be started: read here
+        log.warning("no first-import worker (%s): the import goes on in-process", exc)
         return None
 
 
 class NoteMaker:
-    """One worker process. Texts go in with `send`; `take` gives their notes back in the same
-    order. Two threads move the pickles, so neither side ever waits on a full pipe."""
+    """One worker process. Paths go in with `send`, in the order `get` will ask for them. Two
+    threads move the pickles, so neither side ever waits on a full pipe."""
 
-    def __init__(self, session_peer: int) -> None:
-        self.session_peer = session_peer
+    def __init__(self, root: str, session_peer: int, text_max: int) -> None:
+        self._args = (root, session_peer, text_max)
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
             [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         self._outbox: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
-        self._inbox: queue.SimpleQueue[list[Made] | None] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[list[Looked | None] | None] = queue.SimpleQueue()
         proc = self._proc
         assert proc.stdin is not None and proc.stdout is not None
         threading.Thread(target=self._write, args=(proc.stdin,), name="notemaker-out", daemon=True).start()
         threading.Thread(target=self._read, args=(proc, proc.stdout), name="notemaker-in", daemon=True).start()
-        self._chunk: list[str] = []
-        self._chars = 0
-        self._sent: list[int] = []  # texts per chunk sent, in order
-        self.made = 0
-        self.failed = 0
+        self._chunks: deque[list[str]] = deque()  # sent, not yet answered, in order
+        self._wanted: set[str] = set()
+        self._ready: dict[str, Looked] = {}
+        self.used = 0  # answers given to the engine
 
-    def send(self, text: str) -> None:
-        self._chunk.append(text)
-        self._chars += len(text)
-        if self._chars >= CHUNK_CHARS:
-            self._submit()
+    def send(self, rels: list[str]) -> None:
+        if self._proc is None:
+            return
+        for i in range(0, len(rels), CHUNK):
+            chunk = rels[i : i + CHUNK]
+            self._outbox.put(chunk)
+            self._chunks.append(chunk)
+            self._wanted.update(chunk)
 
-    def take(self) -> Iterator[Made | None]:
-        """The notes of every text sent since the last `take`, in order; None for each one
-        the worker did not make (the caller makes it)."""
-        self._submit()
-        sent, self._sent = self._sent, []
-        for n in sent:
-            got = self._result(n)
-            if got is None:
-                self.failed += n
-                yield from [None] * n
-            else:
-                self.made += n
-                yield from got
+    def get(self, rel: str) -> Looked | None:
+        """The answer for `rel` (waiting for it), or None if it has none."""
+        while rel in self._wanted and self._chunks:
+            self._receive()
+        self._wanted.discard(rel)
+        got = self._ready.pop(rel, None)
+        self.used += got is not None
+        return got
+
+    def forget(self, rels: Iterable[str]) -> None:
+        """These paths' answers are not needed (their step is over)."""
+        for rel in rels:
+            self._wanted.discard(rel)
+            self._ready.pop(rel, None)
 
     def close(self) -> None:
-        """No more texts: the worker exits once its input ends (a killed engine ends it too)."""
+        """No more paths: the worker exits once its input ends (a killed engine ends it too)."""
         if self._proc is not None:
             self._outbox.put(None)
             self._proc = None
+        self._chunks.clear()
+        self._wanted.clear()
+        self._ready.clear()
 
-    def _submit(self) -> None:
-        if self._chunk:
-            if self._proc is not None:
-                self._outbox.put(self._chunk)
-            self._sent.append(len(self._chunk))
-            self._chunk, self._chars = [], 0
-
-    def _result(self, n: int) -> list[Made] | None:
-        if self._proc is None:
-            return None
+    def _receive(self) -> None:
+        chunk = self._chunks.popleft()
         try:
             got = self._inbox.get(timeout=WAIT_S)
         except queue.Empty:
             got = None
-        if got is None or len(got) != n:
-            log.warning("the note worker stopped: the first import goes on in-process")
-            self._proc.kill()
+        if got is None or len(got) != len(chunk):
+            log.warning("the first-import worker stopped: the import goes on in-process")
+            if self._proc is not None:
+                self._proc.kill()
             self.close()
-            return None
-        return got
+            return
+        for rel, answer in zip(chunk, got, strict=True):
+            if rel in self._wanted:
+                self._wanted.discard(rel)
+                if answer is not None:
+                    self._ready[rel] = answer
 
     def _write(self, pipe: IO[bytes]) -> None:
+        root, peer, text_max = self._args
         try:
             while (chunk := self._outbox.get()) is not None:
-                pickle.dump((chunk, self.session_peer), pipe, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump((root, chunk, peer, text_max), pipe, protocol=pickle.HIGHEST_PROTOCOL)
                 pipe.flush()
         except OSError:
-            pass  # the worker died: its reader tells `take`
+            pass  # the worker died: its reader tells `get`
         finally:
             with contextlib.suppress(OSError):
                 pipe.close()
@@ -156,8 +193,9 @@ class NoteMaker:
     def _read(self, proc: subprocess.Popen[bytes], pipe: IO[bytes]) -> None:
         try:
             while True:
-                self._inbox.put([Made._make(m) for m in pickle.load(pipe)])
-        except Exception:  # noqa: BLE001, S110 - its end (EOF) or anything broken: `take` makes the rest
+                answers = pickle.load(pipe)
+                self._inbox.put([None if a is None else _looked(a) for a in answers])
+        except Exception:  # noqa: BLE001, S110 - its end (EOF) or anything broken: `get` reads the rest here
             pass
         finally:
             self._inbox.put(None)
@@ -165,19 +203,30 @@ class NoteMaker:
             proc.wait()  # reaped here: the worker exits when its input ends
 
 
+def _looked(a: tuple[tuple[int, int, int, int], bytes | str, int, tuple[bytes, bytes, bytes] | None]) -> Looked:
+    return Looked(a[0], a[1], a[2], None if a[3] is None else Made._make(a[3]))
+
+
+def _plain(answer: Looked | None) -> tuple[object, ...] | None:
+    """An answer as plain tuples: `Looked` in the worker is `__main__`'s, unknown to the engine."""
+    if answer is None:
+        return None
+    return (answer.key, answer.digest, answer.size, None if answer.made is None else tuple(answer.made))
+
+
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
-    """The worker: a list of `Made` for each `(texts, peer)` read, until the input ends."""
+    """The worker: answers for each `(root, paths, peer, text_max)` read, until the input ends."""
     while True:
         try:
-            texts, session_peer = pickle.load(stdin)
+            root, rels, session_peer, text_max = pickle.load(stdin)
         except EOFError:
             return
-        made = [tuple(m) for m in make(texts, session_peer)]  # plain tuples: `Made` here is __main__'s
-        pickle.dump(made, stdout, protocol=pickle.HIGHEST_PROTOCOL)
+        answers = [_plain(a) for a in look(root, rels, session_peer, text_max)]
+        pickle.dump(answers, stdout, protocol=pickle.HIGHEST_PROTOCOL)
         stdout.flush()
 
 
-__all__ = ["MIN_NOTES", "Made", "NoteMaker", "for_import", "make", "serve"]
+__all__ = ["CHUNK", "MIN_FILES", "Looked", "Made", "NoteMaker", "for_import", "look", "serve"]
 
 if __name__ == "__main__":
     serve(sys.stdin.buffer, sys.stdout.buffer)
