@@ -22,7 +22,7 @@ from .blobwrite import finish_moves
 from .documents import batch, text
 from .ignorehere import ignores, refresh_rules, scan, walk
 from .layout import IGNORED_HERE, NOT_HERE
-from .notemaker import Looked, NoteMaker
+from .notemaker import NoteMaker
 from .renames import pair_renames
 from .tracked import abs_path, check_vault, digest_at, record, recorded_stat, row_at
 
@@ -190,21 +190,6 @@ def _holds_another(s: EngineState, fid: str, rel: str, inodes: dict[tuple[int, i
     return inodes.get((st.dev, st.ino), fid) != fid
 
 
-def _looked_at(s: EngineState, rel: str, st: Stat, now: float | None, looked: Looked) -> int | None:
-    """A new file as the worker read it at stat `st`: a binary file recorded from its digest,
-    a note stored as made; None if the note cannot be made without its text (its path's id
-    is taken), and the file is read here."""
-    if looked.made is None:
-        return ingest_blob(s, rel, None, st, now, found=(str(looked.digest), looked.size))
-    if not isinstance(looked.digest, bytes) or not localedits.create_made(s, rel, st, looked.digest, looked.made):
-        return None
-    if now is not None:
-        s.touched[rel] = now
-    s.unsettled.pop(rel, None)
-    s.store.set_unsynced(rel, None)
-    return 1
-
-
 def ingest_paths(s: EngineState, rels: set[str], now: float) -> int:
     present = {r: st for r in rels if not ignores(s, r) and (st := stat_of(s.root.joinpath(*r.split("/")))) is not None}
     gone = {s.file_id_at[r] for r in rels if r in s.file_id_at and r not in present}
@@ -283,8 +268,7 @@ def ingest(
                 changes += ingest_blob(s, rel, row, st, now)
                 continue
             if row is None and maker is not None and (looked := maker.get(rel)) is not None and looked.key == st.key:
-                done = _looked_at(s, rel, st, now, looked)
-                if done is not None:
+                if (done := localedits.create_looked(s, rel, st, now, looked)) is not None:
                     changes += done
                     continue
             try:

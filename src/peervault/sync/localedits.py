@@ -16,8 +16,9 @@ from ..crdt.index import file_id_for
 from ..store.filetable import FileRow
 from ..vault.fsops import Stat, removed_at_ms
 from . import live, writeback
+from .binaries import ingest_blob
 from .documents import doc, index_changed, is_live, mark_pending, save, save_made, written_version
-from .notemaker import Made
+from .notemaker import Looked
 from .tracked import alloc_id, forget, record
 
 if TYPE_CHECKING:
@@ -86,20 +87,29 @@ def local_create(s: EngineState, rel: str, text: str, st: Stat, h: bytes) -> Non
         writeback.materialize(s, {file_id})
 
 
-def create_made(s: EngineState, rel: str, st: Stat, h: bytes, made: Made) -> bool:
-    """`local_create` of a published note that is new here (its path's first id is free), with
-    the note made by the first-import worker (sync/notemaker.py) and stored as made. False if
-    it is not new (the same path created elsewhere, a restore): then it needs its text."""
+def create_looked(s: EngineState, rel: str, st: Stat, now: float | None, looked: Looked) -> int | None:
+    """A new file as the first-import worker read it at stat `st` (sync/notemaker.py): a
+    binary file recorded from its digest, a note stored as made. None if the note cannot be
+    made without its text (its path's id is taken: the same path created elsewhere, a
+    restore): the caller reads the file. Returns changes."""
+    if looked.made is None:
+        return ingest_blob(s, rel, None, st, now, found=(str(looked.digest), looked.size))
     file_id = file_id_for(rel)  # what `alloc_id` gives when nothing holds it
-    if not s.published or file_id in s.entries or file_id in s.versions.vvs or file_id in s.files or doc(s, file_id):
-        return False
+    if not isinstance(looked.digest, bytes) or not s.published:
+        return None
+    if file_id in s.entries or file_id in s.versions.vvs or file_id in s.files or doc(s, file_id) is not None:
+        return None
+    if now is not None:
+        s.touched[rel] = now
+    s.unsettled.pop(rel, None)
+    s.store.set_unsynced(rel, None)
     mark_pending(s, file_id, None)
     ibefore = s.index.vv()
     s.index.put(file_id, rel)
     index_changed(s, file_id, ibefore)
-    save_made(s, file_id, made)
-    record(s, file_id, rel, st, h, made.frontiers)
-    return True
+    save_made(s, file_id, looked.made)
+    record(s, file_id, rel, st, looked.digest, looked.made.frontiers)
+    return 1
 
 
 def local_rename(s: EngineState, file_id: str, rel: str, st: Stat) -> None:
