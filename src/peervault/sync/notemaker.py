@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import pickle
 import queue
 import subprocess
 import sys
@@ -179,6 +178,8 @@ class NoteMaker:
                     self._ready[rel] = answer
 
     def _write(self, pipe: IO[bytes]) -> None:
+        import pickle  # here: an idle daemon never loads it (0.2 MB of RSS)
+
         root, peer, text_max = self._args
         try:
             while (chunk := self._outbox.get()) is not None:
@@ -191,6 +192,8 @@ class NoteMaker:
                 pipe.close()
 
     def _read(self, proc: subprocess.Popen[bytes], pipe: IO[bytes]) -> None:
+        import pickle
+
         try:
             while True:
                 answers = pickle.load(pipe)
@@ -216,6 +219,8 @@ def _plain(answer: Looked | None) -> tuple[object, ...] | None:
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     """The worker: answers for each `(root, paths, peer, text_max)` read, until the input ends."""
+    import pickle
+
     while True:
         try:
             root, rels, session_peer, text_max = pickle.load(stdin)
