@@ -65,13 +65,18 @@ def test_the_worker_reads_hashes_and_makes_what_the_engine_would(tmp_path: Path)
     assert too_big == [None, None]  # above text_max (a blob, hashed elsewhere), and no such file
 
 
-def test_the_worker_process_answers_in_order_and_ends_with_its_input(tmp_path: Path) -> None:
+def test_the_worker_process_answers_in_order_and_ends_with_its_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It is never more than AHEAD messages ahead of what was asked for: its answers wait in
+    the engine's memory."""
     _files(tmp_path)
     rels = [*TEXTS, *BINARY]
+    monkeypatch.setattr(notemaker, "CHUNK", 2)
+    monkeypatch.setattr(notemaker, "AHEAD", 3)
     maker = NoteMaker(str(tmp_path), 7, 5 * 2**20)
     proc = maker._proc
     assert proc is not None
     maker.send(rels)
+    assert len(maker._chunks) == 3 and maker._unsent
     assert [maker.get(rel) for rel in rels] == notemaker.look(str(tmp_path), rels, 7, 5 * 2**20)
     assert maker.get("not sent.md") is None
     maker.close()
@@ -124,6 +129,7 @@ def test_an_import_through_the_worker_stores_what_one_made_here_stores(
 
     monkeypatch.setattr(notemaker, "MIN_FILES", 5)
     monkeypatch.setattr(notemaker, "CHUNK", 3)  # several messages per step
+    monkeypatch.setattr(notemaker, "AHEAD", 2)  # and more of them than the worker may be ahead
     monkeypatch.setattr(notemaker, "NoteMaker", started)
     e = engine(there)
     assert sum(e.reconcile_steps(time.time(), chunk=5)) == len(TEXTS) + len(BINARY)

@@ -80,11 +80,10 @@ def reconcile_steps(s: EngineState, chunk: int | None = IMPORT_CHUNK) -> Iterato
     parts = [changed[i : i + step] for i in range(0, len(changed), step)]
     new = [sorted(r for r in part if r not in s.file_id_at and found[r].size <= s.cfg.text_max_bytes) for part in parts]
     maker = notemaker.for_import(s) if s.published and sum(map(len, new)) >= notemaker.MIN_FILES else None
+    if maker is not None:  # in the order the steps look at them: the worker reads ahead
+        maker.send([rel for rels in new for rel in rels])
     try:
         for i, part in enumerate(parts):
-            if maker is not None:  # the worker reads a step ahead: it never waits for this thread
-                for ahead in new[i : i + 2] if i == 0 else new[i + 1 : i + 2]:
-                    maker.send(ahead)
             yield ingest(s, {rel: found[rel] for rel in part}, gone, final=True, delete_gone=False, paired=True, maker=maker)
             if maker is not None:
                 maker.forget(new[i])

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 MIN_FILES = 500  # new files in a pass below which a worker is not worth its start
 CHUNK = 64  # paths per message: few round trips, and a short wait for the first answer
+AHEAD = 32  # messages the worker may be ahead of the engine (2,048 files, two steps): its
+# answers wait in memory until the engine gets to them
 WAIT_S = 60.0  # a worker silent this long is taken for hung: the rest is read here
 
 
@@ -121,6 +123,7 @@ class NoteMaker:
         assert proc.stdin is not None and proc.stdout is not None
         threading.Thread(target=self._write, args=(proc.stdin,), name="notemaker-out", daemon=True).start()
         threading.Thread(target=self._read, args=(proc, proc.stdout), name="notemaker-in", daemon=True).start()
+        self._unsent: deque[list[str]] = deque()  # to send once the worker is less far ahead
         self._chunks: deque[list[str]] = deque()  # sent, not yet answered, in order
         self._wanted: set[str] = set()
         self._ready: dict[str, Looked] = {}
@@ -131,13 +134,21 @@ class NoteMaker:
             return
         for i in range(0, len(rels), CHUNK):
             chunk = rels[i : i + CHUNK]
+            self._unsent.append(chunk)
+            self._wanted.update(chunk)
+        self._pump()
+
+    def _pump(self) -> None:
+        while self._unsent and len(self._chunks) < AHEAD:
+            chunk = self._unsent.popleft()
             self._outbox.put(chunk)
             self._chunks.append(chunk)
-            self._wanted.update(chunk)
 
     def get(self, rel: str) -> Looked | None:
         """The answer for `rel` (waiting for it), or None if it has none."""
-        while rel in self._wanted and self._chunks:
+        while rel in self._wanted and (self._chunks or self._unsent):
+            if not self._chunks:
+                self._pump()  # (what was skipped is not waited for: the next messages go out)
             self._receive()
         self._wanted.discard(rel)
         got = self._ready.pop(rel, None)
@@ -155,6 +166,7 @@ class NoteMaker:
         if self._proc is not None:
             self._outbox.put(None)
             self._proc = None
+        self._unsent.clear()
         self._chunks.clear()
         self._wanted.clear()
         self._ready.clear()
@@ -176,6 +188,7 @@ class NoteMaker:
                 self._wanted.discard(rel)
                 if answer is not None:
                     self._ready[rel] = answer
+        self._pump()
 
     def _write(self, pipe: IO[bytes]) -> None:
         import pickle  # here: an idle daemon never loads it (0.2 MB of RSS)
