@@ -4,6 +4,7 @@ itself, and a worker that dies, or answers for a file that changed, costs only t
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -186,4 +187,14 @@ def test_a_small_import_starts_no_worker(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(notemaker, "NoteMaker", refused)
     state = _vault(tmp_path, "small")
     assert sum(engine(state).reconcile_steps(time.time())) == len(TEXTS) + len(BINARY)
+    state.close()
+
+
+def test_no_interpreter_to_start_means_no_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = _vault(tmp_path, "v")
+    monkeypatch.setattr(notemaker, "MIN_FILES", 5)
+    monkeypatch.setattr(sys, "executable", "")
+    e = engine(state)
+    assert sum(e.reconcile_steps(time.time(), chunk=5)) == len(TEXTS) + len(BINARY)
+    assert all(e.text(file_id_for(rel)) == text for rel, text in TEXTS.items())
     state.close()

@@ -101,6 +101,8 @@ def _look(path: str, session_peer: int, text_max: int) -> Looked | None:
 
 def for_import(s: EngineState) -> NoteMaker | None:
     """A worker for a pass over the folder with many new files (a first import)."""
+    if not sys.executable:  # an embedded interpreter that cannot start another one
+        return None
     try:
         return NoteMaker(os.fspath(s.root), s.session_peer, s.cfg.text_max_bytes)
     except OSError as exc:  # no process could be started: read here
