@@ -198,3 +198,13 @@ def test_no_interpreter_to_start_means_no_worker(tmp_path: Path, monkeypatch: py
     assert sum(e.reconcile_steps(time.time(), chunk=5)) == len(TEXTS) + len(BINARY)
     assert all(e.text(file_id_for(rel)) == text for rel, text in TEXTS.items())
     state.close()
+
+
+def test_a_worker_left_with_paths_is_ended_at_close(tmp_path: Path) -> None:
+    _files(tmp_path)
+    maker = NoteMaker(str(tmp_path), 7, 5 * 2**20)
+    proc = maker._proc
+    assert proc is not None
+    maker.send(list(TEXTS) * 50)
+    maker.close()
+    assert proc.wait(timeout=10) != 0  # killed, not left to read paths no one asks for

@@ -164,8 +164,11 @@ class NoteMaker:
             self._ready.pop(rel, None)
 
     def close(self) -> None:
-        """No more paths: the worker exits once its input ends (a killed engine ends it too)."""
+        """No more paths: the worker exits once its input ends (a killed engine ends it too),
+        at once if it still has paths no one will ask for (an import that stopped halfway)."""
         if self._proc is not None:
+            if self._chunks or self._unsent:
+                self._proc.kill()
             self._outbox.put(None)
             self._proc = None
         self._unsent.clear()
