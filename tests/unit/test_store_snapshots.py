@@ -1,4 +1,4 @@
-"""Note snapshots are stored compressed (zstd), and rows written before that (deflated, or
+"""Note and index snapshots are stored compressed (zstd), and rows written before that (deflated, or
 Loro's bytes as they are) still read."""
 
 from __future__ import annotations
@@ -50,11 +50,21 @@ def test_a_note_stored_deflated_by_an_earlier_version_still_reads(tmp_path: Path
     assert store.load_doc("z") == snap
 
 
-def test_the_index_snapshot_stays_deflated(tmp_path: Path) -> None:
+def test_the_index_snapshot_is_stored_with_zstd(tmp_path: Path) -> None:
+    """A first import folds the index several times: zstd, as notes (a tenth of zlib's time)."""
     store = Store(tmp_path / "state.db")
-    snap = _note("the index keeps its on-disk encoding\n" * 40)
+    snap = _note("the index is folded into a snapshot several times per import\n" * 40)
     store.save_index(snap, b"vv", [], [])
-    assert bytes(store.get_meta("index_snapshot")).startswith(PACKED)  # type: ignore[arg-type]
+    stored = bytes(store.get_meta("index_snapshot"))  # type: ignore[arg-type]
+    assert stored.startswith(PACKED_ZSTD) and len(stored) < len(snap) * 0.8
+    assert store.load_index() == (snap, [])
+
+
+def test_an_index_snapshot_deflated_by_an_earlier_version_still_reads(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    snap = _note("the index of an earlier version, deflated\n" * 40)
+    store.save_index(snap, b"vv", [], [])
+    store.set_meta("index_snapshot", PACKED + zlib.compress(snap, 1))
     assert store.load_index() == (snap, [])
 
 

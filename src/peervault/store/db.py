@@ -166,7 +166,7 @@ class Store(VersionHistory, PeerTables):
         go back to the file system (where the database was created with auto_vacuum), else
         `.peervault/` keeps their size for good."""
         with self.transaction():
-            self.set_meta(INDEX_SNAPSHOT, pack_snapshot(snapshot))  # deflated: written rarely, now
+            self.set_meta(INDEX_SNAPSHOT, pack_snapshot(snapshot))  # compressed (zstd)
             self.db.execute("DELETE FROM index_log")
             indexentries.write(self.db, vv, len(snapshot), entries, forgotten)
             self._give_back = True
@@ -189,6 +189,10 @@ class Store(VersionHistory, PeerTables):
             "INSERT OR REPLACE INTO docs(doc_id, snapshot, vv, published) VALUES (?, ?, ?, ?)",
             (doc_id, pack_note(snapshot), vv, int(published)),
         )
+
+    def save_stored_doc(self, doc_id: str, stored: bytes, vv: bytes) -> None:
+        """A published note already in its stored form (`pack_note`'s, made by the note worker)."""
+        self.db.execute("INSERT OR REPLACE INTO docs(doc_id, snapshot, vv, published) VALUES (?, ?, ?, 1)", (doc_id, stored, vv))
 
     def delete_doc(self, doc_id: str) -> None:
         self.db.execute("DELETE FROM docs WHERE doc_id=?", (doc_id,))

@@ -18,6 +18,7 @@ from ..crdt.index import Entry, entry_row
 from ..crdt.notes import Note
 from ..store.db import Store
 from .doccache import DocCache
+from .notemaker import Made
 
 if TYPE_CHECKING:
     from .enginestate import EngineState
@@ -84,13 +85,31 @@ def save(s: EngineState, file_id: str, d: Note) -> None:
     if not s.batch_depth:
         flush_saves(s)
     if published:
-        vv = notes.vv_bytes(d)
-        e = s.entries.get(file_id)
-        if file_id not in s.versions.vvs and e is not None and not e.deleted:
-            s.layout_new.add(file_id)  # a new note: added to the layout (layout.layout)
-        elif file_id not in s.versions.vvs or (e is not None and e.deleted):
-            s.layout_version += 1  # a note with no entry yet, or one whose liveness may change
-        s.versions.set(file_id, vv)
+        _versioned(s, file_id, notes.vv_bytes(d))
+
+
+def save_made(s: EngineState, file_id: str, made: Made) -> None:
+    """Record a new published note made by the note worker (sync/notemaker.py) as `save`
+    would, within the batch: stored now, in the batch's transaction, and not loaded (a first
+    import's notes are shed from the cache at its end anyway)."""
+    if not s.batch_depth:
+        raise RuntimeError("save_made outside a batch")
+    s.store.save_stored_doc(file_id, made.stored, made.vv)
+    s.uncommitted.add(file_id)  # until the batch's transaction commits (see batch)
+    e, row = s.entries.get(file_id), s.files.get(file_id)
+    path = e.path if e is not None else row.path if row is not None else ""
+    s.new_versions.append((file_id, s.now, made.frontiers, s.origin, path))
+    _versioned(s, file_id, made.vv)
+
+
+def _versioned(s: EngineState, file_id: str, vv: bytes) -> None:
+    """A published note saved at version `vv`: the version summary and the layout know."""
+    e = s.entries.get(file_id)
+    if file_id not in s.versions.vvs and e is not None and not e.deleted:
+        s.layout_new.add(file_id)  # a new note: added to the layout (layout.layout)
+    elif file_id not in s.versions.vvs or (e is not None and e.deleted):
+        s.layout_version += 1  # a note with no entry yet, or one whose liveness may change
+    s.versions.set(file_id, vv)
 
 
 VERSION_MERGE_S = 2.0  # saves of a note open in an editor closer than this are one version

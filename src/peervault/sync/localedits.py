@@ -12,10 +12,13 @@ import secrets
 from typing import TYPE_CHECKING
 
 from ..crdt import notes
+from ..crdt.index import file_id_for
 from ..store.filetable import FileRow
 from ..vault.fsops import Stat, removed_at_ms
 from . import live, writeback
-from .documents import doc, index_changed, is_live, mark_pending, save, written_version
+from .binaries import ingest_blob
+from .documents import doc, index_changed, is_live, mark_pending, save, save_made, written_version
+from .notemaker import Looked
 from .tracked import alloc_id, forget, record
 
 if TYPE_CHECKING:
@@ -82,6 +85,31 @@ def local_create(s: EngineState, rel: str, text: str, st: Stat, h: bytes) -> Non
     # A note made from `text` reads `text` (a first import: 6,800 notes' text not read back)
     if existing is not None and notes.text_of(d) != text:
         writeback.materialize(s, {file_id})
+
+
+def create_looked(s: EngineState, rel: str, st: Stat, now: float | None, looked: Looked) -> int | None:
+    """A new file as the first-import worker read it at stat `st` (sync/notemaker.py): a
+    binary file recorded from its digest, a note stored as made. None if the note cannot be
+    made without its text (its path's id is taken: the same path created elsewhere, a
+    restore): the caller reads the file. Returns changes."""
+    if looked.made is None:
+        return ingest_blob(s, rel, None, st, now, found=(str(looked.digest), looked.size))
+    file_id = file_id_for(rel)  # what `alloc_id` gives when nothing holds it
+    if not isinstance(looked.digest, bytes) or not s.published:
+        return None
+    if file_id in s.entries or file_id in s.versions.vvs or file_id in s.files or doc(s, file_id) is not None:
+        return None
+    if now is not None:
+        s.touched[rel] = now
+    s.unsettled.pop(rel, None)
+    s.store.set_unsynced(rel, None)
+    mark_pending(s, file_id, None)
+    ibefore = s.index.vv()
+    s.index.put(file_id, rel)
+    index_changed(s, file_id, ibefore)
+    save_made(s, file_id, looked.made)
+    record(s, file_id, rel, st, looked.digest, looked.made.frontiers)
+    return 1
 
 
 def local_rename(s: EngineState, file_id: str, rel: str, st: Stat) -> None:
