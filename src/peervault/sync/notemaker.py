@@ -49,7 +49,7 @@ MIN_FILES = 500  # new files in a pass below which a worker is not worth its sta
 CHUNK = 64  # paths per message: few round trips, and a short wait for the first answer
 AHEAD = 32  # messages the worker may be ahead of the engine (2,048 files, two steps): its
 # answers wait in memory until the engine gets to them
-WAIT_S = 60.0  # a worker silent this long is taken for hung: the rest is read here
+WAIT_S = 10.0  # a worker silent this long is taken for hung (the event loop waits meanwhile): the rest is read here
 
 
 class Made(NamedTuple):
