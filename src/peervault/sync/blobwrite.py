@@ -50,13 +50,15 @@ def write_blob(s: EngineState, file_id: str, target: str, row: FileRow | None) -
     here = row is not None and row.path == target
     if row is not None and here and row.hash == hb:
         return
-    dst = safe_target(s.root, target)
-    if row is not None and not here and row.hash == hb and _rename(s, row, target, dst):
+    if row is not None and not here and row.hash == hb and _rename(s, row, target, safe_target(s.root, target)):
         return
     src = locate(s, h)
     if src is None:
         s.awaiting.setdefault(h, set()).add(file_id)  # the daemon fetches it from a peer
         return
+    # Checked where it is written, not before: a joining device meets each of its thousands
+    # of attachments twice, first with no bytes to write (nothing touches the disk then).
+    dst = safe_target(s.root, target)
     keep: tuple[str, Stat] | None = None
     occupant = stat_of(dst)
     if occupant is not None:

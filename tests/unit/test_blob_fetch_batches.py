@@ -1,0 +1,109 @@
+"""How the fetching side groups blobs (sync/blobs.py): BLOB_GETS filled first-fit from the
+queue of wanted blobs, and arrivals written in as few batches as their pace allows."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Container
+from typing import Any, cast
+
+from peervault.sync import blobs
+from peervault.sync.blobs import BlobTransfers, _AnyOf
+
+
+class FakeEngine:
+    """What BlobTransfers asks of the engine here: the wanted blobs, in order, and the
+    batches of arrived blobs it is told to write."""
+
+    def __init__(self, wanted: dict[str, int]) -> None:
+        self.wanted = dict(wanted)
+        self.blobs = None
+        self.arrived: list[list[str]] = []
+
+    def wanted_blobs(self, skip: Container[str] = (), limit: int | None = None) -> dict[str, int]:
+        out = {h: n for h, n in self.wanted.items() if h not in skip}
+        return dict(list(out.items())[:limit])
+
+    def awaits(self, h: str) -> bool:
+        return h in self.wanted
+
+    def blobs_arrived(self, hashes: list[str], now: float) -> None:
+        self.arrived.append(list(hashes))
+        for h in hashes:
+            self.wanted.pop(h, None)
+
+
+class FakeStore:
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+    def make_durable(self, hashes: list[str]) -> None:
+        time.sleep(self.delay)  # (a worker thread: the sync of the disk)
+
+
+def transfers(engine: FakeEngine, store: FakeStore | None = None) -> BlobTransfers:
+    t = BlobTransfers(cast(Any, engine), {}, 16, lambda: None, time.monotonic, time.time)
+    if store is not None:
+        t.store = cast(Any, store)
+    return t
+
+
+def test_a_batch_is_filled_first_fit_past_a_blob_too_big_for_the_room_left() -> None:
+    k = 1024
+    engine = FakeEngine({"a": 100 * k, "b": 200 * k, "c": 60 * k, "d": 90 * k, "e": 50 * k})
+    t = transfers(engine)
+    picked: set[str] = set()  # as `kick` passes them: taken, so never looked up again
+    skip = _AnyOf(picked)
+
+    def take(room: int) -> tuple[str, int] | None:
+        got = t._take(skip, room)
+        if got is not None:
+            picked.add(got[0])
+        return got
+
+    first = take(blobs.ANY_SIZE)
+    assert first == ("a", 100 * k)
+    room = blobs.BATCH_BYTES - 100 * k
+    got = [first]
+    while (more := take(room)) is not None:
+        got.append(more)
+        room -= more[1]
+    # "b" (200 KB) does not fit in the 156 KB left; "c" and "d" behind it do, "e" then not
+    assert [h for h, _ in got] == ["a", "c", "d"]
+    assert take(blobs.ANY_SIZE) == ("b", 200 * k)  # skipped, not lost: next at the head
+    assert take(blobs.ANY_SIZE) == ("e", 50 * k)
+    assert take(blobs.ANY_SIZE) is None
+
+
+def test_blobs_no_longer_wanted_or_in_flight_are_dropped_from_the_queue() -> None:
+    engine = FakeEngine({"a": 10, "b": 10, "c": 10})
+    t = transfers(engine)
+    inflight: set[str] = set()
+    skip = _AnyOf(inflight)
+    assert t._take(skip, blobs.ANY_SIZE) == ("a", 10)
+    inflight.add("a")
+    del engine.wanted["b"]  # its file went meanwhile
+    inflight.add("c")  # being fetched by another stream
+    assert t._take(skip, 100) is None
+    assert not t._queue
+
+
+def test_arrivals_during_a_write_wait_for_it_and_go_as_one_batch() -> None:
+    async def run() -> list[list[str]]:
+        engine = FakeEngine({f"h{i}": 1 for i in range(20)})
+        t = transfers(engine, FakeStore(delay=0.3))
+        t._arrival("h0")
+        await asyncio.sleep(blobs.ARRIVAL_S + 0.05)  # h0's batch is being made durable now
+        for i in range(1, 20):
+            t._arrival(f"h{i}")
+            await asyncio.sleep(0.02)  # 0.38 s of arrivals: more than ARRIVAL_S apart in all
+        await asyncio.sleep(0.3 + blobs.ARRIVAL_S + 0.3)
+        await t.finish()
+        return engine.arrived
+
+    arrived = asyncio.run(run())
+    assert arrived[0] == ["h0"]
+    assert sorted(h for b in arrived for h in b) == sorted(f"h{i}" for i in range(20))
+    # at most one batch for the arrivals during h0's write, one for those after it
+    assert len(arrived) <= 3
