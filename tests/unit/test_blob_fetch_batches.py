@@ -1,5 +1,5 @@
-"""How the fetching side groups blobs (sync/blobs.py): BLOB_GETS filled first-fit from the
-queue of wanted blobs, and arrivals written in as few batches as their pace allows."""
+"""How the fetching side groups blobs (sync/blobs.py): the queue of wanted blobs, and
+arrivals written in as few batches as their pace allows."""
 
 from __future__ import annotations
 
@@ -47,33 +47,6 @@ def transfers(engine: FakeEngine, store: FakeStore | None = None) -> BlobTransfe
     if store is not None:
         t.store = cast(Any, store)
     return t
-
-
-def test_a_batch_is_filled_first_fit_past_a_blob_too_big_for_the_room_left() -> None:
-    k = 1024
-    engine = FakeEngine({"a": 100 * k, "b": 200 * k, "c": 60 * k, "d": 90 * k, "e": 50 * k})
-    t = transfers(engine)
-    picked: set[str] = set()  # as `kick` passes them: taken, so never looked up again
-    skip = _AnyOf(picked)
-
-    def take(room: int) -> tuple[str, int] | None:
-        got = t._take(skip, room)
-        if got is not None:
-            picked.add(got[0])
-        return got
-
-    first = take(blobs.ANY_SIZE)
-    assert first == ("a", 100 * k)
-    room = blobs.BATCH_BYTES - 100 * k
-    got = [first]
-    while (more := take(room)) is not None:
-        got.append(more)
-        room -= more[1]
-    # "b" (200 KB) does not fit in the 156 KB left; "c" and "d" behind it do, "e" then not
-    assert [h for h, _ in got] == ["a", "c", "d"]
-    assert take(blobs.ANY_SIZE) == ("b", 200 * k)  # skipped, not lost: next at the head
-    assert take(blobs.ANY_SIZE) == ("e", 50 * k)
-    assert take(blobs.ANY_SIZE) is None
 
 
 def test_blobs_no_longer_wanted_or_in_flight_are_dropped_from_the_queue() -> None:

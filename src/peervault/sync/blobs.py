@@ -38,7 +38,6 @@ RETRY_S = 5.0  # after a failed fetch (peer gone, peer lacks the blob): try agai
 MAX_HEADER = 1024
 SMALL = 256 * 1024  # blobs up to this size are read whole in memory (see _download_small) ...
 BATCH_BLOBS, BATCH_BYTES = 32, SMALL  # ... and asked for up to this many and bytes per stream (BLOB_GETS)
-BATCH_SHARE = 4  # at most 1/BATCH_SHARE of the streams are BLOB_GETS (B's memory: see __init__)
 ARRIVAL_S = 0.1  # blobs verified within this long of each other are written as one batch
 ARRIVAL_BATCH = 256  # ... of at most this many
 ANY_SIZE = 2**64
@@ -76,9 +75,8 @@ class BlobTransfers:
         self.on_arrival = on_arrival
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._streams = 0  # fetches running: each one stream, of one blob or a BLOB_GETS batch
-        # ... of which BLOB_GETS, at most a quarter: each holds up to SMALL bytes until written
-        # (11,004 files: 16 cost 3 MB more at B's peak than 8), and 4 filled first-fit (see
-        # _take) carry as many bytes as 8 did when each stopped at the first blob too big
+        # ... of which BLOB_GETS, at most half: each holds up to SMALL bytes until written, and
+        # half as many streams were as fast (11,004 files: 16 cost 3 MB more at B's peak)
         self._batch_streams = 0
         # Whether a link's peer answers BLOB_GETS: True once one was answered, False once one
         # failed before that (a device from before it resets the stream); absent: not tried.
@@ -110,7 +108,7 @@ class BlobTransfers:
             link = peers[(self._turn + 1) % len(peers)]
             batch = [first]
             if first[1] <= SMALL and self._batches.get(link) is not False:
-                if self._batch_streams >= max(1, self.max_parallel // BATCH_SHARE):
+                if self._batch_streams >= max(1, self.max_parallel // 2):
                     self._queue.append(first)  # back at the head, for when a BLOB_GETS ends
                     break
                 total = first[1]
@@ -131,26 +129,21 @@ class BlobTransfers:
             self._retry = asyncio.get_running_loop().call_later(RETRY_S, self._retry_now)
 
     def _take(self, skip: _AnyOf, room: int) -> tuple[str, int] | None:
-        """The next blob to fetch of at most `room` bytes, from a queue refilled by one look at the
+        """The next blob to fetch if it is at most `room` bytes, from a queue refilled by one look at the
         awaited blobs per LOOK_AHEAD fetches: looked up per fetch, each started fetch (one per
-        arrival) scanned past the hundreds in flight or arrived (a join: 0.5 s of CPU). A batch
-        is filled first-fit from the queue, not only from its head: stopped at the first blob
-        too big for the room left, BLOB_GETS of the `real` tier carried 110 KB on average."""
+        arrival) scanned past the hundreds in flight or arrived (a join: 0.5 s of CPU)."""
         while True:
             if not self._queue:
                 self._queue = list(self.engine.wanted_blobs(skip=skip, limit=LOOK_AHEAD).items())[::-1]
                 if not self._queue:
                     return None
-            for i in range(len(self._queue) - 1, -1, -1):  # (deleting at i leaves those below in place)
-                h, size = self._queue[i]
-                if size > room:
-                    continue
-                if h in skip or not self.engine.awaits(h):  # fetched, or no longer wanted, meanwhile
-                    del self._queue[i]
-                else:
-                    return self._queue.pop(i)
-            if self._queue:
-                return None  # none fits
+            h, size = self._queue[-1]
+            if h in skip or not self.engine.awaits(h):  # fetched, or no longer wanted, meanwhile
+                self._queue.pop()
+            elif size > room:
+                return None
+            else:
+                return self._queue.pop()
 
     def _retry_now(self) -> None:
         self._retry = None
