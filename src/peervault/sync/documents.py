@@ -191,7 +191,9 @@ def save_index(s: EngineState) -> None:
     if updates is None:
         return  # nothing new
     if s.index_log_bytes + len(updates) > max(LOG_FLOOR, s.index_snapshot_bytes):
-        fold_index(s)
+        # The document is then read back from the snapshot just made: Loro decodes it lazily,
+        # so the entries a burst (a first import) wrote are no longer held decoded.
+        s.index.reload(fold_index(s))
         return
     s.store.log_index(updates)
     s.index_log_bytes += len(updates)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ..crdt import CrdtError, notes
 from ..crdt.index import is_snapshot
 from ..crdt.notes import Note
-from . import live, writeback
+from . import live, savedindex, writeback
 from .deletions import note_peer_deletions
 from .documents import INDEX, batch, doc, keep_index_snapshot, reindex, save, saves_from
 
@@ -68,8 +68,11 @@ def apply_index(s: EngineState, blob: bytes, origin: str) -> bool:
         s.index_churn += len(changed)  # a peer's burst (an initial sync) sheds memory after it
         s.store.add_pending_writes(changed)
         note_peer_deletions(s, before, after, changed, origin)
-    if whole and s.index.vv() == whole_vv:
-        s.index.reload(blob)  # every entry was read: Loro's decoded copy goes (11,004 files: 6 MB)
+    if whole and s.index.vv() == whole_vv and not savedindex.unload(s):
+        # Every entry was read, and the database holds the snapshot as it came: the document
+        # goes (read back when next needed), or at least Loro's decoded copy of it (11,004
+        # files: 6 MB, and the lazily loaded rest another 5 MB for the whole of a join).
+        s.index.reload(blob)
     writeback.write_out(s, changed)
     s.stats["remote_changes"] += len(changed)
     return True
