@@ -220,3 +220,21 @@ def test_a_device_with_an_index_of_its_own_gets_updates_and_merges_a_snapshot_to
         assert set(_paths(_engine(state)).values()) == {"shared.md", "own.md"}
     finally:
         state.close()
+
+
+def test_a_fold_reads_the_index_back_from_its_snapshot_and_it_writes_on_as_the_same_peer(vault: VaultState) -> None:
+    """A fold (in the middle of a burst, say) reads the document back from the snapshot it
+    saves, so what the burst decoded is not held: the same ops, the same writer, and a
+    peer that had the version before the fold gets the changes after it as updates."""
+    e = _engine(vault)
+    _add(vault, e, [f"before {i}.md" for i in range(30)])
+    peer = VaultIndex.load(e.state.index.snapshot(), 7)
+    doc, writer, vv = e.state.index.doc, e.state.index.doc.peer_id, e.index_vv()
+    with documents.batch(e.state):
+        documents.fold_index(e.state)
+    assert e.state.index.doc is not doc and e.state.index.doc.peer_id == writer
+    assert e.index_vv() == vv and e.state.index.entries() == e.entries
+    _add(vault, e, ["after the fold.md"])
+    peer.apply(e.index_updates_since(vv) or b"")
+    assert peer.entries() == e.state.index.entries() == e.entries
+    assert "after the fold.md" in {x.path for x in peer.entries().values()}

@@ -191,9 +191,7 @@ def save_index(s: EngineState) -> None:
     if updates is None:
         return  # nothing new
     if s.index_log_bytes + len(updates) > max(LOG_FLOOR, s.index_snapshot_bytes):
-        # The document is then read back from the snapshot just made: Loro decodes it lazily,
-        # so the entries a burst (a first import) wrote are no longer held decoded.
-        s.index.reload(fold_index(s))
+        fold_index(s)
         return
     s.store.log_index(updates)
     s.index_log_bytes += len(updates)
@@ -212,8 +210,12 @@ def fold_index(s: EngineState) -> bytes:
             s.entries.clear()
             s.entries.update(fresh)
             s.layout_version += 1
-    snap = s.index.snapshot()
-    keep_index_snapshot(s, snap, s.index.vv())
+    snap, vv = s.index.snapshot(), s.index.vv()
+    # The document is read back from that snapshot before it is saved: Loro decodes it
+    # lazily, so what a burst (a first import) decoded is not held, neither through the
+    # save (deflating, SQLite's copy: the peak of a first import) nor after it.
+    s.index.reload(snap)
+    keep_index_snapshot(s, snap, vv)
     return snap
 
 
