@@ -353,7 +353,9 @@ class Engine:
     def index_updates_since(self, vv: bytes) -> bytes | None:
         s = self.state
         out = s.index.catch_up(vv)
-        if out is not None and s.index.loaded and len(out) * 4 > s.index_snapshot_bytes + s.index_log_bytes:
+        if out is not None and not s.index.loaded:
+            s.store.release_memory()  # the saved snapshot came through SQLite's page cache (2 MB)
+        elif out is not None and len(out) * 4 > s.index_snapshot_bytes + s.index_log_bytes:
             # Exporting much of the index (a peer's join) decodes all of it in Loro, which
             # keeps it so (11,004 files: 12 MB): shed it at the next chance, as after a burst.
             s.index_churn = max(s.index_churn, SHED_AFTER)
