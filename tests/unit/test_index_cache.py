@@ -218,3 +218,26 @@ def test_a_database_changed_under_a_dropped_index_is_read_again_whole(vault: Vau
     assert e.index.doc.peer_id != e.session_peer  # what was read may lack this session's ops
     _add(vault, e, ["c.md"])
     assert engine(vault).entries == e.entries and _log_rows(vault) == 0  # folded, whole
+
+
+def test_a_saved_snapshot_is_sent_as_it_is_only_when_it_is_the_version_unloaded() -> None:
+    """A joining peer gets the saved snapshot undecoded only if it is all of the unloaded
+    index: an older one (or one with updates logged after it) is never sent in its place."""
+    index = VaultIndex.empty(1)
+    index.put("a" * 32, "old.md")
+    old = index.snapshot()
+    index.put("b" * 32, "new.md")
+    new, vv = index.snapshot(), index.vv()
+    others: list[bool] = []
+
+    def unloaded(snapshot: bytes, log: list[bytes]) -> VaultIndex:
+        return VaultIndex.unloaded(lambda: (snapshot, log), 1, vv, [], lambda: others.append(True))
+
+    whole = unloaded(new, [])
+    assert whole.catch_up(b"") == new and not whole.loaded
+    stale = unloaded(old, [])  # (a database changed under the engine: never by the engine)
+    stale.catch_up(b"")
+    assert stale.loaded and others == [True]  # read back and checked, as any load is
+    logged = unloaded(old, [index.updates_since(bytes(VaultIndex.load(old, 3).vv())) or b""])
+    sent = logged.catch_up(b"")
+    assert logged.loaded and sent is not None and VaultIndex.load(sent, 3).entries() == index.entries()

@@ -119,22 +119,53 @@ def test_shedding_memory_empties_the_write_ahead_log(vault: VaultState) -> None:
     assert len(_paths(_engine(vault))) == 80
 
 
-def test_serving_a_whole_index_to_a_peer_sheds_it_afterwards_unchanged(vault: VaultState) -> None:
-    """A join's catch-up exports the whole index, which leaves Loro holding it decoded: the
-    engine sheds it at its next chance (the daemon's, after the sync), the index the same."""
+def test_serving_a_whole_index_to_a_peer_sends_the_saved_snapshot_undecoded(vault: VaultState) -> None:
+    """A joining peer gets the snapshot the database holds, as it is, while the index is
+    unloaded and nothing was logged after it: no decoding, no export, nothing to shed."""
     e = _engine(vault)
     _add(vault, e, [f"served {i}.md" for i in range(40)])
     assert e.shed_memory(churn=1)  # loaded lazily from its snapshot, as at a warm start
     assert not e.shed_memory()  # nothing since: nothing to shed
     vv, entries = e.index_vv(), dict(e.entries)
-    assert e.index_updates_since(b"") is not None  # a peer with nothing
-    assert e.shed_memory()
-    assert not e.index.loaded  # dropped: nothing saved is missing from the database
-    assert e.index_vv() == vv and e.index.entries() == entries == e.entries  # read back
-    assert e.shed_memory() and not e.index.loaded
+    saved, _ = vault.store.load_index()
+    out = e.index_updates_since(b"")  # a peer with nothing
+    assert out == saved and is_snapshot(out)
+    assert not e.index.loaded and not e.shed_memory()
+    peer = VaultIndex.load(out, 2)
+    assert peer.vv() == vv and peer.entries() == entries
     assert e.index_updates_since(vv) is None  # a peer already up to date: nothing exported,
     assert not e.index.loaded  # not even the document loaded to say so
-    assert not e.shed_memory()
+
+
+def test_serving_a_whole_index_with_a_log_exports_it_and_sheds_it_afterwards(vault: VaultState) -> None:
+    """Changes logged after the snapshot: the index is loaded and exported whole, which leaves
+    Loro holding it decoded; the engine sheds it at its next chance, the index the same."""
+    e = _engine(vault)
+    _add(vault, e, [f"served {i}.md" for i in range(40)])
+    assert e.shed_memory(churn=1)
+    _add(vault, e, ["logged after.md"])
+    assert _log_rows(vault) > 0 and e.shed_memory() and not e.index.loaded
+    vv, entries = e.index_vv(), dict(e.entries)
+    out = e.index_updates_since(b"")
+    assert out is not None and is_snapshot(out) and e.index.loaded
+    assert VaultIndex.load(out, 2).entries() == entries
+    assert e.shed_memory()
+    assert not e.index.loaded and _log_rows(vault) == 0  # folded: the next join is sent undecoded
+    assert e.index_vv() == vv and e.index.entries() == entries == e.entries  # read back
+
+
+def test_shedding_after_a_burst_writes_no_snapshot_when_the_saved_one_is_whole(vault: VaultState) -> None:
+    """A burst with the index saved whole already (a join served, say): the shed drops what
+    the burst left but folds nothing (an export of the whole index, for nothing)."""
+    e = _engine(vault)
+    _add(vault, e, [f"burst {i}.md" for i in range(40)])
+    assert e.shed_memory(churn=1)
+    saved = vault.store.load_index()
+    assert e.index.entries() == e.entries and e.index.loaded  # decoded, as a join's export leaves it
+    e.state.index_churn = 10**6
+    writes = vault.store.db.total_changes
+    assert e.shed_memory() and not e.index.loaded
+    assert vault.store.load_index() == saved and vault.store.db.total_changes == writes
 
 
 def _joined(tmp_path: Path, source: Engine) -> tuple[VaultState, Engine, bytes]:
@@ -155,6 +186,7 @@ def test_a_joining_device_gets_the_index_as_a_snapshot_and_keeps_it_as_its_own(v
         assert is_snapshot(blob)
         snap, log = state.store.load_index()
         assert snap == blob and not log  # saved as it came: no export of its own
+        assert not b.index.loaded  # all of it saved: not held at all for the rest of the join
         assert _paths(b) == _paths(a)
         cached = state.store.cached_index()  # the entries beside it: read after the import, not before
         assert cached is not None
@@ -188,3 +220,21 @@ def test_a_device_with_an_index_of_its_own_gets_updates_and_merges_a_snapshot_to
         assert set(_paths(_engine(state)).values()) == {"shared.md", "own.md"}
     finally:
         state.close()
+
+
+def test_a_fold_reads_the_index_back_from_its_snapshot_and_it_writes_on_as_the_same_peer(vault: VaultState) -> None:
+    """A fold (in the middle of a burst, say) reads the document back from the snapshot it
+    saves, so what the burst decoded is not held: the same ops, the same writer, and a
+    peer that had the version before the fold gets the changes after it as updates."""
+    e = _engine(vault)
+    _add(vault, e, [f"before {i}.md" for i in range(30)])
+    peer = VaultIndex.load(e.state.index.snapshot(), 7)
+    doc, writer, vv = e.state.index.doc, e.state.index.doc.peer_id, e.index_vv()
+    with documents.batch(e.state):
+        documents.fold_index(e.state)
+    assert e.state.index.doc is not doc and e.state.index.doc.peer_id == writer
+    assert e.index_vv() == vv and e.state.index.entries() == e.entries
+    _add(vault, e, ["after the fold.md"])
+    peer.apply(e.index_updates_since(vv) or b"")
+    assert peer.entries() == e.state.index.entries() == e.entries
+    assert "after the fold.md" in {x.path for x in peer.entries().values()}

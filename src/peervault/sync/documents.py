@@ -229,8 +229,12 @@ def fold_index(s: EngineState) -> bytes:
             s.entries.clear()
             s.entries.update(fresh)
             s.layout_version += 1
-    snap = s.index.snapshot()
-    keep_index_snapshot(s, snap, s.index.vv())
+    snap, vv = s.index.snapshot(), s.index.vv()
+    # The document is read back from that snapshot before it is saved: Loro decodes it
+    # lazily, so what a burst (a first import) decoded is not held, neither through the
+    # save (deflating, SQLite's copy: the peak of a first import) nor after it.
+    s.index.reload(snap)
+    keep_index_snapshot(s, snap, vv)
     return snap
 
 

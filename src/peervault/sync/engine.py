@@ -27,7 +27,7 @@ from typing import Generic, TypeVar, cast
 from ..config import Config
 from ..crdt.index import Entry, VaultIndex
 from ..errors import StoreUnavailable
-from ..memory import BurstTrimmer
+from ..memory import BurstTrimmer, trim_heap
 from ..protocol import messages as m
 from ..store.db import Store
 from ..store.filetable import FileTable
@@ -122,17 +122,22 @@ class Engine:
             return False
         burst = s.index_churn >= churn
         if burst:
-            try:
-                with s.store.transaction():
-                    fold_index(s)
-            except StoreUnavailable:  # a full disk: the log stays (the next save writes the snapshot)
-                # what is saved may lack what the failed transaction took: keep the document,
-                # as a lazily decoded copy of itself (11,000 files: 10 MB less than the burst's)
-                s.index.reload(s.index.snapshot())
-            s.store.truncate_wal()
-            s.index_churn = 0
+            # What the burst left goes first: folding exports the whole index, the peak of a
+            # first import (the `real` tier: 100 loaded notes and SQLite's pages, ~7 MB)
             s.cache.shed(keep=s.live)  # the burst's last notes; those open in an editor stay
             layout.forget_misplaced(s)
+            if not savedindex.saved_whole(s):  # (after serving a join, say, nothing changed)
+                s.store.release_memory()
+                trim_heap()
+                try:
+                    with s.store.transaction():
+                        fold_index(s)
+                except StoreUnavailable:  # a full disk: the log stays (the next save writes the snapshot)
+                    # what is saved may lack what the failed transaction took: keep the document,
+                    # as a lazily decoded copy of itself (11,000 files: 10 MB less than the burst's)
+                    s.index.reload(s.index.snapshot())
+            s.store.truncate_wal()
+            s.index_churn = 0
             tracked.share_paths(s)
         shed = savedindex.unload(s) or burst
         s.store.release_memory()  # the pages a warm start or the burst read
@@ -348,7 +353,9 @@ class Engine:
     def index_updates_since(self, vv: bytes) -> bytes | None:
         s = self.state
         out = s.index.catch_up(vv)
-        if out is not None and len(out) * 4 > s.index_snapshot_bytes + s.index_log_bytes:
+        if out is not None and not s.index.loaded:
+            s.store.release_memory()  # the saved snapshot came through SQLite's page cache (2 MB)
+        elif out is not None and len(out) * 4 > s.index_snapshot_bytes + s.index_log_bytes:
             # Exporting much of the index (a peer's join) decodes all of it in Loro, which
             # keeps it so (11,004 files: 12 MB): shed it at the next chance, as after a burst.
             s.index_churn = max(s.index_churn, SHED_AFTER)

@@ -64,6 +64,13 @@ def read_entries(store: Store) -> dict[str, Entry]:
     return VaultIndex.load(snap, 1, updates).entries() if snap or updates else {}
 
 
+def saved_whole(s: EngineState) -> bool:
+    """The database holds the index as a snapshot with its entries beside it and nothing
+    logged after it: folding it again would write the same (and, the index decoded, cost
+    an export of all of it: 11,004 files, +9 MB for a moment)."""
+    return s.index_cached and not s.index_unsaved and s.store.rollbacks == s.index_rollbacks
+
+
 def unload(s: EngineState) -> bool:
     """Drop the index's document if the database holds all of it; True if dropped."""
     if not s.index.loaded or s.batch_depth or s.store.in_transaction or s.index_unsaved:
