@@ -80,3 +80,39 @@ def test_arrivals_during_a_write_wait_for_it_and_go_as_one_batch() -> None:
     assert sorted(h for b in arrived for h in b) == sorted(f"h{i}" for i in range(20))
     # at most one batch for the arrivals during h0's write, one for those after it
     assert len(arrived) <= 3
+
+
+class _Link:
+    peer = "b" * 64
+
+
+def _fetched_once(outcome: object) -> BlobTransfers:
+    """Transfers that asked once for blob "a" (10 bytes), the download ending with `outcome`:
+    True (received), False (the peer lacks it or sent bytes of another hash) or an error."""
+    engine = FakeEngine({"a": 10})
+    t = transfers(engine)
+
+    async def download(link: object, h: str, size: int) -> bool:
+        if isinstance(outcome, Exception):
+            raise outcome
+        return bool(outcome)
+
+    t._download = download  # type: ignore[method-assign]
+    t._streams = 1
+
+    async def run() -> None:
+        t._inflight["a"] = cast(Any, None)
+        await t._fetch(cast(Any, _Link()), "a", 10)
+
+    asyncio.run(run())
+    return t
+
+
+def test_a_join_does_not_wait_for_a_blob_the_peer_lacks() -> None:
+    assert _fetched_once(False).settled()
+
+
+def test_a_join_waits_for_a_blob_whose_transfer_failed() -> None:
+    # a reset stream or a cut transfer is tried again RETRY_S later: a join that ended here
+    # would report the vault in sync with that attachment missing
+    assert not _fetched_once(ConnectionError("stream reset")).settled()

@@ -188,8 +188,15 @@ def join(vault: str, ticket: str, timeout: float, no_relay: bool, no_mdns: bool,
             f"could not reach device {inviter[:10]} at {', '.join(addrs) or 'no address'} within {timeout:.0f} s; "
             "is `peervault invite` or `peervault run` active there? The pairing is saved: `peervault run` here completes it."
         )
-    files = daemon.engine.counts()["tracked"]
-    err.print(f"Paired with {inviter[:10]}; vault in sync ({files} files).", highlight=False)
+    files, waiting = daemon.engine.counts()["tracked"], daemon.engine.awaited()
+    if waiting:
+        err.print(
+            f"Paired with {inviter[:10]}; {files} files here, {waiting} attachment(s) not received yet "
+            "(the other device lacks them, or the transfer did not finish in time): `peervault run` fetches them.",
+            highlight=False,
+        )
+    else:
+        err.print(f"Paired with {inviter[:10]}; vault in sync ({files} files).", highlight=False)
 
 
 def _await_pairing(vault: str, inviter: str, timeout: float) -> None:

@@ -83,6 +83,9 @@ class BlobTransfers:
         self._batches: weakref.WeakKeyDictionary[Link, bool] = weakref.WeakKeyDictionary()
         self._queue: list[tuple[str, int]] = []  # wanted blobs looked up ahead, next last (see _take)
         self._not_before: dict[str, float] = {}  # hash -> monotonic time of the next attempt
+        # Asked for and not had by the peer (or not matching its hash): nothing to wait for now.
+        # A transfer that failed (a stream reset, a cut) is not: it is tried again (`settled`).
+        self._lacking: set[str] = set()
         self._retry: asyncio.TimerHandle | None = None
         self._turn = 0  # round robin over the live peers
         self._arrived: set[str] = set()  # verified, files not yet written (see _arrival)
@@ -154,21 +157,24 @@ class BlobTransfers:
         return len(self._inflight)
 
     def settled(self) -> bool:
-        """Nothing in flight or unwritten, and every blob still wanted was tried and is missing on the peers."""
+        """Nothing in flight or unwritten, and every blob still wanted was asked for and is
+        missing on the peers (a `join` ends then: one whose transfer failed is waited for)."""
         return (
             not self._inflight
             and not self._arrived
             and not self._writing
-            and not self.engine.wanted_blobs(skip=self._not_before.keys(), limit=1)
+            and not self.engine.wanted_blobs(skip=self._lacking, limit=1)
         )
 
     async def _fetch(self, link: Link, h: str, size: int) -> None:
         try:
             if await self._download(link, h, size):
                 self._not_before.pop(h, None)
+                self._lacking.discard(h)
                 self._arrival(h)
             else:
                 self._not_before[h] = self.clock() + RETRY_S
+                self._lacking.add(h)
         except Exception as exc:  # noqa: BLE001 - connection lost or peer misbehaving: retry later
             log.info("fetching %s… from %s stopped: %s (it resumes later)", h[:12], link.peer[:10], describe(exc))
             self._not_before[h] = self.clock() + RETRY_S
@@ -187,9 +193,11 @@ class BlobTransfers:
             for h, _ in batch:
                 if h in got:
                     self._not_before.pop(h, None)
+                    self._lacking.discard(h)
                     self._arrival(h)
                 else:
                     self._not_before[h] = self.clock() + RETRY_S
+                    self._lacking.add(h)
         except Exception as exc:  # noqa: BLE001 - connection lost, older peer, or peer misbehaving
             if self._batches.get(link) is not True and not link.closed.is_set():
                 if link not in self._batches:
