@@ -11,7 +11,8 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from peervault.crdt.index import Entry, VaultIndex
+from peervault.crdt.entries import Entry
+from peervault.crdt.index import VaultIndex
 
 EXAMPLES = int(os.environ.get("PEERVAULT_PROPERTY_EXAMPLES", "200"))
 FIDS = ["f0", "f1", "f2", "f3"]

@@ -11,7 +11,8 @@ import pytest
 from loro import ExportMode, LoroDoc
 
 from peervault.crdt import CrdtError, genesis_peer, guard, notes
-from peervault.crdt.index import Entry, VaultIndex, file_id_for
+from peervault.crdt.entries import Entry
+from peervault.crdt.index import VaultIndex, file_id_for
 
 
 def _sync(a: LoroDoc, b: LoroDoc) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from peervault import config
-from peervault.crdt.index import VaultIndex, is_snapshot, row_entry
+from peervault.crdt.entries import row_entry
+from peervault.crdt.index import VaultIndex, is_snapshot
 from peervault.protocol.messages import BUCKETS
 from peervault.state import VaultState
 from peervault.sync import documents

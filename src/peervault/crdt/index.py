@@ -19,36 +19,16 @@ the import (`keep_later_blobs`): every device ends with the latest.
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from loro import Diff, DiffEvent, EncodedBlobMode, ExportMode, Index, LoroDoc, LoroMap, ValueOrContainer, VersionVector
 
 from . import guard
+from .entries import Entry, blob_value, entry_of
 
 _FILES = "files"
 _FORGOTTEN = "forgotten_devices"
-# digest:size:mtime_ms[:stamp_ms[:deleted]]; entries written before the stamp have no
-# stamp (0) and keep their delete in the separate `deleted` key
-_BLOB_CONTENT = re.compile(r"([0-9a-f]{64}):([0-9]{1,19}):([0-9]{1,19})(?::([0-9]{1,19})(:deleted)?)?")
-_DELETED = ":deleted"
-_KINDS = {"text": "text", "blob": "blob"}
-
-
-@dataclass(frozen=True, slots=True)  # one per file: slots halve the memory
-class Entry:
-    file_id: str
-    path: str
-    kind: str  # "text" (a Loro note) or "blob" (content-addressed, last writer wins)
-    deleted: bool
-    dvv: bytes
-    blob: str = ""  # kind "blob": the content's blake3 hex digest
-    size: int = 0
-    mtime_ms: int = 0  # kind "blob": when it was last modified where it was made
-    stamp: int = 0  # kind "blob": when this version (or the delete) was made, ms; the later wins
 
 
 def file_id_for(path: str, attempt: int = 0) -> str:
@@ -166,7 +146,7 @@ class VaultIndex:
         # never acted on
         if v is None or not ValueOrContainer.is_container(v) or not isinstance(v.container, LoroMap):
             return None
-        return _entry(file_id, v.container.get_deep_value())
+        return entry_of(file_id, v.container.get_deep_value())
 
     def put(self, file_id: str, path: str, kind: str = "text") -> None:
         entry = self._files.ensure_mergeable_map(file_id)
@@ -185,7 +165,7 @@ class VaultIndex:
         stamp = self._next_stamp(file_id, at_ms)
         entry.insert("path", path)
         entry.insert("kind", "blob")
-        entry.insert("content", _blob_value(blob, size, mtime_ms, stamp, False))
+        entry.insert("content", blob_value(blob, size, mtime_ms, stamp, False))
         self.doc.commit()
 
     def _next_stamp(self, file_id: str, at_ms: int | None) -> int:
@@ -203,7 +183,7 @@ class VaultIndex:
         if held is None or held.kind != "blob":
             return False
         stamp = self._next_stamp(file_id, at_ms)
-        value = _blob_value(held.blob, held.size, held.mtime_ms, stamp, deleted)
+        value = blob_value(held.blob, held.size, held.mtime_ms, stamp, deleted)
         self._files.ensure_mergeable_map(file_id).insert("content", value)
         self.doc.commit()
         return True
@@ -220,7 +200,7 @@ class VaultIndex:
                 continue
             if vv is None:
                 vv = self.vv()
-            value = _blob_value(held.blob, held.size, held.mtime_ms, held.stamp, held.deleted)
+            value = blob_value(held.blob, held.size, held.mtime_ms, held.stamp, held.deleted)
             self._files.ensure_mergeable_map(fid).insert("content", value)
             if (entry := self.entry(fid)) is not None:
                 after[fid] = entry
@@ -369,40 +349,9 @@ def _decode(snapshot: bytes | None, log: Sequence[bytes], session_peer: int) -> 
     return doc
 
 
-def entry_row(e: Entry) -> tuple[str, str, str, int, bytes, str, int, int, int]:
-    """An entry as the database keeps it beside the index's snapshot (store/indexentries.py)."""
-    return (e.file_id, e.path, e.kind, int(e.deleted), e.dvv, e.blob, e.size, e.mtime_ms, e.stamp)
-
-
-def row_entry(row: Sequence[Any]) -> Entry:
-    """The entry of an `entry_row` read back (one string per kind, as `_entry` makes them)."""
-    fid, path, kind, deleted, dvv, blob, size, mtime_ms, stamp = row
-    return Entry(fid, path, _KINDS.get(kind, kind), bool(deleted), dvv, blob, size, mtime_ms, stamp)
-
-
 def is_snapshot(blob: bytes) -> bool:
     """`blob` is a whole Loro snapshot (VaultIndex.catch_up), not updates."""
     try:
         return bool(LoroDoc.decode_import_blob_meta(blob, False).mode == EncodedBlobMode.Snapshot)
     except Exception:  # noqa: BLE001 - not Loro's at all: the import refuses it with its own error
         return False
-
-
-def _entry(file_id: str, v: object) -> Entry | None:
-    if not isinstance(v, dict) or not isinstance(v.get("path"), str):
-        return None
-    kind = str(v.get("kind", "text"))
-    kind = _KINDS.get(kind, kind)  # one string for all: a copy per entry is 0.6 MB at 11,000 files
-    if kind == "blob":
-        m = _BLOB_CONTENT.fullmatch(str(v.get("content") or ""))
-        if m is None:
-            return None  # a malformed entry from a peer: never acted on
-        # A stamped value says itself whether the file is deleted; an older one (no stamp)
-        # left that to the `deleted` key. A blob's delete covers no note version: no dvv.
-        deleted = bool(m[5]) if m[4] is not None else bool(v.get("deleted"))
-        return Entry(file_id, v["path"], kind, deleted, b"", m[1], int(m[2]), int(m[3]), int(m[4] or 0))
-    return Entry(file_id, v["path"], kind, bool(v.get("deleted")), bytes(v.get("dvv") or b""))
-
-
-def _blob_value(blob: str, size: int, mtime_ms: int, stamp: int, deleted: bool) -> str:
-    return f"{blob}:{size}:{mtime_ms}:{stamp}{_DELETED if deleted else ''}"

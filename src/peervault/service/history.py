@@ -15,7 +15,7 @@ from typing import Any
 
 from ..config import STATE_DIR, Config
 from ..crdt import CrdtError, notes
-from ..crdt.index import Entry
+from ..crdt.entries import Entry
 from ..errors import BadRequest, Conflict, NotFound, PeerVaultError
 from ..sync import savedindex
 from ..vault.blobstore import BlobStore, hash_file

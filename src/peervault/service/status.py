@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..config import STATE_DIR
-from ..crdt.index import Entry
+from ..crdt.entries import Entry
 from ..store import removal
 from ..store.filetable import FileRow
 from ..sync import savedindex

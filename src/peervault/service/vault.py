@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from ..config import Config
-from ..crdt.index import Entry
+from ..crdt.entries import Entry
 from ..errors import BadRequest, BadTicket, Conflict, NotFound, PeerVaultError
 from ..sync.deleteguard import run_deletions_action
 from ..vault.paths import check_remote_path

@@ -11,7 +11,7 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
-from ..crdt.index import Entry
+from ..crdt.entries import Entry
 from ..vault.fsops import stat_of
 from . import ignorehere, localedits, writeback
 from .deleteguard import DeleteGuard, summary

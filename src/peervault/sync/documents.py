@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..crdt import CrdtError, notes
-from ..crdt.index import Entry, entry_row
+from ..crdt.entries import Entry, entry_row
 from ..crdt.notes import Note
 from ..store.db import Store
 from .doccache import DocCache

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Generic, TypeVar, cast
 
 from ..config import Config
-from ..crdt.index import Entry, VaultIndex
+from ..crdt.entries import Entry
+from ..crdt.index import VaultIndex
 from ..errors import StoreUnavailable
 from ..memory import BurstTrimmer, trim_heap
 from ..protocol import messages as m

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import STATE_DIR, Config
-from ..crdt.index import Entry, VaultIndex
+from ..crdt.entries import Entry
+from ..crdt.index import VaultIndex
 from ..crdt.notes import Note
 from ..store.db import Store
 from ..store.filetable import FileTable

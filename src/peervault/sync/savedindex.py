@@ -22,7 +22,8 @@ import logging
 import secrets
 from typing import TYPE_CHECKING
 
-from ..crdt.index import Entry, VaultIndex, row_entry
+from ..crdt.entries import Entry, row_entry
+from ..crdt.index import VaultIndex
 from ..store.db import Store
 
 if TYPE_CHECKING:
