@@ -185,14 +185,14 @@ class Store(VersionHistory, PeerTables):
         return None if row is None else unpack_snapshot(bytes(row[0]))
 
     def save_doc(self, doc_id: str, snapshot: bytes, vv: bytes, published: bool = True) -> None:
+        self.save_stored_doc(doc_id, pack_note(snapshot), vv, published)
+
+    def save_stored_doc(self, doc_id: str, stored: bytes, vv: bytes, published: bool = True) -> None:
+        """A note already in its stored form (`pack_note`'s: the note worker makes it so)."""
         self.db.execute(
             "INSERT OR REPLACE INTO docs(doc_id, snapshot, vv, published) VALUES (?, ?, ?, ?)",
-            (doc_id, pack_note(snapshot), vv, int(published)),
+            (doc_id, stored, vv, int(published)),
         )
-
-    def save_stored_doc(self, doc_id: str, stored: bytes, vv: bytes) -> None:
-        """A published note already in its stored form (`pack_note`'s, made by the note worker)."""
-        self.db.execute("INSERT OR REPLACE INTO docs(doc_id, snapshot, vv, published) VALUES (?, ?, ?, 1)", (doc_id, stored, vv))
 
     def delete_doc(self, doc_id: str) -> None:
         self.db.execute("DELETE FROM docs WHERE doc_id=?", (doc_id,))
