@@ -296,8 +296,10 @@ def _scenarios(test: Callable[..., None]) -> Callable[..., None]:
 
 
 def _misplaced_kept(twins: Twins) -> None:
-    """The notes found misplaced incrementally (layout.misplaced) are those the full walk finds."""
+    """The notes found misplaced incrementally (layout.misplaced) are those the full walk finds,
+    and the path -> id map that walk reads is the inverse of the file rows' paths."""
     for e in twins.engines:
+        assert e.state.file_id_at == {row.path: fid for fid, row in e.state.files.items()}
         places = layout(e.state)
         assert misplaced(e.state, places) == misplaced_full(e.state, places)
 

@@ -426,6 +426,7 @@ def _check(mesh: Mesh) -> None:
     assert engines[0].bucket_digests() == engines[1].bucket_digests() == engines[2].bucket_digests()
     for e, t in zip(engines, trees, strict=True):
         assert e.reconcile(time.time()) == 0
+        assert e.file_id_at == {row.path: fid for fid, row in e.state.files.items()}  # (layout.misplaced_full)
         shown = {path: data for path, data in t.items() if not path.endswith(".bin")}
         notes = {path: (e.text(fid) or "").encode() for fid, path in e.layout().items() if e.entries[fid].kind == "text"}
         assert notes == shown, "the folder is not what the notes say"

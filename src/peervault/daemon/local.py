@@ -114,11 +114,15 @@ class LocalChanges:
                 if changes.overflow:  # the watcher lost events (queue overflow): look at everything
                     if self.engine.reconcile(time.time()):
                         self.timers.schedule_flush()
-                if (rels or changes.moves) and self.engine.local_paths(rels, time.time(), moves=changes.moves):
+                looked = rels or changes.moves
+                if looked and self.engine.local_paths(rels, time.time(), moves=changes.moves, write_into=False):
                     self.metrics.record_local(time.perf_counter() - t)
                     self.timers.schedule_flush()
                     moved = {p for move in changes.moves for p in move}
                     self._publish("local_change", paths=sorted(rels | moved)[:1000])
+                if looked:
+                    await asyncio.sleep(0)  # the links send the change first (Engine.write_into)
+                    self.engine.write_into(rels, changes.moves, time.time())
                 self.engine.take_written()  # notes laid out again after a local change: not news from a peer
                 self.timers.schedule_settle()
             except VaultGone as exc:

@@ -168,15 +168,23 @@ class Engine:
         """`reconcile` in steps of `chunk` changed files (see ingest.reconcile_steps)."""
         return ingest.reconcile_steps(self._at(now), chunk)
 
-    def local_paths(self, rels: set[str], now: float, moves: Sequence[tuple[str, str]] = ()) -> int:
+    def local_paths(self, rels: set[str], now: float, moves: Sequence[tuple[str, str]] = (), write_into: bool = True) -> int:
         """Look again at these paths (files or folders, present or gone). Returns changes.
 
         `moves` are renames the watcher saw, (from, to) in order, files or folders: applied
         exactly first, so a note keeps its identity whatever other notes hold the same text.
         A file that vanished, or became empty while its note has text, may be in the middle
         of an editor's save (vim renames it away; others truncate, then write): that waits
-        SETTLE_S and is decided by `settle`, so a save is never mistaken for a delete."""
-        return ingest.local_paths(self._at(now), rels, moves)
+        SETTLE_S and is decided by `settle`, so a save is never mistaken for a delete.
+        `write_into=False` leaves the notes these paths may have freed to `write_into`."""
+        return ingest.local_paths(self._at(now), rels, moves, write_into)
+
+    def write_into(self, rels: set[str], moves: Sequence[tuple[str, str]], now: float) -> None:
+        """Write the notes waiting for a place these changed paths may have freed (a folder in
+        the way, a twin's name). The daemon calls it once the change itself is sent: the
+        first call after the layout changed lays out the whole vault (11,004 files: ~20 ms),
+        which a one-character edit need not wait for on its way to the peers."""
+        writeback.write_into(self._at(now), ingest.freed_by(rels, moves))
 
     def ignores(self, rel: str) -> bool:
         return ignorehere.ignores(self.state, rel)

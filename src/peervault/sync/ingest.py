@@ -103,7 +103,7 @@ def _id_order(s: EngineState, rel: str) -> str:
     return fid if fid is not None else file_id_for(rel)
 
 
-def local_paths(s: EngineState, rels: set[str], moves: Sequence[tuple[str, str]] = ()) -> int:
+def local_paths(s: EngineState, rels: set[str], moves: Sequence[tuple[str, str]] = (), write_into: bool = True) -> int:
     """Look again at these paths (files or folders, present or gone), at time `s.now`. See
     `Engine.local_paths`. Returns changes."""
     rels = set(rels)
@@ -130,8 +130,14 @@ def local_paths(s: EngineState, rels: set[str], moves: Sequence[tuple[str, str]]
     if rules_changed:
         changes += reconcile(s)  # files a rule no longer keeps out are picked up now
         writeback.recover(s)  # and notes a rule of this device's no longer keeps out are written
-    writeback.write_into(s, rels | {src for src, _ in moves})
+    if write_into:
+        writeback.write_into(s, freed_by(rels, moves))
     return changes
+
+
+def freed_by(rels: set[str], moves: Sequence[tuple[str, str]]) -> set[str]:
+    """The paths a local change may have freed for a note waiting to be written there."""
+    return rels | {src for src, _ in moves}
 
 
 def _apply_moves(s: EngineState, moves: Sequence[tuple[str, str]], rels: set[str]) -> int:

@@ -101,7 +101,10 @@ def forget_misplaced(s: EngineState) -> None:
 
 
 def misplaced_full(s: EngineState, places: dict[str, str]) -> set[str]:
-    return {fid for fid, row in s.files.items() if not fid.startswith("u") and places.get(fid) != row.path}
+    """Read from `file_id_at`, the inverse of the file rows' paths (tracked.record/forget keep
+    it so): unpacking every packed row instead took 20-30 ms at 11,004 files, on the first
+    write from a peer after each start or burst; this takes 2."""
+    return {fid for path, fid in s.file_id_at.items() if not fid.startswith("u") and places.get(fid) != path}
 
 
 def _compute(s: EngineState) -> dict[str, str]:
