@@ -15,7 +15,7 @@ from peervault.crdt.entries import row_entry
 from peervault.crdt.index import VaultIndex, is_snapshot
 from peervault.protocol.messages import BUCKETS
 from peervault.state import VaultState
-from peervault.sync import documents
+from peervault.sync import documents, remote
 from peervault.sync.engine import Engine
 
 
@@ -201,6 +201,31 @@ def test_a_joining_device_gets_the_index_as_a_snapshot_and_keeps_it_as_its_own(v
         assert _log_rows(state) == 1
         again = _engine(state)
         assert _paths(again) == _paths(b) and "after the join.md" in _paths(again).values()
+    finally:
+        state.close()
+
+
+def test_a_joining_device_hands_the_decoded_index_back_before_saving_its_snapshot(
+    vault: VaultState, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heap is trimmed once every entry is read and Loro's decoded copy dropped, before
+    the snapshot is deflated and saved: the save's buffers do not come on top of the freed
+    pages (the peak of a join's index)."""
+    a = _engine(vault)
+    _add(vault, a, [f"note {i}.md" for i in range(5)])
+    seen: list[tuple[bytes | None, int]] = []
+
+    def trimmed() -> None:
+        seen.append((state.store.load_index()[0], len(b.entries)))
+
+    monkeypatch.setattr(remote, "trim_heap", trimmed)
+    state, _ = VaultState.init(tmp_path / "B")
+    try:
+        b = _engine(state)
+        blob = a.index_updates_since(b.index_vv())
+        assert blob is not None and b.apply_index(blob, time.time())
+        assert seen == [(None, 5)]  # once, with every entry read and nothing saved yet
+        assert state.store.load_index()[0] == blob
     finally:
         state.close()
 

@@ -9,7 +9,6 @@ same code as when it runs the operation itself.
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 from pathlib import Path
@@ -21,17 +20,6 @@ from ..service.operations import BY_NAME
 from .sockpath import socket_path
 
 TIMEOUT_S = 180.0  # restoring thousands of held deletions writes each file before it answers
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self._path)
 
 
 class ControlClient:
@@ -66,7 +54,9 @@ class ControlClient:
         return self.request(op.method, path, body)
 
     def request(self, method: str, path: str, body: bytes | None = None) -> Any:
-        conn = _UnixConnection(socket_path(self.state_dir), self.timeout)
+        from .unixhttp import UnixConnection
+
+        conn = UnixConnection(socket_path(self.state_dir), self.timeout)
         try:
             headers = {"Content-Type": "application/json"} if body is not None else {}
             conn.request(method, path, body=body, headers=headers)

@@ -49,6 +49,10 @@ from .timers import Timers
 
 log = logging.getLogger(__name__)
 
+# SQLite's page cache in a `join` (KiB; 2,000 by default): its rows are written once and
+# few read back, and a full cache was 2 MB of the joining device's peak (docs/PERFORMANCE.md)
+JOIN_CACHE_KIB = 512
+
 
 class Daemon:
     def __init__(
@@ -167,6 +171,8 @@ class Daemon:
     def _build(self) -> None:
         """The parts on the bound endpoint, up to the control API listening."""
         t1 = time.perf_counter()
+        if self.mode == "join":
+            self.state.store.limit_cache(JOIN_CACHE_KIB)
         self.engine = Engine(self.state.root, self.state.store, self.cfg, time.time)
         self.engine.take_forgotten()
         self.blobs = BlobTransfers(self.engine, self.links, self.cfg.blob_fetches, self._after_blob, time.monotonic, time.time)

@@ -97,6 +97,12 @@ class Store(VersionHistory, PeerTables):
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("PRAGMA shrink_memory").fetchall()
 
+    def limit_cache(self, kib: int) -> None:
+        """Keep at most `kib` of SQLite's page cache (2 MB by default) for this connection:
+        a one-shot join writes thousands of rows once and reads few of them back, so a full
+        cache is only RSS at its peak; pages not cached are read from the file system's."""
+        self.db.execute(f"PRAGMA cache_size=-{int(kib)}")
+
     def _free_pages(self) -> None:
         """After a commit that freed many pages: hand them back (`executescript`, as
         sqlite3's `execute` steps this pragma once, a page at a time)."""

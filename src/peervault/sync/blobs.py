@@ -75,8 +75,9 @@ class BlobTransfers:
         self.on_arrival = on_arrival
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._streams = 0  # fetches running: each one stream, of one blob or a BLOB_GETS batch
-        # ... of which BLOB_GETS, at most half: each holds up to SMALL bytes until written, and
-        # half as many streams were as fast (11,004 files: 16 cost 3 MB more at B's peak)
+        # ... of which BLOB_GETS, at most a quarter: each holds up to SMALL bytes until written
+        # (and the transport as much again while it arrives), and fewer were as fast (11,004
+        # files: 16 of them cost 3 MB more at B's peak than 8, and 8 cost 1.2 MB more than 4)
         self._batch_streams = 0
         # Whether a link's peer answers BLOB_GETS: True once one was answered, False once one
         # failed before that (a device from before it resets the stream); absent: not tried.
@@ -111,7 +112,7 @@ class BlobTransfers:
             link = peers[(self._turn + 1) % len(peers)]
             batch = [first]
             if first[1] <= SMALL and self._batches.get(link) is not False:
-                if self._batch_streams >= max(1, self.max_parallel // 2):
+                if self._batch_streams >= max(1, self.max_parallel // 4):
                     self._queue.append(first)  # back at the head, for when a BLOB_GETS ends
                     break
                 total = first[1]

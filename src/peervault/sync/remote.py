@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..crdt import CrdtError, notes
 from ..crdt.index import is_snapshot
 from ..crdt.notes import Note
+from ..memory import trim_heap
 from . import live, savedindex, writeback
 from .deletions import note_peer_deletions
 from .documents import INDEX, batch, doc, keep_index_snapshot, reindex, save, saves_from
@@ -65,6 +66,7 @@ def apply_index(s: EngineState, blob: bytes, origin: str) -> bool:
             # entry is read: Loro's decoded copy goes first (11,004 files: 6 MB, not held
             # through the save's deflating and SQLite's copy of it, the peak of a join).
             s.index.reload(blob)
+            trim_heap()
             keep_index_snapshot(s, blob, whole_vv)
         reindex(s)
         changed = {fid for fid, e in after.items() if before.get(fid) != e}
