@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from loro import ID, Diff, DiffEvent, EncodedBlobMode, ExportMode, Index, LoroDoc, LoroMap, ValueOrContainer, VersionVector
 
-from . import guard
+from . import CrdtError, guard
 from .entries import Entry, blob_value, entry_of
 
 _FILES = "files"
@@ -236,23 +236,26 @@ class VaultIndex:
         All of them if the history cannot be read (the caller then does nothing to them)."""
         wanted = set(file_ids)
         try:
-            ids: dict[str, str] = {}
-            for fid in wanted:
-                v = self._files.get(fid)
-                if v is not None and ValueOrContainer.is_container(v) and isinstance(v.container, LoroMap):
-                    ids[str(v.container.id)] = fid
-            start = VersionVector.decode(since) if since else VersionVector()
-            touched: set[str] = set()
-            for span in start.get_missing_span(self.doc.oplog_vv):
-                if span.peer == self._peer:
-                    continue
-                n = span.counter.end - span.counter.start
-                for cid in self.doc.get_changed_containers_in(ID(span.peer, span.counter.start), n):
-                    if (hit := ids.get(str(cid))) is not None:
-                        touched.add(hit)
-            return touched
-        except Exception:  # noqa: BLE001 - unreadable history: assume the worst
+            return guard("read the index's history", lambda: self._changed_by_others(wanted, since))
+        except CrdtError:
             return wanted
+
+    def _changed_by_others(self, wanted: set[str], since: bytes) -> set[str]:
+        ids: dict[str, str] = {}  # container id -> file id
+        for fid in wanted:
+            v = self._files.get(fid)
+            if v is not None and ValueOrContainer.is_container(v) and isinstance(v.container, LoroMap):
+                ids[str(v.container.id)] = fid
+        start = VersionVector.decode(since) if since else VersionVector()
+        touched: set[str] = set()
+        for span in start.get_missing_span(self.doc.oplog_vv):
+            if span.peer == self._peer:
+                continue
+            n = span.counter.end - span.counter.start
+            for cid in self.doc.get_changed_containers_in(ID(span.peer, span.counter.start), n):
+                if (hit := ids.get(str(cid))) is not None:
+                    touched.add(hit)
+        return touched
 
     def forget_device(self, endpoint_id: str) -> None:
         """Remove a device from the vault: every device that learns this stops talking to it."""

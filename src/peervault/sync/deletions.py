@@ -60,18 +60,19 @@ def delete_or_hold(s: EngineState, file_ids: set[str], now: float) -> int:
         back = _pull_back(s, now, reason) if first else {}
         s.held.update(back)
         (log.warning if first else log.debug)(summary(reason, len(s.held), len(back)))  # logged once per hold
-    since = s.index.vv()
-    rows_before = {f: row for f in published & file_ids if (row := s.files.get(f)) is not None}
+    # what each deletion published undoes, kept by the guard for its window (see _pull_back)
+    since = s.index.vv() if reason is None and published else b""
+    rows_before = {f: row for f in published if reason is None and (row := s.files.get(f)) is not None}
     for fid in file_ids:
         s.vanished.pop(fid, None)
         localedits.local_delete(s, fid)
-    if reason is None:
-        done = [(f, _undo(s, f, rows_before.get(f), since)) for f in sorted(published)]
-        s.guard.published(done, now)
+    if reason is None and published:
+        s.guard.published([(f, _undo(s, f, rows_before.get(f), since)) for f in sorted(published)], now)
     return len(file_ids)
 
 
 def _undo(s: EngineState, file_id: str, row: FileRow | None, since: bytes) -> Published | None:
+    """What takes this published deletion back: None if it deleted nothing (no row, no tombstone)."""
     entry = s.entries.get(file_id)
     return None if row is None or entry is None or not entry.deleted else Published(row, entry, since)
 
