@@ -229,6 +229,10 @@ def test_a_slow_wipe_takes_back_what_it_published(pair: Pair) -> None:
     assert all(pair.a.is_live(pair.a.entries[f]) for f in pair.a.held)
     assert sorted(disk(pair.a.root)) == sorted(set(files) - set(gone))  # still gone here
     assert pair.a.recover(time.time()) is None and sorted(disk(pair.a.root)) == sorted(set(files) - set(gone))
+    again = engine(pair.state_a)  # what was taken back is saved as held: a restart keeps it so
+    assert set(again.held) == set(pair.a.held) and all(again.is_live(again.entries[f]) for f in again.held)
+    again.recover(time.time())
+    assert sorted(disk(pair.a.root)) == sorted(set(files) - set(gone))
     # B deleted the first five (the picture among them: moved into its store) and writes them again
     for h, size in pair.b.wanted_blobs().items():
         assert fetch_blob(pair.a, pair.b, h, size)
