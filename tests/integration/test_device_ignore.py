@@ -5,10 +5,17 @@ step's changes (if any went out) have been exchanged."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
 import time
+from pathlib import Path
+
+import pytest
 
 from .conftest import Device, pair_running, wait_until
+from .test_shared_endpoint import run_host
 
 SETTLE_S = 2.0  # (sync/settle.py) a vanished file is decided after this
 
@@ -98,3 +105,35 @@ def test_a_peers_edit_never_overwrites_a_file_ignored_here(make_device):
     only_b = b.read("private/only-b.md") or ""
     assert "B's own file\n" in only_b and "A's file of the same name\n" in only_b  # never synced: both texts kept
     wait_until(lambda: a.read("private/only-b.md") == only_b, what="the same on A")
+
+
+def _inotify_instances(pid: int) -> int:
+    fds = Path(f"/proc/{pid}/fd")
+    n = 0
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            n += os.readlink(fd) == "anon_inode:inotify"
+    return n
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+def test_one_inotify_instance_per_vault_and_a_rules_edit_applies_at_once(make_device):
+    """`.peervault/ignore` is watched on the vault watcher's own inotify instance: a daemon
+    serving two vaults holds two (it held four: the per-user limit of 128 came twice as soon),
+    and an edit of the rules is still applied within milliseconds, not at the next 2 s look."""
+    v1, v2 = make_device("V1"), make_device("V2")
+    v1.write("private/plan.md", "step one\n")
+    proc = run_host([v1, v2], v1.env, "host")
+    for d in (v1, v2):
+        wait_until(lambda d=d: (d.runtime() or {}).get("scan_done"), what=f"{d.root.name} scanned")
+    assert _inotify_instances(proc.pid) == 2
+    log = v1.logs / "host.log"
+    for i, rules in enumerate(["private/\n", "", "private/\n"], 1):
+        ignore_on(v1, rules)
+        t0 = time.monotonic()
+        while log.read_text().count("ignore rules changed (.peervault/ignore)") < i:
+            assert time.monotonic() - t0 < 1.0, f"edit {i} of the rules not applied within 1 s"
+            time.sleep(0.01)
+    wait_until(lambda: files(v1).get("private/plan.md") == "ignored on this device (.peervault/ignore)",
+               what="the rule applied")  # fmt: skip
+    assert _inotify_instances(proc.pid) == 2

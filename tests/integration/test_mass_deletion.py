@@ -92,3 +92,60 @@ def test_a_vanished_vault_folder_stops_sync_and_deletes_nothing(make_device, tmp
     assert "has disappeared or was replaced" in log
     time.sleep(3)
     assert b.files() == files
+
+
+LIMIT = 10  # delete_guard_files for the slow wipe: it trips at the 11th deletion
+
+
+def _slow_pair(make_device):  # type: ignore[no-untyped-def]
+    a, b = make_device("A"), make_device("B")
+    (a.root / ".peervault" / "config.toml").write_text(f"delete_guard_files = {LIMIT}\n")
+    a.start()
+    pair_running(a, b)
+    files = _fill(a)
+    wait_until(in_sync(a, b), what="initial sync")
+    return a, b, files
+
+
+def _delete_slowly(a, b, gone: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """A script deleting file after file, each well apart from the last (the watcher's
+    batching and the settle see them one by one); B is seen to delete the first ones."""
+    for i, rel in enumerate(gone):
+        (a.root / rel).unlink()
+        time.sleep(0.4)
+        if i == 3:
+            wait_until(lambda: not b.exists(gone[0]), what="B deletes the first one: it was published")
+
+
+def test_a_slow_wipe_is_taken_back_and_restored(make_device):
+    a, b, files = _slow_pair(make_device)
+    gone = ["img/a.png", *sorted(f for f in files if f.endswith(".md"))[: 2 * LIMIT]]
+    _delete_slowly(a, b, gone)
+    wait_until(lambda: a.status()["held_deletions"]["count"] == len(gone), what="every deletion held on A")
+    assert set(a.status()["held_deletions"]["paths"]) == set(gone)
+    listed = a.cli("deletions", "list", str(a.root), "--json").stdout
+    assert all(rel in listed for rel in gone)
+    wait_until(lambda: b.files() == files, what="B keeps every file, or writes it back")
+    time.sleep(3)  # longer than the settle period: nothing more is deleted on B, nor written on A
+    assert b.files() == files
+    assert not any(a.exists(rel) for rel in gone)
+    log = (a.logs / "A-1.log").read_text()
+    assert "published before the guard tripped, now taken back" in log
+    res = a.cli("deletions", "restore", str(a.root), "--json")
+    assert f'"done": {len(gone)}' in res.stdout
+    wait_until(lambda: a.files() == files, what="A's files back (the picture from B's store)")
+    assert b.files() == files
+    assert a.status()["held_deletions"]["count"] == 0
+
+
+def test_apply_after_a_slow_wipe_deletes_them_all_everywhere(make_device):
+    a, b, files = _slow_pair(make_device)
+    gone = ["img/a.png", *sorted(f for f in files if f.endswith(".md"))[: 2 * LIMIT]]
+    _delete_slowly(a, b, gone)
+    wait_until(lambda: a.status()["held_deletions"]["count"] == len(gone), what="every deletion held on A")
+    wait_until(lambda: b.files() == files, what="B keeps every file, or writes it back")
+    res = a.cli("deletions", "apply", str(a.root))
+    assert f"Published {len(gone)} deletion(s)" in res.stderr
+    rest = {k: v for k, v in files.items() if k not in gone}
+    wait_until(lambda: b.files() == rest, what="B applies every deletion")
+    assert a.files() == rest

@@ -313,6 +313,22 @@ def test_index_exchange_between_two_devices() -> None:
     assert b.updates_since(vv) is not None
 
 
+def test_changed_by_others_sees_another_devices_ops_even_losing_ones() -> None:
+    a, b = VaultIndex.empty(1), VaultIndex.empty(2)
+    f1, f2, f3 = file_id_for("one.md"), file_id_for("two.md"), file_id_for("three.md")
+    for f in (f1, f2, f3):
+        a.put(f, f"{f}.md")
+    b.apply(a.updates_since(b.vv()) or b"")
+    since = a.vv()
+    a.mark_deleted(f1, b"dvv")  # ours
+    a.mark_deleted(f2, b"dvv")
+    b.mark_deleted(f2, b"dvv")  # the other device deletes f2 too, concurrently
+    a.apply(b.updates_since(since) or b"")
+    assert a.changed_by_others([f1, f2, f3], since) == {f2}
+    assert a.changed_by_others([f1, f3], since) == set()
+    assert a.changed_by_others([f1], b"not a version") == {f1}  # unreadable: assume the worst
+
+
 def test_index_same_path_created_on_two_devices_merges_to_one_entry() -> None:
     a = VaultIndex.empty(1)
     b = VaultIndex.empty(2)

@@ -33,13 +33,33 @@ def test_the_window_adds_up_a_slow_wipe() -> None:
     g = DeleteGuard(0, 200)
     for t in range(150):
         assert g.trips(1, 10_000, float(t) * 0.1) is None
-        g.published(1, float(t) * 0.1)
+        g.published([(f"f{t}", None)], float(t) * 0.1)
     assert g.trips(60, 10_000, 20.0) is not None  # 150 + 60 within a minute
     assert g.trips(60, 10_000, 20.0 + WINDOW_S) is None  # a minute later they no longer count
 
 
 def test_zero_turns_it_off() -> None:
     assert DeleteGuard(0, 0).trips(10_000, 10_000, 0.0) is None
+
+
+def test_take_hands_back_what_the_window_published() -> None:
+    g: DeleteGuard[str] = DeleteGuard(0, 3)
+    g.published([("old", "undo old")], 0.0)
+    g.published([("a", "undo a"), ("b", "undo b")], WINDOW_S - 1)
+    g.published([("applied", None)], WINDOW_S)  # `deletions apply`: meant, never taken back
+    g.published([("a", "undo a again")], WINDOW_S + 0.5)  # the same id deleted again: the latest
+    assert g.trips(1, 10_000, WINDOW_S + 1) is not None  # 4 in the window, "old" expired
+    assert g.take(WINDOW_S + 1) == {"a": "undo a again", "b": "undo b"}
+    assert g.take(WINDOW_S + 1) == {}  # taken once
+    assert g.trips(2, 10_000, WINDOW_S + 1) is None  # what was taken no longer counts ...
+    assert g.trips(3, 10_000, WINDOW_S + 1) is not None  # ... the applied one still does
+    assert g.take(3 * WINDOW_S) == {}
+    g.published([("c", "undo c")], 4 * WINDOW_S)
+    g.published([("c", None)], 4 * WINDOW_S)  # deleted again, on purpose
+    assert g.take(4 * WINDOW_S) == {}
+    off: DeleteGuard[str] = DeleteGuard(0, 0)
+    off.published([("a", "undo a")], 0.0)
+    assert off.take(0.0) == {}  # a guard turned off keeps nothing
 
 
 # ------------------------------------------------------------------ the engine
@@ -175,3 +195,105 @@ def test_a_vanished_vault_folder_deletes_nothing(pair: Pair, tmp_path: Path) -> 
     with pytest.raises(VaultGone):
         pair.a.reconcile(time.time())
     assert not pair.a.take_pending()
+
+
+# ------------------------------------------------------------------ a slow wipe
+def slow_wipe(pair: Pair, paths: list[str], t0: float) -> float:
+    """Delete `paths` one at a time, each seen by its own reconcile 0.5 s after the last
+    (a script slower than the watcher's batching), each batch sent to B. Returns the time."""
+    t = t0
+    for rel in paths:
+        (pair.a.root / rel).unlink()
+        t += 0.5
+        pair.a.reconcile(t)
+        deliver(pair.a, pair.b)
+    return t
+
+
+def victims(files: dict[str, bytes]) -> list[str]:
+    """Twelve files, the picture first: published before the guard trips."""
+    return ["img/pic.png", *sorted(f for f in files if f.endswith(".md"))[:11]]
+
+
+def guarded(pair: Pair, files: int) -> None:
+    pair.a.guard = DeleteGuard(0, files)  # a small count limit: the wipe trips it quickly
+
+
+def test_a_slow_wipe_takes_back_what_it_published(pair: Pair) -> None:
+    files = synced(pair)
+    guarded(pair, 5)
+    gone = victims(files)
+    slow_wipe(pair, gone, time.time())
+    assert set(pair.a.held.values()) == set(gone)  # the first 5 published too, then taken back
+    assert pair.a.store.held_deletions().keys() == pair.a.held.keys()
+    assert all(pair.a.is_live(pair.a.entries[f]) for f in pair.a.held)
+    assert sorted(disk(pair.a.root)) == sorted(set(files) - set(gone))  # still gone here
+    assert pair.a.recover(time.time()) is None and sorted(disk(pair.a.root)) == sorted(set(files) - set(gone))
+    again = engine(pair.state_a)  # what was taken back is saved as held: a restart keeps it so
+    assert set(again.held) == set(pair.a.held) and all(again.is_live(again.entries[f]) for f in again.held)
+    again.recover(time.time())
+    assert sorted(disk(pair.a.root)) == sorted(set(files) - set(gone))
+    # B deleted the first five (the picture among them: moved into its store) and writes them again
+    for h, size in pair.b.wanted_blobs().items():
+        assert fetch_blob(pair.a, pair.b, h, size)
+    assert disk(pair.b.root) == files
+    result = run_deletions_action(pair.a, "restore", time.time())
+    assert result["done"] == result["held"] == len(gone)
+    for h, size in pair.a.wanted_blobs().items():  # the picture's bytes, from B's store
+        assert fetch_blob(pair.b, pair.a, h, size)
+    assert disk(pair.a.root) == files
+    deliver(pair.a, pair.b)
+    assert disk(pair.b.root) == files
+
+
+def test_apply_after_a_slow_wipe_deletes_all_of_them_everywhere(pair: Pair) -> None:
+    files = synced(pair)
+    guarded(pair, 5)
+    gone = victims(files)
+    t = slow_wipe(pair, gone, time.time())
+    assert run_deletions_action(pair.a, "apply", t)["done"] == len(gone)
+    deliver(pair.a, pair.b)
+    assert disk(pair.b.root) == disk(pair.a.root) == {k: v for k, v in files.items() if k not in gone}
+    # applied deletions are meant: a later trip within the minute never takes them back
+    rest = sorted(disk(pair.a.root))[:8]
+    slow_wipe(pair, rest, t)
+    assert set(pair.a.held.values()) == set(rest)
+    assert not set(gone) & set(disk(pair.b.root))
+
+
+@pytest.mark.parametrize("first", [0, 1], ids=["picture", "note"])
+def test_a_file_the_peer_deleted_too_is_not_taken_back(pair: Pair, first: int) -> None:
+    files = synced(pair)
+    guarded(pair, 5)
+    gone = victims(files)
+    gone.insert(0, gone.pop(first))
+    t = time.time()
+    (pair.a.root / gone[0]).unlink()  # deleted on both devices at once: both meant it
+    (pair.b.root / gone[0]).unlink()
+    pair.a.reconcile(t)
+    pair.b.reconcile(t)
+    deliver(pair.b, pair.a)  # B's delete arrives after A's (it lost to it, or won: either way)
+    deliver(pair.a, pair.b)
+    slow_wipe(pair, gone[1:], t)
+    assert set(pair.a.held.values()) == set(gone[1:])
+    deliver(pair.a, pair.b)
+    for h, size in pair.b.wanted_blobs().items():
+        assert fetch_blob(pair.a, pair.b, h, size)
+    assert disk(pair.b.root) == {k: v for k, v in files.items() if k != gone[0]}
+
+
+def test_a_note_edited_since_its_delete_is_left_as_it_is(pair: Pair) -> None:
+    files = synced(pair)
+    guarded(pair, 5)
+    gone = sorted(f for f in files if f.endswith(".md"))[:12]
+    t = time.time()
+    (pair.a.root / gone[0]).unlink()
+    pair.a.reconcile(t)
+    (pair.b.root / gone[0]).write_text("edited on B before A's delete arrived\n")
+    pair.b.reconcile(t)
+    deliver(pair.a, pair.b)
+    deliver(pair.b, pair.a)  # the edit wins over the delete: the note is back on A
+    assert (pair.a.root / gone[0]).read_text() == "edited on B before A's delete arrived\n"
+    slow_wipe(pair, gone[1:], t)
+    assert set(pair.a.held.values()) == set(gone[1:])
+    assert (pair.a.root / gone[0]).exists() and (pair.b.root / gone[0]).exists()

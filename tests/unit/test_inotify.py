@@ -18,6 +18,7 @@ import pytest
 from peervault.vault import inotify, watcher
 from peervault.vault.burst import Burst
 from peervault.vault.changes import Changes
+from peervault.vault.filewatch import WatchedFile
 from peervault.vault.ignore import IgnoreRules
 from peervault.vault.inotify import (
     IN_CREATE,
@@ -333,7 +334,7 @@ async def test_watch_uses_inotify_on_linux(tmp_path: Path, monkeypatch: pytest.M
 async def test_watch_falls_back_to_polling_watchfiles(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def unavailable(root: Path, ignores: Any) -> InotifyWatcher:
+    def unavailable(root: Path, ignores: Any, also: Any) -> InotifyWatcher:
         raise InotifyUnavailable("inotify watch limit reached (/proc/sys/fs/inotify/max_user_watches = 8)")
 
     used: dict[str, Any] = {}
@@ -346,10 +347,12 @@ async def test_watch_falls_back_to_polling_watchfiles(
 
     monkeypatch.setattr(watcher, "InotifyWatcher", unavailable)
     monkeypatch.setattr(watcher, "watchfiles_batches", fake_watchfiles)
+    rules = WatchedFile(tmp_path / ".peervault" / "ignore", lambda: None)
     with caplog.at_level(logging.WARNING):
-        batches = [b async for b in watcher.watch(tmp_path, asyncio.Event(), 20, 400)]
+        batches = [b async for b in watcher.watch(tmp_path, asyncio.Event(), 20, 400, also=rules)]
     assert batches == [Changes({"a.md"}, [])]
     assert used["force_polling"] is True  # watchfiles' inotify would hit the same limit
+    assert not rules.alive  # never attached: its owner polls it
     assert [r.message for r in caplog.records if "max_user_watches" in r.message]
 
 

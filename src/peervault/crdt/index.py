@@ -22,9 +22,9 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from loro import Diff, DiffEvent, EncodedBlobMode, ExportMode, Index, LoroDoc, LoroMap, ValueOrContainer, VersionVector
+from loro import ID, Diff, DiffEvent, EncodedBlobMode, ExportMode, Index, LoroDoc, LoroMap, ValueOrContainer, VersionVector
 
-from . import guard
+from . import CrdtError, guard
 from .entries import Entry, blob_value, entry_of
 
 _FILES = "files"
@@ -228,6 +228,34 @@ class VaultIndex:
             return
         self._files.ensure_mergeable_map(file_id).insert("deleted", False)
         self.doc.commit()
+
+    def changed_by_others(self, file_ids: Iterable[str], since: bytes) -> set[str]:
+        """Which of `file_ids` have entries another device (any peer id but the one this
+        index writes as) changed in the ops this index gained since version `since`, winning
+        or not: a concurrent delete that lost to ours leaves no trace in the entry, only here.
+        All of them if the history cannot be read (the caller then does nothing to them)."""
+        wanted = set(file_ids)
+        try:
+            return guard("read the index's history", lambda: self._changed_by_others(wanted, since))
+        except CrdtError:
+            return wanted
+
+    def _changed_by_others(self, wanted: set[str], since: bytes) -> set[str]:
+        ids: dict[str, str] = {}  # container id -> file id
+        for fid in wanted:
+            v = self._files.get(fid)
+            if v is not None and ValueOrContainer.is_container(v) and isinstance(v.container, LoroMap):
+                ids[str(v.container.id)] = fid
+        start = VersionVector.decode(since) if since else VersionVector()
+        touched: set[str] = set()
+        for span in start.get_missing_span(self.doc.oplog_vv):
+            if span.peer == self._peer:
+                continue
+            n = span.counter.end - span.counter.start
+            for cid in self.doc.get_changed_containers_in(ID(span.peer, span.counter.start), n):
+                if (hit := ids.get(str(cid))) is not None:
+                    touched.add(hit)
+        return touched
 
     def forget_device(self, endpoint_id: str) -> None:
         """Remove a device from the vault: every device that learns this stops talking to it."""

@@ -20,7 +20,7 @@ from ..errors import VaultGone
 from ..memory import trim_heap
 from ..metrics import Metrics
 from ..sync.engine import Engine
-from ..vault.filewatch import FileWatch
+from ..vault.filewatch import WatchedFile
 from ..vault.fsops import stat_of
 from ..vault.ignore import DEVICE_IGNORE_FILE
 from ..vault.watcher import watch
@@ -60,6 +60,9 @@ class LocalChanges:
         self._halt = halt
         self._publish = publish
         self.hasher = hasher
+        # `.peervault/ignore`, watched on the vault watcher's inotify instance (one per vault)
+        self._rules_poke = asyncio.Event()
+        self._rules_file = WatchedFile(root.joinpath(*DEVICE_IGNORE_FILE.split("/")), self._rules_poke.set)
 
     def initial_scan(self) -> None:
         """One-shot modes: the folder is compared before any peer connects."""
@@ -101,7 +104,12 @@ class LocalChanges:
 
     async def watch_loop(self) -> None:
         async for changes in watch(
-            self.root, self.stopping, self.cfg.watch_step_ms, self.cfg.watch_debounce_ms, self.engine.watch_ignores
+            self.root,
+            self.stopping,
+            self.cfg.watch_step_ms,
+            self.cfg.watch_debounce_ms,
+            self.engine.watch_ignores,
+            also=self._rules_file,
         ):
             t = time.perf_counter()
             rels = changes.paths
@@ -153,32 +161,28 @@ class LocalChanges:
 
     async def rules_loop(self) -> None:
         """Apply changes to `.peervault/ignore` while running: the watcher never watches
-        the state folder, so the file's stat is compared when an inotify watch on it says
-        it may have changed (vault/filewatch.py: within milliseconds, and no timer while
-        idle), or every RULES_POLL_S where there is no such watch, and until the start-up
-        scan, which reads the rules itself, is done."""
-        path = self.root.joinpath(*DEVICE_IGNORE_FILE.split("/"))
+        the state folder's files as the vault's, so the file's stat is compared when the
+        watcher's watch on that folder says it may have changed (vault/filewatch.py: within
+        milliseconds, and no timer while idle), or every RULES_POLL_S where there is no
+        such watch (no inotify, the folder gone), and until the start-up scan, which reads
+        the rules itself, is done."""
+        path, watched, poke = self._rules_file.path, self._rules_file, self._rules_poke
         seen = stat_of(path)
-        poke = asyncio.Event()
-        watch = FileWatch(path, poke.set)
-        try:
-            while True:
-                timeout = None if watch.alive and self.status.scan_done else RULES_POLL_S
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(poke.wait(), timeout)
-                poke.clear()
-                now_st = stat_of(path)
-                if now_st == seen or not self.status.scan_done:
-                    continue
-                seen = now_st
-                try:
-                    if self.engine.reload_rules(time.time()):
-                        self.timers.schedule_flush()
-                except VaultGone as exc:
-                    self._halt(exc)
-                    return
-                self.engine.take_written()
-                self._kick_blobs()  # binary files no longer ignored here are fetched
-                self.timers.schedule_settle()
-        finally:
-            watch.close()
+        while True:
+            timeout = None if watched.alive and self.status.scan_done else RULES_POLL_S
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(poke.wait(), timeout)
+            poke.clear()
+            now_st = stat_of(path)
+            if now_st == seen or not self.status.scan_done:
+                continue
+            seen = now_st
+            try:
+                if self.engine.reload_rules(time.time()):
+                    self.timers.schedule_flush()
+            except VaultGone as exc:
+                self._halt(exc)
+                return
+            self.engine.take_written()
+            self._kick_blobs()  # binary files no longer ignored here are fetched
+            self.timers.schedule_settle()

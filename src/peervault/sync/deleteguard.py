@@ -7,12 +7,24 @@ minute; past the threshold they are held: the files are gone here, every other d
 keeps them, and the person decides (`peervault deletions apply` or `restore`).
 Deletions that arrive from a peer are applied as always; the guard lives where the
 deletions are made.
+
+A slow wipe (a script deleting file after file, a cloud drive offloading them one by one)
+gets its first deletions published before the guard trips: each goes out as the watcher
+reports it. So the guard remembers what each deletion published within the window undid
+(`published`), and when it trips hands those back (`take`): the engine pulls them back
+into the held set (sync/deletions.py), and `restore` or `apply` decides all of them.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Protocol
+from collections.abc import Iterable
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+
+from ..crdt.entries import Entry
+from ..store.filetable import FileRow
+
+T = TypeVar("T")
 
 WINDOW_S = 60.0  # a slow script deleting file after file still trips the guard
 # The share rule needs more than this many deletions: in a vault of three notes, deleting
@@ -20,16 +32,31 @@ WINDOW_S = 60.0  # a slow script deleting file after file still trips the guard
 MIN_FOR_SHARE = 10
 
 
-class DeleteGuard:
+class Published(NamedTuple):
+    """What a published local deletion undid, to take it back (the engine's guard holds these)."""
+
+    row: FileRow  # the file's row as the deletion found it
+    entry: Entry  # its index entry as the deletion left it
+    since: bytes  # the index version just before the deletion
+
+
+class DeleteGuard(Generic[T]):
+    """The rule, and the deletions published within the window: each with what the engine
+    needs to take it back (`T`), or None for one that must never be (a deletion the person
+    applied with `deletions apply`: deliberate, it only counts)."""
+
     def __init__(self, max_percent: int, max_files: int) -> None:
         self.max_percent = max_percent  # of the synced files; 0: no limit by share
         self.max_files = max_files  # 0: no limit by count
-        self._recent: deque[float] = deque()  # times of deletions published in the window
+        self._recent: deque[tuple[float, str, T | None]] = deque()  # (time, file id, undo) in the window
+
+    def _expire(self, now: float) -> None:
+        while self._recent and now - self._recent[0][0] > WINDOW_S:
+            self._recent.popleft()
 
     def trips(self, deleting: int, synced: int, now: float) -> str | None:
         """Why `deleting` more deletions (out of `synced` files before them) must be held, or None."""
-        while self._recent and now - self._recent[0] > WINDOW_S:
-            self._recent.popleft()
+        self._expire(now)
         total = deleting + len(self._recent)
         base = synced + len(self._recent)  # the share is of what the vault held a minute ago
         if deleting == 0:
@@ -42,14 +69,33 @@ class DeleteGuard:
             )
         return None
 
-    def published(self, n: int, now: float) -> None:
-        self._recent.extend([now] * n)
+    def published(self, done: Iterable[tuple[str, T | None]], now: float) -> None:
+        """Deletions published at `now`: (file id, what takes it back, or None)."""
+        self._expire(now)
+        if not self.max_files and not self.max_percent:
+            return  # the guard is off: it never trips, nothing to count or take back
+        self._recent.extend((now, file_id, undo) for file_id, undo in done)
+
+    def take(self, now: float) -> dict[str, T]:
+        """The deletions published within the window that can be taken back, the latest of
+        each file; they leave the window (held now, they are no longer published). The
+        deliberate ones stay, and still count."""
+        self._expire(now)
+        taken: dict[str, T] = {}
+        for _, file_id, undo in self._recent:
+            if undo is None:
+                taken.pop(file_id, None)  # deleted again on purpose since: never taken back
+            else:
+                taken[file_id] = undo
+        self._recent = deque(r for r in self._recent if r[2] is None)
+        return taken
 
 
-def summary(reason: str, held: int) -> str:
+def summary(reason: str, held: int, taken_back: int = 0) -> str:
     """The one line the daemon logs when it starts holding deletions."""
+    back = f" ({taken_back} of them published before the guard tripped, now taken back)" if taken_back else ""
     return (
-        f"holding {held} local deletion(s): {reason}. Other devices keep these files. "
+        f"holding {held} local deletion(s){back}: {reason}. Other devices keep these files. "
         "If you meant it: `peervault deletions apply VAULT`; to put them back here: "
         "`peervault deletions restore VAULT`"
     )

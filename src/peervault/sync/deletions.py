@@ -3,6 +3,14 @@
 The guard's thresholds live in sync/deleteguard.py; this is what the engine does with
 its verdict: record the held ones (they survive a restart), publish them on `apply`,
 put the files back on `restore`, and note a peer's mass deletion for `status`.
+
+When the guard trips, the deletions published within its window are taken back into
+the held set (`_pull_back`): each entry is made live again, published as such (the
+other devices keep the file, or write it again: a note from its document, an attachment
+from the store they moved it into on our delete), and its row is put back as it was, so
+the file stays gone here and is listed with the others. Only where that is exact: the
+entry still as our delete left it, no other device's change to it since (a delete of
+theirs, even one that lost to ours, was meant), and nothing at its path here now.
 """
 
 from __future__ import annotations
@@ -12,11 +20,12 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..crdt.entries import Entry
+from ..store.filetable import FileRow
 from ..vault.fsops import stat_of
 from . import ignorehere, localedits, writeback
-from .deleteguard import DeleteGuard, summary
-from .documents import batch, is_live
-from .tracked import abs_path, check_vault, forget, recorded_stat
+from .deleteguard import DeleteGuard, Published, summary
+from .documents import batch, index_changed, is_live
+from .tracked import abs_path, check_vault, forget, record, recorded_stat
 
 if TYPE_CHECKING:
     from .enginestate import EngineState
@@ -42,19 +51,59 @@ def delete_or_hold(s: EngineState, file_ids: set[str], now: float) -> int:
     reason = s.guard.trips(len(published), synced, now) if published else None
     if reason is None and s.held and published:
         reason = "deletions are being held: this one waits with them"
+    first = not s.held
     if reason is not None:
         rows = [(f, s.files[f].path) for f in sorted(published)]
         s.store.hold_deletions(rows, now, reason)
-        first = not s.held
         s.held.update(rows)
-        (log.warning if first else log.debug)(summary(reason, len(s.held)))  # logged once per hold
         file_ids = file_ids - published
+        back = _pull_back(s, now, reason) if first else {}
+        s.held.update(back)
+        (log.warning if first else log.debug)(summary(reason, len(s.held), len(back)))  # logged once per hold
+    # what each deletion published undoes, kept by the guard for its window (see _pull_back)
+    since = s.index.vv() if reason is None and published else b""
+    rows_before = {f: row for f in published if reason is None and (row := s.files.get(f)) is not None}
     for fid in file_ids:
         s.vanished.pop(fid, None)
         localedits.local_delete(s, fid)
-    if reason is None:
-        s.guard.published(len(published), now)
+    if reason is None and published:
+        s.guard.published([(f, _undo(s, f, rows_before.get(f), since)) for f in sorted(published)], now)
     return len(file_ids)
+
+
+def _undo(s: EngineState, file_id: str, row: FileRow | None, since: bytes) -> Published | None:
+    """What takes this published deletion back: None if it deleted nothing (no row, no tombstone)."""
+    entry = s.entries.get(file_id)
+    return None if row is None or entry is None or not entry.deleted else Published(row, entry, since)
+
+
+def _pull_back(s: EngineState, now: float, reason: str) -> dict[str, str]:
+    """The guard tripped: the deletions it let through within its window are held too.
+    Returns {file_id: path} of those taken back."""
+    taken = s.guard.take(now)
+    if not taken:
+        return {}
+    by_since: dict[bytes, list[str]] = {}  # one version per batch of deletions
+    for fid, p in taken.items():
+        by_since.setdefault(p.since, []).append(fid)
+    others = set().union(*(s.index.changed_by_others(fids, since) for since, fids in by_since.items()))
+    back: dict[str, str] = {}
+    for fid, p in sorted(taken.items()):
+        rel = p.row.path
+        if fid in others or s.entries.get(fid) != p.entry or fid in s.files or fid in s.held:
+            continue  # changed since (by a peer, a restore, the file back here): as it is now
+        if rel in s.file_id_at or s.ignore.ignored_here(rel) or stat_of(abs_path(s, rel)) is not None:
+            continue
+        before = s.index.vv()
+        # a binary file's undo is stamped just after our delete, no later: a version or a
+        # delete another device made after it, not seen here yet, still wins over it
+        s.index.undelete(fid, 0 if p.entry.kind == "blob" else None)
+        index_changed(s, fid, before)
+        record(s, fid, rel, recorded_stat(p.row), p.row.hash, p.row.base)
+        back[fid] = rel
+    if back:
+        s.store.hold_deletions(sorted(back.items()), now, reason)
+    return back
 
 
 def note_peer_deletions(
@@ -90,7 +139,7 @@ def apply_held(s: EngineState, now: float) -> int:
         gone = {f for f in file_ids if f in s.files and stat_of(abs_path(s, s.files[f].path)) is None}
         for fid in gone:
             localedits.local_delete(s, fid)
-    s.guard.published(len(gone), now)
+    s.guard.published(((f, None) for f in gone), now)  # counted, never taken back: the person meant them
     return len(gone)
 
 

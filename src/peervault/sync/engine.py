@@ -51,7 +51,7 @@ from . import (
     tracked,
     writeback,
 )
-from .deleteguard import DeleteGuard
+from .deleteguard import DeleteGuard, Published
 from .documents import fold_index, is_live, text
 from .enginestate import EngineState
 from .settle import SETTLE_S
@@ -95,7 +95,7 @@ class Engine:
     ignored = _Shared[int]()
     case_insensitive = _Shared[bool]()
     failed_writes = _Shared[set[str]]()
-    guard = _Shared[DeleteGuard]()
+    guard = _Shared[DeleteGuard[Published]]()
     held = _Shared[dict[str, str]]()
     stats = _Shared[dict[str, int]]()
 

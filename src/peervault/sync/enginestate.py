@@ -24,7 +24,7 @@ from ..vault.blobstore import BlobStore
 from ..vault.fsops import Stat, WriteBatch
 from ..vault.ignore import IgnoreRules
 from . import savedindex
-from .deleteguard import DeleteGuard
+from .deleteguard import DeleteGuard, Published
 from .doccache import DocCache
 from .documents import open_cache
 from .tracked import add_blob_row
@@ -131,6 +131,6 @@ class EngineState:
         self.now = 0.0
         root_st = os.stat(root)
         self.root_id = (root_st.st_dev, root_st.st_ino)  # see tracked.check_vault
-        self.guard = DeleteGuard(cfg.delete_guard_percent, cfg.delete_guard_files)
+        self.guard: DeleteGuard[Published] = DeleteGuard(cfg.delete_guard_percent, cfg.delete_guard_files)
         self.held = {f: path for f, (path, _, _) in store.held_deletions().items()}
         self.stats = {"local_changes": 0, "remote_changes": 0, "files_written": 0, "sync_errors": 0}

@@ -40,10 +40,14 @@ import os
 import struct
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .burst import Burst
 from .changes import Changes
 from .ignore import UNWATCHED_DIRS, IgnoreRules
+
+if TYPE_CHECKING:
+    from .filewatch import WatchedFile
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +131,14 @@ _PROBE = "\0"  # no file has this name: asking the rules about it asks about its
 
 class InotifyWatcher:
     """Watches every folder of the vault but UNWATCHED_DIRS; raises InotifyUnavailable at start.
-    `ignores(rel)` (the vault's current rules) drops events for files it does not sync."""
+    `ignores(rel)` (the vault's current rules) drops events for files it does not sync.
+    `also`: one more file, outside what it watches (`.peervault/ignore`), whose folder's
+    events go to it on this same inotify instance (vault/filewatch.py says why)."""
 
-    def __init__(self, root: Path, ignores: Callable[[str], bool] | None = None) -> None:
+    def __init__(self, root: Path, ignores: Callable[[str], bool] | None = None, also: WatchedFile | None = None) -> None:
         self.root = root
+        self._also = also
+        self._also_wd = -1  # the watch on `also`'s folder, while it lives
         self._ignores = ignores or IgnoreRules().ignores
         self._dirs: dict[int, str] = {}  # watch descriptor -> folder ("" is the root)
         self._moving: dict[int, set[int]] = {}  # cookie -> watches of a folder moved, until its other half
@@ -148,6 +156,13 @@ class InotifyWatcher:
         except BaseException:
             self.close()
             raise
+        if also is not None:
+            wd = _libc().inotify_add_watch(self._fd, os.fsencode(also.path.parent), also.mask)
+            # no folder, or the watch limit: never attached, it polls. (A folder of the tree
+            # would get the same wd, its mask replaced: the state folder never is one.)
+            if wd >= 0 and wd not in self._dirs:
+                self._also_wd = wd
+                also.attach()
         self._burst = Burst()  # the open burst
         self._writing: set[str] = set()  # files of the open burst written to and not closed since
         self._deleting = False  # the open burst deleted something (see CLOSED_STEP_S)
@@ -161,6 +176,9 @@ class InotifyWatcher:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+        self._also_wd = -1
+        if self._also is not None:
+            self._also.detach()
 
     def _add_tree(self, top: str) -> set[int]:
         """Watch `top` and every folder under it; returns their watch descriptors. A watch is
@@ -239,9 +257,16 @@ class InotifyWatcher:
         burst = self._burst
         fed = False
         for wd, mask, cookie, raw in parse_events(buf):
+            if wd == self._also_wd >= 0 and self._also is not None:  # (an overflow's wd is -1)
+                self._also.feed(mask, raw)
+                if not self._also.alive:
+                    self._also_wd = -1
+                continue
             if mask & IN_Q_OVERFLOW:
                 burst.lost()
                 self._rewatch()
+                if self._also is not None:
+                    self._also.lost_events()
                 fed = True
                 continue
             if mask & IN_IGNORED:

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from .changes import Changes
+from .filewatch import WatchedFile
 from .ignore import UNWATCHED_DIRS, IgnoreRules
 from .inotify import InotifyUnavailable, InotifyWatcher
 from .paths import rel_path
@@ -31,14 +32,21 @@ log = logging.getLogger(__name__)
 
 
 async def watch(
-    root: Path, stop: asyncio.Event, step_ms: int, debounce_ms: int, ignores: Callable[[str], bool] | None = None
+    root: Path,
+    stop: asyncio.Event,
+    step_ms: int,
+    debounce_ms: int,
+    ignores: Callable[[str], bool] | None = None,
+    also: WatchedFile | None = None,
 ) -> AsyncIterator[Changes]:
-    """`ignores(rel)`: the vault's current ignore rules (default: the built-in ones)."""
+    """`ignores(rel)`: the vault's current ignore rules (default: the built-in ones). `also`:
+    a file outside the vault's watched folders, watched on the same inotify instance; where
+    there is none (watchfiles) it is never attached, and its owner polls it."""
     ignores = ignores or IgnoreRules().ignores
     force_polling = None  # watchfiles' default (or its environment variable)
     if sys.platform.startswith("linux"):
         try:
-            inotify = InotifyWatcher(root, ignores)
+            inotify = InotifyWatcher(root, ignores, also)
         except InotifyUnavailable as e:
             # watchfiles' own inotify backend would fail the same way: poll instead.
             log.warning("cannot use inotify (%s); polling the vault with watchfiles instead", e)
