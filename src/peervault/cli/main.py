@@ -15,7 +15,7 @@ from typing import Any  # noqa: E402
 
 import click  # noqa: E402
 
-from ..config import PROFILES, Config, env_no_mdns, env_no_relay  # noqa: E402
+from ..config import PROFILES, STATE_DIR, Config, env_no_mdns, env_no_relay  # noqa: E402
 from ..config import load as load_config  # noqa: E402
 from ..errors import NoPeerReachable, NotAVault, PairingRefused, PeerVaultError  # noqa: E402
 from .console import err, out  # noqa: E402
@@ -30,9 +30,15 @@ def _config(
     state: Any, profile: str | None, no_relay: bool, no_mdns: bool, bind: str | None, debounce_ms: int | None = None
 ) -> Config:
     """The vault's profile and config file, then the command line's options."""
+    return _config_at(state.dir, profile, no_relay, no_mdns, bind, debounce_ms)
+
+
+def _config_at(
+    state_dir: Path, profile: str | None, no_relay: bool, no_mdns: bool, bind: str | None, debounce_ms: int | None
+) -> Config:
     mdns = False if no_mdns or env_no_mdns() else None  # None: the config file decides
     no_relay = no_relay or env_no_relay()
-    return load_config(state.dir, profile, no_relay=no_relay, bind=bind, debounce_ms=debounce_ms, mdns=mdns)
+    return load_config(state_dir, profile, no_relay=no_relay, bind=bind, debounce_ms=debounce_ms, mdns=mdns)
 
 
 def _setup_logging(level: str) -> None:
@@ -244,15 +250,25 @@ def run(
     """Foreground daemon: watch each VAULT and sync live with paired devices. With no VAULT:
     the vaults of `peervault vaults list`. One process serves them all, each on its own."""
     from dataclasses import replace
+    from functools import partial
+
+    from ..sync import firstimport
+    from .vaults import run_roots
+
+    roots = run_roots(vaults)
+
+    def config_of(root: Path) -> Config:
+        return _config_at(root / STATE_DIR, profile, no_relay, no_mdns, bind, debounce_ms)
+
+    for root in roots:  # a large first import starts now, beside the loading of the daemon's modules
+        firstimport.start_early(root, partial(config_of, root))
 
     from .. import devicekey
     from ..daemon.host import Host
     from ..metrics import early_phase
     from ..state import VaultState
-    from .vaults import run_roots
 
     early_phase("module_load")
-    roots = run_roots(vaults)
     if len(roots) > 1 and bind is not None and not bind.endswith(":0"):
         raise PeerVaultError("a --bind port serves one vault; with several, use --bind HOST:0")
     every_vault = None  # with several vaults, --api is the one port of the API of every vault
@@ -267,7 +283,7 @@ def run(
         state = VaultState.open(root)
         early_phase("storage_init", t0)
         try:
-            state.lock()
+            state.lock(firstimport.held_lock(root))
             cfg = _config(state, profile, no_relay, no_mdns, bind, debounce_ms)
         except BaseException:
             state.close()
