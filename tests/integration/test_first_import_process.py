@@ -151,6 +151,10 @@ def test_what_makes_a_first_import_a_process(tmp_path: Path) -> None:
     state.store.set_meta("published", 0)  # a device that will join
     assert not firstimport.wanted(root)
     state.store.set_meta("published", 1)
+    version = state.store.db.execute("PRAGMA user_version").fetchone()[0]
+    state.store.db.execute(f"PRAGMA user_version={version - 1}")  # a database to migrate first: in-process
+    assert not firstimport.wanted(root)
+    state.store.db.execute(f"PRAGMA user_version={version}")
     (root / f"n{0}.md").unlink()
     assert not firstimport.wanted(root)
     (root / "n0.md").write_text("0\n")

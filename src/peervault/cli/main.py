@@ -27,15 +27,9 @@ from .vaults import vaults as vaults_group  # noqa: E402
 
 
 def _config(
-    state: Any, profile: str | None, no_relay: bool, no_mdns: bool, bind: str | None, debounce_ms: int | None = None
+    state_dir: Path, profile: str | None, no_relay: bool, no_mdns: bool, bind: str | None, debounce_ms: int | None = None
 ) -> Config:
     """The vault's profile and config file, then the command line's options."""
-    return _config_at(state.dir, profile, no_relay, no_mdns, bind, debounce_ms)
-
-
-def _config_at(
-    state_dir: Path, profile: str | None, no_relay: bool, no_mdns: bool, bind: str | None, debounce_ms: int | None
-) -> Config:
     mdns = False if no_mdns or env_no_mdns() else None  # None: the config file decides
     no_relay = no_relay or env_no_relay()
     return load_config(state_dir, profile, no_relay=no_relay, bind=bind, debounce_ms=debounce_ms, mdns=mdns)
@@ -145,7 +139,7 @@ def invite(vault: str, ttl: int, wait: bool, no_relay: bool, no_mdns: bool, bind
 
     state = _open(vault)
     state.lock()
-    cfg = _config(state, profile, no_relay, no_mdns, bind)
+    cfg = _config(state.dir, profile, no_relay, no_mdns, bind)
     daemon = Daemon(state, cfg, mode="serve", timeout=ttl if wait else 0)
 
     def emit() -> None:  # the same operation as the API's, on the daemon that waits here
@@ -184,7 +178,7 @@ def join(vault: str, ticket: str, timeout: float, no_relay: bool, no_mdns: bool,
     if needs_new_identity(state, t.vault_id.hex()):
         state.store.reset_for_join(t.vault_id.hex())
     state.store.add_peer(inviter, addrs, t.secret)
-    daemon = Daemon(state, _config(state, profile, no_relay, no_mdns, bind), mode="join", timeout=timeout)
+    daemon = Daemon(state, _config(state.dir, profile, no_relay, no_mdns, bind), mode="join", timeout=timeout)
     outcome = asyncio.run(daemon.main())
     if outcome.refused:
         state.store.remove_unpaired_peer(inviter)
@@ -256,13 +250,8 @@ def run(
     from .vaults import run_roots
 
     roots = run_roots(vaults)
-
-    def config_of(root: Path) -> Config:
-        return _config_at(root / STATE_DIR, profile, no_relay, no_mdns, bind, debounce_ms)
-
     for root in roots:  # a large first import starts now, beside the loading of the daemon's modules
-        firstimport.start_early(root, partial(config_of, root))
-
+        firstimport.start_early(root, partial(_config, root / STATE_DIR, profile, no_relay, no_mdns, bind, debounce_ms))
     from .. import devicekey
     from ..daemon.host import Host
     from ..metrics import early_phase
@@ -284,7 +273,7 @@ def run(
         early_phase("storage_init", t0)
         try:
             state.lock(firstimport.held_lock(root))
-            cfg = _config(state, profile, no_relay, no_mdns, bind, debounce_ms)
+            cfg = _config(state.dir, profile, no_relay, no_mdns, bind, debounce_ms)
         except BaseException:
             state.close()
             raise
@@ -331,7 +320,7 @@ def sync(vault: str, timeout: float, no_relay: bool, no_mdns: bool, bind: str | 
     if not state.store.peers():
         raise NoPeerReachable(f"{state.root} has no paired devices yet; pair one with `peervault invite` / `peervault join`")
     state.lock()
-    daemon = Daemon(state, _config(state, profile, no_relay, no_mdns, bind), mode="once", timeout=timeout)
+    daemon = Daemon(state, _config(state.dir, profile, no_relay, no_mdns, bind), mode="once", timeout=timeout)
     outcome = asyncio.run(daemon.main())
     removed = removal.load(state.store)
     if not outcome.synced_peers and removed:  # its peers are not dialled: say why

@@ -82,7 +82,9 @@ class Daemon:
     async def main(self) -> Outcome:
         """Ready as soon as the transport is bound and the index loaded; in `run` mode the
         folder is compared with the database in the background (stat first, reading only
-        what changed), so a 10,000-file vault starts as fast as an empty one."""
+        what changed), so a 10,000-file vault starts as fast as an empty one. A large first
+        import is the exception: it runs in a process of its own, and this daemon is ready
+        once it has ended (sync/firstimport.py)."""
         t0 = time.perf_counter()
         if not self.hosted:
             tune_malloc()
