@@ -195,6 +195,10 @@ class Store(VersionHistory, PeerTables):
             indexentries.write(self.db, vv, len(snapshot), entries, forgotten)
             self._give_back = True
 
+    def index_snapshot_vv(self) -> bytes | None:
+        """The version of the snapshot `load_index` reads, saved with it."""
+        return indexentries.snapshot_vv(self.db)
+
     def cached_index(self) -> CachedIndex | None:
         """The index's entries as of its snapshot, if nothing was saved after it (else None:
         read the index whole)."""
