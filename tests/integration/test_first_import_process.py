@@ -145,6 +145,10 @@ def test_what_makes_a_first_import_a_process(tmp_path: Path) -> None:
     state = VaultState.init(tmp_path / "v")[0]
     root = state.root
     assert not firstimport.wanted(root)  # an empty folder
+    (root / ".git").mkdir()
+    for i in range(firstimport.MIN_FILES):
+        (root / ".git" / f"o{i}").write_text("")
+    assert not firstimport.wanted(root)  # what no scan enters does not count
     for i in range(firstimport.MIN_FILES):
         (root / f"n{i}.md").write_text(f"{i}\n")
     assert firstimport.wanted(root)

@@ -40,6 +40,7 @@ from pathlib import Path
 from ..config import STATE_DIR, Config
 from ..store.db import Store, has_no_files
 from ..vault.fsops import lock_dir
+from ..vault.ignore import UNWATCHED_DIRS
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ _started: dict[Path, ChildImport] = {}  # by vault root, until its daemon takes 
 
 
 def _has_files(root: Path, at_least: int) -> bool:
-    """At least `at_least` files under `root` (outside `.peervault`), without walking it all."""
+    """At least `at_least` files under `root` (outside `.peervault`, `.git` and the other
+    folders no scan enters), without walking it all."""
     n = 0
     dirs = [os.fspath(root)]
     while dirs:
@@ -59,7 +61,7 @@ def _has_files(root: Path, at_least: int) -> bool:
         with it:
             for e in it:
                 if e.is_dir(follow_symlinks=False):
-                    if e.name != STATE_DIR:
+                    if e.name not in UNWATCHED_DIRS:
                         dirs.append(e.path)
                 elif e.is_file(follow_symlinks=False):
                     n += 1
