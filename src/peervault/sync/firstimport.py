@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import pickle
 import subprocess
 import sys
 import threading
@@ -81,6 +80,8 @@ class ChildImport:
     """The child process, started at once; `finished` waits for it on the event loop."""
 
     def __init__(self, root: Path, cfg: Config, lock_fd: int) -> None:
+        import pickle  # (here: an idle daemon never loads it)
+
         self.lock_fd = lock_fd
         self.proc = subprocess.Popen(
             [sys.executable, "-m", __name__, os.fspath(root), str(lock_fd)],
@@ -173,6 +174,8 @@ def _end_with_parent() -> None:
 
 
 def main() -> int:
+    import pickle
+
     root = Path(sys.argv[1])
     cfg = pickle.load(sys.stdin.buffer)  # noqa: S301 - from the daemon that started us
     threading.Thread(target=_end_with_parent, name="firstimport-parent", daemon=True).start()
