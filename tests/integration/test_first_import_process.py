@@ -142,7 +142,7 @@ def test_the_daemon_killed_ends_the_import_and_the_next_start_completes_it(make_
 
 def test_what_makes_a_first_import_a_process(tmp_path: Path) -> None:
     """Only a published vault with no file recorded and a large folder; a warm start asks one query."""
-    state = VaultState.init(tmp_path / "v")[0]
+    state = VaultState.init(tmp_path / "a vault? #1 100%")[0]  # (the database is opened by URI)
     root = state.root
     assert not firstimport.wanted(root)  # an empty folder
     (root / ".git").mkdir()

@@ -42,7 +42,7 @@ def has_no_files(path: Path) -> bool:
     first import comes): read-only, without opening a `Store` (no check, no migration), so a
     warm start pays one query for asking. False if it cannot tell."""
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
+        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=1.0)
     except sqlite3.Error:
         return False
     try:
