@@ -84,7 +84,7 @@ class ChildImport:
 
         self.lock_fd = lock_fd
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", __name__, os.fspath(root), str(lock_fd)],
+            [sys.executable, "-m", __name__, os.fspath(root)],
             stdin=subprocess.PIPE,
             pass_fds=(lock_fd,),
         )
@@ -190,6 +190,12 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    code = main()
+    try:
+        code = main()
+    except BaseException:  # noqa: BLE001 - said, and the daemon imports instead
+        import traceback
+
+        traceback.print_exc()
+        code = 1
     sys.stderr.flush()
     os._exit(code)  # not through the interpreter's shutdown: the thread above still reads stdin
