@@ -28,7 +28,10 @@ from .conftest import wait_until
 NOTES = 1500  # above firstimport.MIN_FILES, and enough work to kill the import in its middle
 
 
-def _notes(root: Path) -> dict[str, str]:
+def _notes(root: Path, apart: bool = True) -> dict[str, str]:
+    """The vault's files, and its config asking for the import in a process (off by default)."""
+    if apart:
+        (root / ".peervault" / "config.toml").write_text("first_import_process = true\n")
     texts = {f"d{i % 30:02}/note {i:04}.md": f"# Note {i}\n\n" + f"line {i} of a note\n" * (i % 17 + 1) for i in range(NOTES)}
     for rel, text in texts.items():
         p = root / rel
@@ -136,6 +139,16 @@ def test_the_daemon_killed_ends_the_import_and_the_next_start_completes_it(make_
     wait_until(gone, timeout=10, what="the import's process to end with the daemon")
     a.start()
     wait_until(lambda: _scanned(a), timeout=120, what="the next start's import")
+    assert a.stop() == 0
+    _all_imported(a.root, texts)
+
+
+def test_by_default_the_daemon_imports_in_its_own_process(make_device) -> None:  # type: ignore[no-untyped-def]
+    a = make_device("a")
+    texts = _notes(a.root, apart=False)
+    a.start()
+    wait_until(lambda: _scanned(a), timeout=120, what="the first import")
+    assert "first_import_process" not in a.runtime()["metrics"]["phases_ms"]
     assert a.stop() == 0
     _all_imported(a.root, texts)
 
