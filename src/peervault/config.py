@@ -71,6 +71,11 @@ class Config:
     # Binary files (and text above text_max_bytes) sync as blobs; larger than this, not at all.
     text_max_bytes: int = 5 * 1024 * 1024
     max_file_bytes: int = 1024**3
+    # A large first import in a process of its own (sync/firstimport.py): the daemon then
+    # keeps none of its memory (the `real` tier's A: 8 MB less after a join, 10 MB less at its
+    # peak) but starts ~0.3-0.45 s later on 2 cores (a second interpreter, then a warm start).
+    # Off until that trade is decided (docs/PERFORMANCE.md, "A's first import in a process").
+    first_import_process: bool = False
     # History: versions are kept 30 days or the last 10 per file, whichever keeps more (`gc`).
     history_keep_versions: int = 10
     history_keep_days: float = 30.0

@@ -12,7 +12,6 @@ VAULT/.peervault/api-token      the token for the API over loopback TCP, mode 06
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
@@ -26,6 +25,7 @@ from .config import STATE_DIR
 from .errors import NotAVault, PeerVaultError, StoreCorrupt, VaultBusy
 from .net.endpoint import endpoint_id_of, new_secret_key
 from .store.db import Store
+from .vault.fsops import lock_dir
 
 IDENTITY = "identity.json"
 
@@ -172,25 +172,20 @@ class VaultState:
     def vault_id(self) -> str:
         return str(self.store.get_meta("vault_id"))
 
-    def lock(self) -> None:
-        """Only one engine per vault: a second daemon (or `sync` beside `run`) is refused."""
-        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+    def lock(self, held: int | None = None) -> None:
+        """Only one engine per vault: a second daemon (or `sync` beside `run`) is refused.
+        `held`: the lock, taken already by this process (sync/firstimport.start_early)."""
+        fd = held if held is not None else lock_dir(self.dir)
+        if fd is None:
             pid = (self.runtime() or {}).get("pid", "?")
             raise VaultBusy(f"a PeerVault daemon (pid {pid}) is already running on {self.root}; stop it first") from None
         self._lock_fd = fd
 
     def daemon_running(self) -> bool:
-        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        fd = lock_dir(self.dir)
+        if fd is None:
             return True
-        finally:
-            os.close(fd)
+        os.close(fd)
         return False
 
     def write_runtime(self, doc: dict[str, Any]) -> None:

@@ -225,19 +225,23 @@ def test_a_saved_snapshot_is_sent_as_it_is_only_when_it_is_the_version_unloaded(
     index: an older one (or one with updates logged after it) is never sent in its place."""
     index = VaultIndex.empty(1)
     index.put("a" * 32, "old.md")
-    old = index.snapshot()
+    old, old_vv = index.snapshot(), index.vv()
     index.put("b" * 32, "new.md")
     new, vv = index.snapshot(), index.vv()
     others: list[bool] = []
 
-    def unloaded(snapshot: bytes, log: list[bytes]) -> VaultIndex:
-        return VaultIndex.unloaded(lambda: (snapshot, log), 1, vv, [], lambda: others.append(True))
+    def unloaded(snapshot: bytes, log: list[bytes], saved_vv: bytes | None) -> VaultIndex:
+        """As saved: the snapshot, the log after it, the version written with the snapshot."""
+        return VaultIndex.unloaded(lambda: (snapshot, log), 1, vv, [], lambda: others.append(True), lambda: saved_vv)
 
-    whole = unloaded(new, [])
+    whole = unloaded(new, [], vv)
     assert whole.catch_up(b"") == new and not whole.loaded
-    stale = unloaded(old, [])  # (a database changed under the engine: never by the engine)
+    for saved_vv in (None, b"not a version"):  # (a database older than the entries; damaged)
+        unknown = unloaded(new, [], saved_vv)
+        assert unknown.catch_up(b"") is not None and unknown.loaded and others == []
+    stale = unloaded(old, [], old_vv)  # (a database changed under the engine: never by the engine)
     stale.catch_up(b"")
     assert stale.loaded and others == [True]  # read back and checked, as any load is
-    logged = unloaded(old, [index.updates_since(bytes(VaultIndex.load(old, 3).vv())) or b""])
+    logged = unloaded(old, [index.updates_since(bytes(VaultIndex.load(old, 3).vv())) or b""], old_vv)
     sent = logged.catch_up(b"")
     assert logged.loaded and sent is not None and VaultIndex.load(sent, 3).entries() == index.entries()

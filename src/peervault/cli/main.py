@@ -15,7 +15,7 @@ from typing import Any  # noqa: E402
 
 import click  # noqa: E402
 
-from ..config import PROFILES, Config, env_no_mdns, env_no_relay  # noqa: E402
+from ..config import PROFILES, STATE_DIR, Config, env_no_mdns, env_no_relay  # noqa: E402
 from ..config import load as load_config  # noqa: E402
 from ..errors import NoPeerReachable, NotAVault, PairingRefused, PeerVaultError  # noqa: E402
 from .console import err, out  # noqa: E402
@@ -27,12 +27,12 @@ from .vaults import vaults as vaults_group  # noqa: E402
 
 
 def _config(
-    state: Any, profile: str | None, no_relay: bool, no_mdns: bool, bind: str | None, debounce_ms: int | None = None
+    state_dir: Path, profile: str | None, no_relay: bool, no_mdns: bool, bind: str | None, debounce_ms: int | None = None
 ) -> Config:
     """The vault's profile and config file, then the command line's options."""
     mdns = False if no_mdns or env_no_mdns() else None  # None: the config file decides
     no_relay = no_relay or env_no_relay()
-    return load_config(state.dir, profile, no_relay=no_relay, bind=bind, debounce_ms=debounce_ms, mdns=mdns)
+    return load_config(state_dir, profile, no_relay=no_relay, bind=bind, debounce_ms=debounce_ms, mdns=mdns)
 
 
 def _setup_logging(level: str) -> None:
@@ -139,7 +139,7 @@ def invite(vault: str, ttl: int, wait: bool, no_relay: bool, no_mdns: bool, bind
 
     state = _open(vault)
     state.lock()
-    cfg = _config(state, profile, no_relay, no_mdns, bind)
+    cfg = _config(state.dir, profile, no_relay, no_mdns, bind)
     daemon = Daemon(state, cfg, mode="serve", timeout=ttl if wait else 0)
 
     def emit() -> None:  # the same operation as the API's, on the daemon that waits here
@@ -178,7 +178,7 @@ def join(vault: str, ticket: str, timeout: float, no_relay: bool, no_mdns: bool,
     if needs_new_identity(state, t.vault_id.hex()):
         state.store.reset_for_join(t.vault_id.hex())
     state.store.add_peer(inviter, addrs, t.secret)
-    daemon = Daemon(state, _config(state, profile, no_relay, no_mdns, bind), mode="join", timeout=timeout)
+    daemon = Daemon(state, _config(state.dir, profile, no_relay, no_mdns, bind), mode="join", timeout=timeout)
     outcome = asyncio.run(daemon.main())
     if outcome.refused:
         state.store.remove_unpaired_peer(inviter)
@@ -244,15 +244,20 @@ def run(
     """Foreground daemon: watch each VAULT and sync live with paired devices. With no VAULT:
     the vaults of `peervault vaults list`. One process serves them all, each on its own."""
     from dataclasses import replace
+    from functools import partial
 
+    from ..sync import firstimport
+    from .vaults import run_roots
+
+    roots = run_roots(vaults)
+    for root in roots:  # a large first import starts now, beside the loading of the daemon's modules
+        firstimport.start_early(root, partial(_config, root / STATE_DIR, profile, no_relay, no_mdns, bind, debounce_ms))
     from .. import devicekey
     from ..daemon.host import Host
     from ..metrics import early_phase
     from ..state import VaultState
-    from .vaults import run_roots
 
     early_phase("module_load")
-    roots = run_roots(vaults)
     if len(roots) > 1 and bind is not None and not bind.endswith(":0"):
         raise PeerVaultError("a --bind port serves one vault; with several, use --bind HOST:0")
     every_vault = None  # with several vaults, --api is the one port of the API of every vault
@@ -267,8 +272,8 @@ def run(
         state = VaultState.open(root)
         early_phase("storage_init", t0)
         try:
-            state.lock()
-            cfg = _config(state, profile, no_relay, no_mdns, bind, debounce_ms)
+            state.lock(firstimport.held_lock(root))
+            cfg = _config(state.dir, profile, no_relay, no_mdns, bind, debounce_ms)
         except BaseException:
             state.close()
             raise
@@ -315,7 +320,7 @@ def sync(vault: str, timeout: float, no_relay: bool, no_mdns: bool, bind: str | 
     if not state.store.peers():
         raise NoPeerReachable(f"{state.root} has no paired devices yet; pair one with `peervault invite` / `peervault join`")
     state.lock()
-    daemon = Daemon(state, _config(state, profile, no_relay, no_mdns, bind), mode="once", timeout=timeout)
+    daemon = Daemon(state, _config(state.dir, profile, no_relay, no_mdns, bind), mode="once", timeout=timeout)
     outcome = asyncio.run(daemon.main())
     removed = removal.load(state.store)
     if not outcome.synced_peers and removed:  # its peers are not dialled: say why

@@ -39,6 +39,7 @@ def file_id_for(path: str, attempt: int = 0) -> str:
 
 
 Saved = Callable[[], tuple[bytes | None, Sequence[bytes]]]  # the index as saved: snapshot, log
+SavedVersion = Callable[[], bytes | None]  # the version saved with that snapshot (same transaction)
 
 
 class VaultIndex:
@@ -51,6 +52,7 @@ class VaultIndex:
         self._doc: LoroDoc | None = doc
         self._peer = doc.peer_id if doc is not None else peer  # a reloaded document writes as this peer
         self._saved: Saved | None = None  # where the document is read back from, once unloaded
+        self._saved_vv: SavedVersion | None = None
         self._on_other: Callable[[], None] = lambda: None
         self._vv = b""  # the version, while no document is loaded
         self._forgotten: frozenset[str] | None = None  # forgotten(), until the document changes
@@ -68,14 +70,20 @@ class VaultIndex:
 
     @classmethod
     def unloaded(
-        cls, saved: Saved, session_peer: int, vv: bytes, forgotten: Iterable[str], on_other: Callable[[], None]
+        cls,
+        saved: Saved,
+        session_peer: int,
+        vv: bytes,
+        forgotten: Iterable[str],
+        on_other: Callable[[], None],
+        saved_vv: SavedVersion | None = None,
     ) -> VaultIndex:
         """The index as saved at version `vv`, its document not decoded until first needed
         (a warm start that found its entries cached: store/indexentries.py)."""
         index = cls(None, session_peer)  # not even an empty LoroDoc: making one pages in 1.4 MB of Loro
         index._forgotten = frozenset(forgotten)
         index._vv = vv
-        index._saved, index._on_other = saved, on_other
+        index._saved, index._on_other, index._saved_vv = saved, on_other, saved_vv
         return index
 
     @property
@@ -109,13 +117,13 @@ class VaultIndex:
         self._peer = peer
         self.doc.peer_id = peer
 
-    def unload(self, saved: Saved, on_other: Callable[[], None]) -> None:
+    def unload(self, saved: Saved, on_other: Callable[[], None], saved_vv: SavedVersion | None = None) -> None:
         """Free the document: everything in it is saved, and `saved` reads it back. The
         caller vouches for that (Engine.shed_memory); the version is kept to check it."""
         if self._doc is None:
             return
         self._vv, self._forgotten = self.vv(), frozenset(self.forgotten())
-        self._saved, self._on_other = saved, on_other
+        self._saved, self._on_other, self._saved_vv = saved, on_other, saved_vv
         self._doc = None
 
     def reload(self, snapshot: bytes) -> None:
@@ -305,21 +313,23 @@ class VaultIndex:
     def _saved_snapshot(self) -> bytes | None:
         """The snapshot saved, while the document is unloaded and that snapshot is all of it
         (no update logged after it, and its version the one unloaded): sent as it is, with
-        no decoding and no export (the `real` tier's A serving a join: +13 MB at its peak)."""
-        if self._doc is not None or self._saved is None or not self._vv:
+        no decoding and no export (the `real` tier's A serving a join: +13 MB at its peak).
+        Its version is the one saved with it, in its transaction (`saved_vv`), not read from
+        the blob: `decode_import_blob_meta` walks the whole snapshot and pages in 3.3 MB of
+        Loro's code for the rest of the daemon's life. Every snapshot the engine saves is a
+        `Snapshot` (a fold's export, or a peer's, kept only if `is_snapshot`)."""
+        if self._doc is not None or self._saved is None or self._saved_vv is None or not self._vv:
+            return None
+        saved_vv = self._saved_vv()
+        try:
+            end = guard("decode index version", lambda: VersionVector.decode(saved_vv)) if saved_vv else None
+            held = guard("decode index version", lambda: VersionVector.decode(self._vv))
+        except CrdtError:  # unreadable: the document is loaded and exported instead
+            return None
+        if end is None or not (end.includes_vv(held) and held.includes_vv(end)):
             return None
         snapshot, log = self._saved()
-        if snapshot is None or log:
-            return None
-        try:
-            meta = LoroDoc.decode_import_blob_meta(snapshot, False)
-            held = VersionVector.decode(self._vv)
-        except Exception:  # noqa: BLE001 - unreadable: the document is loaded and exported instead
-            return None
-        end = meta.partial_end_vv
-        if meta.mode != EncodedBlobMode.Snapshot or not (end.includes_vv(held) and held.includes_vv(end)):
-            return None
-        return snapshot
+        return None if snapshot is None or log else snapshot
 
     def is_empty(self) -> bool:
         """No op at all: a device that has not imported or made an index yet."""

@@ -10,15 +10,21 @@ from ..net import endpoint as netep
 from ..state import VaultState
 
 
-async def bind(state: VaultState, cfg: Config) -> netep.Endpoint:
-    """The vault's own endpoint, on the port of the last run (tickets and peers know it)."""
-    store = state.store
-    last = store.get_meta("port")
+async def bind(state: VaultState, cfg: Config, remember: bool = True) -> netep.Endpoint:
+    """The vault's own endpoint, on the port of the last run (tickets and peers know it).
+    `remember=False`: the port is not written yet (`remember_port`: another process writes
+    the database meanwhile, sync/firstimport.py)."""
+    last = state.store.get_meta("port")
     ep = await bind_key(state.secret_key, cfg, int(str(last)) if last else None)
+    if remember:
+        remember_port(state, ep)
+    return ep
+
+
+def remember_port(state: VaultState, ep: netep.Endpoint) -> None:
     bound = netep.bound_port(ep)
     if bound:
-        store.set_meta("port", bound)
-    return ep
+        state.store.set_meta("port", bound)
 
 
 async def bind_key(secret: bytes, cfg: Config, port: int | None) -> netep.Endpoint:

@@ -32,10 +32,11 @@ from ..service.live import LiveNotes
 from ..service.vault import VaultService
 from ..state import VaultState
 from ..store import removal
+from ..sync import firstimport
 from ..sync.blobs import BlobTransfers
 from ..sync.engine import Engine
 from ..sync.links import Link
-from .binding import bind
+from .binding import bind, remember_port
 from .connections import Connections
 from .discovery import Discovery
 from .events import Events, Outcome
@@ -85,13 +86,24 @@ class Daemon:
     async def main(self) -> Outcome:
         """Ready as soon as the transport is bound and the index loaded; in `run` mode the
         folder is compared with the database in the background (stat first, reading only
-        what changed), so a 10,000-file vault starts as fast as an empty one."""
+        what changed), so a 10,000-file vault starts as fast as an empty one. A large first
+        import is the exception: it runs in a process of its own, and this daemon is ready
+        once it has ended (sync/firstimport.py)."""
         t0 = time.perf_counter()
         if not self.hosted:
             tune_malloc()
-        self.ep = self.router.ep if self.router is not None else await bind(self.state, self.cfg)
+        # a large first import runs in a process of its own, started by `run` (sync/firstimport.py)
+        child = firstimport.take(self.state.root) if self.mode == "run" else None
+        try:
+            self.ep = self.router.ep if self.router is not None else await bind(self.state, self.cfg, remember=child is None)
+        except BaseException:
+            if child is not None:
+                child.stop()
+            raise
         self.metrics.phase("transport_init", t0)
         try:
+            if child is not None:
+                await self._after_child(child)
             self._build()
             if self.mode != "run":
                 self.local.initial_scan()  # one-shot modes: the peer must get everything in the handshake
@@ -152,6 +164,16 @@ class Daemon:
         if self.failed is not None:
             raise self.failed
         return self.outcome
+
+    async def _after_child(self, child: firstimport.ChildImport) -> None:
+        """The database as the first import's process left it; the start-up pass (warm, or
+        completing what the child did not) follows as after any start."""
+        t = time.perf_counter()
+        await child.finished(self.stopping)
+        self.state.store.written_elsewhere()
+        if self.router is None:
+            remember_port(self.state, self.ep)
+        self.metrics.phase("first_import_process", t)
 
     def _start(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro, name=getattr(coro, "__qualname__", None))

@@ -37,6 +37,25 @@ SCHEMA_FILES = [
 ]  # append new numbered files; never edit an applied one
 
 
+def has_no_files(path: Path) -> bool:
+    """A published vault's database, at this program's schema, with no file recorded yet (a
+    first import comes): read-only, without opening a `Store` (no check, no migration), so a
+    warm start pays one query for asking. False if it cannot tell."""
+    try:
+        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=1.0)
+    except sqlite3.Error:
+        return False
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] != len(SCHEMA_FILES):
+            return False
+        published = db.execute("SELECT value FROM meta WHERE key='published'").fetchone()
+        return bool(published and published[0]) and db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
+    except sqlite3.Error:
+        return False
+    finally:
+        db.close()
+
+
 class Store(VersionHistory, PeerTables):
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -80,6 +99,11 @@ class Store(VersionHistory, PeerTables):
 
     def close(self) -> None:
         self.db.close()
+
+    def written_elsewhere(self) -> None:
+        """Another process wrote this database while this connection waited (a first import
+        in a child, sync/firstimport.py): forget what was assumed of its rows."""
+        self._no_unsynced = False
 
     def truncate_wal(self) -> None:
         """After a burst (a first import, an initial sync): write the WAL into the database
@@ -176,6 +200,10 @@ class Store(VersionHistory, PeerTables):
             self.db.execute("DELETE FROM index_log")
             indexentries.write(self.db, vv, len(snapshot), entries, forgotten)
             self._give_back = True
+
+    def index_snapshot_vv(self) -> bytes | None:
+        """The version of the snapshot `load_index` reads, saved with it."""
+        return indexentries.snapshot_vv(self.db)
 
     def cached_index(self) -> CachedIndex | None:
         """The index's entries as of its snapshot, if nothing was saved after it (else None:

@@ -61,6 +61,13 @@ def read(db: sqlite3.Connection) -> CachedIndex | None:
     return CachedIndex(vv, size, [str(d) for d in json.loads(forgotten)], db.execute("SELECT * FROM index_entries"))
 
 
+def snapshot_vv(db: sqlite3.Connection) -> bytes | None:
+    """The version of the index's snapshot, written with it (None in a database older than
+    the entries, until its next snapshot)."""
+    vv = _meta(db, SNAPSHOT_VV)
+    return vv if isinstance(vv, bytes) else None
+
+
 def drop(db: sqlite3.Connection) -> None:
     """The index is gone (a vault joining another): so are its entries."""
     db.execute("DELETE FROM index_entries")

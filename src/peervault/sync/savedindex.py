@@ -39,7 +39,9 @@ def open_index(s: EngineState) -> dict[str, Entry]:
         cached = s.store.cached_index()
         if cached is not None:
             entries = {e.file_id: e for e in map(row_entry, cached.rows)}
-            s.index = VaultIndex.unloaded(s.store.load_index, s.session_peer, cached.vv, cached.forgotten, lambda: _differs(s))
+            s.index = VaultIndex.unloaded(
+                s.store.load_index, s.session_peer, cached.vv, cached.forgotten, lambda: _differs(s), s.store.index_snapshot_vv
+            )
             s.index_snapshot_bytes, s.index_log_bytes = cached.snapshot_size, 0
             s.index_cached = True
         else:  # changes logged after the snapshot, a crash, a database from before the cache
@@ -80,7 +82,7 @@ def unload(s: EngineState) -> bool:
         return False  # the log may have lost an update: the next save writes it whole
     if s.index.updates_since(s.index_saved_vv) is not None:
         return False  # a change not saved (never, outside a batch: kept, to be safe)
-    s.index.unload(s.store.load_index, lambda: _differs(s))
+    s.index.unload(s.store.load_index, lambda: _differs(s), s.store.index_snapshot_vv)
     return True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import hashlib
 import os
 import sys
@@ -162,3 +163,15 @@ def prune_empty_dirs(root: Path, start: Path) -> None:
         except OSError:
             return
         d = d.parent
+
+
+def lock_dir(state_dir: Path) -> int | None:
+    """Take `.peervault/lock` (flock, held by an open file: a child given the descriptor
+    shares it); None if another process holds it."""
+    fd = os.open(state_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
