@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 
 from peervault.state import VaultState
+from peervault.sync.engine import Engine
+from peervault.sync.enginestate import EngineState
 from peervault.sync.layout import layout, misplaced, misplaced_full
-from twin_engines import engine, write
+from twin_engines import deliver, engine, tree, twin_vaults, write
 
 
 def test_a_first_import_keeps_one_string_per_path_and_no_misplaced_backlog(tmp_path: Path) -> None:
@@ -31,3 +33,44 @@ def test_a_first_import_keeps_one_string_per_path_and_no_misplaced_backlog(tmp_p
     assert misplaced(s, places) == misplaced_full(s, places) == set()
     # and the engine still finds each note by its path
     assert all(e.file_id_at[f"dir{k % 4}/note {k}.md"] for k in range(40))
+
+
+def test_what_only_speeds_up_layouts_is_dropped_once_idle_and_made_again(tmp_path: Path) -> None:
+    """After a shed the layout's taken paths and the path checks are gone; a peer's new
+    note, a twin on a taken path and a rename are laid out as before."""
+    sa, sb = twin_vaults(tmp_path)
+    a, b = engine(sa), engine(sb)
+    for k in range(5):
+        write(sa.root / f"n{k}.md", f"note {k}\n")
+    a.reconcile(time.time())
+    deliver(a, b)
+    deliver(b, a)
+    s = b.state
+    assert tree(sb.root) == tree(sa.root) and s.path_checks and layout(s)
+    b.shed_memory(churn=0)
+    assert s.layout_taken is None and not s.path_checks
+    write(sa.root / "new.md", "new\n")  # a new note: added to the layout (its taken paths made again)
+    a.reconcile(time.time())
+    deliver(a, b)
+    assert (sb.root / "new.md").read_text() == "new\n" and s.layout_taken is not None and "new.md" in s.layout_taken
+    b.shed_memory(churn=0)
+    _move(a, "n1.md", "same.md")  # two notes renamed onto one name at once: twins
+    _move(b, "n2.md", "same.md")
+    deliver(a, b)
+    deliver(b, a)
+    assert tree(sa.root) == tree(sb.root) and len([p for p in tree(sb.root) if p.startswith("same")]) == 2
+    b.shed_memory(churn=0)
+    _move(a, "n0.md", "moved.md")
+    deliver(a, b)
+    assert tree(sa.root) == tree(sb.root) and (sb.root / "moved.md").read_text() == "note 0\n"
+    assert layout(s) == layout_full(s)
+
+
+def layout_full(s: EngineState) -> dict[str, str]:
+    s.layout_version += 1
+    return layout(s)
+
+
+def _move(e: Engine, old: str, new: str) -> None:
+    (e.root / old).rename(e.root / new)
+    e.local_paths({old, new}, time.time(), [(old, new)])

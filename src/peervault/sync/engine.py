@@ -25,13 +25,14 @@ from pathlib import Path
 from typing import Generic, TypeVar, cast
 
 from ..config import Config
-from ..crdt.entries import Entry
+from ..crdt.entries import Entry, EntryTable
 from ..crdt.index import VaultIndex
 from ..errors import StoreUnavailable
 from ..memory import BurstTrimmer, trim_heap
 from ..protocol import messages as m
 from ..store.db import Store
 from ..store.filetable import FileTable
+from ..vault import ignore as ignore_rules
 from ..vault.blobstore import BlobStore
 from ..vault.fsops import Stat
 from ..vault.ignore import IgnoreRules
@@ -86,7 +87,7 @@ class Engine:
     published = _Shared[bool]()
     session_peer = _Shared[int]()
     index = _Shared[VaultIndex]()
-    entries = _Shared[dict[str, Entry]]()
+    entries = _Shared[EntryTable]()
     files = _Shared[FileTable]()
     file_id_at = _Shared[dict[str, str]]()
     addrs = _Shared[list[str]]()
@@ -142,6 +143,8 @@ class Engine:
             tracked.share_paths(s)
         shed = savedindex.unload(s) or burst
         s.store.release_memory()  # the pages a warm start or the burst read
+        layout.release_memory(s)
+        ignore_rules.release_memory()
         return shed
 
     def save_for_restart(self) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import STATE_DIR, Config
-from ..crdt.entries import Entry
+from ..crdt.entries import EntryTable
 from ..crdt.index import VaultIndex
 from ..crdt.notes import Note
 from ..store.db import Store
@@ -62,7 +62,7 @@ class EngineState:
         self.index_snapshot_bytes = self.index_log_bytes = self.index_rollbacks = 0
         self.index_cached = False
         self.layout_version = 0  # bumped whenever index entries change (layout may move)
-        self.entries: dict[str, Entry] = {}
+        self.entries = EntryTable()  # compact: an `Entry` made when one is read
         self.entries = savedindex.open_index(self)
         # One string per file id and per path, shared by the tables below (11,004 files:
         # 2 MB less than a copy of each from the database)
@@ -80,7 +80,7 @@ class EngineState:
                 add_blob_row(self, row.hash, file_id)
         self.layout_cache: tuple[int, dict[str, str]] = (-1, {})
         self.layout_new: set[str] = set()  # notes that appeared since: added to it (layout.py)
-        self.layout_taken: set[str] = set()  # the paths it holds (casefolded where case is ignored)
+        self.layout_taken: set[str] | None = None  # the paths it holds (layout._taken)
         # layout.misplaced, kept up to date instead of walking every file row on each batch:
         # the layout it was worked out for, the notes whose file is not where it belongs,
         # and the notes whose file row changed since (tracked.record/forget)

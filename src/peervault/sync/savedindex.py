@@ -22,7 +22,7 @@ import logging
 import secrets
 from typing import TYPE_CHECKING
 
-from ..crdt.entries import Entry, row_entry
+from ..crdt.entries import Entry, EntryTable, row_entry
 from ..crdt.index import VaultIndex
 from ..store.db import Store
 
@@ -32,13 +32,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def open_index(s: EngineState) -> dict[str, Entry]:
+def open_index(s: EngineState) -> EntryTable:
     """Set up `s.index` and what the state records of it being saved; returns the entries."""
     s.index_rollbacks = s.store.rollbacks
     with s.store.reading():
         cached = s.store.cached_index()
         if cached is not None:
-            entries = {e.file_id: e for e in map(row_entry, cached.rows)}
+            entries = EntryTable()
+            for e in map(row_entry, cached.rows):
+                entries[e.file_id] = e
             s.index = VaultIndex.unloaded(s.store.load_index, s.session_peer, cached.vv, cached.forgotten, lambda: _differs(s))
             s.index_snapshot_bytes, s.index_log_bytes = cached.snapshot_size, 0
             s.index_cached = True
@@ -48,7 +50,7 @@ def open_index(s: EngineState) -> dict[str, Entry]:
             s.index_snapshot_bytes, s.index_log_bytes = len(snap or b""), sum(map(len, updates))
             s.index_cached = False
             del snap, updates
-            entries = s.index.entries()
+            entries = EntryTable(s.index.entries())
     # what the database holds of the index (documents.save_index): the version saved
     s.index_saved_vv = s.index.vv()
     return entries
