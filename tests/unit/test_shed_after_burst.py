@@ -7,10 +7,11 @@ import time
 from pathlib import Path
 
 from peervault.state import VaultState
+from peervault.sync import tracked
 from peervault.sync.engine import Engine
 from peervault.sync.enginestate import EngineState
 from peervault.sync.layout import layout, misplaced, misplaced_full
-from twin_engines import deliver, engine, tree, twin_vaults, write
+from twin_engines import deliver, engine, fetch_blob, tree, twin_vaults, write
 
 
 def test_a_first_import_keeps_one_string_per_path_and_no_misplaced_backlog(tmp_path: Path) -> None:
@@ -74,3 +75,42 @@ def layout_full(s: EngineState) -> dict[str, str]:
 def _move(e: Engine, old: str, new: str) -> None:
     (e.root / old).rename(e.root / new)
     e.local_paths({old, new}, time.time(), [(old, new)])
+
+
+def test_binary_files_by_digest_are_dropped_once_idle_and_made_again_from_the_rows(tmp_path: Path) -> None:
+    """`blob_rows` is made when a blob is first looked for, kept up to date while held, and
+    is then the same as one made from the file rows; a shed drops it."""
+    sa, sb = twin_vaults(tmp_path)
+    a, b = engine(sa), engine(sb)
+    for k in range(3):
+        write(sa.root / f"img{k}.png", PNG + bytes([k]) * (1000 + k))
+    write(sa.root / "copy.png", PNG + bytes([1]) * 1001)  # two files, one digest
+    a.reconcile(time.time())
+    s = a.state
+    assert s.blob_rows is None  # nothing asked for a blob yet
+    deliver(a, b)
+    wanted = b.wanted_blobs()
+    assert len(wanted) == 3
+    for h, size in wanted.items():
+        assert fetch_blob(a, b, h, size)
+    assert s.blob_rows is not None and len(s.blob_rows) == 3
+    (sa.root / "img0.png").unlink()  # kept up to date: a file gone, a new one, a changed one
+    write(sa.root / "img3.png", PNG + b"new" * 500)
+    write(sa.root / "copy.png", PNG + b"changed" * 200)
+    a.reconcile(time.time())
+    kept = dict(s.blob_rows)
+    a.shed_memory(churn=0)
+    assert s.blob_rows is None
+    assert tracked.blob_rows(s) == kept and {len(ids) for ids in kept.values()} == {1}
+    assert sorted(kept) == sorted({row.hash for row in s.files.values() if len(row.hash) == 32})
+    deliver(a, b)
+    for h, size in b.wanted_blobs().items():
+        assert fetch_blob(a, b, h, size)
+    assert tree_bytes(sa.root) == tree_bytes(sb.root)
+
+
+PNG = b"\x89PNG\r\n\x1a\n\xff\xfe"  # not text
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in root.glob("*.png")}

@@ -144,6 +144,7 @@ class Engine:
         shed = savedindex.unload(s) or burst
         s.store.release_memory()  # the pages a warm start or the burst read
         layout.release_memory(s)
+        tracked.drop_blob_rows(s)
         ignore_rules.release_memory()
         return shed
 

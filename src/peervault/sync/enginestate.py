@@ -27,7 +27,6 @@ from . import savedindex
 from .deleteguard import DeleteGuard
 from .doccache import DocCache
 from .documents import open_cache
-from .tracked import add_blob_row
 from .versions import VersionSummary
 
 
@@ -73,11 +72,9 @@ class EngineState:
             e = self.entries.get(file_id)
             self.file_id_at[e.path if e is not None and e.path == row.path else row.path] = file_id
         # binary files by digest (a blob row's hash is its 32-byte BLAKE3 digest), kept by
-        # tracked.record/forget: serving or awaiting 5,000 blobs must not scan every row each time
-        self.blob_rows: dict[bytes, tuple[str, ...]] = {}
-        for file_id, row in self.files.items():
-            if len(row.hash) == 32:
-                add_blob_row(self, row.hash, file_id)
+        # tracked.record/forget: serving or awaiting 5,000 blobs must not scan every row each
+        # time. Made when first needed, dropped once idle (tracked.blob_rows)
+        self.blob_rows: dict[bytes, tuple[str, ...]] | None = None
         self.layout_cache: tuple[int, dict[str, str]] = (-1, {})
         self.layout_new: set[str] = set()  # notes that appeared since: added to it (layout.py)
         self.layout_taken: set[str] | None = None  # the paths it holds (layout._taken)
