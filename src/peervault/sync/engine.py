@@ -32,7 +32,6 @@ from ..memory import BurstTrimmer, trim_heap
 from ..protocol import messages as m
 from ..store.db import Store
 from ..store.filetable import FileTable
-from ..vault import ignore as ignore_rules
 from ..vault.blobstore import BlobStore
 from ..vault.fsops import Stat
 from ..vault.ignore import IgnoreRules
@@ -117,8 +116,8 @@ class Engine:
         `churn` of them) the index is first saved as a new snapshot, in place of its log,
         with its entries for the next warm start, and the WAL of the burst emptied into the
         database; the notes the burst left in the cache are dropped too (the `real` tier:
-        5 MB). SQLite's page cache is freed in any case. True if the index or the cache was
-        shed."""
+        5 MB). SQLite's page cache, and what only speeds up the next layouts and blob look-ups,
+        are freed in any case. True if the index or the cache was shed."""
         s = self.state
         if s.batch_depth or s.index_unsaved or s.store.in_transaction:
             return False
@@ -145,7 +144,6 @@ class Engine:
         s.store.release_memory()  # the pages a warm start or the burst read
         layout.release_memory(s)
         tracked.drop_blob_rows(s)
-        ignore_rules.release_memory()
         return shed
 
     def save_for_restart(self) -> None:

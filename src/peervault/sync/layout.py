@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from ..errors import UnsafePath
+from ..vault.ignore import forget_checked_names
 from ..vault.paths import check_remote_path, printable_path, windows_problem
 from .documents import is_live
 
@@ -148,10 +149,12 @@ def _taken(s: EngineState, places: dict[str, str]) -> set[str]:
 
 
 def release_memory(s: EngineState) -> None:
-    """Once idle: drop what only speeds up the next layouts (rebuilt when needed): the paths
-    the layout holds and the checks of peers' paths (11,004 files: 0.9 MB)."""
+    """Once idle: drop what only speeds up the next layouts and path checks (made again when
+    needed): the paths the layout holds, the checks of peers' paths and the ignore rules'
+    names (11,004 files: 1.7 MB)."""
     s.layout_taken = None
     s.path_checks = {}
+    forget_checked_names()
 
 
 def _report_blocked(s: EngineState, blocked: dict[str, str]) -> None:
