@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import ItemsView, Iterator, MutableMapping, Sequence, ValuesView
+from collections.abc import ItemsView, Iterable, Iterator, MutableMapping, Sequence, ValuesView
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,6 +125,12 @@ class EntryTable(MutableMapping[str, Entry]):
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    def subset(self, file_ids: Iterable[str]) -> EntryTable:
+        """The entries of these file ids held here, as a table sharing what this one holds."""
+        out = EntryTable()
+        out._rows = {fid: value for fid in file_ids if (value := self._rows.get(fid)) is not None}
+        return out
 
     def items(self) -> ItemsView[str, Entry]:
         return _Items(self)
