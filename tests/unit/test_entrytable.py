@@ -89,3 +89,12 @@ def test_any_entries_come_back_equal(entries: list[Entry]) -> None:
     for e in entries:
         table[e.file_id] = plain[e.file_id] = e
     assert dict(table.items()) == plain and list(table.values()) == list(plain.values())
+
+
+def test_a_subset_shares_what_the_table_holds() -> None:
+    table = EntryTable({e.file_id: e for e in ENTRIES})
+    part = table.subset(["t1", "b1", "t2", "nope"])
+    assert dict(part) == {"t1": ENTRIES[0], "b1": ENTRIES[4], "t2": ENTRIES[1]}
+    assert all(part._rows[f] is table._rows[f] for f in part)  # no copy of a path or a packed value
+    part["t1"] = Entry("t1", "changed.md", "text", False, b"")
+    assert table["t1"] == ENTRIES[0]  # the table itself is untouched
