@@ -98,3 +98,19 @@ def test_a_subset_shares_what_the_table_holds() -> None:
     assert all(part._rows[f] is table._rows[f] for f in part)  # no copy of a path or a packed value
     part["t1"] = Entry("t1", "changed.md", "text", False, b"")
     assert table["t1"] == ENTRIES[0]  # the table itself is untouched
+
+
+@given(st.lists(_entries, max_size=12), st.lists(_entries, max_size=12))
+def test_taking_and_comparing_as_held_is_as_with_entries(old: list[Entry], new: list[Entry]) -> None:
+    """`differing` and `take` give what comparing and copying the entries themselves gives
+    (`remote.apply_index`), for any entries, packed or not."""
+    before, after = EntryTable(), EntryTable()
+    for e in old:
+        before[e.file_id] = e
+    for e in new + old[:3]:  # some entries equal on both sides
+        after[e.file_id] = e
+    assert after.differing(before) == {f for f, e in after.items() if before.get(f) != e}
+    touched = set(before) | set(after)
+    table = EntryTable(dict(before))
+    table.take(after, touched)
+    assert dict(table) == dict(after)

@@ -37,8 +37,8 @@ def test_a_first_import_keeps_one_string_per_path_and_no_misplaced_backlog(tmp_p
 
 
 def test_what_only_speeds_up_layouts_is_dropped_once_idle_and_made_again(tmp_path: Path) -> None:
-    """After a shed the layout's taken paths and the path checks are gone; a peer's new
-    note, a twin on a taken path and a rename are laid out as before."""
+    """After a shed the layout's taken paths are gone; a peer's new note, a twin on a taken
+    path and a rename are laid out as before."""
     sa, sb = twin_vaults(tmp_path)
     a, b = engine(sa), engine(sb)
     for k in range(5):
@@ -47,9 +47,9 @@ def test_what_only_speeds_up_layouts_is_dropped_once_idle_and_made_again(tmp_pat
     deliver(a, b)
     deliver(b, a)
     s = b.state
-    assert tree(sb.root) == tree(sa.root) and s.path_checks and layout(s)
+    assert tree(sb.root) == tree(sa.root) and layout(s)
     b.shed_memory(churn=0)
-    assert s.layout_taken is None and not s.path_checks
+    assert s.layout_taken is None
     write(sa.root / "new.md", "new\n")  # a new note: added to the layout (its taken paths made again)
     a.reconcile(time.time())
     deliver(a, b)

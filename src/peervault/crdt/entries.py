@@ -132,6 +132,22 @@ class EntryTable(MutableMapping[str, Entry]):
         out._rows = {fid: value for fid in file_ids if (value := self._rows.get(fid)) is not None}
         return out
 
+    def take(self, source: EntryTable, file_ids: Iterable[str]) -> None:
+        """Each of these file ids as `source` holds it, or dropped where it holds none (as
+        held: no `Entry` made and packed again)."""
+        for fid in file_ids:
+            value = source._rows.get(fid)
+            if value is None:
+                self._rows.pop(fid, None)
+            else:
+                self._rows[fid] = value
+
+    def differing(self, other: EntryTable) -> set[str]:
+        """The file ids whose entry here is not the one `other` holds (or that it lacks).
+        Compared as held: an entry is packed (or not) from its own fields alone, so equal
+        entries are held equal."""
+        return {fid for fid, value in self._rows.items() if other._rows.get(fid) != value}
+
     def items(self) -> ItemsView[str, Entry]:
         return _Items(self)
 

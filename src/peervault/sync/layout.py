@@ -150,10 +150,10 @@ def _taken(s: EngineState, places: dict[str, str]) -> set[str]:
 
 def release_memory(s: EngineState) -> None:
     """Once idle: drop what only speeds up the next layouts and path checks (made again when
-    needed): the paths the layout holds, the checks of peers' paths and the ignore rules'
-    names (11,004 files: 1.7 MB)."""
+    needed): the paths the layout holds and the ignore rules' names (11,004 files: 1.3 MB).
+    The checks of peers' paths stay: each layout after a shed would check every path again
+    (11,004 files: 30 ms, for 0.4 MB)."""
     s.layout_taken = None
-    s.path_checks = {}
     forget_checked_names()
 
 

@@ -59,11 +59,7 @@ def apply_index(s: EngineState, blob: bytes, origin: str) -> bool:
                 after[fid] = e
         if (repaired := s.index.keep_later_blobs(before, after)) is not None:
             s.pending.setdefault(INDEX, repaired)  # a later blob value lost to an earlier one
-        for fid in touched:
-            if fid in after:
-                s.entries[fid] = after[fid]
-            else:
-                s.entries.pop(fid, None)
+        s.entries.take(after, touched)
         if whole and s.index.vv() == whole_vv:
             # the index is that snapshot now: saved as it came, with the entries just read
             # (saved beside it for a warm start, so only once they are the snapshot's). Every
@@ -72,7 +68,7 @@ def apply_index(s: EngineState, blob: bytes, origin: str) -> bool:
             s.index.reload(blob)
             keep_index_snapshot(s, blob, whole_vv)
         reindex(s)
-        changed = {fid for fid, e in after.items() if before.get(fid) != e}
+        changed = after.differing(before)
         s.index_churn += len(changed)  # a peer's burst (an initial sync) sheds memory after it
         s.store.add_pending_writes(changed)
         note_peer_deletions(s, before, after, changed, origin)
