@@ -1,10 +1,12 @@
 """One file's entry in the vault index (crdt/index.py): the record read from its map, the
-binary file's `content` value, and the row the database keeps beside the snapshot."""
+binary file's `content` value, the row the database keeps beside the snapshot, and the
+compact table the engine keeps them in for its whole life (`EntryTable`)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import struct
+from collections.abc import ItemsView, Iterable, Iterator, MutableMapping, Sequence, ValuesView
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,3 +61,116 @@ def row_entry(row: Sequence[Any]) -> Entry:
     """The entry of an `entry_row` read back (one string per kind, as `entry_of` makes them)."""
     fid, path, kind, deleted, dvv, blob, size, mtime_ms, stamp = row
     return Entry(fid, path, _KINDS.get(kind, kind), bool(deleted), dvv, blob, size, mtime_ms, stamp)
+
+
+# A binary file's entry packed: deleted, size, mtime_ms, stamp, then the 32-byte digest
+_BLOB = struct.Struct("<?QQQ32s")
+
+
+def _pack(e: Entry) -> str | tuple[str, bytes] | Entry:
+    """The common entries without an object of their own: a live text note is its path
+    (the very string the entry holds), a binary file its path and one packed bytes (the
+    digest as 32 bytes, not 64 characters). Anything else stays an `Entry`."""
+    if e.dvv:
+        return e
+    if e.kind == "text" and not e.deleted and not e.blob and e.size == e.mtime_ms == e.stamp == 0:
+        return e.path
+    if e.kind == "blob" and len(e.blob) == 64:
+        try:
+            digest = bytes.fromhex(e.blob)
+            if digest.hex() == e.blob:  # lowercase hex only: it must read back the same
+                return (e.path, _BLOB.pack(e.deleted, e.size, e.mtime_ms, e.stamp, digest))
+        except (ValueError, struct.error):
+            pass
+    return e
+
+
+def _unpack(file_id: str, value: str | tuple[str, bytes] | Entry) -> Entry:
+    if isinstance(value, str):
+        return Entry(file_id, value, "text", False, b"")
+    if isinstance(value, tuple):
+        deleted, size, mtime_ms, stamp, digest = _BLOB.unpack(value[1])
+        return Entry(file_id, value[0], "blob", deleted, b"", digest.hex(), size, mtime_ms, stamp)
+    return value
+
+
+class EntryTable(MutableMapping[str, Entry]):
+    """file id -> Entry, as a dict of them would be, an `Entry` made when one is read (the
+    entries are values: equal, not the same object). An object per entry was 104 bytes, and
+    a binary file's digest, size and times 200 more (10,000 notes: 1 MB of a warm daemon)."""
+
+    def __init__(self, entries: dict[str, Entry] | None = None) -> None:
+        self._rows: dict[str, str | tuple[str, bytes] | Entry] = {}
+        if entries:
+            self.update(entries)
+
+    def __getitem__(self, file_id: str) -> Entry:
+        return _unpack(file_id, self._rows[file_id])
+
+    def get(self, file_id: str, default: Entry | None = None) -> Entry | None:  # type: ignore[override]
+        value = self._rows.get(file_id)
+        return default if value is None else _unpack(file_id, value)
+
+    def __setitem__(self, file_id: str, entry: Entry) -> None:
+        self._rows[file_id] = _pack(entry) if entry.file_id == file_id else entry
+
+    def __delitem__(self, file_id: str) -> None:
+        del self._rows[file_id]
+
+    def __contains__(self, file_id: object) -> bool:
+        return file_id in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def subset(self, file_ids: Iterable[str]) -> EntryTable:
+        """The entries of these file ids held here, as a table sharing what this one holds."""
+        out = EntryTable()
+        out._rows = {fid: value for fid in file_ids if (value := self._rows.get(fid)) is not None}
+        return out
+
+    def take(self, source: EntryTable, file_ids: Iterable[str]) -> None:
+        """Each of these file ids as `source` holds it, or dropped where it holds none (as
+        held: no `Entry` made and packed again)."""
+        for fid in file_ids:
+            value = source._rows.get(fid)
+            if value is None:
+                self._rows.pop(fid, None)
+            else:
+                self._rows[fid] = value
+
+    def differing(self, other: EntryTable) -> set[str]:
+        """The file ids whose entry here is not the one `other` holds (or that it lacks).
+        Compared as held: an entry is packed (or not) from its own fields alone, so equal
+        entries are held equal."""
+        return {fid for fid, value in self._rows.items() if other._rows.get(fid) != value}
+
+    def items(self) -> ItemsView[str, Entry]:
+        return _Items(self)
+
+    def values(self) -> ValuesView[Entry]:
+        return _Values(self)
+
+    def __repr__(self) -> str:
+        return f"EntryTable({len(self)} entries)"
+
+
+class _Items(ItemsView[str, Entry]):
+    """One pass over the table's rows (the mixin's looks each key up again)."""
+
+    _mapping: EntryTable
+
+    def __iter__(self) -> Iterator[tuple[str, Entry]]:
+        for file_id, value in self._mapping._rows.items():
+            yield file_id, _unpack(file_id, value)
+
+
+class _Values(ValuesView[Entry]):
+    _mapping: EntryTable
+
+    def __iter__(self) -> Iterator[Entry]:
+        for file_id, value in self._mapping._rows.items():
+            yield _unpack(file_id, value)

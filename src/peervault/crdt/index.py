@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 
 from loro import ID, Diff, DiffEvent, EncodedBlobMode, ExportMode, Index, LoroDoc, LoroMap, ValueOrContainer, VersionVector
 
@@ -196,7 +196,7 @@ class VaultIndex:
         self.doc.commit()
         return True
 
-    def keep_later_blobs(self, before: Mapping[str, Entry], after: dict[str, Entry]) -> bytes | None:
+    def keep_later_blobs(self, before: Mapping[str, Entry], after: MutableMapping[str, Entry]) -> bytes | None:
         """After an import (`before`: the entries held until then, `after`: now): a binary
         file whose value lost Loro's lamport order to a concurrent one with an earlier stamp
         gets its later value written again, so the later edit or delete wins on every device.

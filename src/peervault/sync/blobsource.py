@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..store.filetable import FileRow
 from ..vault.fsops import Stat, stat_of
+from .tracked import blob_rows
 
 if TYPE_CHECKING:
     from .enginestate import EngineState
@@ -32,7 +33,7 @@ class Source:
 
 def holders(s: EngineState, h: str) -> list[FileRow]:
     """Tracked binary files recorded with digest `h` (hex)."""
-    return [s.files[f] for f in sorted(s.blob_rows.get(bytes.fromhex(h), ()))]
+    return [s.files[f] for f in sorted(blob_rows(s).get(bytes.fromhex(h), ()))]
 
 
 def locate(s: EngineState, h: str) -> Source | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..crdt.entries import Entry
@@ -107,7 +108,7 @@ def _pull_back(s: EngineState, now: float, reason: str) -> dict[str, str]:
 
 
 def note_peer_deletions(
-    s: EngineState, before: dict[str, Entry], after: dict[str, Entry], changed: set[str], origin: str
+    s: EngineState, before: Mapping[str, Entry], after: Mapping[str, Entry], changed: set[str], origin: str
 ) -> None:
     """`before`/`after`: the entries an import touched (remote.apply_index), as they were and are."""
     deleted = [f for f in changed if (old := before.get(f)) is not None and not old.deleted and s.entries[f].deleted]

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Generic, TypeVar, cast
 
 from ..config import Config
-from ..crdt.entries import Entry
+from ..crdt.entries import Entry, EntryTable
 from ..crdt.index import VaultIndex
 from ..errors import StoreUnavailable
-from ..memory import BurstTrimmer, trim_heap
+from ..memory import BurstTrimmer
 from ..protocol import messages as m
 from ..store.db import Store
 from ..store.filetable import FileTable
@@ -86,7 +86,7 @@ class Engine:
     published = _Shared[bool]()
     session_peer = _Shared[int]()
     index = _Shared[VaultIndex]()
-    entries = _Shared[dict[str, Entry]]()
+    entries = _Shared[EntryTable]()
     files = _Shared[FileTable]()
     file_id_at = _Shared[dict[str, str]]()
     addrs = _Shared[list[str]]()
@@ -116,33 +116,9 @@ class Engine:
         `churn` of them) the index is first saved as a new snapshot, in place of its log,
         with its entries for the next warm start, and the WAL of the burst emptied into the
         database; the notes the burst left in the cache are dropped too (the `real` tier:
-        5 MB). SQLite's page cache is freed in any case. True if the index or the cache was
-        shed."""
-        s = self.state
-        if s.batch_depth or s.index_unsaved or s.store.in_transaction:
-            return False
-        burst = s.index_churn >= churn
-        if burst:
-            # What the burst left goes first: folding exports the whole index, the peak of a
-            # first import (the `real` tier: 100 loaded notes and SQLite's pages, ~7 MB)
-            s.cache.shed(keep=s.live)  # the burst's last notes; those open in an editor stay
-            layout.forget_misplaced(s)
-            if not savedindex.saved_whole(s):  # (after serving a join, say, nothing changed)
-                s.store.release_memory()
-                trim_heap()
-                try:
-                    with s.store.transaction():
-                        fold_index(s)
-                except StoreUnavailable:  # a full disk: the log stays (the next save writes the snapshot)
-                    # what is saved may lack what the failed transaction took: keep the document,
-                    # as a lazily decoded copy of itself (11,000 files: 10 MB less than the burst's)
-                    s.index.reload(s.index.snapshot())
-            s.store.truncate_wal()
-            s.index_churn = 0
-            tracked.share_paths(s)
-        shed = savedindex.unload(s) or burst
-        s.store.release_memory()  # the pages a warm start or the burst read
-        return shed
+        5 MB). SQLite's page cache, and what only speeds up the next layouts and blob look-ups,
+        are freed in any case. True if the index or the cache was shed."""
+        return savedindex.shed(self.state, churn)
 
     def save_for_restart(self) -> None:
         """At a clean stop: if the index has changes logged after its snapshot, fold them into
@@ -176,14 +152,13 @@ class Engine:
         A file that vanished, or became empty while its note has text, may be in the middle
         of an editor's save (vim renames it away; others truncate, then write): that waits
         SETTLE_S and is decided by `settle`, so a save is never mistaken for a delete.
-        `write_into=False` leaves the notes these paths may have freed to `write_into`."""
+        `write_into=False`: the notes these paths may have freed are left to `write_into`."""
         return ingest.local_paths(self._at(now), rels, moves, write_into)
 
     def write_into(self, rels: set[str], moves: Sequence[tuple[str, str]], now: float) -> None:
-        """Write the notes waiting for a place these changed paths may have freed (a folder in
-        the way, a twin's name). The daemon calls it once the change itself is sent: the
-        first call after the layout changed lays out the whole vault (11,004 files: ~20 ms),
-        which a one-character edit need not wait for on its way to the peers."""
+        """Notes waiting for a place these paths may have freed (writeback.write_into): the
+        daemon's call once the change is sent (a first call after a layout change lays out
+        the whole vault: 11,004 files, ~20 ms)."""
         writeback.write_into(self._at(now), ingest.freed_by(rels, moves))
 
     def ignores(self, rel: str) -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import STATE_DIR, Config
-from ..crdt.entries import Entry
+from ..crdt.entries import EntryTable
 from ..crdt.index import VaultIndex
 from ..crdt.notes import Note
 from ..store.db import Store
@@ -27,7 +27,6 @@ from . import savedindex
 from .deleteguard import DeleteGuard, Published
 from .doccache import DocCache
 from .documents import open_cache
-from .tracked import add_blob_row
 from .versions import VersionSummary
 
 
@@ -62,7 +61,7 @@ class EngineState:
         self.index_snapshot_bytes = self.index_log_bytes = self.index_rollbacks = 0
         self.index_cached = False
         self.layout_version = 0  # bumped whenever index entries change (layout may move)
-        self.entries: dict[str, Entry] = {}
+        self.entries = EntryTable()  # compact: an `Entry` made when one is read
         self.entries = savedindex.open_index(self)
         # One string per file id and per path, shared by the tables below (11,004 files:
         # 2 MB less than a copy of each from the database)
@@ -73,14 +72,12 @@ class EngineState:
             e = self.entries.get(file_id)
             self.file_id_at[e.path if e is not None and e.path == row.path else row.path] = file_id
         # binary files by digest (a blob row's hash is its 32-byte BLAKE3 digest), kept by
-        # tracked.record/forget: serving or awaiting 5,000 blobs must not scan every row each time
-        self.blob_rows: dict[bytes, tuple[str, ...]] = {}
-        for file_id, row in self.files.items():
-            if len(row.hash) == 32:
-                add_blob_row(self, row.hash, file_id)
+        # tracked.record/forget: serving or awaiting 5,000 blobs must not scan every row each
+        # time. Made when first needed, dropped once idle (tracked.blob_rows)
+        self.blob_rows: dict[bytes, tuple[str, ...]] | None = None
         self.layout_cache: tuple[int, dict[str, str]] = (-1, {})
         self.layout_new: set[str] = set()  # notes that appeared since: added to it (layout.py)
-        self.layout_taken: set[str] = set()  # the paths it holds (casefolded where case is ignored)
+        self.layout_taken: set[str] | None = None  # the paths it holds (layout._taken)
         # layout.misplaced, kept up to date instead of walking every file row on each batch:
         # the layout it was worked out for, the notes whose file is not where it belongs,
         # and the notes whose file row changed since (tracked.record/forget)

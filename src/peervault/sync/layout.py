@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from ..errors import UnsafePath
+from ..vault.ignore import forget_checked_names
 from ..vault.paths import check_remote_path, printable_path, windows_problem
 from .documents import is_live
 
@@ -56,6 +57,7 @@ def _add_new(s: EngineState, places: dict[str, str]) -> dict[str, str] | None:
     answer: a live note on a path nothing holds and nothing refuses; anything else (a
     twin, a case collision, a blocked path) returns None for the full pass."""
     new, s.layout_new = s.layout_new, set()
+    taken = _taken(s, places)
     out = dict(places)
     for fid in sorted(new):
         e = s.entries.get(fid)
@@ -67,10 +69,10 @@ def _add_new(s: EngineState, places: dict[str, str]) -> dict[str, str] | None:
                 s.ignored_here[fid] = e.path
             continue
         key = e.path.casefold() if s.case_insensitive else e.path
-        if key in s.layout_taken or _path_problem(s, e.path) is not None:
+        if key in taken or _path_problem(s, e.path) is not None:
             return None
         out[fid] = e.path
-        s.layout_taken.add(key)
+        taken.add(key)
         s.misplaced_check.add(fid)
     return out
 
@@ -138,8 +140,24 @@ def _compute(s: EngineState) -> dict[str, str]:
             del out[fid]
     _report_blocked(s, blocked)
     _report_ignored(s, ignored)
-    s.layout_taken = {p.casefold() for p in out.values()} if s.case_insensitive else set(out.values())
+    s.layout_taken = None  # made when a note is next added (_taken)
     return out
+
+
+def _taken(s: EngineState, places: dict[str, str]) -> set[str]:
+    """The paths `places` holds (casefolded where case is ignored), made once per layout."""
+    if s.layout_taken is None:
+        s.layout_taken = {p.casefold() for p in places.values()} if s.case_insensitive else set(places.values())
+    return s.layout_taken
+
+
+def release_memory(s: EngineState) -> None:
+    """Once idle: drop what only speeds up the next layouts and path checks (made again when
+    needed): the paths the layout holds and the ignore rules' names (11,004 files: 1.3 MB).
+    The checks of peers' paths stay: each layout after a shed would check every path again
+    (11,004 files: 30 ms, for 0.4 MB)."""
+    s.layout_taken = None
+    forget_checked_names()
 
 
 def _report_blocked(s: EngineState, blocked: dict[str, str]) -> None:

@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..crdt import CrdtError, notes
+from ..crdt.entries import EntryTable
 from ..crdt.index import is_snapshot
 from ..crdt.notes import Note
 from ..memory import trim_heap
@@ -51,15 +52,15 @@ def apply_index(s: EngineState, blob: bytes, origin: str) -> bool:
             whole_vv = s.index.vv()
         if touched is None:
             touched = set(s.entries).union(s.index.file_ids())
-        before = {fid: e for fid in touched if (e := s.entries.get(fid)) is not None}
-        after = {fid: e for fid in touched if (e := s.index.entry(fid)) is not None}
+        # both compact, as the engine's own (a join's 11,004 entries: 1 MB less at its peak)
+        before = s.entries.subset(touched)
+        after = EntryTable()
+        for fid in touched:
+            if (e := s.index.entry(fid)) is not None:
+                after[fid] = e
         if (repaired := s.index.keep_later_blobs(before, after)) is not None:
             s.pending.setdefault(INDEX, repaired)  # a later blob value lost to an earlier one
-        for fid in touched:
-            if fid in after:
-                s.entries[fid] = after[fid]
-            else:
-                s.entries.pop(fid, None)
+        s.entries.take(after, touched)
         if whole and s.index.vv() == whole_vv:
             # the index is that snapshot now: saved as it came, with the entries just read
             # (saved beside it for a warm start, so only once they are the snapshot's). Every
@@ -69,7 +70,7 @@ def apply_index(s: EngineState, blob: bytes, origin: str) -> bool:
             trim_heap()
             keep_index_snapshot(s, blob, whole_vv)
         reindex(s)
-        changed = {fid for fid, e in after.items() if before.get(fid) != e}
+        changed = after.differing(before)
         s.index_churn += len(changed)  # a peer's burst (an initial sync) sheds memory after it
         s.store.add_pending_writes(changed)
         note_peer_deletions(s, before, after, changed, origin)

@@ -22,9 +22,13 @@ import logging
 import secrets
 from typing import TYPE_CHECKING
 
-from ..crdt.entries import Entry, row_entry
+from ..crdt.entries import Entry, EntryTable, row_entry
 from ..crdt.index import VaultIndex
+from ..errors import StoreUnavailable
+from ..memory import trim_heap
 from ..store.db import Store
+from . import layout, tracked
+from .documents import fold_index
 
 if TYPE_CHECKING:
     from .enginestate import EngineState
@@ -32,13 +36,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def open_index(s: EngineState) -> dict[str, Entry]:
+def open_index(s: EngineState) -> EntryTable:
     """Set up `s.index` and what the state records of it being saved; returns the entries."""
     s.index_rollbacks = s.store.rollbacks
     with s.store.reading():
         cached = s.store.cached_index()
         if cached is not None:
-            entries = {e.file_id: e for e in map(row_entry, cached.rows)}
+            entries = EntryTable()
+            for e in map(row_entry, cached.rows):
+                entries[e.file_id] = e
             s.index = VaultIndex.unloaded(
                 s.store.load_index, s.session_peer, cached.vv, cached.forgotten, lambda: _differs(s), s.store.index_snapshot_vv
             )
@@ -50,7 +56,7 @@ def open_index(s: EngineState) -> dict[str, Entry]:
             s.index_snapshot_bytes, s.index_log_bytes = len(snap or b""), sum(map(len, updates))
             s.index_cached = False
             del snap, updates
-            entries = s.index.entries()
+            entries = EntryTable(s.index.entries())
     # what the database holds of the index (documents.save_index): the version saved
     s.index_saved_vv = s.index.vv()
     return entries
@@ -72,6 +78,36 @@ def saved_whole(s: EngineState) -> bool:
     logged after it: folding it again would write the same (and, the index decoded, cost
     an export of all of it: 11,004 files, +9 MB for a moment)."""
     return s.index_cached and not s.index_unsaved and s.store.rollbacks == s.index_rollbacks
+
+
+def shed(s: EngineState, churn: int) -> bool:
+    """`Engine.shed_memory` (its docstring says what and when)."""
+    if s.batch_depth or s.index_unsaved or s.store.in_transaction:
+        return False
+    burst = s.index_churn >= churn
+    if burst:
+        # What the burst left goes first: folding exports the whole index, the peak of a
+        # first import (the `real` tier: 100 loaded notes and SQLite's pages, ~7 MB)
+        s.cache.shed(keep=s.live)  # the burst's last notes; those open in an editor stay
+        layout.forget_misplaced(s)
+        if not saved_whole(s):  # (after serving a join, say, nothing changed)
+            s.store.release_memory()
+            trim_heap()
+            try:
+                with s.store.transaction():
+                    fold_index(s)
+            except StoreUnavailable:  # a full disk: the log stays (the next save writes the snapshot)
+                # what is saved may lack what the failed transaction took: keep the document,
+                # as a lazily decoded copy of itself (11,000 files: 10 MB less than the burst's)
+                s.index.reload(s.index.snapshot())
+        s.store.truncate_wal()
+        s.index_churn = 0
+        tracked.share_paths(s)
+    shed = unload(s) or burst
+    s.store.release_memory()  # the pages a warm start or the burst read
+    layout.release_memory(s)
+    tracked.drop_blob_rows(s)
+    return shed
 
 
 def unload(s: EngineState) -> bool:
