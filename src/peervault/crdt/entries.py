@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import ItemsView, Iterable, Iterator, MutableMapping, Sequence, ValuesView
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from ..packedmap import PackedMap
 
 # digest:size:mtime_ms[:stamp_ms[:deleted]]; entries written before the stamp have no
 # stamp (0) and keep their delete in the separate `deleted` key
@@ -94,37 +96,21 @@ def _unpack(file_id: str, value: str | tuple[str, bytes] | Entry) -> Entry:
     return value
 
 
-class EntryTable(MutableMapping[str, Entry]):
+class EntryTable(PackedMap[Entry]):
     """file id -> Entry, as a dict of them would be, an `Entry` made when one is read (the
     entries are values: equal, not the same object). An object per entry was 104 bytes, and
     a binary file's digest, size and times 200 more (10,000 notes: 1 MB of a warm daemon)."""
 
     def __init__(self, entries: dict[str, Entry] | None = None) -> None:
-        self._rows: dict[str, str | tuple[str, bytes] | Entry] = {}
+        super().__init__()
         if entries:
             self.update(entries)
 
-    def __getitem__(self, file_id: str) -> Entry:
-        return _unpack(file_id, self._rows[file_id])
+    def _pack(self, file_id: str, entry: Entry) -> str | tuple[str, bytes] | Entry:
+        return _pack(entry) if entry.file_id == file_id else entry
 
-    def get(self, file_id: str, default: Entry | None = None) -> Entry | None:  # type: ignore[override]
-        value = self._rows.get(file_id)
-        return default if value is None else _unpack(file_id, value)
-
-    def __setitem__(self, file_id: str, entry: Entry) -> None:
-        self._rows[file_id] = _pack(entry) if entry.file_id == file_id else entry
-
-    def __delitem__(self, file_id: str) -> None:
-        del self._rows[file_id]
-
-    def __contains__(self, file_id: object) -> bool:
-        return file_id in self._rows
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
+    def _unpack(self, file_id: str, stored: str | tuple[str, bytes] | Entry) -> Entry:
+        return _unpack(file_id, stored)
 
     def subset(self, file_ids: Iterable[str]) -> EntryTable:
         """The entries of these file ids held here, as a table sharing what this one holds."""
@@ -147,30 +133,3 @@ class EntryTable(MutableMapping[str, Entry]):
         Compared as held: an entry is packed (or not) from its own fields alone, so equal
         entries are held equal."""
         return {fid for fid, value in self._rows.items() if other._rows.get(fid) != value}
-
-    def items(self) -> ItemsView[str, Entry]:
-        return _Items(self)
-
-    def values(self) -> ValuesView[Entry]:
-        return _Values(self)
-
-    def __repr__(self) -> str:
-        return f"EntryTable({len(self)} entries)"
-
-
-class _Items(ItemsView[str, Entry]):
-    """One pass over the table's rows (the mixin's looks each key up again)."""
-
-    _mapping: EntryTable
-
-    def __iter__(self) -> Iterator[tuple[str, Entry]]:
-        for file_id, value in self._mapping._rows.items():
-            yield file_id, _unpack(file_id, value)
-
-
-class _Values(ValuesView[Entry]):
-    _mapping: EntryTable
-
-    def __iter__(self) -> Iterator[Entry]:
-        for file_id, value in self._mapping._rows.items():
-            yield _unpack(file_id, value)

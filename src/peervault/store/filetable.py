@@ -11,8 +11,9 @@ not fit the packing (a path that is not valid UTF-8, a huge field) is kept as it
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
+
+from ..packedmap import PackedMap
 
 
 @dataclass(frozen=True, slots=True)  # one per file: slots halve the memory
@@ -55,33 +56,11 @@ def unpack(file_id: str, value: bytes | FileRow) -> FileRow:
     return FileRow(file_id, path, size, mtime_ns, h, base, ino, ctime_ns, dev)
 
 
-class FileTable(MutableMapping[str, FileRow]):
+class FileTable(PackedMap[FileRow]):
     """file id -> FileRow, as a dict of them would be (rows are values: a row read is a copy)."""
 
-    def __init__(self) -> None:
-        self._rows: dict[str, bytes | FileRow] = {}
+    def _pack(self, file_id: str, row: FileRow) -> bytes | FileRow:
+        return pack(row) if row.file_id == file_id else row
 
-    def __getitem__(self, file_id: str) -> FileRow:
-        return unpack(file_id, self._rows[file_id])
-
-    def get(self, file_id: str, default: FileRow | None = None) -> FileRow | None:  # type: ignore[override]
-        value = self._rows.get(file_id)
-        return default if value is None else unpack(file_id, value)
-
-    def __setitem__(self, file_id: str, row: FileRow) -> None:
-        self._rows[file_id] = pack(row) if row.file_id == file_id else row
-
-    def __delitem__(self, file_id: str) -> None:
-        del self._rows[file_id]
-
-    def __contains__(self, file_id: object) -> bool:
-        return file_id in self._rows
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __repr__(self) -> str:
-        return f"FileTable({len(self)} rows)"
+    def _unpack(self, file_id: str, stored: bytes | FileRow) -> FileRow:
+        return unpack(file_id, stored)
