@@ -168,7 +168,9 @@ class LocalChanges:
         the rules itself, is done."""
         path, watched, poke = self._rules_file.path, self._rules_file, self._rules_poke
         seen = stat_of(path)
-        while True:
+        # (not `while True`: the watcher's close pokes this loop as the shutdown cancels it,
+        # and Python 3.11's `wait_for` then loses the cancel when the wait ends with it)
+        while not self.stopping.is_set():
             timeout = None if watched.alive and self.status.scan_done else RULES_POLL_S
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(poke.wait(), timeout)
