@@ -132,10 +132,10 @@ def start_early(root: Path, cfg: Callable[[], Config]) -> None:
     import, take its lock and start the import's process, for `take` to hand to its daemon;
     else nothing (the daemon imports in-process, or finds the vault locked as before).
     `cfg`: the vault's configuration, as the daemon will run with it."""
-    if not sys.executable:
+    if not sys.executable or not wanted(root):
         return
     config = cfg()
-    if not config.first_import_process or not wanted(root):  # (off by default: no database read)
+    if not config.first_import_process:
         return
     fd = lock_dir(root / STATE_DIR)
     if fd is None:  # another daemon runs on it: the daemon says so when it opens the vault
