@@ -207,7 +207,20 @@ class Identities:
         self._inode_doubts(d, before, covered)
         tracked = {fid: row.path for fid, row in self.engine_of(d).files.items()}
         yield
-        self._after(d, what, before, held, tracked, md_files(self.roots[d]), covered)
+        after = md_files(self.roots[d])
+        if not everything:  # the watcher's look: a new file still empty waits out its settle
+            rows = {row.path for row in self.engine_of(d).files.values()}
+            waiting = {
+                p
+                for p, (_, size, _, _) in after.items()
+                if not size and p not in rows and (p not in held or self.find(held[p]) not in self.fid_of)
+            }
+            looked = covered
+
+            def covered(p: str) -> bool:
+                return looked(p) and p not in waiting
+
+        self._after(d, what, before, held, tracked, after, covered)
 
     def _inode_doubts(self, d: int, disk: Files, covered: Callable[[str], bool]) -> None:
         """Before the engine looks at renames nobody saw: the ones it cannot tell. A file under

@@ -225,6 +225,25 @@ def test_truncate_then_write_is_not_synced_as_empty(vault_a: VaultState) -> None
     assert e.text(fid) == ""
 
 
+def test_a_new_file_seen_before_its_first_write_is_not_published_empty(vault_a: VaultState) -> None:
+    e = engine(vault_a)
+    e.reconcile(time.time())
+    (vault_a.root / "n.md").write_text("")  # created (O_TRUNC); the writer not scheduled yet
+    now = time.time()
+    assert e.local_paths({"n.md"}, now) == 0
+    assert "n.md" not in e.file_id_at and not e.pending()
+    write(vault_a.root / "n.md", "the first words\n")
+    assert e.local_paths({"n.md"}, now + 0.5) == 1
+    fid = e.file_id_at["n.md"]
+    assert e.text(fid) == "the first words\n"
+    assert e.settle(now + SETTLE_S) == 0 and e.text(fid) == "the first words\n"
+    # a file meant to be empty (a new note not written yet) is published once it stays so
+    (vault_a.root / "empty.md").write_text("")
+    assert e.local_paths({"empty.md"}, now + 1) == 0
+    assert e.settle(now + 1 + SETTLE_S) == 1
+    assert e.text(e.file_id_at["empty.md"]) == ""
+
+
 def test_swapped_names_of_same_size_files_are_seen(vault_a: VaultState) -> None:
     e = engine(vault_a)
     a, b = vault_a.root / "a.md", vault_a.root / "b.md"

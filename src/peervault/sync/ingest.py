@@ -272,6 +272,12 @@ def ingest(
             if st.size > s.cfg.text_max_bytes or is_blob(s, row):
                 changes += ingest_blob(s, rel, row, st, now)
                 continue
+            if grace and row is None and not st.size:
+                # a new file seen between its creation and its first write (open with O_TRUNC,
+                # then write): published only if still empty after its settle, so that no
+                # peer sees an empty note that was never one
+                s.unsettled.setdefault(rel, now)  # type: ignore[arg-type]
+                continue
             if row is None and maker is not None and (looked := maker.get(rel)) is not None and looked.key == st.key:
                 if (done := localedits.create_looked(s, rel, st, now, looked)) is not None:
                     changes += done
