@@ -1,9 +1,11 @@
 """Settle rules: never mistake an editor's save for a delete, nor write under a writer.
 
 A file that vanished, or became empty while its note has text, may be in the middle
-of a save (vim renames it away; others truncate, then write); a path someone wrote a
-moment ago may still be written to. Either waits SETTLE_S: the vanished file is then
-deleted, the emptied one emptied, and the remote change held back meanwhile written.
+of a save (vim renames it away; others truncate, then write), and a new file still empty
+may not be written yet (created with O_TRUNC, then written); a path someone wrote a
+moment ago may still be written to. Each waits SETTLE_S: the vanished file is then
+deleted, the emptied one emptied, the empty new one published empty, and the remote
+change held back meanwhile written.
 This module keeps those clocks; `Engine.settle` acts on what is due.
 """
 
