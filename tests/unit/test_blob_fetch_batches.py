@@ -8,6 +8,7 @@ import time
 from collections.abc import Container
 from typing import Any, cast
 
+from peervault.protocol.session import State
 from peervault.sync import blobs
 from peervault.sync.blobs import BlobTransfers, _AnyOf
 
@@ -116,3 +117,66 @@ def test_a_join_waits_for_a_blob_whose_transfer_failed() -> None:
     # a reset stream or a cut transfer is tried again RETRY_S later: a join that ended here
     # would report the vault in sync with that attachment missing
     assert not _fetched_once(ConnectionError("stream reset")).settled()
+
+
+class _LiveLink:
+    peer = "c" * 64
+
+    def __init__(self) -> None:
+        self.session = type("S", (), {"state": State.SYNCING})()
+        self.closed = asyncio.Event()
+
+
+def _run_held(sizes: dict[str, int]) -> tuple[list[list[str]], list[int], set[str]]:
+    """Every wanted blob fetched, the fetches held until all that may start have: what each
+    stream asked for, the bytes in flight when the first ones were held, and what arrived."""
+    engine = FakeEngine(sizes)
+    started: list[list[str]] = []
+    held: list[int] = []
+
+    async def run() -> None:
+        t = transfers(engine, FakeStore(delay=0))
+        t.links = {"p": cast(Any, _LiveLink())}
+        gate = asyncio.Event()
+
+        async def download_batch(link: object, batch: list[tuple[str, int]]) -> set[str]:
+            started.append([h for h, _ in batch])
+            await gate.wait()
+            return {h for h, _ in batch}
+
+        async def download(link: object, h: str, size: int) -> bool:
+            started.append([h])
+            await gate.wait()
+            return True
+
+        t._download_batch = download_batch  # type: ignore[method-assign]
+        t._download = download  # type: ignore[method-assign]
+        t._accept_all = lambda peer, found: {h for h, _ in found}  # type: ignore[method-assign]
+        t.kick()
+        await asyncio.sleep(0.01)
+        held.extend([t._flight, len(started)])
+        gate.set()
+        for _ in range(500):
+            if t.settled():
+                break
+            await asyncio.sleep(0.01)
+        await t.finish()
+        assert t._flight == 0
+
+    asyncio.run(run())
+    return started, held, {h for b in engine.arrived for h in b}
+
+
+def test_blobs_fetched_at_once_stay_within_the_byte_budget() -> None:
+    sizes = {f"s{i}": 200_000 for i in range(12)} | {"big": 5_000_000}
+    started, (flight, streams), arrived = _run_held(sizes)
+    # 200 KB each, one per BLOB_GETS (two exceed BATCH_BYTES): two fit in FLIGHT (512 KB), not three
+    assert streams == 2 and flight == 400_000 <= blobs.FLIGHT
+    assert arrived == set(sizes) and sorted(h for s in started for h in s) == sorted(sizes)
+
+
+def test_the_first_fetch_starts_whatever_its_size(monkeypatch: Any) -> None:
+    monkeypatch.setattr(blobs, "FLIGHT", 1000)
+    started, (flight, streams), arrived = _run_held({"a": 200_000, "big": 5_000_000})
+    assert streams == 1 and flight == 200_000
+    assert arrived == {"a", "big"}
