@@ -8,6 +8,8 @@ import time
 from collections.abc import Container
 from typing import Any, cast
 
+from peervault.protocol import messages as m
+from peervault.protocol.frames import FrameDecoder, encode_frame
 from peervault.protocol.session import State
 from peervault.sync import blobs
 from peervault.sync.blobs import BlobTransfers, _AnyOf
@@ -119,64 +121,92 @@ def test_a_join_waits_for_a_blob_whose_transfer_failed() -> None:
     assert not _fetched_once(ConnectionError("stream reset")).settled()
 
 
+class _Answering:
+    """A peer's side of the blob streams: each BLOB_GETS answered whole once `gate` is set."""
+
+    def __init__(self, sizes: dict[str, int], gate: asyncio.Event) -> None:
+        self.sizes, self.gate = sizes, gate
+        self.waiting = 0  # answers asked for and not yet read
+        self.asked: list[list[str]] = []
+
+    async def open_bi(self) -> Any:
+        asked: list[str] = []
+        peer = self
+
+        class Send:
+            async def write_all(self, data: bytes) -> None:
+                (body,) = FrameDecoder().feed(data)
+                msg = m.decode(body)
+                assert isinstance(msg, m.BlobGets)
+                asked.extend(b.hex() for b in msg.blobs)
+                peer.asked.append(asked)
+
+            async def finish(self) -> None:
+                pass
+
+        class Recv:
+            async def read_to_end(self, limit: int) -> bytes:
+                peer.waiting += 1
+                await peer.gate.wait()
+                peer.waiting -= 1
+                return b"".join(encode_frame(m.encode(m.BlobHave(True, peer.sizes[h]))) + bytes(peer.sizes[h]) for h in asked)
+
+        return type("Bi", (), {"send": lambda self: Send(), "recv": lambda self: Recv()})()
+
+
 class _LiveLink:
     peer = "c" * 64
 
-    def __init__(self) -> None:
+    def __init__(self, conn: _Answering) -> None:
         self.session = type("S", (), {"state": State.SYNCING})()
         self.closed = asyncio.Event()
+        self.stream = type("St", (), {"conn": conn})()
 
 
 def _run_held(sizes: dict[str, int]) -> tuple[list[list[str]], list[int], set[str]]:
-    """Every wanted blob fetched, the fetches held until all that may start have: what each
-    stream asked for, the bytes in flight when the first ones were held, and what arrived."""
+    """Every wanted blob fetched in BLOB_GETS, the answers held until all that may be asked
+    for at once have been: what each stream asked for, the bytes arriving and the answers
+    awaited then, and what arrived in the end."""
     engine = FakeEngine(sizes)
-    started: list[list[str]] = []
     held: list[int] = []
 
-    async def run() -> None:
-        t = transfers(engine, FakeStore(delay=0))
-        t.links = {"p": cast(Any, _LiveLink())}
+    async def run() -> list[list[str]]:
         gate = asyncio.Event()
-
-        async def download_batch(link: object, batch: list[tuple[str, int]]) -> set[str]:
-            started.append([h for h, _ in batch])
-            await gate.wait()
-            return {h for h, _ in batch}
-
-        async def download(link: object, h: str, size: int) -> bool:
-            started.append([h])
-            await gate.wait()
-            return True
-
-        t._download_batch = download_batch  # type: ignore[method-assign]
-        t._download = download  # type: ignore[method-assign]
-        t._accept_all = lambda peer, found: {h for h, _ in found}  # type: ignore[method-assign]
+        peer = _Answering(sizes, gate)
+        t = transfers(engine, FakeStore(delay=0))
+        t.links = {"p": cast(Any, _LiveLink(peer))}
+        t._accept_all = lambda _peer, found: {h for h, _ in found}  # type: ignore[method-assign]
         t.kick()
-        await asyncio.sleep(0.01)
-        held.extend([t._flight, len(started)])
+        await asyncio.sleep(0.05)
+        held.extend([t._arriving, peer.waiting])
         gate.set()
         for _ in range(500):
             if t.settled():
                 break
             await asyncio.sleep(0.01)
         await t.finish()
-        assert t._flight == 0
+        assert t._arriving == 0
+        return peer.asked
 
-    asyncio.run(run())
-    return started, held, {h for b in engine.arrived for h in b}
-
-
-def test_blobs_fetched_at_once_stay_within_the_byte_budget() -> None:
-    sizes = {f"s{i}": 200_000 for i in range(12)} | {"big": 5_000_000}
-    started, (flight, streams), arrived = _run_held(sizes)
-    # 200 KB each, one per BLOB_GETS (two exceed BATCH_BYTES): two fit in FLIGHT (512 KB), not three
-    assert streams == 2 and flight == 400_000 <= blobs.FLIGHT
-    assert arrived == set(sizes) and sorted(h for s in started for h in s) == sorted(sizes)
+    asked = asyncio.run(run())
+    return asked, held, {h for b in engine.arrived for h in b}
 
 
-def test_the_first_fetch_starts_whatever_its_size(monkeypatch: Any) -> None:
-    monkeypatch.setattr(blobs, "FLIGHT", 1000)
-    started, (flight, streams), arrived = _run_held({"a": 200_000, "big": 5_000_000})
-    assert streams == 1 and flight == 200_000
-    assert arrived == {"a", "big"}
+def _h(i: int) -> str:
+    return f"{i:064x}"
+
+
+def test_blob_gets_answers_arriving_at_once_stay_within_the_budget() -> None:
+    sizes = {_h(i): 200_000 for i in range(12)}
+    asked, (arriving, waiting), arrived = _run_held(sizes)
+    # 200 KB each, one per BLOB_GETS (two exceed BATCH_BYTES): two fit in ARRIVING (512 KB), not three
+    assert waiting == 2 and arriving == 400_000 <= blobs.ARRIVING
+    assert arrived == set(sizes) and sorted(h for a in asked for h in a) == sorted(sizes)
+
+
+def test_the_first_answer_is_asked_for_whatever_the_budget(monkeypatch: Any) -> None:
+    monkeypatch.setattr(blobs, "ARRIVING", 1000)
+    sizes = {_h(1): 200_000, _h(2): 100_000}
+    asked, (arriving, waiting), arrived = _run_held(sizes)
+    assert waiting == 1 and arriving == 200_000
+    assert arrived == set(sizes)

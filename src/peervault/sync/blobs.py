@@ -9,8 +9,8 @@ in the vault (moved there: sync/blobwrite.py). Small blobs go several to a strea
 (BLOB_GETS, up to SMALL bytes in all), each answered whole, and are verified and written
 to the store in one worker-thread hop per stream; a device from before BLOB_GETS resets
 such a stream, and its connection is then asked one blob per stream. At most
-`max_parallel` fetches run at once, holding at most FLIGHT bytes in all past the first.
-The holder's side is sync/blobserve.py.
+`max_parallel` fetches run at once, and BLOB_GETS answers of at most ARRIVING bytes in all
+are being received. The holder's side is sync/blobserve.py.
 """
 
 from __future__ import annotations
@@ -43,15 +43,10 @@ ARRIVAL_S = 0.1  # blobs verified within this long of each other are written as 
 ARRIVAL_BATCH = 256  # ... of at most this many
 ANY_SIZE = 2**64
 LOOK_AHEAD = 64  # wanted blobs looked up at once (see _take)
-# Bytes being fetched at once, past the first fetch: a BLOB_GETS counts its blobs' bytes (the
-# answer is held whole, and as much again in the transport while it arrives), a large blob
-# one read. The blob phase was a join's peak: 4 answers of 256 KB in flight (docs/PERFORMANCE.md).
-FLIGHT = 512 * 1024
-
-
-def _cost(size: int) -> int:
-    """What a blob of `size` bytes being fetched holds: the whole blob, or one read of a large one."""
-    return min(size, READ)
+# BLOB_GETS answers being received at once, in bytes (past the first): the transport holds an
+# answer's packets, then the whole answer, copied into Python. Four of 256 KB at once were
+# the joining device's peak, about 1.5 MB each (docs/PERFORMANCE.md, 2026-12-07).
+ARRIVING = 512 * 1024
 
 
 class _AnyOf:
@@ -89,7 +84,7 @@ class BlobTransfers:
         # (and the transport as much again while it arrives), and fewer were as fast (11,004
         # files: 16 of them cost 3 MB more at B's peak than 8, and 8 cost 1.2 MB more than 4)
         self._batch_streams = 0
-        self._flight = 0  # bytes of the fetches running, as counted against FLIGHT (see _cost)
+        self._arriving = 0  # bytes of the BLOB_GETS answers being received (see ARRIVING)
         # Whether a link's peer answers BLOB_GETS: True once one was answered, False once one
         # failed before that (a device from before it resets the stream); absent: not tried.
         self._batches: weakref.WeakKeyDictionary[Link, bool] = weakref.WeakKeyDictionary()
@@ -122,10 +117,10 @@ class BlobTransfers:
         while self._streams < self.max_parallel and (first := self._take(skip, ANY_SIZE)) is not None:
             link = peers[(self._turn + 1) % len(peers)]
             batch = [first]
-            room = FLIGHT - self._flight if self._streams else ANY_SIZE  # the first fetch always starts
             if first[1] <= SMALL and self._batches.get(link) is not False:
+                room = ARRIVING - self._arriving if self._arriving else BATCH_BYTES  # the first always starts
                 if self._batch_streams >= max(1, self.max_parallel // 4) or first[1] > room:
-                    self._queue.append(first)  # back at the head, for when a fetch ends
+                    self._queue.append(first)  # back at the head, for when a BLOB_GETS ends or arrives
                     break
                 total = first[1]
                 picked.add(first[0])
@@ -134,13 +129,10 @@ class BlobTransfers:
                     picked.add(more[0])
                     total += more[1]
                 self._batch_streams += 1
+                self._arriving += total
                 task = asyncio.create_task(self._fetch_batch(link, batch))
-            elif _cost(first[1]) > room:
-                self._queue.append(first)
-                break
             else:
                 task = asyncio.create_task(self._fetch(link, *first))
-            self._flight += sum(_cost(size) for _, size in batch)
             self._turn += 1
             self._streams += 1
             for h, _ in batch:
@@ -198,7 +190,6 @@ class BlobTransfers:
         finally:
             self._inflight.pop(h, None)
             self._streams -= 1
-            self._flight -= _cost(size)
             self.kick()
 
     async def _fetch_batch(self, link: Link, batch: list[tuple[str, int]]) -> None:
@@ -230,19 +221,23 @@ class BlobTransfers:
                 self._inflight.pop(h, None)
             self._streams -= 1
             self._batch_streams -= 1
-            self._flight -= sum(_cost(size) for _, size in batch)
             self.kick()
 
     async def _download_batch(self, link: Link, batch: list[tuple[str, int]]) -> set[str]:
         """Ask for the blobs in one BLOB_GETS, read the whole answer (at most SMALL bytes and a
         header each), then verify and write them to the store in one worker-thread hop.
         Returns the blobs now waiting in ready/."""
-        bi = await link.stream.conn.open_bi()
-        send, recv = bi.send(), bi.recv()
-        await send.write_all(encode_frame(m.encode(m.BlobGets(tuple(bytes.fromhex(h) for h, _ in batch)))))
-        await send.finish()
         sizes = [size for _, size in batch]
-        bodies = split_answers(await recv.read_to_end(answer_limit(sizes)), sizes)
+        try:
+            bi = await link.stream.conn.open_bi()
+            send, recv = bi.send(), bi.recv()
+            await send.write_all(encode_frame(m.encode(m.BlobGets(tuple(bytes.fromhex(h) for h, _ in batch)))))
+            await send.finish()
+            answer = await recv.read_to_end(answer_limit(sizes))
+        finally:
+            self._arriving -= sum(sizes)
+        self.kick()  # the next answer arrives while this one is written
+        bodies = split_answers(answer, sizes)
         found = [(h, body) for (h, _), body in zip(batch, bodies, strict=True) if body is not None]
         if len(found) < len(batch):
             log.info("device %s does not have %d of %d blobs asked (yet)", link.peer[:10], len(batch) - len(found), len(batch))
