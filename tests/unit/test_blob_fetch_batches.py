@@ -196,12 +196,20 @@ def _h(i: int) -> str:
     return f"{i:064x}"
 
 
-def test_blob_gets_answers_arriving_at_once_stay_within_the_budget() -> None:
+def test_blob_gets_answers_arriving_at_once_stay_within_the_budget(monkeypatch: Any) -> None:
+    monkeypatch.setattr(blobs, "ARRIVING", 512 * 1024)
     sizes = {_h(i): 200_000 for i in range(12)}
     asked, (arriving, waiting), arrived = _run_held(sizes)
-    # 200 KB each, one per BLOB_GETS (two exceed BATCH_BYTES): two fit in ARRIVING (512 KB), not three
-    assert waiting == 2 and arriving == 400_000 <= blobs.ARRIVING
+    # 200 KB each, one per BLOB_GETS (two exceed BATCH_BYTES): two fit in 512 KB, not three
+    assert waiting == 2 and arriving == 400_000
     assert arrived == set(sizes) and sorted(h for a in asked for h in a) == sorted(sizes)
+
+
+def test_small_blobs_share_the_budget_in_few_answers() -> None:
+    sizes = {_h(i): 4_000 for i in range(200)}
+    asked, (arriving, waiting), arrived = _run_held(sizes)
+    assert arriving <= blobs.ARRIVING and all(len(a) <= blobs.BATCH_BLOBS for a in asked)
+    assert 1 <= waiting <= 4 and arrived == set(sizes)
 
 
 def test_the_first_answer_is_asked_for_whatever_the_budget(monkeypatch: Any) -> None:

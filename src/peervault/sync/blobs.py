@@ -44,9 +44,10 @@ ARRIVAL_BATCH = 256  # ... of at most this many
 ANY_SIZE = 2**64
 LOOK_AHEAD = 64  # wanted blobs looked up at once (see _take)
 # BLOB_GETS answers being received at once, in bytes (past the first): the transport holds an
-# answer's packets, then the whole answer, copied into Python. Four of 256 KB at once were
-# the joining device's peak, about 1.5 MB each (docs/PERFORMANCE.md, 2026-12-07).
-ARRIVING = 512 * 1024
+# answer's packets, then the whole answer, copied into Python. Up to four of 256 KB at once
+# were the joining device's peak: one at a time (the others being written), 3 MB less at
+# the same speed (docs/PERFORMANCE.md, "The joining device's blob phase", 2026-12-07).
+ARRIVING = 256 * 1024
 
 
 class _AnyOf:
