@@ -124,10 +124,15 @@ def test_a_join_waits_for_a_blob_whose_transfer_failed() -> None:
 class _Answering:
     """A peer's side of the blob streams: each BLOB_GETS answered whole once `gate` is set."""
 
-    def __init__(self, sizes: dict[str, int], gate: asyncio.Event) -> None:
-        self.sizes, self.gate = sizes, gate
+    def __init__(self, sizes: dict[str, int], gate: asyncio.Event, rtt_ms: int) -> None:
+        self.sizes, self.gate, self.rtt_ms = sizes, gate, rtt_ms
         self.waiting = 0  # answers asked for and not yet read
         self.asked: list[list[str]] = []
+
+    def paths(self) -> list[Any]:
+        """The transport's paths: a relay's unused, the direct one in use."""
+        path = type("Path", (), {"rtt_ms": self.rtt_ms, "is_selected": True})
+        return [type("Path", (), {"rtt_ms": 500, "is_selected": False})(), path()]
 
     async def open_bi(self) -> Any:
         asked: list[str] = []
@@ -163,7 +168,7 @@ class _LiveLink:
         self.stream = type("St", (), {"conn": conn})()
 
 
-def _run_held(sizes: dict[str, int]) -> tuple[list[list[str]], list[int], set[str]]:
+def _run_held(sizes: dict[str, int], rtt_ms: int = 1) -> tuple[list[list[str]], list[int], set[str]]:
     """Every wanted blob fetched in BLOB_GETS, the answers held until all that may be asked
     for at once have been: what each stream asked for, the bytes arriving and the answers
     awaited then, and what arrived in the end."""
@@ -172,7 +177,7 @@ def _run_held(sizes: dict[str, int]) -> tuple[list[list[str]], list[int], set[st
 
     async def run() -> list[list[str]]:
         gate = asyncio.Event()
-        peer = _Answering(sizes, gate)
+        peer = _Answering(sizes, gate, rtt_ms)
         t = transfers(engine, FakeStore(delay=0))
         t.links = {"p": cast(Any, _LiveLink(peer))}
         t._accept_all = lambda _peer, found: {h for h, _ in found}  # type: ignore[method-assign]
@@ -218,3 +223,12 @@ def test_the_first_answer_is_asked_for_whatever_the_budget(monkeypatch: Any) -> 
     asked, (arriving, waiting), arrived = _run_held(sizes)
     assert waiting == 1 and arriving == 200_000
     assert arrived == set(sizes)
+
+
+def test_a_slow_link_has_more_answers_on_their_way(monkeypatch: Any) -> None:
+    # over a 20 ms round trip one answer at a time would leave the link idle between them
+    monkeypatch.setattr(blobs, "ARRIVING", 256 * 1024)
+    sizes = {_h(i): 200_000 for i in range(12)}
+    assert _run_held(sizes, rtt_ms=4)[1] == [200_000, 1]
+    assert _run_held(sizes, rtt_ms=5)[1] == [400_000, 2]
+    assert _run_held(sizes, rtt_ms=20)[1] == [800_000, 4]  # the quarter of the 16 streams
