@@ -65,8 +65,10 @@ class FrameDecoder:
                 raise FrameTooLarge(f"peer announced a frame of {length} bytes (limit {MAX_FRAME})")
             if len(self._buf) < 4 + length:
                 break
-            bodies.append(_unpack(self._buf, 4 + length))
-            del self._buf[: 4 + length]
+            try:
+                bodies.append(_unpack(self._buf, 4 + length))
+            finally:  # a refused frame is consumed too, as before it was read in place
+                del self._buf[: 4 + length]
         return bodies
 
     @property
