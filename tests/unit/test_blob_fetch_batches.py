@@ -8,6 +8,9 @@ import time
 from collections.abc import Container
 from typing import Any, cast
 
+from peervault.protocol import messages as m
+from peervault.protocol.frames import FrameDecoder, encode_frame
+from peervault.protocol.session import State
 from peervault.sync import blobs
 from peervault.sync.blobs import BlobTransfers, _AnyOf
 
@@ -116,3 +119,116 @@ def test_a_join_waits_for_a_blob_whose_transfer_failed() -> None:
     # a reset stream or a cut transfer is tried again RETRY_S later: a join that ended here
     # would report the vault in sync with that attachment missing
     assert not _fetched_once(ConnectionError("stream reset")).settled()
+
+
+class _Answering:
+    """A peer's side of the blob streams: each BLOB_GETS answered whole once `gate` is set."""
+
+    def __init__(self, sizes: dict[str, int], gate: asyncio.Event, rtt_ms: int) -> None:
+        self.sizes, self.gate, self.rtt_ms = sizes, gate, rtt_ms
+        self.waiting = 0  # answers asked for and not yet read
+        self.asked: list[list[str]] = []
+
+    def paths(self) -> list[Any]:
+        """The transport's paths: a relay's unused, the direct one in use."""
+        path = type("Path", (), {"rtt_ms": self.rtt_ms, "is_selected": True})
+        return [type("Path", (), {"rtt_ms": 500, "is_selected": False})(), path()]
+
+    async def open_bi(self) -> Any:
+        asked: list[str] = []
+        peer = self
+
+        class Send:
+            async def write_all(self, data: bytes) -> None:
+                (body,) = FrameDecoder().feed(data)
+                msg = m.decode(body)
+                assert isinstance(msg, m.BlobGets)
+                asked.extend(b.hex() for b in msg.blobs)
+                peer.asked.append(asked)
+
+            async def finish(self) -> None:
+                pass
+
+        class Recv:
+            async def read_to_end(self, limit: int) -> bytes:
+                peer.waiting += 1
+                await peer.gate.wait()
+                peer.waiting -= 1
+                return b"".join(encode_frame(m.encode(m.BlobHave(True, peer.sizes[h]))) + bytes(peer.sizes[h]) for h in asked)
+
+        return type("Bi", (), {"send": lambda self: Send(), "recv": lambda self: Recv()})()
+
+
+class _LiveLink:
+    peer = "c" * 64
+
+    def __init__(self, conn: _Answering) -> None:
+        self.session = type("S", (), {"state": State.SYNCING})()
+        self.closed = asyncio.Event()
+        self.stream = type("St", (), {"conn": conn})()
+
+
+def _run_held(sizes: dict[str, int], rtt_ms: int = 1) -> tuple[list[list[str]], list[int], set[str]]:
+    """Every wanted blob fetched in BLOB_GETS, the answers held until all that may be asked
+    for at once have been: what each stream asked for, the bytes arriving and the answers
+    awaited then, and what arrived in the end."""
+    engine = FakeEngine(sizes)
+    held: list[int] = []
+
+    async def run() -> list[list[str]]:
+        gate = asyncio.Event()
+        peer = _Answering(sizes, gate, rtt_ms)
+        t = transfers(engine, FakeStore(delay=0))
+        t.links = {"p": cast(Any, _LiveLink(peer))}
+        t._accept_all = lambda _peer, found: {h for h, _ in found}  # type: ignore[method-assign]
+        t.kick()
+        await asyncio.sleep(0.05)
+        held.extend([t._arriving, peer.waiting])
+        gate.set()
+        for _ in range(500):
+            if t.settled():
+                break
+            await asyncio.sleep(0.01)
+        await t.finish()
+        assert t._arriving == 0
+        return peer.asked
+
+    asked = asyncio.run(run())
+    return asked, held, {h for b in engine.arrived for h in b}
+
+
+def _h(i: int) -> str:
+    return f"{i:064x}"
+
+
+def test_blob_gets_answers_arriving_at_once_stay_within_the_budget(monkeypatch: Any) -> None:
+    monkeypatch.setattr(blobs, "ARRIVING", 512 * 1024)
+    sizes = {_h(i): 200_000 for i in range(12)}
+    asked, (arriving, waiting), arrived = _run_held(sizes)
+    # 200 KB each, one per BLOB_GETS (two exceed BATCH_BYTES): two fit in 512 KB, not three
+    assert waiting == 2 and arriving == 400_000
+    assert arrived == set(sizes) and sorted(h for a in asked for h in a) == sorted(sizes)
+
+
+def test_small_blobs_share_the_budget_in_few_answers() -> None:
+    sizes = {_h(i): 4_000 for i in range(200)}
+    asked, (arriving, waiting), arrived = _run_held(sizes)
+    assert arriving <= blobs.ARRIVING and all(len(a) <= blobs.BATCH_BLOBS for a in asked)
+    assert 1 <= waiting <= 4 and arrived == set(sizes)
+
+
+def test_the_first_answer_is_asked_for_whatever_the_budget(monkeypatch: Any) -> None:
+    monkeypatch.setattr(blobs, "ARRIVING", 1000)
+    sizes = {_h(1): 200_000, _h(2): 100_000}
+    asked, (arriving, waiting), arrived = _run_held(sizes)
+    assert waiting == 1 and arriving == 200_000
+    assert arrived == set(sizes)
+
+
+def test_a_slow_link_has_more_answers_on_their_way(monkeypatch: Any) -> None:
+    # over a 20 ms round trip one answer at a time would leave the link idle between them
+    monkeypatch.setattr(blobs, "ARRIVING", 256 * 1024)
+    sizes = {_h(i): 200_000 for i in range(12)}
+    assert _run_held(sizes, rtt_ms=4)[1] == [200_000, 1]
+    assert _run_held(sizes, rtt_ms=5)[1] == [400_000, 2]
+    assert _run_held(sizes, rtt_ms=20)[1] == [800_000, 4]  # the quarter of the 16 streams

@@ -222,3 +222,29 @@ def test_a_large_body_leaves_the_shared_compression_context_small() -> None:
     assert frames.compressor_for(len(big)) is not frames.compressor_for(len(big))  # one-off
     assert frames.compressor_for(frames.ONE_OFF - 1) is frames.compressor_for(100)  # shared
     assert frames._compressor.memory_size() < 512 * 1024
+
+
+@pytest.mark.parametrize("flag", [RAW, ZSTD])
+def test_large_frame_fed_in_chunks_decodes_to_bytes_and_leaves_nothing(flag: int) -> None:
+    # a join's index: one frame of several MB arriving in reads of 256 KB, read in place
+    body = b"".join(os.urandom(16) + b"x" * 200 for _ in range(20_000))
+    frame = encode_frame(body, threshold=COMPRESS_THRESHOLD if flag == ZSTD else len(body) + 1)
+    assert _flag(frame) == flag
+    dec = FrameDecoder()
+    out: list[bytes] = []
+    for i in range(0, len(frame), 256 * 1024):
+        out += dec.feed(frame[i : i + 256 * 1024])
+    assert out == [body] and type(out[0]) is bytes  # Loro takes bytes only
+    assert dec.buffered == 0
+
+
+@pytest.mark.parametrize("flag", [ZSTD, 9])
+def test_a_refused_frame_leaves_the_buffer_free(flag: int) -> None:
+    # the payload is read through a view of the buffer: an error must not leave it exported
+    dec = FrameDecoder()
+    bad = struct.pack(">IB", 65, flag) + os.urandom(64)
+    with pytest.raises(ProtocolError):  # not BufferError: the view is released first
+        dec.feed(bad + b"\x00")
+    assert dec.buffered == 1  # the refused frame consumed, what follows kept
+    assert dec.take_buffered() == b"\x00"
+    assert dec.feed(encode_frame(b"next")) == [b"next"]

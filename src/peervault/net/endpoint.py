@@ -150,6 +150,14 @@ def parse_endpoint_ticket(s: str) -> tuple[str, list[str]]:
     return str(addr.id()), [str(a) for a in addr.direct_addresses()]
 
 
+def round_trip_ms(conn: Connection) -> int:
+    """The transport's round-trip estimate on the path in use (0 if none is known: closed)."""
+    try:
+        return max((p.rtt_ms for p in conn.paths() if p.is_selected), default=0)
+    except Exception:  # noqa: BLE001 - the connection is gone: its fetches fail on their own
+        return 0
+
+
 async def connect(ep: Endpoint, endpoint_id: str, addrs: list[str], timeout: float) -> Connection:
     """Dial a peer; iroh hangs ~30 s on dead addresses, so this gives up after `timeout`."""
     target = EndpointAddr(EndpointId.from_string(endpoint_id), None, addrs)

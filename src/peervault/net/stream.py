@@ -86,8 +86,18 @@ class MessageStream:
             self.bytes_received += len(data)
             bodies = self._decoder.feed(data)
             if bodies:
-                return [m.decode(b) for b in bodies]
+                return _decode_each(bodies)
 
     def close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
             self.conn.close(code, reason.encode("utf-8")[:100])
+
+
+def _decode_each(bodies: list[bytes]) -> list[m.Message]:
+    """The messages of `bodies`, each body let go once decoded (emptying the list): a body
+    and the fields copied out of it are held together only one message at a time."""
+    bodies.reverse()
+    out = []
+    while bodies:
+        out.append(m.decode(bodies.pop()))
+    return out

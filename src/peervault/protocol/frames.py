@@ -65,10 +65,10 @@ class FrameDecoder:
                 raise FrameTooLarge(f"peer announced a frame of {length} bytes (limit {MAX_FRAME})")
             if len(self._buf) < 4 + length:
                 break
-            flag = self._buf[4]
-            payload = bytes(self._buf[5 : 4 + length])
-            del self._buf[: 4 + length]
-            bodies.append(_unpack(flag, payload))
+            try:
+                bodies.append(_unpack(self._buf, 4 + length))
+            finally:  # a refused frame is consumed too, as before it was read in place
+                del self._buf[: 4 + length]
         return bodies
 
     @property
@@ -82,19 +82,27 @@ class FrameDecoder:
         return rest
 
 
-def _unpack(flag: int, payload: bytes) -> bytes:
-    if flag == RAW:
-        return payload
-    if flag == ZSTD:
-        # One-shot decompression: unlike a stream reader it fails on a truncated or empty
-        # frame instead of quietly returning part of the body. It trusts the content size in
-        # the frame header, so that is checked against MAX_BODY first (zip bomb); without one,
-        # max_output_size bounds the output.
-        try:
-            params = zstandard.get_frame_parameters(payload)
-            if params.content_size != zstandard.CONTENTSIZE_UNKNOWN and params.content_size > MAX_BODY:
-                raise FrameTooLarge(f"compressed frame expands past {MAX_BODY} bytes")
-            return _decompressor.decompress(payload, max_output_size=MAX_BODY, allow_extra_data=False)
-        except zstandard.ZstdError as exc:
-            raise ProtocolError(f"undecodable compressed frame (or larger than {MAX_BODY} bytes): {exc}") from None
-    raise ProtocolError(f"unknown frame flag {flag}")
+def _unpack(buf: bytearray, end: int) -> bytes:
+    """The body of the frame at the start of `buf` (its header and `end` bytes in all). The
+    payload is read in place: a raw body is copied out once, a compressed one decompressed
+    straight from the buffer (a 3.4 MB index in one frame was copied twice before)."""
+    with memoryview(buf) as view, view[5:end] as payload:
+        if buf[4] == RAW:
+            return bytes(payload)
+        if buf[4] == ZSTD:
+            return _decompress(payload)
+    raise ProtocolError(f"unknown frame flag {buf[4]}")
+
+
+def _decompress(payload: memoryview) -> bytes:
+    # One-shot decompression: unlike a stream reader it fails on a truncated or empty
+    # frame instead of quietly returning part of the body. It trusts the content size in
+    # the frame header, so that is checked against MAX_BODY first (zip bomb); without one,
+    # max_output_size bounds the output.
+    try:
+        params = zstandard.get_frame_parameters(payload)
+        if params.content_size != zstandard.CONTENTSIZE_UNKNOWN and params.content_size > MAX_BODY:
+            raise FrameTooLarge(f"compressed frame expands past {MAX_BODY} bytes")
+        return _decompressor.decompress(payload, max_output_size=MAX_BODY, allow_extra_data=False)
+    except zstandard.ZstdError as exc:
+        raise ProtocolError(f"undecodable compressed frame (or larger than {MAX_BODY} bytes): {exc}") from None

@@ -9,6 +9,7 @@ import struct
 from ..errors import ProtocolError
 
 MAX_ITEMS = 1_000_000  # the most items a list field may announce
+_U16, _U32, _U64, _F64 = struct.Struct(">H"), struct.Struct(">I"), struct.Struct(">Q"), struct.Struct(">d")
 
 
 class Writer:
@@ -48,24 +49,29 @@ class Reader:
         self.b = memoryview(body)
         self.pos = 1
 
-    def _take(self, n: int) -> bytes:
+    def _at(self, n: int) -> int:
+        """Where the next `n` bytes start (the field's bounds checked; the position moved past it)."""
         if n < 0 or self.pos + n > len(self.b):
             raise ProtocolError("truncated message")
-        out = bytes(self.b[self.pos : self.pos + n])
         self.pos += n
-        return out
+        return self.pos - n
 
+    def _take(self, n: int) -> bytes:
+        at = self._at(n)
+        return bytes(self.b[at : at + n])
+
+    # integers read in place: no bytes object made for each (several per entry of a batch)
     def u16(self) -> int:
-        return int(struct.unpack(">H", self._take(2))[0])
+        return int(_U16.unpack_from(self.b, self._at(2))[0])
 
     def u32(self) -> int:
-        return int(struct.unpack(">I", self._take(4))[0])
+        return int(_U32.unpack_from(self.b, self._at(4))[0])
 
     def f64(self) -> float:
-        return float(struct.unpack(">d", self._take(8))[0])
+        return float(_F64.unpack_from(self.b, self._at(8))[0])
 
     def u64(self) -> int:
-        return int(struct.unpack(">Q", self._take(8))[0])
+        return int(_U64.unpack_from(self.b, self._at(8))[0])
 
     def fixed(self, n: int) -> bytes:
         return self._take(n)
@@ -74,8 +80,10 @@ class Reader:
         return self._take(self.u32())
 
     def text(self) -> str:
+        n = self.u32()
+        at = self._at(n)
         try:
-            return self.blob().decode("utf-8")
+            return str(self.b[at : at + n], "utf-8")
         except UnicodeDecodeError:
             raise ProtocolError("string field is not UTF-8") from None
 

@@ -9,7 +9,8 @@ in the vault (moved there: sync/blobwrite.py). Small blobs go several to a strea
 (BLOB_GETS, up to SMALL bytes in all), each answered whole, and are verified and written
 to the store in one worker-thread hop per stream; a device from before BLOB_GETS resets
 such a stream, and its connection is then asked one blob per stream. At most
-`max_parallel` fetches run at once. The holder's side is sync/blobserve.py.
+`max_parallel` fetches run at once, and on a fast link BLOB_GETS answers of at most
+ARRIVING bytes in all are being received. The holder's side is sync/blobserve.py.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable, Container
 from typing import Any
 
 from ..memory import BurstTrimmer
-from ..net.endpoint import describe
+from ..net.endpoint import describe, round_trip_ms
 from ..protocol import messages as m
 from ..protocol.blobanswers import answer_limit, split_answers
 from ..protocol.frames import FrameDecoder, encode_frame
@@ -42,6 +43,15 @@ ARRIVAL_S = 0.1  # blobs verified within this long of each other are written as 
 ARRIVAL_BATCH = 256  # ... of at most this many
 ANY_SIZE = 2**64
 LOOK_AHEAD = 64  # wanted blobs looked up at once (see _take)
+# BLOB_GETS answers being received at once, in bytes (past the first): the transport holds an
+# answer's packets, then the whole answer, copied into Python. Up to four of 256 KB at once
+# were the joining device's peak: one at a time (the others being written), 3 MB less at
+# the same speed on loopback (docs/PERFORMANCE.md, "The joining device's receive path and
+# blob phase", 2026-12-07). Each RTT_STEP_MS of the link's round trip allows ARRIVING more:
+# a request waits a round trip for its answer, which a slow link would otherwise leave idle.
+ARRIVING = 256 * 1024
+RTT_STEP_MS = 5
+RTT_EVERY_S = 1.0  # a link's round trip looked up again after this long
 
 
 class _AnyOf:
@@ -79,6 +89,8 @@ class BlobTransfers:
         # (and the transport as much again while it arrives), and fewer were as fast (11,004
         # files: 16 of them cost 3 MB more at B's peak than 8, and 8 cost 1.2 MB more than 4)
         self._batch_streams = 0
+        self._arriving = 0  # bytes of the BLOB_GETS answers being received (see ARRIVING)
+        self._rtts: weakref.WeakKeyDictionary[Link, tuple[float, int]] = weakref.WeakKeyDictionary()  # (when, ms)
         # Whether a link's peer answers BLOB_GETS: True once one was answered, False once one
         # failed before that (a device from before it resets the stream); absent: not tried.
         self._batches: weakref.WeakKeyDictionary[Link, bool] = weakref.WeakKeyDictionary()
@@ -112,16 +124,20 @@ class BlobTransfers:
             link = peers[(self._turn + 1) % len(peers)]
             batch = [first]
             if first[1] <= SMALL and self._batches.get(link) is not False:
-                if self._batch_streams >= max(1, self.max_parallel // 4):
-                    self._queue.append(first)  # back at the head, for when a BLOB_GETS ends
+                room = (
+                    self._arriving_limit(link, now) - self._arriving if self._arriving else BATCH_BYTES
+                )  # the first always starts
+                if self._batch_streams >= max(1, self.max_parallel // 4) or first[1] > room:
+                    self._queue.append(first)  # back at the head, for when a BLOB_GETS ends or arrives
                     break
                 total = first[1]
                 picked.add(first[0])
-                while len(batch) < BATCH_BLOBS and (more := self._take(skip, BATCH_BYTES - total)):
+                while len(batch) < BATCH_BLOBS and (more := self._take(skip, min(BATCH_BYTES, room) - total)):
                     batch.append(more)
                     picked.add(more[0])
                     total += more[1]
                 self._batch_streams += 1
+                self._arriving += total
                 task = asyncio.create_task(self._fetch_batch(link, batch))
             else:
                 task = asyncio.create_task(self._fetch(link, *first))
@@ -131,6 +147,15 @@ class BlobTransfers:
                 self._inflight[h] = task
         if later and self._retry is None:
             self._retry = asyncio.get_running_loop().call_later(RETRY_S, self._retry_now)
+
+    def _arriving_limit(self, link: Link, now: float) -> int:
+        """ARRIVING, and as much again per RTT_STEP_MS of the link's round trip (the transport's
+        estimate, looked up at most once per RTT_EVERY_S)."""
+        when, rtt = self._rtts.get(link, (None, 0))
+        if when is None or now - when >= RTT_EVERY_S:
+            rtt = round_trip_ms(link.stream.conn)
+            self._rtts[link] = (now, rtt)
+        return ARRIVING * (1 + rtt // RTT_STEP_MS)
 
     def _take(self, skip: _AnyOf, room: int) -> tuple[str, int] | None:
         """The next blob to fetch if it is at most `room` bytes, from a queue refilled by one look at the
@@ -219,12 +244,17 @@ class BlobTransfers:
         """Ask for the blobs in one BLOB_GETS, read the whole answer (at most SMALL bytes and a
         header each), then verify and write them to the store in one worker-thread hop.
         Returns the blobs now waiting in ready/."""
-        bi = await link.stream.conn.open_bi()
-        send, recv = bi.send(), bi.recv()
-        await send.write_all(encode_frame(m.encode(m.BlobGets(tuple(bytes.fromhex(h) for h, _ in batch)))))
-        await send.finish()
         sizes = [size for _, size in batch]
-        bodies = split_answers(await recv.read_to_end(answer_limit(sizes)), sizes)
+        try:
+            bi = await link.stream.conn.open_bi()
+            send, recv = bi.send(), bi.recv()
+            await send.write_all(encode_frame(m.encode(m.BlobGets(tuple(bytes.fromhex(h) for h, _ in batch)))))
+            await send.finish()
+            answer = await recv.read_to_end(answer_limit(sizes))
+        finally:
+            self._arriving -= sum(sizes)
+        self.kick()  # the next answer arrives while this one is written
+        bodies = split_answers(answer, sizes)
         found = [(h, body) for (h, _), body in zip(batch, bodies, strict=True) if body is not None]
         if len(found) < len(batch):
             log.info("device %s does not have %d of %d blobs asked (yet)", link.peer[:10], len(batch) - len(found), len(batch))
