@@ -10,7 +10,7 @@ in the vault (moved there: sync/blobwrite.py). Small blobs go several to a strea
 to the store in one worker-thread hop per stream; a device from before BLOB_GETS resets
 such a stream, and its connection is then asked one blob per stream. At most
 `max_parallel` fetches run at once, and on a fast link BLOB_GETS answers of at most
-ARRIVING bytes in all are being received. The holder's side is sync/blobserve.py.
+ARRIVING bytes in all are being received from each peer. The holder's side is sync/blobserve.py.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ ARRIVAL_S = 0.1  # blobs verified within this long of each other are written as 
 ARRIVAL_BATCH = 256  # ... of at most this many
 ANY_SIZE = 2**64
 LOOK_AHEAD = 64  # wanted blobs looked up at once (see _take)
-# BLOB_GETS answers being received at once, in bytes (past the first): the transport holds an
+# BLOB_GETS answers being received at once from a peer, in bytes (past the first): the transport holds an
 # answer's packets, then the whole answer, copied into Python. Up to four of 256 KB at once
 # were the joining device's peak: one at a time (the others being written), 3 MB less at
 # the same speed on loopback (docs/PERFORMANCE.md, "The joining device's receive path and
@@ -89,7 +89,9 @@ class BlobTransfers:
         # (and the transport as much again while it arrives), and fewer were as fast (11,004
         # files: 16 of them cost 3 MB more at B's peak than 8, and 8 cost 1.2 MB more than 4)
         self._batch_streams = 0
-        self._arriving = 0  # bytes of the BLOB_GETS answers being received (see ARRIVING)
+        # bytes of the BLOB_GETS answers being received from each link (see ARRIVING): per
+        # link, so that a peer that holds a stream without answering stalls only its own
+        self._arriving: weakref.WeakKeyDictionary[Link, int] = weakref.WeakKeyDictionary()
         self._rtts: weakref.WeakKeyDictionary[Link, tuple[float, int]] = weakref.WeakKeyDictionary()  # (when, ms)
         # Whether a link's peer answers BLOB_GETS: True once one was answered, False once one
         # failed before that (a device from before it resets the stream); absent: not tried.
@@ -121,12 +123,14 @@ class BlobTransfers:
         picked: set[str] = set()
         skip = _AnyOf(self._inflight, self._arrived, self._writing, later, picked)
         while self._streams < self.max_parallel and (first := self._take(skip, ANY_SIZE)) is not None:
-            link = peers[(self._turn + 1) % len(peers)]
+            k = (self._turn + 1) % len(peers)
+            link = peers[k]
             batch = [first]
             if first[1] <= SMALL and self._batches.get(link) is not False:
-                room = (
-                    self._arriving_limit(link, now) - self._arriving if self._arriving else BATCH_BYTES
-                )  # the first always starts
+                # this peer's turn, or the next with room for it (one holding its answer back
+                # stalls only its own)
+                rooms = ((lk, self._room(lk, now)) for lk in peers[k:] + peers[:k])
+                link, room = next(((lk, r) for lk, r in rooms if first[1] <= r and self._batches.get(lk) is not False), (link, 0))
                 if self._batch_streams >= max(1, self.max_parallel // 4) or first[1] > room:
                     self._queue.append(first)  # back at the head, for when a BLOB_GETS ends or arrives
                     break
@@ -137,7 +141,7 @@ class BlobTransfers:
                     picked.add(more[0])
                     total += more[1]
                 self._batch_streams += 1
-                self._arriving += total
+                self._arriving[link] = self._arriving.get(link, 0) + total
                 task = asyncio.create_task(self._fetch_batch(link, batch))
             else:
                 task = asyncio.create_task(self._fetch(link, *first))
@@ -147,6 +151,11 @@ class BlobTransfers:
                 self._inflight[h] = task
         if later and self._retry is None:
             self._retry = asyncio.get_running_loop().call_later(RETRY_S, self._retry_now)
+
+    def _room(self, link: Link, now: float) -> int:
+        """Bytes of BLOB_GETS answers this peer may be asked for now: the first always starts."""
+        arriving = self._arriving.get(link, 0)
+        return self._arriving_limit(link, now) - arriving if arriving else BATCH_BYTES
 
     def _arriving_limit(self, link: Link, now: float) -> int:
         """ARRIVING, and as much again per RTT_STEP_MS of the link's round trip (the transport's
@@ -252,7 +261,7 @@ class BlobTransfers:
             await send.finish()
             answer = await recv.read_to_end(answer_limit(sizes))
         finally:
-            self._arriving -= sum(sizes)
+            self._arriving[link] -= sum(sizes)
         self.kick()  # the next answer arrives while this one is written
         bodies = split_answers(answer, sizes)
         found = [(h, body) for (h, _), body in zip(batch, bodies, strict=True) if body is not None]
