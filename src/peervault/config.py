@@ -72,8 +72,8 @@ class Config:
     text_max_bytes: int = 5 * 1024 * 1024
     max_file_bytes: int = 1024**3
     # A large first import in a process of its own (sync/firstimport.py): the daemon then
-    # keeps none of its memory (the `real` tier's A: ~8 MB less after a join, ~10 MB less at
-    # its peak) for ~0.3-0.45 s more of import on 2 cores (a second interpreter, then a warm
+    # keeps none of its memory (the `real` tier's A: ~9 MB less after a join, ~11 MB less at
+    # its peak) for ~0.35 s more of import on 2 cores (a second interpreter, then a warm
     # start; docs/PERFORMANCE.md, "The first import's process by default"). `false`: in-process.
     first_import_process: bool = True
     # History: versions are kept 30 days or the last 10 per file, whichever keeps more (`gc`).
