@@ -72,10 +72,10 @@ class Config:
     text_max_bytes: int = 5 * 1024 * 1024
     max_file_bytes: int = 1024**3
     # A large first import in a process of its own (sync/firstimport.py): the daemon then
-    # keeps none of its memory (the `real` tier's A: 8 MB less after a join, 10 MB less at its
-    # peak) but starts ~0.3-0.45 s later on 2 cores (a second interpreter, then a warm start).
-    # Off until that trade is decided (docs/PERFORMANCE.md, "A's first import in a process").
-    first_import_process: bool = False
+    # keeps none of its memory (the `real` tier's A: ~9 MB less after a join, ~11 MB less at
+    # its peak) for ~0.35 s more of import on 2 cores (a second interpreter, then a warm
+    # start; docs/PERFORMANCE.md, "The first import's process by default"). `false`: in-process.
+    first_import_process: bool = True
     # History: versions are kept 30 days or the last 10 per file, whichever keeps more (`gc`).
     history_keep_versions: int = 10
     history_keep_days: float = 30.0
@@ -150,8 +150,9 @@ def load(state_dir: Path, profile: str | None = None, **overrides: Any) -> Confi
             file_values[key] = tuple(file_values[key])
     if file_values.get("api_host", "127.0.0.1") not in LOOPBACK:
         raise PeerVaultError(f"{path}: api_host must be a loopback address ({', '.join(LOOPBACK)}): the API is this machine's")
-    if not isinstance(file_values.get("mdns", True), bool):
-        raise PeerVaultError(f"{path}: mdns must be true or false, not {file_values['mdns']!r}")
+    for key in ("mdns", "first_import_process"):
+        if not isinstance(file_values.get(key, True), bool):
+            raise PeerVaultError(f"{path}: {key} must be true or false, not {file_values[key]!r}")
     return Config.for_profile(name, **{**file_values, **{k: v for k, v in overrides.items() if v is not None}})
 
 

@@ -1,6 +1,7 @@
 """A large first import runs in a process of its own (sync/firstimport.py): the daemon then
 starts warm on what it wrote. Whatever is killed, and when, the next start (or the daemon
-itself, when only the import's process died) imports every file, each note's text its file's."""
+itself, when only the import's process died) imports every file, each note's text its file's.
+The process is the default; `first_import_process = false` keeps the import in the daemon."""
 
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ NOTES = 1500  # above firstimport.MIN_FILES, and enough work to kill the import 
 
 
 def _notes(root: Path, apart: bool = True) -> dict[str, str]:
-    """The vault's files, and its config asking for the import in a process (off by default)."""
-    if apart:
-        (root / ".peervault" / "config.toml").write_text("first_import_process = true\n")
+    """The vault's files; unless `apart`, its config asking for the import in the daemon."""
+    if not apart:
+        (root / ".peervault" / "config.toml").write_text("first_import_process = false\n")
     texts = {f"d{i % 30:02}/note {i:04}.md": f"# Note {i}\n\n" + f"line {i} of a note\n" * (i % 17 + 1) for i in range(NOTES)}
     for rel, text in texts.items():
         p = root / rel
@@ -143,7 +144,7 @@ def test_the_daemon_killed_ends_the_import_and_the_next_start_completes_it(make_
     _all_imported(a.root, texts)
 
 
-def test_by_default_the_daemon_imports_in_its_own_process(make_device) -> None:  # type: ignore[no-untyped-def]
+def test_first_import_process_false_imports_in_the_daemon(make_device) -> None:  # type: ignore[no-untyped-def]
     a = make_device("a")
     texts = _notes(a.root, apart=False)
     a.start()

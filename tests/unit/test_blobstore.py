@@ -463,3 +463,17 @@ def test_a_download_found_in_ready_after_a_restart_is_hashed_again_before_it_is_
     again = BlobStore(tmp_path / "state")
     assert again.ready(b3(good)) == again.ready_path(b3(good))
     assert again.ready(b3(torn)) is None and not again.ready_path(b3(torn)).exists()
+
+
+def test_asking_for_a_download_that_is_not_there_loads_no_blake3(tmp_path: Path) -> None:
+    """A device serving a join asks `ready` of every blob it sends: a missing file must not
+    cost BLAKE3's module (0.5 MB resident for the daemon's life, docs/PERFORMANCE.md)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from peervault.vault.blobstore import BlobStore; "
+        f"s = BlobStore(Path({str(tmp_path)!r})); assert s.ready('ab' * 32) is None; "
+        "assert 'blake3' not in sys.modules, 'blake3 loaded'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

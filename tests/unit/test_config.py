@@ -169,6 +169,16 @@ def test_mdns_must_be_a_boolean(tmp_path: Path) -> None:
     assert str(path) in str(info.value)
 
 
+def test_the_first_import_runs_in_a_process_unless_the_file_says_false(tmp_path: Path) -> None:
+    assert load(tmp_path).first_import_process is True  # the default (sync/firstimport.py)
+    write_config(tmp_path, "first_import_process = false\n")
+    assert load(tmp_path).first_import_process is False
+    assert load(tmp_path, profile="low-power").first_import_process is False
+    write_config(tmp_path, 'first_import_process = "no"\n')
+    with pytest.raises(PeerVaultError, match="first_import_process must be true or false"):
+        load(tmp_path)
+
+
 def test_saving_settings_keeps_the_files_other_lines_and_refuses_what_would_not_parse(tmp_path: Path) -> None:
     from peervault.config import save, saved
 

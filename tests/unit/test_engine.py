@@ -17,6 +17,7 @@ from peervault.protocol.session import Received, Session, Synced
 from peervault.state import VaultState
 from peervault.sync import documents, writeback
 from peervault.sync.engine import SETTLE_S, Engine
+from peervault.vault.ignore import IgnoreRules
 from twin_engines import Pair, deliver, engine, engine_pair, fetch_blob, tree, write
 
 ALL_BUCKETS = bytes(range(256))
@@ -286,6 +287,26 @@ def test_changed_ignore_rules_apply_at_once_and_keep_synced_files(vault_a: Vault
     write(vault_a.root / ".peervaultignore", "")
     e.local_paths({".peervaultignore"}, time.time())  # the rule is gone: the file is picked up now
     assert "drafts/new.md" in set(live_paths(e).values())
+
+
+def test_a_warm_pass_still_reads_a_synced_file_a_rule_now_matches(vault_a: VaultState, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk skips what the rules match; the files tracked there are looked at apart from
+    it (`ignorehere.walk`), while the files the walk met are not asked about the rules again."""
+    write(vault_a.root / "drafts" / "old.md", "synced before the rule\n")
+    write(vault_a.root / "kept.md", "k\n")
+    engine(vault_a).reconcile(time.time())
+    write(vault_a.root / ".peervaultignore", "drafts/\n")
+    e = engine(vault_a)  # a warm start, with the rule
+    asked: list[str] = []
+    ignores = IgnoreRules.ignores
+    monkeypatch.setattr(IgnoreRules, "ignores", lambda self, rel: asked.append(rel) or ignores(self, rel))
+    assert e.reconcile(time.time()) == 1  # the rules file itself
+    assert sorted(asked) == [".peervaultignore", "drafts/old.md", "kept.md"]  # once each
+    write(vault_a.root / "drafts" / "old.md", "edited under the rule\n")
+    write(vault_a.root / "kept.md", "k2\n")
+    assert e.reconcile(time.time()) == 2
+    assert e.text(file_id_for("drafts/old.md")) == "edited under the rule\n"
+    assert e.text(file_id_for("kept.md")) == "k2\n"
 
 
 def test_notes_from_peers_never_land_in_state_or_git_folders(pair: Pair) -> None:

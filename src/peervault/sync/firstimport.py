@@ -4,9 +4,9 @@ A daemon that imported thousands of files itself holds ~13 MB more for the rest 
 than one started warm on the same database (the `real` tier: 73 against 60 MB): Loro's code
 pages the import ran, a glibc heap fragmented by the burst and Python arenas left partly
 used; no trim gives them back (docs/PERFORMANCE.md, "After the sync"). So when `run` starts
-on an empty database and a folder of at least `MIN_FILES` files, and the vault's config sets
-`first_import_process` (off by default: on 2 cores the import ends ~0.3-0.45 s later, a
-second interpreter's start and the daemon's warm start after it), the import (the ordinary
+on an empty database and a folder of at least `MIN_FILES` files (unless the vault's config
+sets `first_import_process = false`: on 2 cores the import ends ~0.3-0.45 s later, a second
+interpreter's start and the daemon's warm start after it), the import (the ordinary
 `reconcile_steps` and the fold after the burst, `Engine.shed_memory`) runs in
 `python -m peervault.sync.firstimport` while the daemon binds its endpoint; the daemon then
 builds its state from the database, warm, and its own start-up pass finds nothing left to do

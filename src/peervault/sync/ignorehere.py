@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -58,15 +58,19 @@ def scan(s: EngineState, under: str | None = None) -> dict[str, Stat]:
     return dict(walk(s, under))
 
 
-def walk(s: EngineState, under: str | None = None) -> Iterator[tuple[str, Stat]]:
-    """`scan` one file at a time (see vault/scanner.Walk)."""
+def walk(s: EngineState, under: str | None = None, met: Collection[str] = ()) -> Iterator[tuple[str, Stat]]:
+    """`scan` one file at a time (see vault/scanner.Walk). `met`: ids of the rows the caller
+    met at their own path while walking (the walk yields no path its rules match): their
+    paths are not asked again whether the rules match them (a warm start's 11,000 asks)."""
     files = Walk(s.root, s.ignore, under)
     yield from files
     if under is None:
         s.ignored = files.ignored
     prefix = "" if under is None else under + "/"
     # (a path the rules match was not walked: these are new to the walk)
-    for path in list(s.file_id_at):
+    for path, fid in list(s.file_id_at.items()):
+        if fid in met:
+            continue
         if path.startswith(prefix) and s.ignore.ignores(path) and not s.ignore.ignored_here(path):
             st = stat_of(abs_path(s, path))
             if st is not None:
@@ -139,7 +143,7 @@ def moved_here(s: EngineState, file_ids: set[str]) -> dict[str, str]:
 def apply(s: EngineState) -> None:
     """Bring the tracked files in line with this device's rules: set aside what they match,
     track again what they no longer match (see the module's docstring)."""
-    here = {fid for fid, row in s.files.items() if s.ignore.ignored_here(row.path)}
+    here = {fid for fid, row in s.files.items() if s.ignore.ignored_here(row.path)} if s.ignore.any_here() else set()
     if here:
         set_aside(s, here)
     aside = _load(s)

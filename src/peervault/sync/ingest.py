@@ -61,7 +61,7 @@ def reconcile_steps(s: EngineState, chunk: int | None = IMPORT_CHUNK) -> Iterato
     # start keeps no Stat of an unchanged file (11,000 files: about 10 MB less RSS).
     found: dict[str, Stat] = {}
     seen: set[str] = set()  # ids of the rows whose path was found
-    for rel, st in walk(s):
+    for rel, st in walk(s, met=seen):  # (filled as it walks: see `walk`)
         fid = s.file_id_at.get(rel)
         row = None if fid is None else s.files.get(fid)
         if row is not None and row.path == rel:

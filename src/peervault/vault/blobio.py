@@ -109,10 +109,10 @@ def hash_stable(path: Path, strict: bool = True) -> tuple[str, int, Stat]:
     """(digest, size, Stat) of the file as it was while it was read. With `strict`, raises
     BlobChanged if it changed meanwhile (size, mtime, or the path now names another file):
     a digest recorded with a stat must describe exactly the bytes that stat stands for."""
-    digest = hasher()
-    size = 0
-    fd = open_regular(path)
+    fd = open_regular(path)  # first: asking for a file that is not there loads no BLAKE3
     try:
+        digest = hasher()
+        size = 0
         before = fd_stat(fd)
         for piece in chunks(fd, bytearray(CHUNK)):
             digest.update(piece)

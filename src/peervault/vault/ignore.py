@@ -150,6 +150,10 @@ class IgnoreRules:
         parts = rel.split("/")
         return parts[0] == STATE_DIR or any(p in UNWATCHED_DIRS for p in parts[:-1]) or self._match(rel, False)
 
+    def any_here(self) -> bool:
+        """Whether this device has rules of its own: without, nothing is `ignored_here`."""
+        return self._device is not None
+
     def ignored_here(self, rel: str) -> bool:
         """True if this device's own rules (`.peervault/ignore`) match the file at `rel`:
         then it is neither read, written nor deleted here, whatever the other devices do."""
