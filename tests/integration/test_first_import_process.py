@@ -26,7 +26,7 @@ from peervault.vault.fsops import lock_dir
 
 from .conftest import wait_until
 
-NOTES = 1500  # above firstimport.MIN_FILES, and enough work to kill the import in its middle
+NOTES = 2500  # above firstimport.MIN_FILES, and enough work to kill the import in its middle
 
 
 def _notes(root: Path, apart: bool = True) -> dict[str, str]:
