@@ -12,6 +12,7 @@ import pytest
 from peervault.protocol import messages as m
 from peervault.protocol import session as s
 from peervault.protocol.codes import REMOVED_REASON, Code
+from peervault.protocol.entryrows import encode_rows
 from peervault.protocol.session import Close, Paired, PeerHello, Received, Session, State, Synced
 
 VAULT = bytes(range(16))
@@ -39,6 +40,7 @@ class FakeReplica:
     addrs: list[str] = field(default_factory=lambda: ["127.0.0.1:1"])
     paired_with: list[str] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    whole: bool = False  # the index is saved whole: a peer with none gets INDEX_SNAPSHOT
 
     def index_vv(self) -> bytes:
         return _enc(self.index)
@@ -46,6 +48,13 @@ class FakeReplica:
     def index_updates_since(self, vv: bytes) -> bytes | None:
         missing = self.index - _dec(vv)
         return _enc(missing) if missing else None
+
+    def index_saved_whole(self, vv: bytes) -> m.IndexSnapshot | None:
+        """With `whole`: the index "as saved", to a peer with none (the engine's wholeindex.serve)."""
+        if not self.whole or _dec(vv) or not self.index:
+            return None
+        blob = _enc(self.index)
+        return m.IndexSnapshot(blob, blob, len(blob), (), encode_rows([]))
 
     def bucket_digests(self) -> bytes:
         buckets = [0] * m.BUCKETS
@@ -79,8 +88,10 @@ class FakeReplica:
         return True
 
     # what the engine does with Received events
-    def apply(self, msg: m.IndexUpdates | m.DocUpdates) -> None:
-        if isinstance(msg, m.IndexUpdates):
+    def apply(self, msg: m.IndexUpdates | m.DocUpdates | m.IndexSnapshot) -> None:
+        if isinstance(msg, m.IndexSnapshot):
+            self.index |= _dec(msg.snapshot)
+        elif isinstance(msg, m.IndexUpdates):
             self.index |= _dec(msg.blob)
         else:
             for d, blob in msg.entries:
@@ -591,3 +602,61 @@ def test_removed_device_with_a_new_ticket_may_pair_again() -> None:
     bad = Session(FakeReplica(invites={SECRET}), peer="back", dialer=False, paired=False, now=0.0, removed=True)
     out, _ = bad.receive(1.0, m.Pair(VAULT, b"W" * 16))
     assert out == [m.Refused(403, "pairing ticket is invalid, used or expired")]
+
+
+# ------------------------------------------------------------------------------- version 4
+class Version3Session(Session):
+    """A peer from before INDEX_SNAPSHOT, as far as what it announces goes."""
+
+    def _hello(self) -> m.Hello:
+        hello = super()._hello()
+        return m.Hello(3, hello.vault_id, hello.addrs, hello.index_vv, hello.buckets)
+
+
+def _joining(rd: FakeReplica, ra: FakeReplica, dialer_version: int = m.PROTOCOL_VERSION) -> tuple[Side, Side]:
+    kind = Version3Session if dialer_version == 3 else Session
+    d = Side("dialer", kind(rd, peer="acceptor-id", dialer=True, paired=True, now=0.0), rd)
+    a = Side("acceptor", Session(ra, peer="dialer-id", dialer=False, paired=True, now=0.0), ra)
+    return d, a
+
+
+def test_a_joining_version_4_peer_gets_the_index_as_saved_instead_of_updates() -> None:
+    d, a = _joining(FakeReplica(), FakeReplica(index={"i1", "i2"}, whole=True))
+    start(d, a)
+    assert kinds(a.sent)[:2] == ["Hello", "IndexSnapshot"] and "IndexUpdates" not in kinds(a.sent)
+    assert d.replica.index == {"i1", "i2"}
+    assert d.session.live and a.session.live and a.session.peer_version == m.PROTOCOL_VERSION
+
+
+def test_a_version_3_peer_joining_gets_index_updates_as_before() -> None:
+    d, a = _joining(FakeReplica(), FakeReplica(index={"i1", "i2"}, whole=True), dialer_version=3)
+    start(d, a)
+    assert a.session.peer_version == 3
+    assert "IndexSnapshot" not in kinds(a.sent) and "IndexUpdates" in kinds(a.sent)
+    assert d.replica.index == {"i1", "i2"} and d.session.live and a.session.live
+
+
+def test_a_peer_with_an_index_or_a_server_without_it_saved_whole_gets_updates() -> None:
+    d, a = _joining(FakeReplica(index={"i0"}), FakeReplica(index={"i1"}, whole=True))
+    start(d, a)
+    assert "IndexSnapshot" not in kinds(a.sent) and d.replica.index == {"i0", "i1"}
+    d, a = _joining(FakeReplica(), FakeReplica(index={"i1"}, whole=False))
+    start(d, a)
+    assert "IndexSnapshot" not in kinds(a.sent) and d.replica.index == {"i1"}
+
+
+def test_index_snapshot_from_a_version_3_peer_is_a_protocol_error() -> None:
+    d, a = _joining(FakeReplica(), FakeReplica(), dialer_version=3)
+    start(d, a)
+    blob = _enc({"x"})
+    out, events = a.session.receive(2.0, m.IndexSnapshot(blob, blob, len(blob), (), encode_rows([])))
+    assert kinds(out) == ["Refused"] and out[0].code == 400  # type: ignore[union-attr]
+    assert [type(e) for e in events] == [Close]
+
+
+@pytest.mark.parametrize("version", [m.OLDEST_VERSION - 1, m.PROTOCOL_VERSION + 1])
+def test_versions_outside_those_supported_are_refused(version: int) -> None:
+    sess = Session(FakeReplica(), peer="p", dialer=False, paired=True, now=0.0)
+    sess.start(0.0)
+    out, events = sess.receive(1.0, m.Hello(version, VAULT, (), b"", bytes(m.BUCKETS * 8)))
+    assert kinds(out) == ["Refused"] and out[0].code == 426  # type: ignore[union-attr]

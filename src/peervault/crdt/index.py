@@ -56,6 +56,7 @@ class VaultIndex:
         self._on_other: Callable[[], None] = lambda: None
         self._vv = b""  # the version, while no document is loaded
         self._forgotten: frozenset[str] | None = None  # forgotten(), until the document changes
+        self._on_load: Callable[[], None] | None = None  # once, at the next load (`check_at_load`)
 
     @classmethod
     def empty(cls, session_peer: int) -> VaultIndex:
@@ -102,10 +103,18 @@ class VaultIndex:
             doc = _decode(snapshot, log, self._peer)
             self._doc = doc
             expected = guard("decode index version", lambda: VersionVector.decode(self._vv)) if self._vv else VersionVector()
+            check, self._on_load = self._on_load, None
             if not (doc.oplog_vv.includes_vv(expected) and expected.includes_vv(doc.oplog_vv)):
                 self._forgotten = None
                 self._on_other()
+            elif check is not None:
+                check()
         return self._doc
+
+    def check_at_load(self, check: Callable[[], None]) -> None:
+        """Call `check` once the document is next read back (if it is the version expected:
+        else `on_other` is called, as always): entries taken on trust are compared with it."""
+        self._on_load = check
 
     @property
     def _files(self) -> LoroMap:
@@ -385,6 +394,27 @@ def _decode(snapshot: bytes | None, log: Sequence[bytes], session_peer: int) -> 
         guard("load vault index's log", lambda: doc.import_batch(list(log)))
     doc.peer_id = session_peer
     return doc
+
+
+def vv_is_empty(vv: bytes) -> bool:
+    """`vv` (an encoded index version) holds no op: a peer with no index at all."""
+    return not vv or VersionVector().includes_vv(guard("decode index version", lambda: VersionVector.decode(vv)))
+
+
+def same_version(a: bytes, b: bytes) -> bool:
+    """Two encoded versions name the same ops (Loro's encoding need not be canonical)."""
+    va = guard("decode index version", lambda: VersionVector.decode(a)) if a else VersionVector()
+    vb = guard("decode index version", lambda: VersionVector.decode(b)) if b else VersionVector()
+    return bool(va.includes_vv(vb) and vb.includes_vv(va))
+
+
+def snapshot_version(blob: bytes) -> bytes:
+    """The version of a whole Loro snapshot, read from its header and blocks (checksum
+    checked) without decoding its state: CrdtError if `blob` is not one."""
+    meta = guard("read index snapshot", lambda: LoroDoc.decode_import_blob_meta(blob, True))
+    if meta.mode != EncodedBlobMode.Snapshot:
+        raise CrdtError(f"not a whole snapshot of the index ({meta.mode})")
+    return bytes(meta.partial_end_vv.encode())
 
 
 def is_snapshot(blob: bytes) -> bool:

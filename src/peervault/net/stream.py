@@ -13,7 +13,7 @@ import contextlib
 from iroh import Connection, IrohError, RecvStream, SendStream
 
 from ..protocol import messages as m
-from ..protocol.frames import COMPRESS_THRESHOLD, FrameDecoder, encode_frame
+from ..protocol.frames import COMPRESS_THRESHOLD, MAX_BODY, FrameDecoder, encode_frame
 from .endpoint import describe, peer_words
 
 READ_CHUNK = 256 * 1024
@@ -45,7 +45,7 @@ class MessageStream:
     async def send(self, msgs: list[m.Message]) -> None:
         if not msgs:
             return
-        data = b"".join(encode_frame(m.encode(x), self.compress_threshold) for x in msgs)
+        data = b"".join(encode_frame(m.encode(x), MAX_BODY + 1 if m.sent_raw(x) else self.compress_threshold) for x in msgs)
         async with self._lock:
             try:
                 await self._send.write_all(data)

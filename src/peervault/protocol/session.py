@@ -7,7 +7,9 @@ production, an in-memory fake in tests).
 
     dialer, paired      HELLO ───────────────────────────────► (acceptor)
     dialer, pairing     PAIR ──► (acceptor checks secret) ──► PAIR_OK, then HELLO
-    on HELLO            INDEX_UPDATES (if peer lacks index ops), DOC_VERSIONS (differing buckets)
+    on HELLO            INDEX_UPDATES (if peer lacks index ops; INDEX_SNAPSHOT instead to a
+                        version-4 peer with no index, when the index is saved whole),
+                        DOC_VERSIONS (differing buckets)
     on DOC_VERSIONS     DOC_BATCH (what the peer lacks, newest notes first), at most `window`
                         unacknowledged; each BATCH_ACK lets one more go; DONE after the last ack
     on DONE             DONE_ACK            both DONE and DONE_ACK seen ──► Synced event
@@ -39,6 +41,11 @@ class Replica(Protocol):
 
     def index_vv(self) -> bytes: ...
     def index_updates_since(self, vv: bytes) -> bytes | None: ...
+    def index_saved_whole(self, vv: bytes) -> m.IndexSnapshot | None:
+        """For a peer at index version `vv`: the index as saved, if the peer has none and the
+        database holds it whole (its snapshot, the entries beside it, nothing logged after)."""
+        ...
+
     def bucket_digests(self) -> bytes: ...
     def doc_versions(self, buckets: bytes) -> list[tuple[bytes, bytes]]: ...
     def doc_batches(self, buckets: bytes, peer_versions: dict[bytes, bytes]) -> Iterator[list[tuple[bytes, bytes]]]:
@@ -63,7 +70,7 @@ class State(enum.Enum):
 class Received:
     """Event: apply these updates from the peer (and forward them to other peers)."""
 
-    message: m.IndexUpdates | m.DocUpdates
+    message: m.IndexUpdates | m.DocUpdates | m.IndexSnapshot
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,7 @@ class Session:
         self._outbox: Iterator[list[tuple[bytes, bytes]]] | None = None
         self._seq = 0
         self._done_sent = False
+        self.peer_version = 0  # the protocol version of the peer's HELLO, once received
         if dialer:
             self.state = State.AWAIT_HELLO if paired else State.AWAIT_PAIR_OK
         else:
@@ -244,7 +252,7 @@ class Session:
         if self.state in _UNPAIRED and now >= self.pair_deadline:
             return self._pair_expired(now)  # the timer may fire late; the deadline does not move
         self.last_received = now
-        if isinstance(msg, (m.IndexUpdates, m.DocUpdates, m.DocBatch)):
+        if isinstance(msg, (m.IndexUpdates, m.DocUpdates, m.DocBatch, m.IndexSnapshot)):
             self.last_data = now
         try:
             out, events = self._dispatch(msg)
@@ -280,8 +288,9 @@ class Session:
         if st is State.AWAIT_HELLO:
             if not isinstance(msg, m.Hello):
                 raise ProtocolError(f"expected HELLO, got {type(msg).__name__}")
-            if msg.version != m.PROTOCOL_VERSION:
+            if not m.OLDEST_VERSION <= msg.version <= m.PROTOCOL_VERSION:
                 return self._refuse_now(Code.VERSION, f"protocol version {msg.version} is not supported")
+            self.peer_version = msg.version
             if msg.vault_id != self.replica.vault_id:
                 return self._refuse_now(Code.WRONG_VAULT, "this device belongs to a different vault")
             self.state = State.SYNCING
@@ -301,6 +310,10 @@ class Session:
             return [m.BatchAck(msg.seq)], [Received(m.DocUpdates(msg.entries))]
         if isinstance(msg, (m.IndexUpdates, m.DocUpdates)):
             return [], [Received(msg)]
+        if isinstance(msg, m.IndexSnapshot):
+            if self.peer_version < m.INDEX_SNAPSHOT_VERSION:
+                raise ProtocolError(f"INDEX_SNAPSHOT from a version-{self.peer_version} peer")
+            return [], [Received(msg)]
         if isinstance(msg, m.Presence):
             return [], [PresenceReceived(msg)]
         if isinstance(msg, (m.IdMoved, m.IdMovedOk)):
@@ -317,8 +330,10 @@ class Session:
         out: list[m.Message] = []
         if not self._hello_sent:
             out.append(self._hello())
-        index = self.replica.index_updates_since(hello.index_vv)
-        if index:
+        whole = self.replica.index_saved_whole(hello.index_vv) if hello.version >= m.INDEX_SNAPSHOT_VERSION else None
+        if whole is not None:
+            out.append(whole)
+        elif index := self.replica.index_updates_since(hello.index_vv):
             out.append(m.IndexUpdates(index))
         mine = self.replica.bucket_digests()
         differing = bytes(i for i in range(m.BUCKETS) if mine[i * 8 : i * 8 + 8] != hello.buckets[i * 8 : i * 8 + 8])
