@@ -23,7 +23,7 @@ from peervault.protocol import entryrows
 from peervault.protocol import messages as m
 from peervault.state import VaultState
 from peervault.store.db import INDEX_SNAPSHOT
-from peervault.store.packing import PACKED, PACKED_ZSTD, unpack_snapshot
+from peervault.store.packing import PACKED, PACKED_ZSTD, pack_rows, unpack_rows, unpack_snapshot
 from peervault.sync import wholeindex
 from peervault.sync.engine import Engine
 from twin_engines import fetch_blob, write
@@ -135,12 +135,16 @@ def test_a_warm_start_after_the_join_trusts_the_entries_and_checks_them_at_first
     assert cached is not None and not cached.adopted
 
 
+def _with_raw_rows(msg: m.IndexSnapshot, raw: bytes) -> m.IndexSnapshot:
+    return m.IndexSnapshot(msg.vv, msg.snapshot, msg.size, msg.forgotten, pack_rows(raw))
+
+
 def _with_rows(msg: m.IndexSnapshot, rows: list[tuple[object, ...]]) -> m.IndexSnapshot:
-    return m.IndexSnapshot(msg.vv, msg.snapshot, msg.size, msg.forgotten, entryrows.encode_rows(rows))
+    return _with_raw_rows(msg, entryrows.encode_rows(rows))
 
 
 def _rows(msg: m.IndexSnapshot) -> list[tuple[object, ...]]:
-    return list(entryrows.iter_rows(msg.rows))
+    return list(entryrows.iter_rows(unpack_rows(msg.rows, 2**26)))
 
 
 def test_entries_that_disagree_with_the_document_give_way_to_it_at_first_load(
@@ -205,8 +209,8 @@ def _bad(msg: m.IndexSnapshot, how: str) -> m.IndexSnapshot:
         blob, size = _updates_form(msg)
         return m.IndexSnapshot(msg.vv, blob, size, msg.forgotten, msg.rows)
     if how == "zip bomb":
-        bomb = PACKED_ZSTD + zstandard.ZstdCompressor().compress(b"\x00" * (70 * 2**20))
-        return m.IndexSnapshot(msg.vv, bomb, 70 * 2**20, msg.forgotten, msg.rows)
+        bomb = PACKED_ZSTD + zstandard.ZstdCompressor().compress(b"\x00" * 2**17)
+        return m.IndexSnapshot(msg.vv, bomb, 2**17, msg.forgotten, msg.rows)
     if how == "a blob row without a digest":
         blob_row = next(r for r in rows if r[2] == "blob")
         return _with_rows(msg, [(*r[:5], "zz", *r[6:]) if r is blob_row else r for r in rows])
@@ -215,13 +219,18 @@ def _bad(msg: m.IndexSnapshot, how: str) -> m.IndexSnapshot:
         return _with_rows(msg, [(*r[:6], 5, *r[7:]) if r is text_row else r for r in rows])
     if how == "a row twice":
         return _with_rows(msg, [*rows, rows[0]])
+    raw_rows = unpack_rows(msg.rows, 2**26)
     if how == "trailing bytes":
-        return m.IndexSnapshot(msg.vv, msg.snapshot, msg.size, msg.forgotten, msg.rows + b"\x00")
+        return _with_raw_rows(msg, raw_rows + b"\x00")
     if how == "rows announced, not there":
-        return m.IndexSnapshot(msg.vv, msg.snapshot, msg.size, msg.forgotten, b"\x00\x01\x00\x00" + msg.rows[4:])
+        return _with_raw_rows(msg, b"\x00\x01\x00\x00" + raw_rows[4:])
     if how == "a string not UTF-8":
-        first = msg.rows.index(b"moved.md")
-        return m.IndexSnapshot(msg.vv, msg.snapshot, msg.size, msg.forgotten, msg.rows[:first] + b"\xff" + msg.rows[first + 1 :])
+        first = raw_rows.index(b"moved.md")
+        return _with_raw_rows(msg, raw_rows[:first] + b"\xff" + raw_rows[first + 1 :])
+    if how == "rows not compressed":
+        return m.IndexSnapshot(msg.vv, msg.snapshot, msg.size, msg.forgotten, raw_rows)
+    if how == "a rows bomb":
+        return _with_raw_rows(msg, b"\x00" * (2**16 + 1))
     raise AssertionError(how)
 
 
@@ -241,19 +250,23 @@ HOSTILE = [
     "trailing bytes",
     "rows announced, not there",
     "a string not UTF-8",
+    "rows not compressed",
+    "a rows bomb",
 ]
 
 
 @pytest.mark.parametrize("how", HOSTILE)
 def test_a_malformed_or_hostile_index_snapshot_is_refused_and_nothing_saved(
-    vault: VaultState, joiner: VaultState, how: str
+    vault: VaultState, joiner: VaultState, how: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a = _source(vault)
     b = _engine(joiner)
     bad = _bad(_offer(a, b), how)
+    monkeypatch.setattr(wholeindex, "MAX_BODY", 2**16)  # (a bomb of 64 MB would take its time)
     with pytest.raises(ProtocolError):
         b.adopt_index(m.decode(m.encode(bad)), time.time())  # type: ignore[arg-type]
     _nothing_saved(joiner, b)
+    monkeypatch.undo()
     assert b.adopt_index(_offer(a, b), time.time())  # the real one still goes in afterwards
 
 

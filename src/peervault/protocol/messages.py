@@ -76,7 +76,7 @@ class IndexSnapshot:
     snapshot: bytes  # the stored form: b"pvzs" + a zstd frame, or Loro's bytes
     size: int  # the snapshot's size once inflated
     forgotten: tuple[str, ...]  # the devices removed from the vault, as in the snapshot
-    rows: bytes  # entryrows.encode_rows
+    rows: bytes  # entryrows.encode_rows, zstd-compressed (store/packing.pack_rows)
 
 
 @dataclass(frozen=True)
@@ -238,6 +238,15 @@ Message = (
 
 
 def encode(msg: Message) -> bytes:
+    return _written(msg).done()
+
+
+def encode_parts(msg: Message) -> list[bytes]:
+    """The body of `msg` as its fields' parts, not joined (frames.raw_frame)."""
+    return _written(msg).parts
+
+
+def _written(msg: Message) -> Writer:
     w = Writer(msg.kind)
     if isinstance(msg, Pair):
         w.fixed(msg.vault_id, ID_LEN)
@@ -294,12 +303,13 @@ def encode(msg: Message) -> bytes:
         w.u32(len(msg.blobs))
         for blob in msg.blobs:
             w.fixed(blob, BLOB_ID_LEN)
-    return w.done()
+    return w
 
 
 def sent_raw(msg: Message) -> bool:
-    """A message whose frame goes uncompressed: INDEX_SNAPSHOT's bulk is a snapshot already
-    compressed (compressing it again costs the sender a copy and a context, for nothing)."""
+    """A message whose frame goes uncompressed, its parts written as they are (frames.raw_frame):
+    INDEX_SNAPSHOT's bulk is already compressed (compressing it again, or joining it into a
+    body and a frame, costs the sender copies and a context, for nothing)."""
     return isinstance(msg, IndexSnapshot)
 
 

@@ -23,7 +23,7 @@ from ..memory import trim_heap
 from ..protocol import messages as m
 from ..protocol.entryrows import encode_rows, iter_rows
 from ..protocol.frames import MAX_BODY
-from ..store.packing import inflate_sent
+from ..store.packing import inflate_sent, pack_rows, unpack_rows
 from ..vault.faults import crash_point
 from . import savedindex, writeback
 from .deletions import note_peer_deletions
@@ -50,8 +50,9 @@ def serve(s: EngineState, peer_vv: bytes) -> m.IndexSnapshot | None:
         stored = s.store.stored_index()
         if stored is None:
             return None
-        rows = encode_rows(cached.rows)
-    s.store.release_memory()  # the rows came through SQLite's page cache
+        rows = pack_rows(encode_rows(cached.rows))
+    s.store.release_memory()  # the snapshot and the rows came through SQLite's page cache
+    trim_heap()  # and the rows through the heap, before the send's buffers (once per join)
     return m.IndexSnapshot(cached.vv, stored, cached.snapshot_size, tuple(sorted(cached.forgotten)), rows)
 
 
@@ -67,6 +68,14 @@ def inflated(msg: m.IndexSnapshot) -> bytes:
     return snapshot
 
 
+def rows_of(msg: m.IndexSnapshot) -> bytes:
+    """INDEX_SNAPSHOT's entry rows, inflated (ProtocolError past MAX_BODY or damaged)."""
+    try:
+        return unpack_rows(msg.rows, MAX_BODY)
+    except ValueError as exc:
+        raise ProtocolError(f"INDEX_SNAPSHOT: the entry rows {exc}") from None
+
+
 def checked(msg: m.IndexSnapshot) -> EntryTable:
     """The entries of INDEX_SNAPSHOT, once its snapshot is a Loro snapshot of the version
     announced and every row is one an entry could be (each file once); ProtocolError
@@ -79,7 +88,7 @@ def checked(msg: m.IndexSnapshot) -> EntryTable:
         raise ProtocolError(f"INDEX_SNAPSHOT: {exc}") from None
     del snapshot
     entries = EntryTable()
-    for row in iter_rows(msg.rows):
+    for row in iter_rows(rows_of(msg)):
         if not row_ok(row):
             raise ProtocolError(f"INDEX_SNAPSHOT: the entry row of {row[0]!r} is malformed")
         if row[0] in entries:
