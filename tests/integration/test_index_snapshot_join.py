@@ -35,6 +35,7 @@ def _serving(a: Device) -> dict[str, bytes]:
     (a.root / "img" / "pic.png").write_bytes(PNG)
     (a.root / "img" / "old.png").write_bytes(PNG[::-1])
     a.start()
+    wait_until(lambda: a.status()["files"]["in_index"] == 42, what="A's files imported")
     (a.root / "notes/d1/n1.md").rename(a.root / "renamed.md")
     (a.root / "notes/d2/n2.md").unlink()
     (a.root / "img" / "old.png").unlink()
