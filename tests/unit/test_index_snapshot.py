@@ -332,3 +332,20 @@ def test_a_rolled_back_adoption_leaves_the_document_the_truth(
     assert len(b.index.entries()) == 0 and len(b.entries) == 0
     assert b.adopt_index(msg, time.time())  # sent again (the next connection): taken whole
     assert dict(b.entries) == dict(_engine(joiner).entries) == dict(a.entries)
+
+
+def test_removed_devices_that_disagree_with_the_document_give_way_to_it_at_first_load(
+    vault: VaultState, joiner: VaultState, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = _source(vault)
+    b = _engine(joiner)
+    msg = _offer(a, b)
+    lying = m.IndexSnapshot(msg.vv, msg.snapshot, msg.size, ("d" * 64,), msg.rows)
+    assert b.adopt_index(lying, time.time())
+    assert b.index.forgotten() == {"d" * 64} and not b.index.loaded  # taken on trust until loaded
+    with caplog.at_level(logging.ERROR):
+        b.index.doc  # noqa: B018 - loading it is the point
+    assert "differ" in caplog.text
+    assert b.index.forgotten() == {"c" * 64}  # the document's
+    b.save_for_restart()
+    assert _engine(joiner).index.forgotten() == {"c" * 64}

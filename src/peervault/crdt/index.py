@@ -56,7 +56,7 @@ class VaultIndex:
         self._on_other: Callable[[], None] = lambda: None
         self._vv = b""  # the version, while no document is loaded
         self._forgotten: frozenset[str] | None = None  # forgotten(), until the document changes
-        self._on_load: Callable[[], None] | None = None  # once, at the next load (`check_at_load`)
+        self._on_load: Callable[[frozenset[str]], None] | None = None  # once, at the next load (`check_at_load`)
 
     @classmethod
     def empty(cls, session_peer: int) -> VaultIndex:
@@ -108,12 +108,14 @@ class VaultIndex:
                 self._forgotten = None
                 self._on_other()
             elif check is not None:
-                check()
+                held, self._forgotten = self._forgotten or frozenset(), None  # read from the document now
+                check(held)
         return self._doc
 
-    def check_at_load(self, check: Callable[[], None]) -> None:
+    def check_at_load(self, check: Callable[[frozenset[str]], None]) -> None:
         """Call `check` once the document is next read back (if it is the version expected:
-        else `on_other` is called, as always): entries taken on trust are compared with it."""
+        else `on_other` is called, as always), with the removed devices held until then:
+        entries and devices taken on trust are compared with the document."""
         self._on_load = check
 
     @property

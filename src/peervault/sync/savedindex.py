@@ -50,7 +50,7 @@ def open_index(s: EngineState) -> EntryTable:
                 s.store.load_index, s.session_peer, cached.vv, cached.forgotten, lambda: _differs(s), s.store.index_snapshot_vv
             )
             if cached.adopted:  # a peer's entries (a join), not yet compared with the document
-                s.index.check_at_load(lambda: check_adopted(s))
+                s.index.check_at_load(lambda held: check_adopted(s, held))
             s.index_snapshot_bytes, s.index_log_bytes = cached.snapshot_size, 0
             s.index_cached = True
         else:  # changes logged after the snapshot, a crash, a database from before the cache
@@ -132,18 +132,18 @@ def adopt(s: EngineState, vv: bytes, forgotten: Iterable[str]) -> None:
     s.index = VaultIndex.unloaded(
         s.store.load_index, s.session_peer, vv, forgotten, lambda: _differs(s), s.store.index_snapshot_vv
     )
-    s.index.check_at_load(lambda: check_adopted(s))
+    s.index.check_at_load(lambda held: check_adopted(s, held))
 
 
-def check_adopted(s: EngineState) -> None:
-    """The index, read back for the first time since its entries were taken from the peer
-    that sent it: the document is the truth. Entries that differ (never, from a device
-    running this code: what it sends is what it reads from that very snapshot) are replaced
-    by the document's (as `_differs` does: the layout is computed again) and the next save
-    writes entries read from the document."""
+def check_adopted(s: EngineState, held: frozenset[str]) -> None:
+    """The index, read back for the first time since its entries (and removed devices,
+    `held`) were taken from the peer that sent it: the document is the truth. Entries that
+    differ (never, from a device running this code: what it sends is what it reads from
+    that very snapshot) are replaced by the document's (as `_differs` does: the layout is
+    computed again) and the next save writes entries read from the document."""
     fresh = EntryTable(s.index.entries())
     differing = fresh.differing(s.entries) | s.entries.differing(fresh)
-    if not differing:
+    if not differing and s.index.forgotten() == held:
         return
     log.error("%d entries a peer sent with its index differ from that index; the index's are kept", len(differing))
     s.entries.clear()
