@@ -30,7 +30,8 @@ import zstandard
 from peervault.config import Config
 from peervault.crdt import notes
 from peervault.crdt.entries import row_entry
-from peervault.crdt.index import VaultIndex, same_version
+from peervault.crdt.index import VaultIndex
+from peervault.crdt.indexversions import same_version
 from peervault.errors import PeerVaultError
 from peervault.net import endpoint as netep
 from peervault.net.stream import MessageStream

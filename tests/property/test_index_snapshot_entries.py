@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from peervault.crdt.entries import row_entry
-from peervault.crdt.index import VaultIndex, vv_is_empty
+from peervault.crdt.index import VaultIndex
+from peervault.crdt.indexversions import vv_is_empty
 from peervault.protocol import messages as m
 from peervault.protocol.entryrows import iter_rows
 from peervault.state import VaultState

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..crdt import CrdtError
 from ..crdt.entries import EntryTable, entry_row, row_entry, row_ok
-from ..crdt.index import same_version, snapshot_version, vv_is_empty
+from ..crdt.indexversions import same_version, snapshot_version, vv_is_empty
 from ..errors import ProtocolError
 from ..memory import trim_heap
 from ..protocol import messages as m
