@@ -18,6 +18,7 @@ from loro import ExportMode, LoroDoc, VersionVector
 from peervault import config
 from peervault.crdt.entries import row_entry
 from peervault.crdt.index import VaultIndex
+from peervault.daemon import routing
 from peervault.errors import ProtocolError
 from peervault.protocol import entryrows
 from peervault.protocol import messages as m
@@ -349,3 +350,26 @@ def test_removed_devices_that_disagree_with_the_document_give_way_to_it_at_first
     assert b.index.forgotten() == {"c" * 64}  # the document's
     b.save_for_restart()
     assert _engine(joiner).index.forgotten() == {"c" * 64}
+
+
+def test_a_join_s_index_goes_on_to_other_links_as_index_updates(vault: VaultState, joiner: VaultState) -> None:
+    """routing.receive: INDEX_SNAPSHOT is forwarded as INDEX_UPDATES carrying its snapshot
+    (any version reads it), inflated only when there is another link to send it to."""
+    a = _source(vault)
+    b = _engine(joiner)
+    msg = _offer(a, b)
+    assert routing.receive(b, msg, "a" * 64, "link-a", ["link-a", "link-c"], time.time()) == [
+        ("link-c", m.IndexUpdates(unpack_snapshot(msg.snapshot)))
+    ]
+    assert routing.receive(b, msg, "a" * 64, "link-a", ["link-a", "link-c"], time.time()) == []  # nothing new
+
+
+def test_a_join_s_index_with_no_other_link_is_not_inflated(
+    vault: VaultState, joiner: VaultState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = _source(vault)
+    b = _engine(joiner)
+    msg = _offer(a, b)
+    monkeypatch.setattr(Engine, "index_snapshot_updates", lambda *_: pytest.fail("inflated for nobody"))
+    assert routing.receive(b, msg, "a" * 64, "link-a", ["link-a"], time.time()) == []
+    assert dict(b.entries) == dict(a.entries)
