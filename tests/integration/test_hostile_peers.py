@@ -182,6 +182,7 @@ class HostilePeer:
         async def script(w: Wire) -> None:
             await w.send(m.Pair(t.vault_id, t.secret))
             await w.expect(m.PairOk)
+            await w.send(hello(t.vault_id))  # the inviter's HELLO answers ours (at our version)
             await w.expect(m.Hello)
 
         self.session(script)

@@ -368,11 +368,12 @@ def test_wrong_vault_in_hello_is_refused() -> None:
     ra = FakeReplica(docs={doc_id(1, 1): {"a"}})
     d, a = make_pair(rd, ra)
     start(d, a)
-    # each side already said HELLO (no note content), then refuses the other's HELLO
+    # the dialer said HELLO (no note content); the acceptor refuses it before saying its own
+    assert kinds(d.sent) == ["Hello"] and kinds(a.sent) == ["Refused"]
+    assert a.sent[0].code == Code.WRONG_VAULT == 404  # type: ignore[union-attr]
+    assert Close(404, "this device belongs to a different vault") in a.events
+    assert Close(404, "peer refused: this device belongs to a different vault", by_peer=True) in d.events
     for side in (d, a):
-        assert kinds(side.sent) == ["Hello", "Refused"]
-        assert side.sent[1].code == Code.WRONG_VAULT == 404  # type: ignore[union-attr]
-        assert Close(404, "this device belongs to a different vault") in side.events
         assert side.session.state is State.CLOSED
         assert not any(isinstance(e, (Synced, Received)) for e in side.events)
     assert rd.docs == {doc_id(1, 1): {"d"}} and ra.docs == {doc_id(1, 1): {"a"}}
@@ -505,7 +506,9 @@ def test_push_while_pairing_is_dropped() -> None:
     acceptor = Session(FakeReplica(invites={SECRET}), peer="p", dialer=False, paired=False, now=0.0)
     acceptor.start(0.0)
     assert acceptor.push(0.1, msg) == []
-    acceptor.receive(0.2, m.Pair(VAULT, SECRET))  # now it has said HELLO
+    acceptor.receive(0.2, m.Pair(VAULT, SECRET))
+    assert acceptor.push(0.25, msg) == []  # paired, but it says HELLO only in answer to the dialer's
+    acceptor.receive(0.28, m.Hello(m.PROTOCOL_VERSION, VAULT, (), b"", bytes(m.BUCKETS * 8)))  # now it has
     assert acceptor.push(0.3, msg) == [msg]
 
 
@@ -545,7 +548,7 @@ def test_pairing_in_time_lifts_the_deadline() -> None:
     ra = FakeReplica(invites={SECRET})
     sess = Session(ra, peer="joiner", dialer=False, paired=False, now=0.0, heartbeat_interval=2.0, pair_timeout=5.0)
     out, events = sess.receive(4.9, m.Pair(VAULT, SECRET))
-    assert kinds(out) == ["PairOk", "Hello"] and events == [Paired(VAULT)]
+    assert kinds(out) == ["PairOk"] and events == [Paired(VAULT)]  # its HELLO answers the dialer's
     # the heartbeat, no longer the pairing deadline (an acceptor's: the dialer's PINGs late by half an interval)
     assert sess.paired and sess.next_deadline() == 4.9 + 2.0 * 1.5
     assert sess.tick(7.9) == ([m.Ping()], [])  # a paired peer is kept, and pinged
@@ -597,7 +600,7 @@ def test_removed_device_with_a_new_ticket_may_pair_again() -> None:
     ra = FakeReplica(invites={SECRET})
     sess = Session(ra, peer="back", dialer=False, paired=False, now=0.0, removed=True)
     out, events = sess.receive(1.0, m.Pair(VAULT, SECRET))
-    assert kinds(out) == ["PairOk", "Hello"] and events == [Paired(VAULT)]
+    assert kinds(out) == ["PairOk"] and events == [Paired(VAULT)]
     assert ra.paired_with == ["back"]
     bad = Session(FakeReplica(invites={SECRET}), peer="back", dialer=False, paired=False, now=0.0, removed=True)
     out, _ = bad.receive(1.0, m.Pair(VAULT, b"W" * 16))
@@ -660,3 +663,52 @@ def test_versions_outside_those_supported_are_refused(version: int) -> None:
     sess.start(0.0)
     out, events = sess.receive(1.0, m.Hello(version, VAULT, (), b"", bytes(m.BUCKETS * 8)))
     assert kinds(out) == ["Refused"] and out[0].code == 426  # type: ignore[union-attr]
+
+
+class OldAcceptor(Session):
+    """A version-3 device as an acceptor: it says HELLO at once, and refuses any other
+    version with 426 (its equality check)."""
+
+    def start(self, now: float) -> list[m.Message]:
+        self.hello_version = 3
+        return self._sent(now, [self._hello()])
+
+    def receive(self, now: float, msg: m.Message) -> tuple[list[m.Message], list[s.Event]]:
+        if isinstance(msg, m.Hello) and msg.version != 3:
+            return self._refuse(now, Code.VERSION, f"protocol version {msg.version} is not supported")
+        return super().receive(now, msg)
+
+
+def test_a_dialer_refused_by_an_older_acceptor_falls_back_to_its_version() -> None:
+    rd, ra = FakeReplica(), FakeReplica(index={"i1"}, whole=True)
+    d = Side("dialer", Session(rd, peer="acceptor-id", dialer=True, paired=True, now=0.0), rd)
+    a = Side("acceptor", OldAcceptor(ra, peer="dialer-id", dialer=False, paired=True, now=0.0), ra)
+    start(d, a)
+    close = next(e for e in d.events if isinstance(e, Close))
+    assert close.code == 426 and close.by_peer
+    older = d.session.fall_back(close)
+    assert older == 3
+    # dialled again with that version: a version-3 session both ways, the index as INDEX_UPDATES
+    d = Side("dialer", Session(rd, peer="acceptor-id", dialer=True, paired=True, now=0.0, hello_version=older), rd)
+    a = Side("acceptor", OldAcceptor(ra, peer="dialer-id", dialer=False, paired=True, now=0.0), ra)
+    start(d, a)
+    assert d.session.live and a.session.live and rd.index == {"i1"}
+    assert "IndexSnapshot" not in kinds(a.sent)
+
+
+def test_an_acceptor_answers_an_older_dialer_at_its_version() -> None:
+    d, a = _joining(FakeReplica(), FakeReplica(index={"i1"}, whole=True), dialer_version=3)
+    start(d, a)
+    hellos = [x for x in a.sent if isinstance(x, m.Hello)]
+    assert [h.version for h in hellos] == [3] and d.session.live
+
+
+def test_only_a_refusal_of_the_version_makes_a_dialer_fall_back() -> None:
+    sess = Session(FakeReplica(), peer="p", dialer=True, paired=True, now=0.0)
+    assert sess.fall_back(Close(426, "peer refused: protocol version 4 is not supported", by_peer=True)) == 3
+    assert sess.fall_back(Close(426, "protocol version 9 is not supported")) is None  # our own refusal
+    assert sess.fall_back(Close(404, "peer refused: another vault", by_peer=True)) is None
+    oldest = Session(FakeReplica(), peer="p", dialer=True, paired=True, now=0.0, hello_version=m.OLDEST_VERSION)
+    assert oldest.fall_back(Close(426, "peer refused: no", by_peer=True)) is None  # nothing older to try
+    acceptor = Session(FakeReplica(), peer="p", dialer=False, paired=True, now=0.0)
+    assert acceptor.fall_back(Close(426, "peer refused: no", by_peer=True)) is None

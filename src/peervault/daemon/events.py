@@ -131,7 +131,7 @@ class Events:
                     self.publish("peer_lost", device=link.peer, reason=_from_here(link, ev))
             self.conns.closed(link, ev)
             self.moving.closed(link, ev)
-            if ev.code in FINAL and link.session.dialer:
+            if ev.code in FINAL and link.session.dialer and link.session.fall_back(ev) is None:
                 self.outcome.refused = ev.reason.removeprefix("peer refused: ")
 
     def _received(self, link: Link, msg: routing.Received) -> None:

@@ -5,8 +5,8 @@ and returns messages to send plus events for the engine; it never touches a
 socket, a file or a clock. Vault data comes from a `Replica` (the engine in
 production, an in-memory fake in tests).
 
-    dialer, paired      HELLO ───────────────────────────────► (acceptor)
-    dialer, pairing     PAIR ──► (acceptor checks secret) ──► PAIR_OK, then HELLO
+    dialer, paired      HELLO ───────────────────────────────► (acceptor) HELLO, at the dialer's version
+    dialer, pairing     PAIR ──► (acceptor checks secret) ──► PAIR_OK; HELLO ─► HELLO
     on HELLO            INDEX_UPDATES (if peer lacks index ops; INDEX_SNAPSHOT instead to a
                         version-4 peer with no index, when the index is saved whole),
                         DOC_VERSIONS (differing buckets)
@@ -148,8 +148,12 @@ class Session:
         idle_suspend: float | None = None,
         pair_timeout: float = 5.0,
         removed: bool = False,
+        hello_version: int = m.PROTOCOL_VERSION,
     ) -> None:
         self.replica = replica
+        # The version a dialer's HELLO announces (lower for a peer that refused a newer one:
+        # `fall_back`); an acceptor answers with the dialer's, so an older dialer reads it.
+        self.hello_version = hello_version
         self.peer = peer
         self.dialer = dialer
         self.heartbeat_interval = heartbeat_interval
@@ -186,9 +190,9 @@ class Session:
             if self._pair_secret is None:
                 raise ValueError("pairing dial needs the ticket secret")
             return self._sent(now, [m.Pair(self.replica.vault_id, self._pair_secret)])
-        if self._paired:
+        if self._paired and self.dialer:
             return self._sent(now, [self._hello()])
-        return []
+        return []  # an acceptor sends its HELLO in answer to the dialer's, at the dialer's version
 
     def tick(self, now: float) -> tuple[list[m.Message], list[Event]]:
         """Heartbeat and liveness: call every second or so."""
@@ -274,7 +278,7 @@ class Session:
                 return self._refuse_now(*stranger_refusal(msg, self._refusal))
             self._paired = True
             self.state = State.AWAIT_HELLO
-            return [m.PairOk(self.replica.vault_id), self._hello()], [Paired(msg.vault_id)]
+            return [m.PairOk(self.replica.vault_id)], [Paired(msg.vault_id)]
         if st is State.AWAIT_PAIR_OK:
             if not isinstance(msg, m.PairOk) or msg.vault_id != self.replica.vault_id:
                 raise ProtocolError(f"expected PAIR_OK, got {type(msg).__name__}")
@@ -291,6 +295,8 @@ class Session:
             if not m.OLDEST_VERSION <= msg.version <= m.PROTOCOL_VERSION:
                 return self._refuse_now(Code.VERSION, f"protocol version {msg.version} is not supported")
             self.peer_version = msg.version
+            if not self.dialer:
+                self.hello_version = msg.version  # answered in kind: an older dialer reads our HELLO
             if msg.vault_id != self.replica.vault_id:
                 return self._refuse_now(Code.WRONG_VAULT, "this device belongs to a different vault")
             self.state = State.SYNCING
@@ -363,10 +369,20 @@ class Session:
             return [Synced()]
         return []
 
+    def fall_back(self, close: Close) -> int | None:
+        """After this dialer's session closed with `close`: the version to announce when
+        dialing that peer again, if it refused ours as too new (a peer from before it
+        compares versions for equality); None otherwise."""
+        if not self.dialer or not close.by_peer or close.code != Code.VERSION:
+            return None
+        heard = self.peer_version  # an older acceptor sends its HELLO before reading ours
+        version = heard if 0 < heard < self.hello_version else self.hello_version - 1
+        return version if version >= m.OLDEST_VERSION else None
+
     def _hello(self) -> m.Hello:
         self._hello_sent = True
         return m.Hello(
-            m.PROTOCOL_VERSION,
+            self.hello_version,
             self.replica.vault_id,
             tuple(self.replica.local_addrs()),
             self.replica.index_vv(),
