@@ -145,7 +145,10 @@ def check_adopted(s: EngineState, held: frozenset[str]) -> None:
     differing = fresh.differing(s.entries) | s.entries.differing(fresh)
     if not differing and s.index.forgotten() == held:
         return
-    log.error("%d entries a peer sent with its index differ from that index; the index's are kept", len(differing))
+    log.error(
+        "the entries (%d differ) or removed devices a peer sent with its index differ from that index; the index's are kept",
+        len(differing),
+    )
     s.entries.clear()
     s.entries.update(fresh)
     s.layout_version += 1

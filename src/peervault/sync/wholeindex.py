@@ -4,8 +4,10 @@ joining device checks what it can without decoding the index, saves both in one
 transaction, and takes the entries as its own, as a warm start takes its saved ones.
 
 The `real` tier (11,004 files): the server no longer inflates the 3.4 MB snapshot and
-compresses it again (+7 to +15 MB for a moment), the joiner no longer decodes Loro's state
-to read every entry (+13 MB). Why the joiner may trust the entries: docs/PROTOCOL.md,
+compresses it again (its read and send of the index: about 2 MB lower at their peak), the
+joiner no longer decodes Loro's state to read every entry (its index step: +5 MB at its
+high-water mark against +14; docs/PERFORMANCE.md, "INDEX_SNAPSHOT"). Why the joiner may
+trust the entries: docs/PROTOCOL.md,
 "INDEX_SNAPSHOT". The document stays the truth: they are compared with it once it is first
 loaded (`savedindex.check_adopted`).
 """
