@@ -29,14 +29,18 @@ import zstandard
 
 from peervault.config import Config
 from peervault.crdt import notes
+from peervault.crdt.entries import row_entry
 from peervault.crdt.index import VaultIndex
+from peervault.crdt.indexversions import same_version
 from peervault.errors import PeerVaultError
 from peervault.net import endpoint as netep
 from peervault.net.stream import MessageStream
 from peervault.protocol import messages as m
+from peervault.protocol.entryrows import iter_rows
 from peervault.protocol.frames import MAX_BODY, MAX_FRAME, encode_frame
 from peervault.protocol.ticket import decode_ticket
 from peervault.state import read_runtime
+from peervault.store.packing import unpack_rows, unpack_snapshot
 from peervault.vault.paths import printable_path
 
 from .conftest import Device, pair_running, shut_down, wait_until
@@ -178,6 +182,7 @@ class HostilePeer:
         async def script(w: Wire) -> None:
             await w.send(m.Pair(t.vault_id, t.secret))
             await w.expect(m.PairOk)
+            await w.send(hello(t.vault_id))  # the inviter's HELLO answers ours (at our version)
             await w.expect(m.Hello)
 
         self.session(script)
@@ -332,7 +337,8 @@ _NOT_UTF8_HELLO = (
 )
 BAD_BODIES = {
     "type-0": (b"\x00", "unknown message type 0"),
-    "type-20": (b"\x14payload", "unknown message type 20"),
+    "type-21": (b"\x15payload", "unknown message type 21"),
+    "truncated-index-snapshot": (b"\x14payload", "truncated"),
     "malformed-blob-gets": (b"\x13payload", "does not fit the message"),
     "truncated-id-moved": (b"\x11payload", "truncated"),
     "type-255": (b"\xff" * 32, "unknown message type 255"),
@@ -542,7 +548,7 @@ def test_garbage_index_updates_are_refused(arena: Arena) -> None:
     closes: dict[str, str | None] = {}
 
     async def script(w: Wire, case: str) -> str | None:
-        await w.send(arena.hello())
+        await w.send(arena.hello(version=3))  # a version-3 peer: INDEX_UPDATES, never INDEX_SNAPSHOT
         index = VaultIndex.empty(secrets.randbits(63))
         index.apply((await w.expect(m.IndexUpdates)).blob)  # type: ignore[union-attr]
         daemon_vv = index.vv()
@@ -562,6 +568,25 @@ def test_garbage_index_updates_are_refused(arena: Arena) -> None:
     assert tree(a.root) == before_a and tree(b.root) == before_b
 
 
+def test_a_version_4_peer_with_no_index_gets_the_index_as_saved(arena: Arena) -> None:
+    """INDEX_SNAPSHOT from a real daemon (once its index is saved whole: after a restart, or
+    INDEX_UPDATES as before): its rows are the entries of the snapshot it carries."""
+
+    async def script(w: Wire) -> m.Message:
+        await w.send(arena.hello())
+        return await w.expect((m.IndexSnapshot, m.IndexUpdates))
+
+    got = arena.hostile.session(script)
+    if isinstance(got, m.IndexSnapshot):
+        decoded = VaultIndex.load(unpack_snapshot(got.snapshot), 1)
+        sent = {e.file_id: e for e in map(row_entry, iter_rows(unpack_rows(got.rows, 2**26)))}
+        assert sent == decoded.entries() and got.size == len(unpack_snapshot(got.snapshot))
+        assert same_version(got.vv, decoded.vv())
+    else:
+        assert isinstance(got, m.IndexUpdates) and got.blob
+    arena.assert_alive()
+
+
 def test_garbage_note_updates_are_refused(arena: Arena) -> None:
     a, b = arena.a, arena.b
     before_a, before_b = tree(a.root), tree(b.root)
@@ -570,7 +595,7 @@ def test_garbage_note_updates_are_refused(arena: Arena) -> None:
 
     async def script(w: Wire) -> None:
         nonlocal note_id
-        await w.send(arena.hello())
+        await w.send(arena.hello(version=3))  # (a version-4 peer with no index gets INDEX_SNAPSHOT)
         index = VaultIndex.empty(secrets.randbits(63))
         index.apply((await w.expect(m.IndexUpdates)).blob)  # type: ignore[union-attr]
         note_id = bytes.fromhex(next(fid for fid, e in index.entries().items() if e.path == NOTE))
@@ -620,7 +645,7 @@ def _plant(
     PLANTED.update({**paths, **dict.fromkeys(blobs, ""), **dict.fromkeys((moves or {}).values(), "")})
 
     async def script(w: Wire) -> None:
-        await w.send(hello(vault_id))
+        await w.send(hello(vault_id, version=3))  # (a version-4 peer with no index gets INDEX_SNAPSHOT)
         author = secrets.randbits(63)
         index = VaultIndex.empty(author)
         index.apply((await w.expect(m.IndexUpdates)).blob)  # type: ignore[union-attr]
@@ -879,7 +904,7 @@ def test_valid_then_garbage_update_for_one_note_keeps_it_editable(make_device: C
     hostile_line = "a line from the hostile peer\n"
 
     async def script(w: Wire) -> None:
-        await w.send(hello(vault_id))
+        await w.send(hello(vault_id, version=3))  # (a version-4 peer with no index gets INDEX_SNAPSHOT)
         index = VaultIndex.empty(secrets.randbits(63))
         index.apply((await w.expect(m.IndexUpdates)).blob)  # type: ignore[union-attr]
         note_id = bytes.fromhex(next(fid for fid, e in index.entries().items() if e.path == NOTE))

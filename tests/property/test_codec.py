@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from peervault.errors import ProtocolError
+from peervault.protocol import entryrows
 from peervault.protocol import messages as m
 from peervault.protocol.frames import FrameDecoder, encode_frame
 
@@ -51,6 +52,9 @@ MESSAGE_STRATEGIES: dict[type, st.SearchStrategy[m.Message]] = {
     m.BlobGets: st.builds(
         m.BlobGets, st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=m.MAX_BLOB_GETS).map(tuple)
     ),
+    m.IndexSnapshot: st.builds(
+        m.IndexSnapshot, blobs, st.binary(max_size=2000), st.integers(0, 2**64 - 1), st.lists(texts, max_size=3).map(tuple), blobs
+    ),
 }
 any_message = st.one_of(*MESSAGE_STRATEGIES.values())
 
@@ -59,7 +63,7 @@ def test_every_message_type_has_a_strategy() -> None:
     kinds = {cls.kind for cls in MESSAGE_STRATEGIES}
     all_types = set(m.Message.__args__)  # type: ignore[attr-defined]
     assert set(MESSAGE_STRATEGIES) == all_types
-    assert kinds == set(range(1, 20))
+    assert kinds == set(range(1, 21))
 
 
 # ------------------------------------------------------------------------------- frames
@@ -194,3 +198,24 @@ def test_message_dataclasses_are_frozen() -> None:
     for cls in MESSAGE_STRATEGIES:
         assert dataclasses.is_dataclass(cls)
         assert cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------------------- entry rows
+ints = st.integers(0, entryrows.ROW_INT_MAX)
+rows = st.lists(st.tuples(texts, texts, texts, st.integers(0, 1), st.binary(max_size=40), texts, ints, ints, ints), max_size=8)
+
+
+@given(rows)
+def test_entry_rows_round_trip(r: list[tuple]) -> None:  # type: ignore[type-arg]
+    assert list(entryrows.iter_rows(entryrows.encode_rows(r))) == r
+
+
+@given(rows, st.data())
+def test_damaged_entry_rows_raise_only_protocol_error(r: list[tuple], data: st.DataObject) -> None:  # type: ignore[type-arg]
+    raw = bytearray(entryrows.encode_rows(r))
+    cut = data.draw(st.integers(0, len(raw)))
+    for damaged in (bytes(raw[:cut]), bytes(raw[:cut]) + data.draw(st.binary(min_size=1, max_size=8)) + bytes(raw[cut:])):
+        try:
+            list(entryrows.iter_rows(damaged))
+        except ProtocolError:
+            pass

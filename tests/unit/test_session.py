@@ -12,6 +12,7 @@ import pytest
 from peervault.protocol import messages as m
 from peervault.protocol import session as s
 from peervault.protocol.codes import REMOVED_REASON, Code
+from peervault.protocol.entryrows import encode_rows
 from peervault.protocol.session import Close, Paired, PeerHello, Received, Session, State, Synced
 
 VAULT = bytes(range(16))
@@ -39,6 +40,7 @@ class FakeReplica:
     addrs: list[str] = field(default_factory=lambda: ["127.0.0.1:1"])
     paired_with: list[str] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    whole: bool = False  # the index is saved whole: a peer with none gets INDEX_SNAPSHOT
 
     def index_vv(self) -> bytes:
         return _enc(self.index)
@@ -46,6 +48,13 @@ class FakeReplica:
     def index_updates_since(self, vv: bytes) -> bytes | None:
         missing = self.index - _dec(vv)
         return _enc(missing) if missing else None
+
+    def index_saved_whole(self, vv: bytes) -> m.IndexSnapshot | None:
+        """With `whole`: the index "as saved", to a peer with none (the engine's wholeindex.serve)."""
+        if not self.whole or _dec(vv) or not self.index:
+            return None
+        blob = _enc(self.index)
+        return m.IndexSnapshot(blob, blob, len(blob), (), encode_rows([]))
 
     def bucket_digests(self) -> bytes:
         buckets = [0] * m.BUCKETS
@@ -79,8 +88,10 @@ class FakeReplica:
         return True
 
     # what the engine does with Received events
-    def apply(self, msg: m.IndexUpdates | m.DocUpdates) -> None:
-        if isinstance(msg, m.IndexUpdates):
+    def apply(self, msg: m.IndexUpdates | m.DocUpdates | m.IndexSnapshot) -> None:
+        if isinstance(msg, m.IndexSnapshot):
+            self.index |= _dec(msg.snapshot)
+        elif isinstance(msg, m.IndexUpdates):
             self.index |= _dec(msg.blob)
         else:
             for d, blob in msg.entries:
@@ -357,11 +368,12 @@ def test_wrong_vault_in_hello_is_refused() -> None:
     ra = FakeReplica(docs={doc_id(1, 1): {"a"}})
     d, a = make_pair(rd, ra)
     start(d, a)
-    # each side already said HELLO (no note content), then refuses the other's HELLO
+    # the dialer said HELLO (no note content); the acceptor refuses it before saying its own
+    assert kinds(d.sent) == ["Hello"] and kinds(a.sent) == ["Refused"]
+    assert a.sent[0].code == Code.WRONG_VAULT == 404  # type: ignore[union-attr]
+    assert Close(404, "this device belongs to a different vault") in a.events
+    assert Close(404, "peer refused: this device belongs to a different vault", by_peer=True) in d.events
     for side in (d, a):
-        assert kinds(side.sent) == ["Hello", "Refused"]
-        assert side.sent[1].code == Code.WRONG_VAULT == 404  # type: ignore[union-attr]
-        assert Close(404, "this device belongs to a different vault") in side.events
         assert side.session.state is State.CLOSED
         assert not any(isinstance(e, (Synced, Received)) for e in side.events)
     assert rd.docs == {doc_id(1, 1): {"d"}} and ra.docs == {doc_id(1, 1): {"a"}}
@@ -494,7 +506,9 @@ def test_push_while_pairing_is_dropped() -> None:
     acceptor = Session(FakeReplica(invites={SECRET}), peer="p", dialer=False, paired=False, now=0.0)
     acceptor.start(0.0)
     assert acceptor.push(0.1, msg) == []
-    acceptor.receive(0.2, m.Pair(VAULT, SECRET))  # now it has said HELLO
+    acceptor.receive(0.2, m.Pair(VAULT, SECRET))
+    assert acceptor.push(0.25, msg) == []  # paired, but it says HELLO only in answer to the dialer's
+    acceptor.receive(0.28, m.Hello(m.PROTOCOL_VERSION, VAULT, (), b"", bytes(m.BUCKETS * 8)))  # now it has
     assert acceptor.push(0.3, msg) == [msg]
 
 
@@ -534,7 +548,7 @@ def test_pairing_in_time_lifts_the_deadline() -> None:
     ra = FakeReplica(invites={SECRET})
     sess = Session(ra, peer="joiner", dialer=False, paired=False, now=0.0, heartbeat_interval=2.0, pair_timeout=5.0)
     out, events = sess.receive(4.9, m.Pair(VAULT, SECRET))
-    assert kinds(out) == ["PairOk", "Hello"] and events == [Paired(VAULT)]
+    assert kinds(out) == ["PairOk"] and events == [Paired(VAULT)]  # its HELLO answers the dialer's
     # the heartbeat, no longer the pairing deadline (an acceptor's: the dialer's PINGs late by half an interval)
     assert sess.paired and sess.next_deadline() == 4.9 + 2.0 * 1.5
     assert sess.tick(7.9) == ([m.Ping()], [])  # a paired peer is kept, and pinged
@@ -586,8 +600,115 @@ def test_removed_device_with_a_new_ticket_may_pair_again() -> None:
     ra = FakeReplica(invites={SECRET})
     sess = Session(ra, peer="back", dialer=False, paired=False, now=0.0, removed=True)
     out, events = sess.receive(1.0, m.Pair(VAULT, SECRET))
-    assert kinds(out) == ["PairOk", "Hello"] and events == [Paired(VAULT)]
+    assert kinds(out) == ["PairOk"] and events == [Paired(VAULT)]
     assert ra.paired_with == ["back"]
     bad = Session(FakeReplica(invites={SECRET}), peer="back", dialer=False, paired=False, now=0.0, removed=True)
     out, _ = bad.receive(1.0, m.Pair(VAULT, b"W" * 16))
     assert out == [m.Refused(403, "pairing ticket is invalid, used or expired")]
+
+
+# ------------------------------------------------------------------------------- version 4
+class Version3Session(Session):
+    """A peer from before INDEX_SNAPSHOT, as far as what it announces goes."""
+
+    def _hello(self) -> m.Hello:
+        hello = super()._hello()
+        return m.Hello(3, hello.vault_id, hello.addrs, hello.index_vv, hello.buckets)
+
+
+def _joining(rd: FakeReplica, ra: FakeReplica, dialer_version: int = m.PROTOCOL_VERSION) -> tuple[Side, Side]:
+    kind = Version3Session if dialer_version == 3 else Session
+    d = Side("dialer", kind(rd, peer="acceptor-id", dialer=True, paired=True, now=0.0), rd)
+    a = Side("acceptor", Session(ra, peer="dialer-id", dialer=False, paired=True, now=0.0), ra)
+    return d, a
+
+
+def test_a_joining_version_4_peer_gets_the_index_as_saved_instead_of_updates() -> None:
+    d, a = _joining(FakeReplica(), FakeReplica(index={"i1", "i2"}, whole=True))
+    start(d, a)
+    assert kinds(a.sent)[:2] == ["Hello", "IndexSnapshot"] and "IndexUpdates" not in kinds(a.sent)
+    assert d.replica.index == {"i1", "i2"}
+    assert d.session.live and a.session.live and a.session.peer_version == m.PROTOCOL_VERSION
+
+
+def test_a_version_3_peer_joining_gets_index_updates_as_before() -> None:
+    d, a = _joining(FakeReplica(), FakeReplica(index={"i1", "i2"}, whole=True), dialer_version=3)
+    start(d, a)
+    assert a.session.peer_version == 3
+    assert "IndexSnapshot" not in kinds(a.sent) and "IndexUpdates" in kinds(a.sent)
+    assert d.replica.index == {"i1", "i2"} and d.session.live and a.session.live
+
+
+def test_a_peer_with_an_index_or_a_server_without_it_saved_whole_gets_updates() -> None:
+    d, a = _joining(FakeReplica(index={"i0"}), FakeReplica(index={"i1"}, whole=True))
+    start(d, a)
+    assert "IndexSnapshot" not in kinds(a.sent) and d.replica.index == {"i0", "i1"}
+    d, a = _joining(FakeReplica(), FakeReplica(index={"i1"}, whole=False))
+    start(d, a)
+    assert "IndexSnapshot" not in kinds(a.sent) and d.replica.index == {"i1"}
+
+
+def test_index_snapshot_from_a_version_3_peer_is_a_protocol_error() -> None:
+    d, a = _joining(FakeReplica(), FakeReplica(), dialer_version=3)
+    start(d, a)
+    blob = _enc({"x"})
+    out, events = a.session.receive(2.0, m.IndexSnapshot(blob, blob, len(blob), (), encode_rows([])))
+    assert kinds(out) == ["Refused"] and out[0].code == 400  # type: ignore[union-attr]
+    assert [type(e) for e in events] == [Close]
+
+
+@pytest.mark.parametrize("version", [m.OLDEST_VERSION - 1, m.PROTOCOL_VERSION + 1])
+def test_versions_outside_those_supported_are_refused(version: int) -> None:
+    sess = Session(FakeReplica(), peer="p", dialer=False, paired=True, now=0.0)
+    sess.start(0.0)
+    out, events = sess.receive(1.0, m.Hello(version, VAULT, (), b"", bytes(m.BUCKETS * 8)))
+    assert kinds(out) == ["Refused"] and out[0].code == 426  # type: ignore[union-attr]
+
+
+class OldAcceptor(Session):
+    """A version-3 device as an acceptor: it says HELLO at once, and refuses any other
+    version with 426 (its equality check)."""
+
+    def start(self, now: float) -> list[m.Message]:
+        self.hello_version = 3
+        return self._sent(now, [self._hello()])
+
+    def receive(self, now: float, msg: m.Message) -> tuple[list[m.Message], list[s.Event]]:
+        if isinstance(msg, m.Hello) and msg.version != 3:
+            return self._refuse(now, Code.VERSION, f"protocol version {msg.version} is not supported")
+        return super().receive(now, msg)
+
+
+def test_a_dialer_refused_by_an_older_acceptor_falls_back_to_its_version() -> None:
+    rd, ra = FakeReplica(), FakeReplica(index={"i1"}, whole=True)
+    d = Side("dialer", Session(rd, peer="acceptor-id", dialer=True, paired=True, now=0.0), rd)
+    a = Side("acceptor", OldAcceptor(ra, peer="dialer-id", dialer=False, paired=True, now=0.0), ra)
+    start(d, a)
+    close = next(e for e in d.events if isinstance(e, Close))
+    assert close.code == 426 and close.by_peer
+    older = d.session.fall_back(close)
+    assert older == 3
+    # dialled again with that version: a version-3 session both ways, the index as INDEX_UPDATES
+    d = Side("dialer", Session(rd, peer="acceptor-id", dialer=True, paired=True, now=0.0, hello_version=older), rd)
+    a = Side("acceptor", OldAcceptor(ra, peer="dialer-id", dialer=False, paired=True, now=0.0), ra)
+    start(d, a)
+    assert d.session.live and a.session.live and rd.index == {"i1"}
+    assert "IndexSnapshot" not in kinds(a.sent)
+
+
+def test_an_acceptor_answers_an_older_dialer_at_its_version() -> None:
+    d, a = _joining(FakeReplica(), FakeReplica(index={"i1"}, whole=True), dialer_version=3)
+    start(d, a)
+    hellos = [x for x in a.sent if isinstance(x, m.Hello)]
+    assert [h.version for h in hellos] == [3] and d.session.live
+
+
+def test_only_a_refusal_of_the_version_makes_a_dialer_fall_back() -> None:
+    sess = Session(FakeReplica(), peer="p", dialer=True, paired=True, now=0.0)
+    assert sess.fall_back(Close(426, "peer refused: protocol version 4 is not supported", by_peer=True)) == 3
+    assert sess.fall_back(Close(426, "protocol version 9 is not supported")) is None  # our own refusal
+    assert sess.fall_back(Close(404, "peer refused: another vault", by_peer=True)) is None
+    oldest = Session(FakeReplica(), peer="p", dialer=True, paired=True, now=0.0, hello_version=m.OLDEST_VERSION)
+    assert oldest.fall_back(Close(426, "peer refused: no", by_peer=True)) is None  # nothing older to try
+    acceptor = Session(FakeReplica(), peer="p", dialer=False, paired=True, now=0.0)
+    assert acceptor.fall_back(Close(426, "peer refused: no", by_peer=True)) is None

@@ -27,6 +27,9 @@ class FakeReplica:
     def index_updates_since(self, vv: bytes) -> bytes | None:
         return None
 
+    def index_saved_whole(self, vv: bytes) -> m.IndexSnapshot | None:
+        return None
+
     def bucket_digests(self) -> bytes:
         return bytes(m.BUCKETS * 8)
 

@@ -59,6 +59,23 @@ def entry_row(e: Entry) -> tuple[str, str, str, int, bytes, str, int, int, int]:
     return (e.file_id, e.path, e.kind, int(e.deleted), e.dvv, e.blob, e.size, e.mtime_ms, e.stamp)
 
 
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_MAX_INT = 10**19 - 1  # what `_BLOB_CONTENT` reads (at most 19 digits)
+
+
+def row_ok(row: Sequence[Any]) -> bool:
+    """`row` is one `entry_of` could have made (a peer's, sent with its snapshot): a binary
+    file's with a digest and no dvv, any other's with no blob fields."""
+    fid, path, kind, deleted, dvv, blob, size, mtime_ms, stamp = row
+    if not (isinstance(fid, str) and isinstance(path, str) and isinstance(kind, str) and isinstance(dvv, bytes)):
+        return False
+    if deleted not in (0, 1) or not all(isinstance(n, int) and 0 <= n <= _MAX_INT for n in (size, mtime_ms, stamp)):
+        return False
+    if kind == "blob":
+        return bool(dvv == b"" and isinstance(blob, str) and _DIGEST.fullmatch(blob) is not None)
+    return bool(blob == "" and size == mtime_ms == stamp == 0)
+
+
 def row_entry(row: Sequence[Any]) -> Entry:
     """The entry of an `entry_row` read back (one string per kind, as `entry_of` makes them)."""
     fid, path, kind, deleted, dvv, blob, size, mtime_ms, stamp = row

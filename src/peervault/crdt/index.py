@@ -56,6 +56,7 @@ class VaultIndex:
         self._on_other: Callable[[], None] = lambda: None
         self._vv = b""  # the version, while no document is loaded
         self._forgotten: frozenset[str] | None = None  # forgotten(), until the document changes
+        self._on_load: Callable[[frozenset[str]], None] | None = None  # once, at the next load (`check_at_load`)
 
     @classmethod
     def empty(cls, session_peer: int) -> VaultIndex:
@@ -102,10 +103,20 @@ class VaultIndex:
             doc = _decode(snapshot, log, self._peer)
             self._doc = doc
             expected = guard("decode index version", lambda: VersionVector.decode(self._vv)) if self._vv else VersionVector()
+            check, self._on_load = self._on_load, None
             if not (doc.oplog_vv.includes_vv(expected) and expected.includes_vv(doc.oplog_vv)):
                 self._forgotten = None
                 self._on_other()
+            elif check is not None:
+                held, self._forgotten = self._forgotten or frozenset(), None  # read from the document now
+                check(held)
         return self._doc
+
+    def check_at_load(self, check: Callable[[frozenset[str]], None]) -> None:
+        """Call `check` once the document is next read back (if it is the version expected:
+        else `on_other` is called, as always), with the removed devices held until then:
+        entries and devices taken on trust are compared with the document."""
+        self._on_load = check
 
     @property
     def _files(self) -> LoroMap:

@@ -77,6 +77,8 @@ class Connections:
         self._on_event = on_event
         self._mark_status = mark_status
         self.dialers: dict[str, asyncio.Task[None]] = {}
+        # peers that refused our HELLO's protocol version: the older one they speak (this run)
+        self.peer_versions: dict[str, int] = {}
         self._handshakes: set[asyncio.Task[None]] = set()
         self.suspended: set[str] = set()  # low-power: peers whose idle link was suspended
         self._wake = asyncio.Event()  # set by a local change: suspended links come back
@@ -335,6 +337,7 @@ class Connections:
             idle_suspend=self.cfg.idle_suspend_s,
             pair_timeout=self.cfg.pair_timeout_s,
             removed=removed,
+            hello_version=self.peer_versions.get(peer, m.PROTOCOL_VERSION),
         )
         if arrived is not None:  # a stranger gets pair_timeout from its connection's arrival, in all
             session.pair_deadline = arrived + self.cfg.pair_timeout_s
@@ -360,6 +363,9 @@ class Connections:
             log.info("connection to %s suspended while idle (low-power profile)", link.peer[:10])
         if ev.code == Code.REMOVED and ev.by_peer and link.session.paired:  # a stranger cannot say so
             self._removed_by(link.peer)
+        if (older := link.session.fall_back(ev)) is not None:
+            self.peer_versions[link.peer] = older  # dialled again (the dial loop) with that version
+            log.info("%s speaks protocol version %d: dialling it again with that version", link.peer[:10], older)
 
     # ------------------------------------------------------------------ removal
     def drop_device(self, peer: str, why: str) -> None:

@@ -131,18 +131,18 @@ class Events:
                     self.publish("peer_lost", device=link.peer, reason=_from_here(link, ev))
             self.conns.closed(link, ev)
             self.moving.closed(link, ev)
-            if ev.code in FINAL and link.session.dialer:
+            if ev.code in FINAL and link.session.dialer and link.session.fall_back(ev) is None:
                 self.outcome.refused = ev.reason.removeprefix("peer refused: ")
 
-    def _received(self, link: Link, msg: routing.Update) -> None:
+    def _received(self, link: Link, msg: routing.Received) -> None:
         log.debug("received %s from %s", type(msg).__name__, link.peer[:10])
         arrived = time.perf_counter()
         try:
             sends = routing.receive(self.engine, msg, link.peer, link, self.links.values(), time.time())
-            if isinstance(msg, m.IndexUpdates):
+            if isinstance(msg, (m.IndexUpdates, m.IndexSnapshot)):
                 for peer in self.engine.take_forgotten():  # another device removed one
                     self.conns.drop_device(peer, REMOVED_REASON)
-                if len(msg.blob) >= TRIM_AFTER_BYTES:
+                if len(msg.blob if isinstance(msg, m.IndexUpdates) else msg.snapshot) >= TRIM_AFTER_BYTES:
                     trim_heap()  # a peer's whole index (a join): its import's pages go back now
         except (OSError, StoreUnavailable) as exc:  # a full disk, say: the peer resends it later
             log.error("could not store an update from %s: %s; it is fetched again on reconnect", link.peer[:10], exc)

@@ -17,6 +17,7 @@ from typing import Protocol, TypeVar
 from ..protocol import messages as m
 
 Update = m.IndexUpdates | m.DocUpdates
+Received = Update | m.IndexSnapshot
 L = TypeVar("L")  # a link: the daemon's Link, or the property test's device number
 
 
@@ -27,6 +28,14 @@ class Applier(Protocol):
         """Import index updates; False if they held nothing new."""
         ...
 
+    def adopt_index(self, msg: m.IndexSnapshot, now: float, origin: str = ...) -> bool:
+        """Take a peer's index as saved (a join); False if it held nothing new."""
+        ...
+
+    def index_snapshot_updates(self, msg: m.IndexSnapshot) -> bytes:
+        """INDEX_SNAPSHOT's snapshot, as INDEX_UPDATES carries it."""
+        ...
+
     def apply_docs(
         self, entries: tuple[tuple[bytes, bytes], ...], now: float, origin: str = ...
     ) -> tuple[tuple[bytes, bytes], ...]:
@@ -34,12 +43,21 @@ class Applier(Protocol):
         ...
 
 
-def receive(engine: Applier, msg: Update, origin: str, sender: L, links: Iterable[L], now: float) -> list[tuple[L, Update]]:
+def receive(engine: Applier, msg: Received, origin: str, sender: L, links: Iterable[L], now: float) -> list[tuple[L, Update]]:
     """Apply `msg`, received over `sender` from device `origin` at `now` (wall clock); what to send to whom.
 
     Index updates go on whole if they held anything new; of note updates only the entries
     that were new here go on. Nothing goes back over `sender`. The engine's errors (a
-    full disk, an update that will not import) propagate: the caller closes the link."""
+    full disk, an update that will not import) propagate: the caller closes the link. A
+    peer's index as saved (INDEX_SNAPSHOT) goes on as INDEX_UPDATES carrying its snapshot,
+    which every version reads (inflated only if there is a link to send it to)."""
+    if isinstance(msg, m.IndexSnapshot):
+        news = engine.adopt_index(msg, now, origin=origin)
+        others = [other for other in links if other != sender]
+        if not news or not others:
+            return []
+        update = m.IndexUpdates(engine.index_snapshot_updates(msg))
+        return [(other, update) for other in others]
     if isinstance(msg, m.IndexUpdates):
         news = engine.apply_index(msg.blob, now, origin=origin)
     else:

@@ -13,7 +13,7 @@ import contextlib
 from iroh import Connection, IrohError, RecvStream, SendStream
 
 from ..protocol import messages as m
-from ..protocol.frames import COMPRESS_THRESHOLD, FrameDecoder, encode_frame
+from ..protocol.frames import COMPRESS_THRESHOLD, FrameDecoder, encode_frame, raw_frame
 from .endpoint import describe, peer_words
 
 READ_CHUNK = 256 * 1024
@@ -45,13 +45,14 @@ class MessageStream:
     async def send(self, msgs: list[m.Message]) -> None:
         if not msgs:
             return
-        data = b"".join(encode_frame(m.encode(x), self.compress_threshold) for x in msgs)
+        chunks = _chunks(msgs, self.compress_threshold)
         async with self._lock:
             try:
-                await self._send.write_all(data)
+                for data in chunks:
+                    await self._send.write_all(data)
             except IrohError as exc:
                 raise ConnectionError(describe(exc)) from None
-        self.bytes_sent += len(data)
+        self.bytes_sent += sum(map(len, chunks))
 
     def send_soon(self, msgs: list[m.Message]) -> None:
         """Send without waiting (a refusal just before the close); a failure is the close's business."""
@@ -100,4 +101,22 @@ def _decode_each(bodies: list[bytes]) -> list[m.Message]:
     out = []
     while bodies:
         out.append(m.decode(bodies.pop()))
+    return out
+
+
+def _chunks(msgs: list[m.Message], threshold: int) -> list[bytes]:
+    """What to write for `msgs`, in order: their frames joined, but a message sent raw
+    (`messages.sent_raw`) as its frame's parts, never copied into one."""
+    out: list[bytes] = []
+    frames: list[bytes] = []
+    for x in msgs:
+        if not m.sent_raw(x):
+            frames.append(encode_frame(m.encode(x), threshold))
+            continue
+        if frames:
+            out.append(b"".join(frames))
+            frames = []
+        out += raw_frame(m.encode_parts(x))
+    if frames:
+        out.append(b"".join(frames))
     return out

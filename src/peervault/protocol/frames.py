@@ -48,6 +48,16 @@ def encode_frame(body: bytes, threshold: int = COMPRESS_THRESHOLD) -> bytes:
     return _HEADER.pack(len(payload) + 1, flag) + payload
 
 
+def raw_frame(parts: list[bytes]) -> list[bytes]:
+    """A frame with an uncompressed body given in `parts`, as its header and those parts,
+    never joined: the sender of a large body already compressed (INDEX_SNAPSHOT) holds no
+    copy of it for the body and another for the frame (the `real` tier's: 2.9 MB each)."""
+    size = sum(map(len, parts))
+    if size + 1 > MAX_FRAME:
+        raise FrameTooLarge(f"frame of {size} bytes exceeds the {MAX_FRAME}-byte limit")
+    return [_HEADER.pack(size + 1, RAW), *parts]
+
+
 class FrameDecoder:
     """Incremental decoder: `feed(data)` returns the bodies of every complete frame."""
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from ..errors import ProtocolError
 from .wire import Reader, Writer
 
-PROTOCOL_VERSION = 3  # 2: catch-up in acknowledged DOC_BATCHes; 3: PRESENCE
+PROTOCOL_VERSION = 4  # 2: catch-up in acknowledged DOC_BATCHes; 3: PRESENCE; 4: INDEX_SNAPSHOT
+OLDEST_VERSION = 3  # the oldest peer version a session accepts (it is sent INDEX_UPDATES only)
+INDEX_SNAPSHOT_VERSION = 4  # the first version that reads INDEX_SNAPSHOT
 ID_LEN = 16  # vault ids and file ids on the wire are 16 raw bytes
 BUCKETS = 256  # docs are grouped by first id byte; one 8-byte digest per bucket
 BLOB_ID_LEN = 32  # blake3 digest
@@ -60,6 +62,21 @@ class Hello:
 class IndexUpdates:
     kind = 5
     blob: bytes
+
+
+@dataclass(frozen=True)
+class IndexSnapshot:
+    """To a peer whose index is empty (a device joining), instead of INDEX_UPDATES: the
+    sender's index as its database holds it, its snapshot in the stored form
+    (store/packing.py, not inflated), and the entries kept beside it (protocol/entryrows.py),
+    so the receiver saves both without decoding the index (docs/PROTOCOL.md)."""
+
+    kind = 20
+    vv: bytes  # the snapshot's version vector
+    snapshot: bytes  # the stored form: b"pvzs" + a zstd frame, or Loro's bytes
+    size: int  # the snapshot's size once inflated
+    forgotten: tuple[str, ...]  # the devices removed from the vault, as in the snapshot
+    rows: bytes  # entryrows.encode_rows, zstd-compressed (store/packing.pack_rows)
 
 
 @dataclass(frozen=True)
@@ -216,10 +233,20 @@ Message = (
     | IdMoved
     | IdMovedOk
     | BlobGets
+    | IndexSnapshot
 )
 
 
 def encode(msg: Message) -> bytes:
+    return _written(msg).done()
+
+
+def encode_parts(msg: Message) -> list[bytes]:
+    """The body of `msg` as its fields' parts, not joined (frames.raw_frame)."""
+    return _written(msg).parts
+
+
+def _written(msg: Message) -> Writer:
     w = Writer(msg.kind)
     if isinstance(msg, Pair):
         w.fixed(msg.vault_id, ID_LEN)
@@ -239,6 +266,14 @@ def encode(msg: Message) -> bytes:
         w.fixed(msg.buckets, BUCKETS * 8)
     elif isinstance(msg, IndexUpdates):
         w.blob(msg.blob)
+    elif isinstance(msg, IndexSnapshot):
+        w.blob(msg.vv)
+        w.blob(msg.snapshot)
+        w.u64(msg.size)
+        w.u32(len(msg.forgotten))
+        for device in msg.forgotten:
+            w.text(device)
+        w.blob(msg.rows)
     elif isinstance(msg, DocVersions):
         w.blob(msg.buckets)
         _pairs(w, msg.entries)
@@ -268,7 +303,14 @@ def encode(msg: Message) -> bytes:
         w.u32(len(msg.blobs))
         for blob in msg.blobs:
             w.fixed(blob, BLOB_ID_LEN)
-    return w.done()
+    return w
+
+
+def sent_raw(msg: Message) -> bool:
+    """A message whose frame goes uncompressed, its parts written as they are (frames.raw_frame):
+    INDEX_SNAPSHOT's bulk is already compressed (compressing it again, or joining it into a
+    body and a frame, costs the sender copies and a context, for nothing)."""
+    return isinstance(msg, IndexSnapshot)
 
 
 def _pairs(w: Writer, entries: tuple[tuple[bytes, bytes], ...]) -> None:
@@ -300,6 +342,9 @@ def decode(body: bytes) -> Message:
         msg = Hello(version, vault_id, addrs, r.blob(), r.fixed(BUCKETS * 8))
     elif kind == IndexUpdates.kind:
         msg = IndexUpdates(r.blob())
+    elif kind == IndexSnapshot.kind:
+        vv, snapshot, size = r.blob(), r.blob(), r.u64()
+        msg = IndexSnapshot(vv, snapshot, size, tuple(r.text() for _ in range(r.count())), r.blob())
     elif kind == DocVersions.kind:
         msg = DocVersions(r.blob(), _read_pairs(r))
     elif kind == DocUpdates.kind:

@@ -5,9 +5,11 @@ and returns messages to send plus events for the engine; it never touches a
 socket, a file or a clock. Vault data comes from a `Replica` (the engine in
 production, an in-memory fake in tests).
 
-    dialer, paired      HELLO ───────────────────────────────► (acceptor)
-    dialer, pairing     PAIR ──► (acceptor checks secret) ──► PAIR_OK, then HELLO
-    on HELLO            INDEX_UPDATES (if peer lacks index ops), DOC_VERSIONS (differing buckets)
+    dialer, paired      HELLO ───────────────────────────────► (acceptor) HELLO, at the dialer's version
+    dialer, pairing     PAIR ──► (acceptor checks secret) ──► PAIR_OK; HELLO ─► HELLO
+    on HELLO            INDEX_UPDATES (if peer lacks index ops; INDEX_SNAPSHOT instead to a
+                        version-4 peer with no index, when the index is saved whole),
+                        DOC_VERSIONS (differing buckets)
     on DOC_VERSIONS     DOC_BATCH (what the peer lacks, newest notes first), at most `window`
                         unacknowledged; each BATCH_ACK lets one more go; DONE after the last ack
     on DONE             DONE_ACK            both DONE and DONE_ACK seen ──► Synced event
@@ -39,6 +41,11 @@ class Replica(Protocol):
 
     def index_vv(self) -> bytes: ...
     def index_updates_since(self, vv: bytes) -> bytes | None: ...
+    def index_saved_whole(self, vv: bytes) -> m.IndexSnapshot | None:
+        """For a peer at index version `vv`: the index as saved, if the peer has none and the
+        database holds it whole (its snapshot, the entries beside it, nothing logged after)."""
+        ...
+
     def bucket_digests(self) -> bytes: ...
     def doc_versions(self, buckets: bytes) -> list[tuple[bytes, bytes]]: ...
     def doc_batches(self, buckets: bytes, peer_versions: dict[bytes, bytes]) -> Iterator[list[tuple[bytes, bytes]]]:
@@ -63,7 +70,7 @@ class State(enum.Enum):
 class Received:
     """Event: apply these updates from the peer (and forward them to other peers)."""
 
-    message: m.IndexUpdates | m.DocUpdates
+    message: m.IndexUpdates | m.DocUpdates | m.IndexSnapshot
 
 
 @dataclass(frozen=True)
@@ -141,8 +148,12 @@ class Session:
         idle_suspend: float | None = None,
         pair_timeout: float = 5.0,
         removed: bool = False,
+        hello_version: int = m.PROTOCOL_VERSION,
     ) -> None:
         self.replica = replica
+        # The version a dialer's HELLO announces (lower for a peer that refused a newer one:
+        # `fall_back`); an acceptor answers with the dialer's, so an older dialer reads it.
+        self.hello_version = hello_version
         self.peer = peer
         self.dialer = dialer
         self.heartbeat_interval = heartbeat_interval
@@ -166,6 +177,7 @@ class Session:
         self._outbox: Iterator[list[tuple[bytes, bytes]]] | None = None
         self._seq = 0
         self._done_sent = False
+        self.peer_version = 0  # the protocol version of the peer's HELLO, once received
         if dialer:
             self.state = State.AWAIT_HELLO if paired else State.AWAIT_PAIR_OK
         else:
@@ -178,9 +190,9 @@ class Session:
             if self._pair_secret is None:
                 raise ValueError("pairing dial needs the ticket secret")
             return self._sent(now, [m.Pair(self.replica.vault_id, self._pair_secret)])
-        if self._paired:
+        if self._paired and self.dialer:
             return self._sent(now, [self._hello()])
-        return []
+        return []  # an acceptor sends its HELLO in answer to the dialer's, at the dialer's version
 
     def tick(self, now: float) -> tuple[list[m.Message], list[Event]]:
         """Heartbeat and liveness: call every second or so."""
@@ -244,7 +256,7 @@ class Session:
         if self.state in _UNPAIRED and now >= self.pair_deadline:
             return self._pair_expired(now)  # the timer may fire late; the deadline does not move
         self.last_received = now
-        if isinstance(msg, (m.IndexUpdates, m.DocUpdates, m.DocBatch)):
+        if isinstance(msg, (m.IndexUpdates, m.DocUpdates, m.DocBatch, m.IndexSnapshot)):
             self.last_data = now
         try:
             out, events = self._dispatch(msg)
@@ -266,7 +278,7 @@ class Session:
                 return self._refuse_now(*stranger_refusal(msg, self._refusal))
             self._paired = True
             self.state = State.AWAIT_HELLO
-            return [m.PairOk(self.replica.vault_id), self._hello()], [Paired(msg.vault_id)]
+            return [m.PairOk(self.replica.vault_id)], [Paired(msg.vault_id)]
         if st is State.AWAIT_PAIR_OK:
             if not isinstance(msg, m.PairOk) or msg.vault_id != self.replica.vault_id:
                 raise ProtocolError(f"expected PAIR_OK, got {type(msg).__name__}")
@@ -280,8 +292,11 @@ class Session:
         if st is State.AWAIT_HELLO:
             if not isinstance(msg, m.Hello):
                 raise ProtocolError(f"expected HELLO, got {type(msg).__name__}")
-            if msg.version != m.PROTOCOL_VERSION:
+            if not m.OLDEST_VERSION <= msg.version <= m.PROTOCOL_VERSION:
                 return self._refuse_now(Code.VERSION, f"protocol version {msg.version} is not supported")
+            self.peer_version = msg.version
+            if not self.dialer:
+                self.hello_version = msg.version  # answered in kind: an older dialer reads our HELLO
             if msg.vault_id != self.replica.vault_id:
                 return self._refuse_now(Code.WRONG_VAULT, "this device belongs to a different vault")
             self.state = State.SYNCING
@@ -301,6 +316,10 @@ class Session:
             return [m.BatchAck(msg.seq)], [Received(m.DocUpdates(msg.entries))]
         if isinstance(msg, (m.IndexUpdates, m.DocUpdates)):
             return [], [Received(msg)]
+        if isinstance(msg, m.IndexSnapshot):
+            if self.peer_version < m.INDEX_SNAPSHOT_VERSION:
+                raise ProtocolError(f"INDEX_SNAPSHOT from a version-{self.peer_version} peer")
+            return [], [Received(msg)]
         if isinstance(msg, m.Presence):
             return [], [PresenceReceived(msg)]
         if isinstance(msg, (m.IdMoved, m.IdMovedOk)):
@@ -317,8 +336,10 @@ class Session:
         out: list[m.Message] = []
         if not self._hello_sent:
             out.append(self._hello())
-        index = self.replica.index_updates_since(hello.index_vv)
-        if index:
+        whole = self.replica.index_saved_whole(hello.index_vv) if hello.version >= m.INDEX_SNAPSHOT_VERSION else None
+        if whole is not None:
+            out.append(whole)
+        elif index := self.replica.index_updates_since(hello.index_vv):
             out.append(m.IndexUpdates(index))
         mine = self.replica.bucket_digests()
         differing = bytes(i for i in range(m.BUCKETS) if mine[i * 8 : i * 8 + 8] != hello.buckets[i * 8 : i * 8 + 8])
@@ -348,10 +369,20 @@ class Session:
             return [Synced()]
         return []
 
+    def fall_back(self, close: Close) -> int | None:
+        """After this dialer's session closed with `close`: the version to announce when
+        dialing that peer again, if it refused ours as too new (a peer from before it
+        compares versions for equality); None otherwise."""
+        if not self.dialer or not close.by_peer or close.code != Code.VERSION:
+            return None
+        heard = self.peer_version  # an older acceptor sends its HELLO before reading ours
+        version = heard if 0 < heard < self.hello_version else self.hello_version - 1
+        return version if version >= m.OLDEST_VERSION else None
+
     def _hello(self) -> m.Hello:
         self._hello_sent = True
         return m.Hello(
-            m.PROTOCOL_VERSION,
+            self.hello_version,
             self.replica.vault_id,
             tuple(self.replica.local_addrs()),
             self.replica.index_vv(),

@@ -20,7 +20,7 @@ from . import indexentries
 from .filetable import FileRow, FileTable
 from .history import VersionHistory
 from .indexentries import CachedIndex
-from .packing import pack_note, pack_snapshot, unpack_snapshot
+from .packing import pack_note, pack_snapshot, sendable, unpack_snapshot
 from .peers import PeerTables
 
 INDEX_SNAPSHOT = "index_snapshot"  # meta key of the vault index's snapshot (see load_index)
@@ -200,6 +200,23 @@ class Store(VersionHistory, PeerTables):
             self.db.execute("DELETE FROM index_log")
             indexentries.write(self.db, vv, len(snapshot), entries, forgotten)
             self._give_back = True
+
+    def save_stored_index(
+        self, stored: bytes, vv: bytes, size: int, entries: Iterable[tuple[Any, ...]], forgotten: Iterable[str]
+    ) -> None:
+        """`save_index` of a snapshot already in its stored form (a peer's, as its database
+        held it: store/packing.py), `size` bytes once inflated, with its entries."""
+        with self.transaction():
+            self.set_meta(INDEX_SNAPSHOT, stored)
+            self.db.execute("DELETE FROM index_log")
+            indexentries.write(self.db, vv, size, entries, forgotten, adopted=True)
+            self._give_back = True
+
+    def stored_index(self) -> bytes | None:
+        """The index's snapshot as stored, not inflated, if it is in a form a peer may be sent
+        as it is (`packing.sendable`); call inside `reading()` with `cached_index`."""
+        snap = self.get_meta(INDEX_SNAPSHOT)
+        return snap if isinstance(snap, bytes) and sendable(snap) else None
 
     def index_snapshot_vv(self) -> bytes | None:
         """The version of the snapshot `load_index` reads, saved with it."""

@@ -22,7 +22,10 @@ SNAPSHOT_VV = "index_snapshot_vv"  # meta: the version of the index's snapshot
 ENTRIES_VV = "index_entries_vv"  # meta: the version the entries were written at
 FORGOTTEN = "index_forgotten"  # meta: JSON list of the devices removed from the vault
 SNAPSHOT_SIZE = "index_snapshot_size"  # meta: the snapshot's size, as Loro exports it
-KEYS = (SNAPSHOT_VV, ENTRIES_VV, FORGOTTEN, SNAPSHOT_SIZE)
+# meta, 1 while the entries are those a peer sent with its snapshot (a join: INDEX_SNAPSHOT),
+# not yet compared with the document (sync/wholeindex.py); gone with the next snapshot written
+ADOPTED = "index_entries_adopted"
+KEYS = (SNAPSHOT_VV, ENTRIES_VV, FORGOTTEN, SNAPSHOT_SIZE, ADOPTED)
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class CachedIndex:
     snapshot_size: int
     forgotten: list[str]
     rows: Iterator[tuple[Any, ...]]  # read as iterated: never all the rows' tuples at once
+    adopted: bool = False  # a peer's entries, not yet checked against the document (ADOPTED)
 
 
 def _meta(db: sqlite3.Connection, key: str) -> Any:
@@ -39,13 +43,23 @@ def _meta(db: sqlite3.Connection, key: str) -> Any:
 
 
 def write(
-    db: sqlite3.Connection, vv: bytes, snapshot_size: int, rows: Iterable[tuple[Any, ...]], forgotten: Iterable[str]
+    db: sqlite3.Connection,
+    vv: bytes,
+    snapshot_size: int,
+    rows: Iterable[tuple[Any, ...]],
+    forgotten: Iterable[str],
+    adopted: bool = False,
 ) -> None:
-    """The entries of the snapshot just written at version `vv` (inside its transaction)."""
+    """The entries of the snapshot just written at version `vv` (inside its transaction);
+    `adopted`: a peer's, as it sent them with that snapshot."""
     db.execute("DELETE FROM index_entries")
     db.executemany("INSERT INTO index_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     meta = [(SNAPSHOT_VV, vv), (ENTRIES_VV, vv), (FORGOTTEN, json.dumps(sorted(forgotten))), (SNAPSHOT_SIZE, snapshot_size)]
     db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", meta)
+    if adopted:
+        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, 1)", (ADOPTED,))
+    else:
+        db.execute("DELETE FROM meta WHERE key=?", (ADOPTED,))
 
 
 def read(db: sqlite3.Connection) -> CachedIndex | None:
@@ -58,7 +72,8 @@ def read(db: sqlite3.Connection) -> CachedIndex | None:
     forgotten, size = _meta(db, FORGOTTEN), _meta(db, SNAPSHOT_SIZE)
     if not isinstance(forgotten, str) or not isinstance(size, int):
         return None
-    return CachedIndex(vv, size, [str(d) for d in json.loads(forgotten)], db.execute("SELECT * FROM index_entries"))
+    adopted = _meta(db, ADOPTED) is not None
+    return CachedIndex(vv, size, [str(d) for d in json.loads(forgotten)], db.execute("SELECT * FROM index_entries"), adopted)
 
 
 def snapshot_vv(db: sqlite3.Connection) -> bytes | None:

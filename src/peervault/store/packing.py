@@ -56,4 +56,60 @@ def unpack_snapshot(stored: bytes) -> bytes:
     return stored
 
 
-__all__ = ["PACKED", "PACKED_ZSTD", "pack_note", "pack_snapshot", "unpack_snapshot"]
+LORO = b"loro"  # Loro's own snapshots, stored as they are
+
+
+def sendable(stored: bytes) -> bool:
+    """A stored index snapshot a joining peer may be sent as it is (protocol version 4's
+    INDEX_SNAPSHOT): zstd (`pvzs`) or Loro's bytes; the older `pvz1` is inflated and sent
+    as INDEX_UPDATES instead, so a receiver has one compressed form to check."""
+    return stored.startswith((PACKED_ZSTD, LORO))
+
+
+def inflate_sent(stored: bytes, limit: int) -> bytes:
+    """The snapshot of a stored form a peer sent (`sendable`): inflated to at most `limit`
+    bytes. ValueError if it is of another form, damaged, or larger (a zip bomb)."""
+    if stored.startswith(LORO):
+        return stored
+    if not stored.startswith(PACKED_ZSTD):
+        raise ValueError("not a stored form of a snapshot")
+    frame = stored[len(PACKED_ZSTD) :]
+    try:
+        size = zstandard.get_frame_parameters(frame).content_size
+        if size != zstandard.CONTENTSIZE_UNKNOWN and size > limit:
+            raise ValueError(f"inflates past {limit} bytes")
+        return _zstd_out.decompress(frame, max_output_size=limit, allow_extra_data=False)
+    except zstandard.ZstdError as exc:
+        raise ValueError(f"does not inflate within {limit} bytes: {exc}") from None
+
+
+def pack_rows(data: bytes) -> bytes:
+    """INDEX_SNAPSHOT's entry rows as sent: a zstd frame (level 3, a context of its own, as
+    frames.py does for large bodies). The `real` tier's 1.8 MB of rows: 0.65 MB, 6 ms; sent
+    raw they were 2 MB more for the sender to hold through the send, and the transport too."""
+    return zstandard.ZstdCompressor(level=3).compress(data)
+
+
+def unpack_rows(data: bytes, limit: int) -> bytes:
+    """`pack_rows`' rows, inflated to at most `limit` bytes (ValueError otherwise)."""
+    try:
+        size = zstandard.get_frame_parameters(data).content_size
+        if size != zstandard.CONTENTSIZE_UNKNOWN and size > limit:
+            raise ValueError(f"inflate past {limit} bytes")
+        return _zstd_out.decompress(data, max_output_size=limit, allow_extra_data=False)
+    except zstandard.ZstdError as exc:
+        raise ValueError(f"do not inflate within {limit} bytes: {exc}") from None
+
+
+__all__ = [
+    "LORO",
+    "PACKED",
+    "PACKED_ZSTD",
+    "inflate_sent",
+    "pack_note",
+    "pack_rows",
+    "pack_snapshot",
+    "sendable",
+    "unpack_rows",
+    "unpack_snapshot",
+]

@@ -49,6 +49,7 @@ from . import (
     savedindex,
     settle,
     tracked,
+    wholeindex,
     writeback,
 )
 from .deleteguard import DeleteGuard, Published
@@ -211,6 +212,14 @@ class Engine:
         return deletions.restore_held(self._at(now))
 
     # ------------------------------------------------------------------ remote side
+    def adopt_index(self, msg: m.IndexSnapshot, now: float, origin: str = "peer") -> bool:
+        """A peer's index as saved (INDEX_SNAPSHOT: a join); False if it held nothing new."""
+        return wholeindex.adopt(self._at(now), msg, origin)
+
+    def index_snapshot_updates(self, msg: m.IndexSnapshot) -> bytes:
+        """INDEX_SNAPSHOT's snapshot as INDEX_UPDATES would carry it (to forward it)."""
+        return wholeindex.inflated(msg)
+
     def apply_index(self, blob: bytes, now: float, origin: str = "peer") -> bool:
         """Import index updates; False if they held nothing new (then they are not forwarded)."""
         return remote.apply_index(self._at(now), blob, origin)
@@ -344,6 +353,9 @@ class Engine:
             # keeps it so (11,004 files: 12 MB): shed it at the next chance, as after a burst.
             s.index_churn = max(s.index_churn, SHED_AFTER)
         return out
+
+    def index_saved_whole(self, vv: bytes) -> m.IndexSnapshot | None:
+        return wholeindex.serve(self.state, vv)
 
     def bucket_digests(self) -> bytes:
         return self.state.versions.digests()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..crdt.entries import Entry, EntryTable, row_entry
@@ -48,6 +49,8 @@ def open_index(s: EngineState) -> EntryTable:
             s.index = VaultIndex.unloaded(
                 s.store.load_index, s.session_peer, cached.vv, cached.forgotten, lambda: _differs(s), s.store.index_snapshot_vv
             )
+            if cached.adopted:  # a peer's entries (a join), not yet compared with the document
+                s.index.check_at_load(lambda held: check_adopted(s, held))
             s.index_snapshot_bytes, s.index_log_bytes = cached.snapshot_size, 0
             s.index_cached = True
         else:  # changes logged after the snapshot, a crash, a database from before the cache
@@ -120,6 +123,37 @@ def unload(s: EngineState) -> bool:
         return False  # a change not saved (never, outside a batch: kept, to be safe)
     s.index.unload(s.store.load_index, lambda: _differs(s), s.store.index_snapshot_vv)
     return True
+
+
+def adopt(s: EngineState, vv: bytes, forgotten: Iterable[str]) -> None:
+    """The index is the snapshot just saved at version `vv` (a peer's, with its entries:
+    sync/wholeindex.py), left undecoded as after a warm start; its entries are compared
+    with it when it is first loaded (`check_adopted`)."""
+    s.index = VaultIndex.unloaded(
+        s.store.load_index, s.session_peer, vv, forgotten, lambda: _differs(s), s.store.index_snapshot_vv
+    )
+    s.index.check_at_load(lambda held: check_adopted(s, held))
+
+
+def check_adopted(s: EngineState, held: frozenset[str]) -> None:
+    """The index, read back for the first time since its entries (and removed devices,
+    `held`) were taken from the peer that sent it: the document is the truth. Entries that
+    differ (never, from a device running this code: what it sends is what it reads from
+    that very snapshot) are replaced by the document's (as `_differs` does: the layout is
+    computed again) and the next save writes entries read from the document."""
+    fresh = EntryTable(s.index.entries())
+    differing = fresh.differing(s.entries) | s.entries.differing(fresh)
+    if not differing and s.index.forgotten() == held:
+        return
+    log.error(
+        "the entries (%d differ) or removed devices a peer sent with its index differ from that index; the index's are kept",
+        len(differing),
+    )
+    s.entries.clear()
+    s.entries.update(fresh)
+    s.layout_version += 1
+    s.index_rollbacks = -1  # the next save folds: a snapshot and entries that agree
+    s.index_cached = False
 
 
 def _differs(s: EngineState) -> None:

@@ -1,0 +1,89 @@
+"""The index's entry rows as INDEX_SNAPSHOT carries them (protocol version 4): the rows the
+sender keeps beside its snapshot (store/indexentries.py), one after another, written from
+the database's cursor and read back one row at a time, so neither side holds a tuple per
+file of the vault at once (11,004 files: about 4 MB of Python objects).
+
+    rows := count:u32, row*
+    row  := file_id:str, path:str, kind:str, deleted:u8, dvv:bytes, blob:str,
+            size:u64, mtime_ms:u64, stamp:u64        (str, bytes: u32 length, then the bytes)
+
+Only the shape is checked here (lengths, UTF-8, integers a database row can hold); what a
+row must say to be an entry is crdt/entries.row_ok's business.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ..errors import ProtocolError
+
+_LEN = struct.Struct(">I")
+_INTS = struct.Struct(">QQQ")
+ROW_INT_MAX = 2**63 - 1  # SQLite's INTEGER: a larger one could not have been saved
+Row = tuple[str, str, str, int, bytes, str, int, int, int]
+
+
+def encode_rows(rows: Iterable[tuple[Any, ...]]) -> bytes:
+    """The rows (`entry_row`'s shape) as INDEX_SNAPSHOT carries them."""
+    out = bytearray(_LEN.size)  # the count, filled in at the end
+    n = 0
+    for fid, path, kind, deleted, dvv, blob, size, mtime_ms, stamp in rows:
+        for text in (fid, path, kind):
+            raw = str(text).encode("utf-8")
+            out += _LEN.pack(len(raw))
+            out += raw
+        out.append(1 if deleted else 0)
+        out += _LEN.pack(len(dvv))
+        out += dvv
+        raw = str(blob).encode("utf-8")
+        out += _LEN.pack(len(raw))
+        out += raw
+        out += _INTS.pack(size, mtime_ms, stamp)
+        n += 1
+    _LEN.pack_into(out, 0, n)
+    return bytes(out)
+
+
+def row_count(data: bytes) -> int:
+    if len(data) < _LEN.size:
+        raise ProtocolError("INDEX_SNAPSHOT rows: truncated")
+    return int(_LEN.unpack_from(data)[0])
+
+
+def iter_rows(data: bytes) -> Iterator[Row]:
+    """Each row of `encode_rows`' `data`, decoded as it is reached; ProtocolError at the first
+    that does not decode (the caller has saved nothing until it has read them all)."""
+    view = memoryview(data)
+    count, pos = row_count(data), _LEN.size
+    if count > len(data) // 20:  # the smallest row is 25 bytes
+        raise ProtocolError(f"INDEX_SNAPSHOT announces {count} rows in {len(data)} bytes")
+
+    def take(n: int) -> bytes:
+        nonlocal pos
+        if pos + n > len(view):
+            raise ProtocolError("INDEX_SNAPSHOT rows: truncated")
+        out = bytes(view[pos : pos + n])
+        pos += n
+        return out
+
+    def field() -> bytes:
+        return take(int(_LEN.unpack(take(_LEN.size))[0]))
+
+    def text() -> str:
+        try:
+            return field().decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError("INDEX_SNAPSHOT rows: a string is not UTF-8") from None
+
+    for _ in range(count):
+        fid, path, kind = text(), text(), text()
+        deleted = take(1)[0]
+        dvv, blob = field(), text()
+        size, mtime_ms, stamp = _INTS.unpack(take(_INTS.size))
+        if deleted > 1 or max(size, mtime_ms, stamp) > ROW_INT_MAX:
+            raise ProtocolError(f"INDEX_SNAPSHOT rows: row {fid!r} out of range")
+        yield (fid, path, kind, deleted, dvv, blob, size, mtime_ms, stamp)
+    if pos != len(view):
+        raise ProtocolError(f"INDEX_SNAPSHOT rows: {len(view) - pos} unexpected trailing bytes")
