@@ -11,8 +11,7 @@ import pytest
 from peervault import devicekey
 from peervault.errors import PeerVaultError
 from peervault.protocol import messages as m
-from peervault.protocol.codes import Code
-from peervault.protocol.session import stranger_refusal
+from peervault.protocol.codes import Code, stranger_refusal
 from peervault.state import VaultState
 
 

@@ -22,10 +22,11 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 
-from loro import ID, Diff, DiffEvent, EncodedBlobMode, ExportMode, Index, LoroDoc, LoroMap, ValueOrContainer, VersionVector
+from loro import Diff, DiffEvent, EncodedBlobMode, ExportMode, Index, LoroDoc, LoroMap, ValueOrContainer, VersionVector
 
 from . import CrdtError, guard
 from .entries import Entry, blob_value, entry_of
+from .indexversions import containers_changed_by_others
 
 _FILES = "files"
 _FORGOTTEN = "forgotten_devices"
@@ -265,16 +266,7 @@ class VaultIndex:
             v = self._files.get(fid)
             if v is not None and ValueOrContainer.is_container(v) and isinstance(v.container, LoroMap):
                 ids[str(v.container.id)] = fid
-        start = VersionVector.decode(since) if since else VersionVector()
-        touched: set[str] = set()
-        for span in start.get_missing_span(self.doc.oplog_vv):
-            if span.peer == self._peer:
-                continue
-            n = span.counter.end - span.counter.start
-            for cid in self.doc.get_changed_containers_in(ID(span.peer, span.counter.start), n):
-                if (hit := ids.get(str(cid))) is not None:
-                    touched.add(hit)
-        return touched
+        return {ids[c] for c in containers_changed_by_others(self.doc, self._peer, since) if c in ids}
 
     def forget_device(self, endpoint_id: str) -> None:
         """Remove a device from the vault: every device that learns this stops talking to it."""

@@ -1,9 +1,10 @@
-"""The index's versions and snapshots, read without decoding an index: what a device
-joining checks of the index a peer sends it as saved (sync/wholeindex.py)."""
+"""The index's versions, snapshots and history, read without decoding an index: what a
+device joining checks of the index a peer sends it as saved (sync/wholeindex.py), and
+which entries other devices changed since a version (the guard's take-back)."""
 
 from __future__ import annotations
 
-from loro import EncodedBlobMode, LoroDoc, VersionVector
+from loro import ID, EncodedBlobMode, LoroDoc, VersionVector
 
 from . import CrdtError, guard
 
@@ -27,3 +28,15 @@ def snapshot_version(blob: bytes) -> bytes:
     if meta.mode != EncodedBlobMode.Snapshot:
         raise CrdtError(f"not a whole snapshot of the index ({meta.mode})")
     return bytes(meta.partial_end_vv.encode())
+
+
+def containers_changed_by_others(doc: LoroDoc, own_peer: int, since: bytes) -> set[str]:
+    """The ids of the containers that ops of any peer but `own_peer`, gained since version
+    `since`, changed (winning or not): read from the history, not the state."""
+    start = VersionVector.decode(since) if since else VersionVector()
+    touched: set[str] = set()
+    for span in start.get_missing_span(doc.oplog_vv):
+        if span.peer != own_peer:
+            n = span.counter.end - span.counter.start
+            touched.update(str(cid) for cid in doc.get_changed_containers_in(ID(span.peer, span.counter.start), n))
+    return touched

@@ -28,8 +28,8 @@ from ..config import Config
 from ..net import endpoint as netep
 from ..net.stream import MessageStream
 from ..protocol import messages as m
-from ..protocol.codes import REMOVED_REASON, Code
-from ..protocol.session import STRANGER, Close, Event, Session, stranger_refusal
+from ..protocol.codes import REMOVED_REASON, STRANGER, Code, stranger_refusal
+from ..protocol.session import Close, Event, Session
 from ..state import VaultState
 from ..store import removal
 from ..sync.blobs import BlobTransfers

@@ -31,8 +31,7 @@ from ..errors import PeerVaultError
 from ..net import endpoint as netep
 from ..net.stream import MessageStream
 from ..protocol import messages as m
-from ..protocol.codes import Code
-from ..protocol.session import stranger_refusal
+from ..protocol.codes import Code, stranger_refusal
 from .binding import bind_key
 from .connections import Connections, refuse
 

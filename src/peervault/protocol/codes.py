@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import enum
 
+from . import messages as m
+
 
 class Code(enum.IntEnum):
     """A close or refusal code; `meaning` says what it tells the other side."""
@@ -48,3 +50,19 @@ FINAL = frozenset({Code.UNKNOWN_PEER, Code.WRONG_VAULT, Code.VERSION, Code.REMOV
 
 # The reason sent with REMOVED: `status` and the CLI show it to the user of the removed device.
 REMOVED_REASON = "this device was removed from the vault"
+
+
+STRANGER = (Code.UNKNOWN_PEER, "unknown device")  # the refusal of a device not paired
+
+
+def stranger_refusal(first: m.Message | None, refusal: tuple[int, str] = STRANGER, pair_timeout: float = 5.0) -> tuple[int, str]:
+    """What an acceptor answers a device that is not (or no longer) paired, given its first
+    message (None: nothing by the pairing deadline). The one text for every case where no
+    pairing happens, so that on a shared endpoint (daemon/router.py) a vault this device
+    does not serve and a vault the peer is not paired for are answered alike."""
+    code, why = refusal
+    if first is None:
+        return code, f"{why}: did not pair within {pair_timeout:.0f} s"
+    if not isinstance(first, m.Pair):
+        return code, f"{why}: pair with a ticket first"
+    return Code.UNKNOWN_PEER, "pairing ticket is invalid, used or expired"

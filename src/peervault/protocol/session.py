@@ -31,7 +31,7 @@ from typing import Protocol
 
 from ..errors import PeerVaultError, ProtocolError
 from . import messages as m
-from .codes import REMOVED_REASON, Code
+from .codes import REMOVED_REASON, Code, stranger_refusal
 
 
 class Replica(Protocol):
@@ -114,22 +114,6 @@ Event = Received | PresenceReceived | Paired | PeerHello | Synced | Moving | Clo
 
 _UNPAIRED = (State.AWAIT_PAIR, State.AWAIT_PAIR_OK)
 ACCEPTOR_PING_AFTER = 1.5  # heartbeat intervals without a message before an acceptor pings (Session._ping_at)
-
-
-STRANGER = (Code.UNKNOWN_PEER, "unknown device")
-
-
-def stranger_refusal(first: m.Message | None, refusal: tuple[int, str] = STRANGER, pair_timeout: float = 5.0) -> tuple[int, str]:
-    """What an acceptor answers a device that is not (or no longer) paired, given its first
-    message (None: nothing by the pairing deadline). The one text for every case where no
-    pairing happens, so that on a shared endpoint (daemon/router.py) a vault this device
-    does not serve and a vault the peer is not paired for are answered alike."""
-    code, why = refusal
-    if first is None:
-        return code, f"{why}: did not pair within {pair_timeout:.0f} s"
-    if not isinstance(first, m.Pair):
-        return code, f"{why}: pair with a ticket first"
-    return Code.UNKNOWN_PEER, "pairing ticket is invalid, used or expired"
 
 
 class Session:
