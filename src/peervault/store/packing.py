@@ -73,14 +73,7 @@ def inflate_sent(stored: bytes, limit: int) -> bytes:
         return stored
     if not stored.startswith(PACKED_ZSTD):
         raise ValueError("not a stored form of a snapshot")
-    frame = stored[len(PACKED_ZSTD) :]
-    try:
-        size = zstandard.get_frame_parameters(frame).content_size
-        if size != zstandard.CONTENTSIZE_UNKNOWN and size > limit:
-            raise ValueError(f"inflates past {limit} bytes")
-        return _zstd_out.decompress(frame, max_output_size=limit, allow_extra_data=False)
-    except zstandard.ZstdError as exc:
-        raise ValueError(f"does not inflate within {limit} bytes: {exc}") from None
+    return _inflate(stored[len(PACKED_ZSTD) :], limit)
 
 
 def pack_rows(data: bytes) -> bytes:
@@ -92,13 +85,19 @@ def pack_rows(data: bytes) -> bytes:
 
 def unpack_rows(data: bytes, limit: int) -> bytes:
     """`pack_rows`' rows, inflated to at most `limit` bytes (ValueError otherwise)."""
+    return _inflate(data, limit)
+
+
+def _inflate(frame: bytes, limit: int) -> bytes:
+    """One zstd frame a peer sent, inflated to at most `limit` bytes: its announced size
+    is checked first (a zip bomb), and a damaged or truncated frame is a ValueError."""
     try:
-        size = zstandard.get_frame_parameters(data).content_size
+        size = zstandard.get_frame_parameters(frame).content_size
         if size != zstandard.CONTENTSIZE_UNKNOWN and size > limit:
-            raise ValueError(f"inflate past {limit} bytes")
-        return _zstd_out.decompress(data, max_output_size=limit, allow_extra_data=False)
+            raise ValueError(f"inflates past {limit} bytes")
+        return _zstd_out.decompress(frame, max_output_size=limit, allow_extra_data=False)
     except zstandard.ZstdError as exc:
-        raise ValueError(f"do not inflate within {limit} bytes: {exc}") from None
+        raise ValueError(f"does not inflate within {limit} bytes: {exc}") from None
 
 
 __all__ = [

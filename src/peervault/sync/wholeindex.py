@@ -64,7 +64,7 @@ def inflated(msg: m.IndexSnapshot) -> bytes:
     try:
         snapshot = inflate_sent(msg.snapshot, MAX_BODY)
     except ValueError as exc:
-        raise ProtocolError(f"INDEX_SNAPSHOT: the snapshot {exc}") from None
+        raise ProtocolError(f"INDEX_SNAPSHOT: the snapshot: {exc}") from None
     if len(snapshot) != msg.size:
         raise ProtocolError(f"INDEX_SNAPSHOT: the snapshot is {len(snapshot)} bytes, not {msg.size}")
     return snapshot
@@ -75,7 +75,7 @@ def rows_of(msg: m.IndexSnapshot) -> bytes:
     try:
         return unpack_rows(msg.rows, MAX_BODY)
     except ValueError as exc:
-        raise ProtocolError(f"INDEX_SNAPSHOT: the entry rows {exc}") from None
+        raise ProtocolError(f"INDEX_SNAPSHOT: the entry rows: {exc}") from None
 
 
 def checked(msg: m.IndexSnapshot) -> EntryTable:
