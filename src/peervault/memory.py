@@ -54,6 +54,14 @@ def trim_heap() -> None:
         libc.malloc_trim(0)
 
 
+# A peer's join served (catch-up batches, blob answers): trimmed 10 times a second, not once.
+# The `real` tier's join freed 1-2 MB of small buffers a second all over a 21 MB heap: at one
+# trim a second its resident part was 16-20 MB for 8-12 MB in use, at ten 12-16 MB (A's peak
+# in the notes phase 80 -> 77 MB); each trim takes about 0.5 ms (docs/PERFORMANCE.md,
+# "A serving a join", 2026-12-07).
+SERVING_EVERY = 0.1
+
+
 class BurstTrimmer:
     """`trim_heap` now and then during a long burst (a peer's initial sync, served or
     received): freed pages are reused all over a fragmented heap, so without it the heap's
