@@ -55,10 +55,9 @@ def trim_heap() -> None:
 
 
 # A peer's join served (catch-up batches, blob answers): trimmed 10 times a second, not once.
-# The `real` tier's join freed 1-2 MB of small buffers a second all over a 21 MB heap: at one
-# trim a second its resident part was 16-20 MB for 8-12 MB in use, at ten 12-16 MB (A's peak
-# in the notes phase 80 -> 77 MB); each trim takes about 0.5 ms (docs/PERFORMANCE.md,
-# "A serving a join", 2026-12-07).
+# Serving the `real` tier's join touched freed pages all over a 21 MB heap: at one trim a
+# second 17-19 MB of it was resident for at most 12 MB in use, at ten 15-16 MB (A in that
+# phase 80 -> 77 MB); a trim takes about 0.6 ms (docs/PERFORMANCE.md, "A serving a join").
 SERVING_EVERY = 0.1
 
 

@@ -174,16 +174,3 @@ def test_a_catch_up_served_trims_the_heap_after_each_batch_a_tenth_of_a_second_a
     batches = list(a.doc_batches(ALL_BUCKETS, {}))
     assert len(batches) == len(NOTES)
     assert len(trims) == len(NOTES)  # at the old once a second: 2
-
-
-def test_the_page_cache_is_released_once_the_catch_up_is_done(a_with_notes: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reading every note filled SQLite's page cache: handed back after the last batch, not before."""
-    a = a_with_notes.a
-    released: list[None] = []
-    monkeypatch.setattr(a.state.store, "release_memory", lambda: released.append(None))
-    monkeypatch.setattr(catchup, "BATCH_DOCS", 2)
-    batches = a.doc_batches(ALL_BUCKETS, {})
-    sent = len(next(batches)) + len(next(batches))
-    assert released == []
-    assert sent + sum(len(b) for b in batches) == len(NOTES)
-    assert len(released) == 1

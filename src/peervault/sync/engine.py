@@ -356,8 +356,6 @@ class Engine:
         for batch in catchup.doc_batches(self.state, buckets, peer_versions, int(self.state.clock() * 10**9)):
             yield batch
             self._trimmer.after_work(self.state.clock())  # the batch was sent: its buffers are freed
-        # Reading the notes filled SQLite's page cache (2 MB) that nothing reads again soon.
-        self.state.store.release_memory()
 
     def local_addrs(self) -> list[str]:
         return self.state.addrs
