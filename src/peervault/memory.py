@@ -54,6 +54,13 @@ def trim_heap() -> None:
         libc.malloc_trim(0)
 
 
+# A peer's join served (catch-up batches, blob answers): trimmed 10 times a second, not once.
+# Serving the `real` tier's join touched freed pages all over a 21 MB heap: at one trim a
+# second 17-19 MB of it was resident for at most 12 MB in use, at ten 15-16 MB (A in that
+# phase 80 -> 77 MB); a trim takes about 0.6 ms (docs/PERFORMANCE.md, "A serving a join").
+SERVING_EVERY = 0.1
+
+
 class BurstTrimmer:
     """`trim_heap` now and then during a long burst (a peer's initial sync, served or
     received): freed pages are reused all over a fragmented heap, so without it the heap's

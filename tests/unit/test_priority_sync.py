@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from peervault import memory
 from peervault.crdt.index import file_id_for
 from peervault.sync import catchup
 from peervault.sync.catchup import DAY_NS, HOUR_NS, priority_tier
@@ -157,3 +158,19 @@ def test_doc_batches_is_lazy(a_with_notes: Pair, monkeypatch: pytest.MonkeyPatch
     rest = list(batches)
     assert a.stats["sync_queued"] == 0
     assert sum(len(b) for b in (first, second, *rest)) == len(NOTES)
+
+
+# ------------------------------------------------------------------------------- memory
+def test_a_catch_up_served_trims_the_heap_after_each_batch_a_tenth_of_a_second_apart(
+    a_with_notes: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At once a second the freed buffers of ten batches stayed resident between trims."""
+    a = a_with_notes.a
+    trims: list[None] = []
+    monkeypatch.setattr(memory, "trim_heap", lambda: trims.append(None))
+    monkeypatch.setattr(catchup, "BATCH_DOCS", 1)
+    ticks = iter(1000.0 + 0.125 * n for n in range(100))  # 0.125 s between batches: exact in binary
+    monkeypatch.setattr(a.state, "clock", lambda: next(ticks))
+    batches = list(a.doc_batches(ALL_BUCKETS, {}))
+    assert len(batches) == len(NOTES)
+    assert len(trims) == len(NOTES)  # at the old once a second: 2

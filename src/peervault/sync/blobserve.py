@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from ..memory import BurstTrimmer
+from ..memory import SERVING_EVERY, BurstTrimmer
 from ..net.endpoint import describe
 from ..protocol import messages as m
 from ..protocol.codes import StreamCode
@@ -29,7 +29,10 @@ from .links import Link
 log = logging.getLogger(__name__)
 
 MAX_REQUEST = 4096  # a blob stream's first frame: BLOB_GETS of MAX_BLOB_GETS digests is 2,058 bytes
-SERVE_WRITE = 64 * 1024  # a BLOB_GETS answer is written in pieces of about this size
+# A BLOB_GETS answer is written in pieces of about this size: at least glibc's mmap threshold
+# (memory.py), so each piece and Iroh's copies of it are mapped on their own and handed back
+# when sent; pieces of 64 KB came from the heap and left it fragmented (2026-12-07).
+SERVE_WRITE = 256 * 1024
 
 
 class BlobServer:
@@ -37,7 +40,7 @@ class BlobServer:
         """`clock` (monotonic) paces the heap trims of a long run of blobs served."""
         self.engine = engine
         self.clock = clock
-        self._trimmer = BurstTrimmer()  # thousands of blobs served in a row (a peer's join)
+        self._trimmer = BurstTrimmer(SERVING_EVERY)  # thousands of blobs served in a row (a peer's join)
 
     async def serve(self, link: Link) -> None:
         """Answer the blob streams a paired peer opens on this connection."""

@@ -28,7 +28,7 @@ from ..config import Config
 from ..crdt.entries import Entry, EntryTable
 from ..crdt.index import VaultIndex
 from ..errors import StoreUnavailable
-from ..memory import BurstTrimmer
+from ..memory import SERVING_EVERY, BurstTrimmer
 from ..protocol import messages as m
 from ..store.db import Store
 from ..store.filetable import FileTable
@@ -103,7 +103,7 @@ class Engine:
     def __init__(self, root: Path, store: Store, cfg: Config, clock: Callable[[], float]) -> None:
         """`clock`: the wall clock (`time.time`), for the session's calls only (see above)."""
         self.state = EngineState(root, store, cfg, clock)
-        self._trimmer = BurstTrimmer()  # a peer's catch-up, served in batches (doc_batches)
+        self._trimmer = BurstTrimmer(SERVING_EVERY)  # a peer's catch-up, served in batches (doc_batches)
         ignorehere.apply(self.state)  # this device's rules, as they are now (they may have changed while stopped)
 
     def _at(self, now: float) -> EngineState:
