@@ -43,13 +43,14 @@ ARRIVAL_S = 0.1  # blobs verified within this long of each other are written as 
 ARRIVAL_BATCH = 256  # ... of at most this many
 ANY_SIZE = 2**64
 LOOK_AHEAD = 64  # wanted blobs looked up at once (see _take)
-# BLOB_GETS answers being received at once from a peer, in bytes (past the first): the transport holds an
-# answer's packets, then the whole answer, copied into Python. Up to four of 256 KB at once
-# were the joining device's peak: one at a time (the others being written), 3 MB less at
-# the same speed on loopback (docs/PERFORMANCE.md, "The joining device's receive path and
-# blob phase", 2026-12-07). Each RTT_STEP_MS of the link's round trip allows ARRIVING more:
-# a request waits a round trip for its answer, which a slow link would otherwise leave idle.
-ARRIVING = 256 * 1024
+# BLOB_GETS answers being received at once from a peer, in bytes (past the first): the
+# transport holds an answer's packets, then the whole answer, copied into Python. Up to four
+# of 256 KB at once were the joining device's peak; one at a time was 3 MB lower, but the
+# `real` tier's join took 7.3-9.2 s against 6.1-6.3 s with two at a time (1.5 MB more), so
+# two (docs/PERFORMANCE.md, "The joining device's receive path and blob phase", 2026-12-07).
+# Each RTT_STEP_MS of the link's round trip allows ARRIVING more: a request waits a round
+# trip for its answer, which a slow link would otherwise leave idle.
+ARRIVING = 512 * 1024
 RTT_STEP_MS = 5
 RTT_EVERY_S = 1.0  # a link's round trip looked up again after this long
 
