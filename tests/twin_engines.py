@@ -45,6 +45,39 @@ def deliver(src: Engine, dst: Engine) -> list[m.IndexUpdates | m.DocUpdates]:
     return msgs
 
 
+ALL_BUCKETS = bytes(range(256))
+
+
+def hello_sync(src: Engine, dst: Engine, now: float) -> None:
+    """What a HELLO exchange sends from src to dst (its pending changes taken first): the
+    index updates dst lacks and every note batch of the catch-up."""
+    src.take_pending()
+    blob = src.index_updates_since(dst.index_vv())
+    if blob:
+        dst.apply_index(blob, now)
+    for batch in src.doc_batches(ALL_BUCKETS, dict(dst.doc_versions(ALL_BUCKETS))):
+        dst.apply_docs(tuple(batch), now)
+
+
+def file_op(e: Engine, root: Path, op: tuple, now: float, content: bytes = b"") -> None:  # type: ignore[type-arg]
+    """A user's change to the folder, then the engine's look at it: ("write", d, name, _)
+    writes `content`, ("rename", d, src, dst) moves a file onto a free name, ("delete", d,
+    name) removes one and looks again once its settle is over. Other ops do nothing here."""
+    kind = op[0]
+    if kind == "write":
+        (root / op[2]).parent.mkdir(exist_ok=True)
+        (root / op[2]).write_bytes(content)
+        e.reconcile(now)
+    elif kind == "rename" and (root / op[2]).exists() and not (root / op[3]).exists():
+        (root / op[3]).parent.mkdir(exist_ok=True)
+        (root / op[2]).rename(root / op[3])
+        e.reconcile(now)
+    elif kind == "delete" and (root / op[2]).exists():
+        (root / op[2]).unlink()
+        e.reconcile(now)
+        e.reconcile(now + 30)
+
+
 def fetch_blob(src: Engine, dst: Engine, h: str, size: int) -> bool:
     """What the daemon's blob transfers do for one blob: read it where src has it (its
     store, or a vault file still as recorded), append it to dst's partial download, verify,

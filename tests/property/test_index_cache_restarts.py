@@ -17,11 +17,10 @@ from hypothesis import strategies as st
 from peervault.crdt.index import VaultIndex
 from peervault.state import VaultState
 from peervault.sync.engine import Engine
-from twin_engines import engine, twin_vaults
+from twin_engines import engine, file_op, hello_sync, twin_vaults
 
 EXAMPLES = max(10, int(os.environ.get("PEERVAULT_PROPERTY_EXAMPLES", "200")) // 8)
 NAMES = ["a.md", "b.md", "d/c.md", "d/e.md"]
-ALL_BUCKETS = bytes(range(256))
 
 devices = st.integers(0, 1)
 names = st.sampled_from(NAMES)
@@ -39,16 +38,6 @@ ops = st.one_of(
 def _whole(state: VaultState) -> VaultIndex:
     snap, log = state.store.load_index()
     return VaultIndex.load(snap, 1, log)
-
-
-def _sync(src: Engine, dst: Engine, now: float) -> None:
-    """What a HELLO exchange sends from src to dst."""
-    src.take_pending()
-    blob = src.index_updates_since(dst.index_vv())
-    if blob:
-        dst.apply_index(blob, now)
-    for batch in src.doc_batches(ALL_BUCKETS, dict(dst.doc_versions(ALL_BUCKETS))):
-        dst.apply_docs(tuple(batch), now)
 
 
 def _check(e: Engine, state: VaultState) -> None:
@@ -69,20 +58,10 @@ def test_saved_entries_are_the_index_s_after_random_changes_and_restarts(script:
                 kind, d = op[0], op[1]
                 e, state = engines[d], states[d]
                 root = state.root
-                if kind == "write":
-                    (root / op[2]).parent.mkdir(exist_ok=True)
-                    (root / op[2]).write_text(f"{op[2]} version {op[3]}\n")
-                    e.reconcile(now)
-                elif kind == "rename" and (root / op[2]).exists() and not (root / op[3]).exists():
-                    (root / op[3]).parent.mkdir(exist_ok=True)
-                    (root / op[2]).rename(root / op[3])
-                    e.reconcile(now)
-                elif kind == "delete" and (root / op[2]).exists():
-                    (root / op[2]).unlink()
-                    e.reconcile(now)
-                    e.reconcile(now + 30)
+                if kind in ("write", "rename", "delete"):
+                    file_op(e, root, op, now, f"{op[2]} version {op[3]}\n".encode() if kind == "write" else b"")
                 elif kind == "sync":
-                    _sync(e, engines[1 - d], now)
+                    hello_sync(e, engines[1 - d], now)
                 elif kind == "shed":
                     e.shed_memory(churn=0 if op[2] else 10**9)
                     assert not e.index.loaded

@@ -21,12 +21,10 @@ from peervault.protocol import messages as m
 from peervault.protocol.entryrows import iter_rows
 from peervault.state import VaultState
 from peervault.store.packing import unpack_rows, unpack_snapshot
-from peervault.sync.engine import Engine
-from twin_engines import engine, twin_vaults
+from twin_engines import engine, file_op, hello_sync, twin_vaults
 
 EXAMPLES = max(10, int(os.environ.get("PEERVAULT_PROPERTY_EXAMPLES", "200")) // 8)
 NAMES = ["a.md", "b.md", "d/c.md", "img/p.png", "img/q.png"]
-ALL_BUCKETS = bytes(range(256))
 DEVICES = ["c" * 64, "e" * 64]
 
 devices = st.integers(0, 1)
@@ -39,15 +37,6 @@ ops = st.one_of(
     st.tuples(st.just("forget"), devices, st.sampled_from(DEVICES)),
     st.tuples(st.just("stop"), devices),
 )
-
-
-def _sync(src: Engine, dst: Engine, now: float) -> None:
-    src.take_pending()
-    blob = src.index_updates_since(dst.index_vv())
-    if blob:
-        dst.apply_index(blob, now)
-    for batch in src.doc_batches(ALL_BUCKETS, dict(dst.doc_versions(ALL_BUCKETS))):
-        dst.apply_docs(tuple(batch), now)
 
 
 def _content(name: str, version: int) -> bytes:
@@ -69,20 +58,10 @@ def test_the_entries_sent_are_those_the_receiver_reads_from_the_snapshot(script:
                 now += 60  # past settling: a vanished file is a delete by the next look
                 kind, d = op[0], op[1]
                 e, root = engines[d], states[d].root
-                if kind == "write":
-                    (root / op[2]).parent.mkdir(exist_ok=True)
-                    (root / op[2]).write_bytes(_content(op[2], op[3]))
-                    e.reconcile(now)
-                elif kind == "rename" and (root / op[2]).exists() and not (root / op[3]).exists():
-                    (root / op[3]).parent.mkdir(exist_ok=True)
-                    (root / op[2]).rename(root / op[3])
-                    e.reconcile(now)
-                elif kind == "delete" and (root / op[2]).exists():
-                    (root / op[2]).unlink()
-                    e.reconcile(now)
-                    e.reconcile(now + 30)
+                if kind in ("write", "rename", "delete"):
+                    file_op(e, root, op, now, _content(op[2], op[3]) if kind == "write" else b"")
                 elif kind == "sync":
-                    _sync(e, engines[1 - d], now)
+                    hello_sync(e, engines[1 - d], now)
                 elif kind == "forget":
                     e.forget_device(op[2])
                 elif kind == "stop":
