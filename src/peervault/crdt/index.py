@@ -26,7 +26,7 @@ from loro import Diff, DiffEvent, EncodedBlobMode, ExportMode, Index, LoroDoc, L
 
 from . import CrdtError, guard
 from .entries import Entry, blob_value, entry_of
-from .indexversions import containers_changed_by_others
+from .indexversions import containers_changed_by_others, same_version
 
 _FILES = "files"
 _FORGOTTEN = "forgotten_devices"
@@ -325,11 +325,9 @@ class VaultIndex:
             return None
         saved_vv = self._saved_vv()
         try:
-            end = guard("decode index version", lambda: VersionVector.decode(saved_vv)) if saved_vv else None
-            held = guard("decode index version", lambda: VersionVector.decode(self._vv))
+            if not saved_vv or not same_version(saved_vv, self._vv):
+                return None
         except CrdtError:  # unreadable: the document is loaded and exported instead
-            return None
-        if end is None or not (end.includes_vv(held) and held.includes_vv(end)):
             return None
         snapshot, log = self._saved()
         return None if snapshot is None or log else snapshot
