@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..errors import ProtocolError
+from .wire import Reader
 
 _LEN = struct.Struct(">I")
 _INTS = struct.Struct(">QQQ")
@@ -46,44 +47,25 @@ def encode_rows(rows: Iterable[tuple[Any, ...]]) -> bytes:
     return bytes(out)
 
 
-def row_count(data: bytes) -> int:
-    if len(data) < _LEN.size:
-        raise ProtocolError("INDEX_SNAPSHOT rows: truncated")
-    return int(_LEN.unpack_from(data)[0])
-
-
 def iter_rows(data: bytes) -> Iterator[Row]:
     """Each row of `encode_rows`' `data`, decoded as it is reached; ProtocolError at the first
     that does not decode (the caller has saved nothing until it has read them all)."""
-    view = memoryview(data)
-    count, pos = row_count(data), _LEN.size
-    if count > len(data) // 20:  # the smallest row is 25 bytes
-        raise ProtocolError(f"INDEX_SNAPSHOT announces {count} rows in {len(data)} bytes")
+    try:
+        yield from _rows(Reader(data, start=0))
+    except ProtocolError as exc:
+        raise ProtocolError(f"INDEX_SNAPSHOT rows: {exc}") from None
 
-    def take(n: int) -> bytes:
-        nonlocal pos
-        if pos + n > len(view):
-            raise ProtocolError("INDEX_SNAPSHOT rows: truncated")
-        out = bytes(view[pos : pos + n])
-        pos += n
-        return out
 
-    def field() -> bytes:
-        return take(int(_LEN.unpack(take(_LEN.size))[0]))
-
-    def text() -> str:
-        try:
-            return field().decode("utf-8")
-        except UnicodeDecodeError:
-            raise ProtocolError("INDEX_SNAPSHOT rows: a string is not UTF-8") from None
-
+def _rows(r: Reader) -> Iterator[Row]:
+    count = r.u32()
+    if count > len(r.b) // 20:  # the smallest row is 25 bytes
+        raise ProtocolError(f"{count} rows announced in {len(r.b)} bytes")
     for _ in range(count):
-        fid, path, kind = text(), text(), text()
-        deleted = take(1)[0]
-        dvv, blob = field(), text()
-        size, mtime_ms, stamp = _INTS.unpack(take(_INTS.size))
+        fid, path, kind = r.text(), r.text(), r.text()
+        deleted = r.fixed(1)[0]
+        dvv, blob = r.blob(), r.text()
+        size, mtime_ms, stamp = r.u64(), r.u64(), r.u64()
         if deleted > 1 or max(size, mtime_ms, stamp) > ROW_INT_MAX:
-            raise ProtocolError(f"INDEX_SNAPSHOT rows: row {fid!r} out of range")
+            raise ProtocolError(f"row {fid!r} out of range")
         yield (fid, path, kind, deleted, dvv, blob, size, mtime_ms, stamp)
-    if pos != len(view):
-        raise ProtocolError(f"INDEX_SNAPSHOT rows: {len(view) - pos} unexpected trailing bytes")
+    r.end()

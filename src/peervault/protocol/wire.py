@@ -45,9 +45,10 @@ class Writer:
 
 
 class Reader:
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, body: bytes, start: int = 1) -> None:
+        """Fields of `body` from `start` (a message's: past its kind byte)."""
         self.b = memoryview(body)
-        self.pos = 1
+        self.pos = start
 
     def _at(self, n: int) -> int:
         """Where the next `n` bytes start (the field's bounds checked; the position moved past it)."""
