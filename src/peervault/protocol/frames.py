@@ -100,19 +100,21 @@ def _unpack(buf: bytearray, end: int) -> bytes:
         if buf[4] == RAW:
             return bytes(payload)
         if buf[4] == ZSTD:
-            return _decompress(payload)
+            return inflate(payload, MAX_BODY)
     raise ProtocolError(f"unknown frame flag {buf[4]}")
 
 
-def _decompress(payload: memoryview) -> bytes:
+def inflate(payload: bytes | memoryview, limit: int) -> bytes:
+    """One zstd frame a peer sent, inflated to at most `limit` bytes (a frame's body, or a
+    stored form INDEX_SNAPSHOT carries: store/packing.py)."""
     # One-shot decompression: unlike a stream reader it fails on a truncated or empty
     # frame instead of quietly returning part of the body. It trusts the content size in
-    # the frame header, so that is checked against MAX_BODY first (zip bomb); without one,
+    # the frame header, so that is checked against the limit first (zip bomb); without one,
     # max_output_size bounds the output.
     try:
         params = zstandard.get_frame_parameters(payload)
-        if params.content_size != zstandard.CONTENTSIZE_UNKNOWN and params.content_size > MAX_BODY:
-            raise FrameTooLarge(f"compressed frame expands past {MAX_BODY} bytes")
-        return _decompressor.decompress(payload, max_output_size=MAX_BODY, allow_extra_data=False)
+        if params.content_size != zstandard.CONTENTSIZE_UNKNOWN and params.content_size > limit:
+            raise FrameTooLarge(f"compressed frame expands past {limit} bytes")
+        return _decompressor.decompress(payload, max_output_size=limit, allow_extra_data=False)
     except zstandard.ZstdError as exc:
-        raise ProtocolError(f"undecodable compressed frame (or larger than {MAX_BODY} bytes): {exc}") from None
+        raise ProtocolError(f"undecodable compressed frame (or larger than {limit} bytes): {exc}") from None

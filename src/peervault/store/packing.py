@@ -8,6 +8,9 @@ import zlib
 
 import zstandard
 
+from ..errors import ProtocolError
+from ..protocol.frames import inflate
+
 PACKED = b"pvz1"  # a snapshot stored deflated (zlib); Loro's own start with b"loro"
 PACKED_ZSTD = b"pvzs"  # a snapshot stored zstd-compressed (notes and, since 2026-12-07, the index)
 
@@ -89,15 +92,12 @@ def unpack_rows(data: bytes, limit: int) -> bytes:
 
 
 def _inflate(frame: bytes, limit: int) -> bytes:
-    """One zstd frame a peer sent, inflated to at most `limit` bytes: its announced size
-    is checked first (a zip bomb), and a damaged or truncated frame is a ValueError."""
+    """One zstd frame a peer sent, inflated to at most `limit` bytes (frames.inflate: its
+    announced size checked first); ValueError if it is damaged, truncated or larger."""
     try:
-        size = zstandard.get_frame_parameters(frame).content_size
-        if size != zstandard.CONTENTSIZE_UNKNOWN and size > limit:
-            raise ValueError(f"inflates past {limit} bytes")
-        return _zstd_out.decompress(frame, max_output_size=limit, allow_extra_data=False)
-    except zstandard.ZstdError as exc:
-        raise ValueError(f"does not inflate within {limit} bytes: {exc}") from None
+        return inflate(frame, limit)
+    except ProtocolError as exc:
+        raise ValueError(str(exc)) from None
 
 
 __all__ = [
