@@ -16,6 +16,25 @@ _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD = 128 * 1024  # glibc's default, fixed: see tune_malloc
 
 
+# Python's bindings of OpenSSL: `ssl` (asyncio imports it whatever the transport) and
+# `_hashlib` (`hmac`, hence `secrets`, imports it); see `without_openssl`
+_OPENSSL_MODULES = ("ssl", "_ssl", "_hashlib")
+
+
+def without_openssl() -> None:
+    """Keep Python's OpenSSL bindings out of this process: loading them maps libssl and
+    libcrypto, 4.7 MB resident in every `peervault` process, for nothing: PeerVault's TLS is
+    Iroh's (rustls, in Rust), asyncio needs `ssl` only for TLS sockets (it runs without it),
+    and SHA-256, BLAKE2 and HMAC have CPython's own implementations, which `hashlib` and
+    `hmac` use when `_hashlib` cannot be imported. Called by the CLI before anything imports
+    asyncio; a module already loaded (the tests' process) stays. A later `import ssl` in this
+    process raises ImportError (nothing of PeerVault's does one)."""
+    if "asyncio" in sys.modules:
+        return
+    for name in _OPENSSL_MODULES:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "not importable"
+
+
 def _libc() -> Any:
     """glibc through ctypes, or None where it is not (macOS, musl, Windows)."""
     if not sys.platform.startswith("linux"):

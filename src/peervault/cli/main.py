@@ -6,6 +6,10 @@ from ..metrics import mark_process_start
 
 mark_process_start()
 
+from ..memory import without_openssl  # noqa: E402
+
+without_openssl()  # before asyncio: 4.7 MB of OpenSSL no `peervault` process needs
+
 import asyncio  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
