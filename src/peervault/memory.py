@@ -35,6 +35,12 @@ def without_openssl() -> None:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "not importable"
 
 
+def child_command(module: str) -> list[str]:
+    """The command line of a child process (`python -m module`) kept without OpenSSL too."""
+    code = f"from peervault.memory import without_openssl; without_openssl(); import runpy; runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
+    return [sys.executable, "-c", code]
+
+
 def _libc() -> Any:
     """glibc through ctypes, or None where it is not (macOS, musl, Windows)."""
     if not sys.platform.startswith("linux"):

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import STATE_DIR, Config
+from ..memory import child_command
 from ..store.db import Store, has_no_files
 from ..vault.fsops import lock_dir
 from ..vault.ignore import UNWATCHED_DIRS
@@ -89,7 +90,7 @@ class ChildImport:
 
         self.lock_fd = lock_fd
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", __name__, os.fspath(root)],
+            [*child_command(__name__), os.fspath(root)],
             stdin=subprocess.PIPE,
             pass_fds=(lock_fd,),
         )

@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, NamedTuple
 
 from ..crdt import notes
+from ..memory import child_command
 from ..store.packing import pack_note
 from ..vault.blobio import hasher
 from ..vault.fsops import content_hash, stat_of
@@ -117,7 +118,7 @@ class NoteMaker:
     def __init__(self, root: str, session_peer: int, text_max: int) -> None:
         self._args = (root, session_peer, text_max)
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            child_command(__name__), stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         self._outbox: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
         self._inbox: queue.SimpleQueue[list[Looked | None] | None] = queue.SimpleQueue()
