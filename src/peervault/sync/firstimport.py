@@ -21,6 +21,11 @@ opens the vault while it writes, even if the daemon died first; and it exits as 
 stdin ends, which is when the daemon dies. The daemon writes nothing to the database until
 the child has exited (daemon/root.py: the port is remembered after).
 
+The daemon is ready meanwhile (daemon/importing.py): its control API answers the vault's
+status, with the import's progress, which the child writes on its stdout as lines
+`DONE TOTAL` (files looked at so far, files the pass looks at); a line the daemon has not
+read yet when the pipe is full is dropped, never waited for.
+
 The child is started with `subprocess`, not `multiprocessing`, for the reasons
 sync/notemaker.py gives. It reads the daemon's `Config` as one pickle on stdin.
 """
@@ -83,15 +88,20 @@ def wanted(root: Path) -> bool:
 
 
 class ChildImport:
-    """The child process, started at once; `finished` waits for it on the event loop."""
+    """The child process, started at once; `finished` waits for it on the event loop, and
+    `progress` is what it last said it had done: (files looked at, files to look at)."""
 
     def __init__(self, root: Path, cfg: Config, lock_fd: int) -> None:
         import pickle  # (here: an idle daemon never loads it)
 
         self.lock_fd = lock_fd
+        self.progress = (0, 0)
+        self.on_progress: Callable[[], None] | None = None  # told after each line the child writes
+        self._partial = b""
         self.proc = subprocess.Popen(
             [*child_command(__name__), os.fspath(root)],
             stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             pass_fds=(lock_fd,),
         )
         assert self.proc.stdin is not None
@@ -105,6 +115,10 @@ class ChildImport:
         """True if the child imported everything; False if it failed (the daemon's own pass
         completes the import). A stop asked for meanwhile ends the child (a crash, for the
         database: safe) rather than wait for it."""
+        loop = asyncio.get_running_loop()
+        assert self.proc.stdout is not None
+        out = self.proc.stdout.fileno()
+        loop.add_reader(out, self._read, out)
         done = asyncio.ensure_future(asyncio.to_thread(self.proc.wait))
         stop = asyncio.ensure_future(stopping.wait())
         try:
@@ -114,7 +128,8 @@ class ChildImport:
             if not done.done():
                 self.proc.kill()
             await done
-            self._close_stdin()
+            loop.remove_reader(out)
+            self._close_pipes()
         if self.proc.returncode:
             log.warning("the first import's process exited with %s: importing in the daemon", self.proc.returncode)
         return self.proc.returncode == 0
@@ -123,12 +138,33 @@ class ChildImport:
         """The daemon gives up starting: end the child (a crash, for the database)."""
         self.proc.kill()
         self.proc.wait()
-        self._close_stdin()
+        self._close_pipes()
 
-    def _close_stdin(self) -> None:
-        with contextlib.suppress(OSError):
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
+    def _read(self, fd: int) -> None:
+        """The child's progress lines that arrived: the last whole one is its progress."""
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:  # it exited: `finished` is told by its wait
+            asyncio.get_running_loop().remove_reader(fd)
+            return
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for line in reversed(lines):
+            done, _, total = line.partition(b" ")
+            if done.isdigit() and total.isdigit():
+                seen, self.progress = self.progress, (int(done), int(total))
+                if self.on_progress is not None and self.progress != seen:
+                    self.on_progress()
+                return
+
+    def _close_pipes(self) -> None:
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                if pipe is not None:
+                    pipe.close()
 
 
 def start_early(root: Path, cfg: Callable[[], Config]) -> None:
@@ -162,15 +198,43 @@ def take(root: Path) -> ChildImport | None:
     return _started.pop(root, None)
 
 
-def import_all(root: Path, store: Store, cfg: Config, clock: Callable[[], float]) -> int:
+def import_all(
+    root: Path, store: Store, cfg: Config, clock: Callable[[], float], progress: Callable[[int, int], None] = lambda d, t: None
+) -> int:
     """What the daemon's start-up pass does to an empty database, then the fold after the
-    burst; returns the changes recorded. Binary files are hashed here as they are met."""
+    burst; returns the changes recorded. Binary files are hashed here as they are met.
+    `progress(done, total)`: after each step, files looked at (a first import records one
+    change per file) of those the pass looks at."""
     from .engine import Engine  # (the daemon's side of this module does not need it)
 
     engine = Engine(root, store, cfg, clock)
-    changes = sum(engine.reconcile_steps(clock()))
+    total = [0]
+
+    def planned(n: int) -> None:
+        total[0] = n
+        progress(0, n)
+
+    changes = 0
+    for step in engine.reconcile_steps(clock(), planned=planned):
+        changes += step
+        progress(min(changes, total[0]), total[0])
     engine.shed_memory()
+    progress(total[0], total[0])
     return changes
+
+
+def _progress_lines() -> Callable[[int, int], None]:
+    """`DONE TOTAL` lines on stdout, the daemon's pipe, without ever waiting for it: a line
+    that does not fit (the daemon has not read the last ones) is dropped, as is any after
+    the daemon is gone."""
+    fd = sys.stdout.fileno()
+    os.set_blocking(fd, False)
+
+    def report(done: int, total: int) -> None:
+        with contextlib.suppress(OSError):  # full (BlockingIOError) or closed (BrokenPipeError)
+            os.write(fd, b"%d %d\n" % (done, total))  # one write under PIPE_BUF: whole or not at all
+
+    return report
 
 
 def _end_with_parent() -> None:
@@ -191,7 +255,7 @@ def main() -> int:
     store = Store(root / STATE_DIR / "state.db")
     try:
         t = time.perf_counter()
-        changes = import_all(root, store, cfg, time.time)
+        changes = import_all(root, store, cfg, time.time, _progress_lines())
         log.info("first import: %d change(s) in %.2f s", changes, time.perf_counter() - t)
     finally:
         store.close()
