@@ -151,20 +151,28 @@ class ChildImport:
         if not data:  # it exited: `finished` is told by its wait
             asyncio.get_running_loop().remove_reader(fd)
             return
-        *lines, self._partial = (self._partial + data).split(b"\n")
-        for line in reversed(lines):
-            done, _, total = line.partition(b" ")
-            if done.isdigit() and total.isdigit():
-                seen, self.progress = self.progress, (int(done), int(total))
-                if self.on_progress is not None and self.progress != seen:
-                    self.on_progress()
-                return
+        progress, self._partial = last_progress(self._partial + data)
+        if progress is not None and progress != self.progress:
+            self.progress = progress
+            if self.on_progress is not None:
+                self.on_progress()
 
     def _close_pipes(self) -> None:
         for pipe in (self.proc.stdin, self.proc.stdout):
             with contextlib.suppress(OSError):
                 if pipe is not None:
                     pipe.close()
+
+
+def last_progress(data: bytes) -> tuple[tuple[int, int] | None, bytes]:
+    """The last whole `DONE TOTAL` line in what the child wrote (None if none), and the
+    part of a line that follows it (its end comes with the next read)."""
+    *lines, rest = data.split(b"\n")
+    for line in reversed(lines):
+        done, _, total = line.partition(b" ")
+        if done.isdigit() and total.isdigit():
+            return (int(done), int(total)), rest
+    return None, rest
 
 
 def start_early(root: Path, cfg: Callable[[], Config]) -> None:
