@@ -222,6 +222,7 @@ def test_the_daemon_answers_while_its_first_import_runs(make_device) -> None:  #
             progress = status["daemon"]["first_import"]
             assert progress["files_done"] <= progress["files_total"] <= NOTES + 1
             assert status["files"]["tracked"] == progress["files_done"]
+            assert "the first import runs" in a.cli("status", str(a.root)).stdout
             code, retry, body = _get(a.root, "/history?path=d00/note%200000.md")  # needs the engine
             assert code == 503 and retry is not None and b"FirstImportRunning" in body and b"first import" in body
             with pytest.raises(FirstImportRunning):
