@@ -274,20 +274,20 @@ def test_a_browser_without_a_session_is_told_how_to_log_in(make_device, tmp_path
 
 @needs_chromium
 def test_the_overview_shows_a_first_import_under_way_then_the_vault(make_device, tmp_path):
-    from .test_first_import_process import NOTES, _held_child, _notes
+    from .test_first_import_process import NOTES, _held_child, _notes, _running
 
     a = make_device("A")
     _notes(a.root)
-    a.start()  # ready while the import runs in its own process
-    assert a.proc is not None
-    child = _held_child(a.proc)
-    try:
-        with dashboard(a, tmp_path) as web:
-            assert "First import:" in web.text("#first-import")
-            web.shot("overview-importing")
-            child.resume()
-            wait_until(lambda: web.text("#fig-tracked") == str(NOTES + 1), timeout=120, what="the imported vault's figures")
-            assert web.page.locator("#first-import").count() == 0
-    finally:
-        with contextlib.suppress(psutil.Error):  # (ended by now, unless the test failed before)
-            child.resume()
+    with _running(a) as proc:
+        child = _held_child(proc)  # at once: it must not end before the page has looked
+        try:
+            wait_until(lambda: (a.runtime() or {}).get("ready"), what="the daemon ready while the import runs")
+            with dashboard(a, tmp_path) as web:
+                assert "First import:" in web.text("#first-import")
+                web.shot("overview-importing")
+                child.resume()
+                wait_until(lambda: web.text("#fig-tracked") == str(NOTES + 1), timeout=120, what="the imported vault's figures")
+                assert web.page.locator("#first-import").count() == 0
+        finally:
+            with contextlib.suppress(psutil.Error):  # (ended by now, unless the test failed before)
+                child.resume()

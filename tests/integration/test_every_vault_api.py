@@ -256,9 +256,12 @@ def test_a_vault_importing_in_its_own_process_answers_its_status_beside_the_othe
     a, c = make_device("A"), make_device("C")
     _notes(a.root)
     c.write("c.md", "in C\n")
-    run = start([a, c], tmp_path / "run")  # both ready: A while its first import runs
-    child = _held_child(run.proc)
+    run = Together([a, c], tmp_path / "run")
+    child = _held_child(run.proc)  # at once: it must not end before the test has looked
     try:
+        for d in (a, c):  # both ready: A while its first import runs
+            wait_until(lambda: (d.runtime() or {}).get("pid") == run.proc.pid, what=f"{d.root.name} served")
+        wait_until(lambda: (tmp_path / "run" / "control.sock").exists(), what="the API of every vault")
         rows = run.vaults()
         assert rows["A"]["state"] == rows["C"]["state"] == "running"
         status, answer = run.call("GET", f"/vaults/{rows['A']['id']}/status")
