@@ -6,6 +6,8 @@ client waits out until the engine's service takes over the same socket."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,23 @@ def test_the_last_whole_progress_line_counts() -> None:
     assert firstimport.last_progress(b"0 10\n1024 10") == ((0, 10), b"1024 10")
     assert firstimport.last_progress(b"0 10\n1024 2000\n2048 20") == ((1024, 2000), b"2048 20")
     assert firstimport.last_progress(b"noise\n") == (None, b"")  # anything else on the pipe is not progress
+
+
+def test_progress_lines_go_down_a_pipe_and_never_wait_for_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    r, w = os.pipe()
+    with open(w, "wb", buffering=0) as pipe, open(r, "rb", buffering=0) as daemon:
+        monkeypatch.setattr(sys, "stdout", pipe)
+        report = firstimport._progress_lines()
+        for i in range(100_000):  # far more than the pipe holds: the lines that do not fit are dropped
+            report(i, 100_000)
+        first = daemon.read(65536)
+        assert first.startswith(b"0 100000\n1 100000\n")
+        assert firstimport.last_progress(first)[0] is not None
+    with open(tmp_path / "out", "wb") as file:  # not a pipe (run by hand): nothing written, nothing changed
+        monkeypatch.setattr(sys, "stdout", file)
+        firstimport._progress_lines()(1, 2)
+        assert os.get_blocking(file.fileno())
+    assert (tmp_path / "out").read_bytes() == b""
 
 
 def test_the_import_reports_its_progress_up_to_every_file(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -234,8 +235,11 @@ def import_all(
 def _progress_lines() -> Callable[[int, int], None]:
     """`DONE TOTAL` lines on stdout, the daemon's pipe, without ever waiting for it: a line
     that does not fit (the daemon has not read the last ones) is dropped, as is any after
-    the daemon is gone."""
+    the daemon is gone. Nothing when stdout is not a pipe (run by hand: a terminal shared
+    with a shell must not be made non-blocking)."""
     fd = sys.stdout.fileno()
+    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+        return lambda done, total: None
     os.set_blocking(fd, False)
 
     def report(done: int, total: int) -> None:
