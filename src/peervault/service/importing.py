@@ -16,9 +16,8 @@ from typing import Any, NoReturn
 
 from ..errors import FirstImportRunning
 from .events import EventBus
+from .operations import BY_NAME
 from .status import peer_rows, while_importing
-
-ANSWERED = frozenset({"status", "peers"})  # the operations served during the import
 
 
 class ImportingVault:
@@ -37,7 +36,7 @@ class ImportingVault:
 
     def __getattr__(self, name: str) -> Callable[..., NoReturn]:
         """Any other operation of service/operations.py: not before the import has ended."""
-        if name.startswith("_"):
+        if name not in BY_NAME:  # not an operation: no stand-in
             raise AttributeError(name)
         return lambda **params: self.refuse()
 
