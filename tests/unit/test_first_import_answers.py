@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from peervault.api import prometheus
 from peervault.api.client import ControlClient
 from peervault.api.server import ControlServer
 from peervault.api.unixhttp import UnixConnection
@@ -77,6 +78,7 @@ def test_the_status_during_the_import_has_the_engines_shape_and_the_rest_waits(t
     assert _keys(status) == _keys(collect(state, {"ignored": 0, **_runtime(0, 0)}, {}))
     assert status["daemon"]["first_import"] == {"files_done": 3, "files_total": 10}
     assert status["files"]["tracked"] == 3 and not status["daemon"]["scan_done"]
+    assert "peervault_files_tracked 3\n" in prometheus.render(status)  # /metrics answers too
     assert vault.peers() == []
     for refused in (lambda: vault.history(path="a.md"), lambda: vault.pause(), lambda: vault.files()):
         with pytest.raises(FirstImportRunning, match="3 of 10 files"):
