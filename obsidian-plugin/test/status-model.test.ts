@@ -101,3 +101,21 @@ test("notices: once per outage, when holding starts, once per note not writable 
   assert.deepEqual(noticesFor(m1, held, shown), [{ kind: "held", count: 30, reason: "r" }]);
   assert.deepEqual(noticesFor(held, reduce(held, ev("held_deletions", { count: 31 })), shown), []);
 });
+
+test("a first import in its own process: importing with its progress, then the full status", () => {
+  const importing = status({
+    daemon: { running: true, pid: 1, addrs: [], paused: false, scan_done: false, first_import: { files_done: 0, files_total: 0 } },
+  });
+  let m = run({ type: "status", status: importing });
+  assert.equal(label(m).kind, "importing");
+  assert.equal(label(m).text, "PeerVault importing …");
+  m = reduce(m, ev("first_import", { files_done: 2500, files_total: 10000, done: false }));
+  assert.equal(label(m).text, "PeerVault importing 25 %");
+  assert.match(label(m).tooltip, /2500 of 10000 files/);
+  assert.equal(m.stale, false);
+  m = reduce(m, ev("first_import", { files_done: 10000, files_total: 10000, done: true }));
+  assert.equal(m.importing, null);
+  assert.equal(m.stale, true); // read /status again: the engine's figures
+  assert.equal(label(reduce(m, { type: "status", status: status() })).kind, "synced");
+  assert.deepEqual(noticesFor(initialModel, run({ type: "status", status: importing }), new Set()), []); // not an outage
+});

@@ -8,6 +8,7 @@ class PeerVaultError(Exception):
 
     exit_code = 1
     http_status = 400  # the control API's answer when an operation raises it
+    retry_after_s: int | None = None  # the API's Retry-After, where asking again soon will do
 
 
 class BadRequest(PeerVaultError):
@@ -91,6 +92,14 @@ class VaultUnavailable(PeerVaultError):
     stopped for good); the message says why and what to do."""
 
     http_status = 503
+
+
+class FirstImportRunning(VaultUnavailable):
+    """The vault's first import is running (in a process of its own, for a large vault): the
+    daemon answers its status meanwhile, and everything else once the import has ended, in
+    a few seconds. Try again then."""
+
+    retry_after_s = 2  # the API's Retry-After: a client may wait and ask again (api/client.py does)
 
 
 class ProtocolError(PeerVaultError):

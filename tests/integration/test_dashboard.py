@@ -6,6 +6,7 @@ folder (dashboard/<page>.png) for a person to look at."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import psutil
 import pytest
 
 from .conftest import Device, in_sync, pair_running, wait_until
@@ -268,3 +270,24 @@ def test_a_browser_without_a_session_is_told_how_to_log_in(make_device, tmp_path
             assert not page.context.cookies()
         finally:
             browser.close()
+
+
+@needs_chromium
+def test_the_overview_shows_a_first_import_under_way_then_the_vault(make_device, tmp_path):
+    from .test_first_import_process import NOTES, _held_child, _notes, _running
+
+    a = make_device("A")
+    _notes(a.root)
+    with _running(a) as proc:
+        child = _held_child(proc)  # at once: it must not end before the page has looked
+        try:
+            wait_until(lambda: (a.runtime() or {}).get("ready"), what="the daemon ready while the import runs")
+            with dashboard(a, tmp_path) as web:
+                assert "First import:" in web.text("#first-import")
+                web.shot("overview-importing")
+                child.resume()
+                wait_until(lambda: web.text("#fig-tracked") == str(NOTES + 1), timeout=120, what="the imported vault's figures")
+                assert web.page.locator("#first-import").count() == 0
+        finally:
+            with contextlib.suppress(psutil.Error):  # (ended by now, unless the test failed before)
+                child.resume()

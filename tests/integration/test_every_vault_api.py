@@ -248,3 +248,32 @@ def test_the_dashboard_shows_every_vault_and_its_pages_follow_the_chosen_one(mak
         finally:
             context.close()
     assert not web.problems, web.problems
+
+
+def test_a_vault_importing_in_its_own_process_answers_its_status_beside_the_others(make_device, tmp_path: Path):
+    from .test_first_import_process import NOTES, _held_child, _notes
+
+    a, c = make_device("A"), make_device("C")
+    _notes(a.root)
+    c.write("c.md", "in C\n")
+    run = Together([a, c], tmp_path / "run")
+    child = _held_child(run.proc)  # at once: it must not end before the test has looked
+    try:
+        for d in (a, c):  # both ready: A while its first import runs
+            wait_until(lambda: (d.runtime() or {}).get("pid") == run.proc.pid, what=f"{d.root.name} served")
+        wait_until(lambda: (tmp_path / "run" / "control.sock").exists(), what="the API of every vault")
+        rows = run.vaults()
+        assert rows["A"]["state"] == rows["C"]["state"] == "running"
+        status, answer = run.call("GET", f"/vaults/{rows['A']['id']}/status")
+        assert status == 200 and answer["daemon"]["first_import"] is not None and not answer["daemon"]["scan_done"]
+        status, answer = run.call("GET", f"/vaults/{rows['A']['id']}/deleted")
+        assert status == 503 and answer["error"]["code"] == "FirstImportRunning", answer
+        wait_until(lambda: run.vaults()["C"]["files"] == 1, what="C imported beside it")
+        status, answer = run.call("GET", f"/vaults/{rows['C']['id']}/files")
+        assert status == 200 and [f["path"] for f in answer["files"]] == ["c.md"]
+    finally:
+        child.resume()
+    wait_until(lambda: (a.runtime() or {}).get("scan_done"), timeout=120, what="A's first import")
+    assert run.vaults()["A"]["files"] == NOTES + 1
+    status, answer = run.call("GET", f"/vaults/{rows['A']['id']}/deleted")
+    assert status == 200 and answer == []

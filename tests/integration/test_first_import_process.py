@@ -1,10 +1,13 @@
 """A large first import runs in a process of its own (sync/firstimport.py): the daemon then
 starts warm on what it wrote. Whatever is killed, and when, the next start (or the daemon
 itself, when only the import's process died) imports every file, each note's text its file's.
-The process is the default; `first_import_process = false` keeps the import in the daemon."""
+The process is the default; `first_import_process = false` keeps the import in the daemon.
+Meanwhile the daemon is ready and answers (daemon/importing.py): the tests hold the import's
+process still (SIGSTOP) to look at that moment for as long as they need."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,8 +20,12 @@ from pathlib import Path
 import psutil
 import pytest
 
+from peervault.api.client import ControlClient
+from peervault.api.sockpath import socket_path
+from peervault.api.unixhttp import UnixConnection
 from peervault.config import Config
 from peervault.crdt.index import file_id_for
+from peervault.errors import FirstImportRunning
 from peervault.state import VaultState
 from peervault.sync import firstimport
 from peervault.sync.engine import Engine
@@ -66,8 +73,8 @@ def _all_imported(root: Path, texts: dict[str, str]) -> None:
 
 @contextmanager
 def _running(device) -> Iterator[subprocess.Popen[bytes]]:  # type: ignore[no-untyped-def]
-    """`peervault run` on the device (Device.start waits for daemon.json, written only after
-    the import's process), killed if the test leaves it running."""
+    """`peervault run` on the device, as a process the test watches from its first moment
+    (Device.start returns once daemon.json says ready), killed if the test leaves it running."""
     log = open(device.logs / f"{device.root.name}-run.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "peervault", "--log-level", "debug", "run", str(device.root), "--bind", "127.0.0.1:0"],
@@ -179,3 +186,83 @@ def test_what_makes_a_first_import_a_process(tmp_path: Path) -> None:
     Engine(root, state.store, Config(), time.time).reconcile(time.time())
     assert not firstimport.wanted(root)  # imported: a warm start from now on
     state.close()
+
+
+def _held_child(proc: subprocess.Popen[bytes]) -> psutil.Process:
+    """The import's process, stopped where it is (SIGSTOP) before it can finish."""
+    wait_until(lambda: _child(proc.pid) is not None, what="the import's process")
+    child = _child(proc.pid)
+    assert child is not None
+    child.suspend()
+    return child
+
+
+def _get(root: Path, path: str) -> tuple[int, str | None, bytes]:
+    conn = UnixConnection(socket_path(root / ".peervault"), 10.0)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.getheader("Retry-After"), resp.read()
+    finally:
+        conn.close()
+
+
+def test_the_daemon_answers_while_its_first_import_runs(make_device) -> None:  # type: ignore[no-untyped-def]
+    a = make_device("a")
+    texts = _notes(a.root)
+    with _running(a) as proc:
+        child = _held_child(proc)
+        try:
+            wait_until(lambda: (a.runtime() or {}).get("ready"), what="the daemon ready during the import")
+            rt = a.runtime()
+            assert rt is not None and rt["running"] and rt["scan_done"] is False and rt["first_import"] is not None
+            status = a.status()  # `peervault status --json`, through the daemon's API
+            assert status["daemon"]["running"] and status["daemon"]["pid"] == proc.pid
+            assert status["daemon"]["scan_done"] is False
+            progress = status["daemon"]["first_import"]
+            assert progress["files_done"] <= progress["files_total"] <= NOTES + 1
+            assert status["files"]["tracked"] == progress["files_done"]
+            assert "the first import runs" in a.cli("status", str(a.root)).stdout
+            code, retry, body = _get(a.root, "/history?path=d00/note%200000.md")  # needs the engine
+            assert code == 503 and retry is not None and b"FirstImportRunning" in body and b"first import" in body
+            with pytest.raises(FirstImportRunning):
+                ControlClient(a.root / ".peervault", wait_s=0).call("pause")  # a change: refused, nothing written
+            waiting = subprocess.Popen(  # a command given now waits for the import, then answers
+                [sys.executable, "-m", "peervault", "history", str(a.root), "d00/note 0000.md", "--json"],
+                env=a.env,
+                stdout=subprocess.PIPE,
+            )
+            time.sleep(1.0)
+            assert waiting.poll() is None
+        finally:
+            child.resume()
+        out, _ = waiting.communicate(timeout=120)
+        assert waiting.returncode == 0 and b'"version": 1' in out
+        wait_until(lambda: _scanned(a), timeout=120, what="the first import")
+        status = a.status()
+        assert status["daemon"]["first_import"] is None and status["files"]["tracked"] == NOTES + 1
+        assert not status["daemon"]["paused"]
+        code, _, body = _get(a.root, "/events?since=0&timeout=0")
+        kinds = [(e["kind"], e.get("done")) for e in json.loads(body)["events"]]
+        assert ("first_import", False) in kinds and ("first_import", True) in kinds
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    _all_imported(a.root, texts)
+
+
+def test_a_stop_during_the_first_import_ends_it_and_the_next_start_completes_it(make_device) -> None:  # type: ignore[no-untyped-def]
+    a = make_device("a")
+    texts = _notes(a.root)
+    with _running(a) as proc:
+        child = _held_child(proc)
+        wait_until(lambda: (a.runtime() or {}).get("ready"), what="the daemon ready during the import")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    rt = a.runtime()
+    assert rt is not None and rt["running"] is False
+    assert not Path(socket_path(a.root / ".peervault")).exists()
+    a.start()
+    wait_until(lambda: _scanned(a), timeout=120, what="the next start's import")
+    assert a.stop() == 0
+    _all_imported(a.root, texts)

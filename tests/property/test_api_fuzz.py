@@ -61,7 +61,7 @@ def test_random_requests_get_json_answers_and_change_nothing(tmp_path: Path) -> 
             conn.close()
 
     async def run_all(batch: list[tuple[str, str, dict[str, str], str | None, str | None, bool]]) -> list[str]:
-        app = build(service, token, ("app://obsidian.md",))
+        app = build(lambda: service, token, ("app://obsidian.md",))
         server = HttpServer(app.handle, app.refused, app.max_body)
         sock = socket.create_server(("127.0.0.1", 0))
         await server.listen(sock)  # over TCP: every request needs the token

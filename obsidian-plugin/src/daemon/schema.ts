@@ -19,7 +19,16 @@ export interface Status {
   /** Not served by the daemon yet; the plugin falls back to the computer's name. */
   device_name?: string;
   vault_id: string;
-  daemon: { running: boolean; pid: number | null; addrs: string[]; paused: boolean };
+  daemon: {
+    running: boolean;
+    pid: number | null;
+    addrs: string[];
+    paused: boolean;
+    /** The start-up comparison of folder and database (a first import included) has ended. */
+    scan_done?: boolean;
+    /** While a new vault's first import runs in a process of its own; only /status and /peers answer then. */
+    first_import?: FirstImport | null;
+  };
   peers: PeerRow[];
   removed: { by: string; peers: string[] } | null;
   files: { tracked: number; in_index: number; deleted: number; not_yet_published: number; ignored: number };
@@ -28,6 +37,12 @@ export interface Status {
   not_synced: { path: string; reason: string }[];
   held_deletions: { count: number; reason: string | null; paths: string[] };
   metrics: { sync_error_count?: number; [name: string]: unknown };
+}
+
+/** Files looked at so far, of those the first import looks at (0 while it walks the folder). */
+export interface FirstImport {
+  files_done: number;
+  files_total: number;
 }
 
 export type FileState = "synced" | "unpublished" | "not_synced" | "held";

@@ -4,7 +4,7 @@
  * (test/status-model.test.ts). Events say what changed but not every count, so those that
  * move counts mark the model `stale` and the controller re-reads /status soon after.
  */
-import type { Status } from "../daemon/schema";
+import type { FirstImport, Status } from "../daemon/schema";
 import type { DaemonEvent } from "../daemon/types";
 
 export interface Model {
@@ -12,6 +12,8 @@ export interface Model {
   reachable: boolean | null;
   unreachableReason: string | null;
   paused: boolean;
+  /** A new vault's first import, while it runs (the daemon answers little else meanwhile). */
+  importing: FirstImport | null;
   /** Local changes not yet sent, and binary files still being fetched. */
   pending: number;
   peersPaired: number;
@@ -37,6 +39,7 @@ export const initialModel: Model = {
   reachable: null,
   unreachableReason: null,
   paused: false,
+  importing: null,
   pending: 0,
   peersPaired: 0,
   peersConnected: 0,
@@ -68,6 +71,7 @@ function fromStatus(m: Model, s: Status): Model {
     reachable: s.daemon.running,
     unreachableReason: s.daemon.running ? null : "the daemon is not running",
     paused: s.daemon.paused,
+    importing: s.daemon.first_import ?? null,
     pending: s.pending_changes + s.binary_transfers.wanted + s.binary_transfers.fetching,
     peersPaired: paired.length,
     peersConnected: paired.filter((p) => p.connected).length,
@@ -102,12 +106,25 @@ function onEvent(m: Model, ev: DaemonEvent): Model {
     case "remote_change":
     case "merge":
       return { ...m, stale: true };
+    case "first_import": {
+      if (ev["done"] === true) return { ...m, importing: null, stale: true }; // the engine answers now: read it all
+      return { ...m, importing: { files_done: num(ev["files_done"], 0), files_total: num(ev["files_total"], 0) } };
+    }
     default:
       return m; // live_update, presence, ...: nothing the bar shows
   }
 }
 
-export type LabelKind = "connecting" | "offline" | "paused" | "held" | "error" | "syncing" | "waiting" | "synced";
+export type LabelKind =
+  | "connecting"
+  | "offline"
+  | "importing"
+  | "paused"
+  | "held"
+  | "error"
+  | "syncing"
+  | "waiting"
+  | "synced";
 
 export interface Label {
   kind: LabelKind;
@@ -119,6 +136,17 @@ export function label(m: Model): Label {
   const devices = `${m.peersConnected} of ${m.peersPaired} device(s) connected`;
   if (m.reachable === null) return { kind: "connecting", text: "PeerVault …", tooltip: "Reaching the PeerVault daemon" };
   if (!m.reachable) return { kind: "offline", text: "PeerVault offline", tooltip: m.unreachableReason ?? "daemon not reachable" };
+  if (m.importing) {
+    const { files_done: done, files_total: total } = m.importing;
+    const far = total ? `${Math.floor((100 * done) / total)} %` : "…";
+    return {
+      kind: "importing",
+      text: `PeerVault importing ${far}`,
+      tooltip: total
+        ? `First import of this vault: ${done} of ${total} files. History and sync start once it has ended.`
+        : "First import of this vault: looking at the folder. History and sync start once it has ended.",
+    };
+  }
   if (m.paused) return { kind: "paused", text: "PeerVault paused", tooltip: `Sync is paused; changes are still recorded. ${devices}` };
   if (m.held > 0) {
     const why = m.heldReason ? ` (${m.heldReason})` : "";

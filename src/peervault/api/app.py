@@ -111,7 +111,10 @@ class App:
             handler = self.router.find(request)
             return await handler(request)
         except PeerVaultError as exc:
-            return error(exc.http_status, type(exc).__name__, str(exc))
+            answer = error(exc.http_status, type(exc).__name__, str(exc))
+            if exc.retry_after_s is not None:
+                answer.headers["Retry-After"] = str(exc.retry_after_s)
+            return answer
         except HttpError as exc:
             if exc.status == 413:
                 return error(413, "BadRequest", f"the request body is larger than {_limit(request)} bytes")
@@ -130,13 +133,17 @@ class App:
             return error(500, "InternalError", f"{type(exc).__name__}: {exc}; see the daemon's log")
 
 
-def build(service: Any, token: Token, origins: tuple[str, ...], server: Any = None, vaults: Vaults | None = None) -> App:
-    """`service` None: no unprefixed routes (the process-wide API); `vaults`: the vaults of
-    /vaults/{vault}/...; `server` (api/server.py's ControlServer) holds the dashboard's
-    sessions and its loopback port; without it (tests of the API alone) there is no dashboard."""
+def build(
+    service: Callable[[], Any] | None, token: Token, origins: tuple[str, ...], server: Any = None, vaults: Vaults | None = None
+) -> App:
+    """`service`: the vault's service as it is now (read at each request: a daemon serves one
+    while its first import runs, then its engine's; daemon/importing.py), None: no
+    unprefixed routes (the process-wide API); `vaults`: the vaults of /vaults/{vault}/...;
+    `server` (api/server.py's ControlServer) holds the dashboard's sessions and its loopback
+    port; without it (tests of the API alone) there is no dashboard."""
     router = Router()
     if service is not None:
-        _add_routes(router, "", lambda request: service)
+        _add_routes(router, "", lambda request: service())
     if vaults is not None:
 
         async def listing(request: Request) -> Response:

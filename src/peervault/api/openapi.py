@@ -16,7 +16,18 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 
 def _error_responses() -> dict[str, Any]:
     codes = sorted({cls.http_status for cls in _all_errors()} | {401, 403, 404, 413, 500})
-    return {str(c): {"description": "an error", "content": {"application/json": {"schema": _ERROR}}} for c in codes}
+    out: dict[str, Any] = {
+        str(c): {"description": "an error", "content": {"application/json": {"schema": _ERROR}}} for c in codes
+    }
+    out["503"]["headers"] = {"Retry-After": _RETRY_AFTER}
+    return out
+
+
+_RETRY_AFTER = {
+    "description": "seconds after which asking again may succeed: given with FirstImportRunning (the vault's first "
+    "import runs in a process of its own; only status and peers answer meanwhile)",
+    "schema": {"type": "integer"},
+}
 
 
 def _all_errors() -> list[type[PeerVaultError]]:

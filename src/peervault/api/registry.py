@@ -72,6 +72,9 @@ class OneVault:
         self.root = root
         self._service = service
 
+    def serve(self, service: Any) -> None:
+        self._service = service
+
     def listing(self) -> list[dict[str, Any]]:
         return [row(self.root, self._service)]
 

@@ -81,9 +81,17 @@ class ControlServer:
         for s in self._socks:
             s.listen(128)
             s.setblocking(False)
-        app = build(self.service, lambda: access.token(self.state_dir), self.origins, self, self.vaults)
+        service = (lambda: self.service) if self.service is not None else None
+        app = build(service, lambda: access.token(self.state_dir), self.origins, self, self.vaults)
         self._http = HttpServer(app.handle, app.refused, app.max_body)
         self._activating = asyncio.create_task(self._serve(list(self._socks)))  # the kernel queues clients till then
+
+    def serve(self, service: Any) -> None:
+        """Answer for `service` from now on, on the same sockets (daemon/importing.py: the
+        vault's engine is built once its first import has ended)."""
+        self.service = service
+        if isinstance(self.vaults, OneVault):
+            self.vaults.serve(service)
 
     def _bind_tcp(self, port: int) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET

@@ -24,6 +24,14 @@ def render(out: Console, info: dict[str, Any]) -> None:
         f"[bold]Daemon[/]    {'running, pid ' + str(d['pid']) + ' on ' + ', '.join(d['addrs']) if d['running'] else 'not running'}",
         highlight=False,
     )
+    importing = d.get("first_import")
+    if importing:
+        far = (
+            f"{importing['files_done']:,} of {importing['files_total']:,} files"
+            if importing["files_total"]
+            else "looking at the folder"
+        )
+        out.print(f"[bold]Importing[/] the first import runs ({far}); history and sync start once it has ended", highlight=False)
     lan = info.get("lan", {})
     if d["running"]:
         on = f"on, announcing {', '.join(lan.get('announcing', [])) or 'no address yet'}; {len(lan.get('peers', {}))} device(s) found"

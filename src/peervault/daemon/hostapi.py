@@ -45,7 +45,8 @@ class HostVaults:
         if root in h.failed:
             return "failed", str(h.failed[root]), None
         daemon = h.daemons.get(root)
-        service = getattr(daemon, "service", None) if daemon is not None else None
+        api = getattr(daemon, "api", None)  # what the vault's own socket answers with (its first import's, then its engine's)
+        service = api.service if api is not None else None
         if service is not None and not daemon.stopping.is_set():  # type: ignore[union-attr]
             return "running", None, service
         if root in h.retrying:

@@ -36,11 +36,12 @@ from ..sync import firstimport
 from ..sync.blobs import BlobTransfers
 from ..sync.engine import Engine
 from ..sync.links import Link
-from .binding import bind, remember_port
+from .binding import bind
 from .connections import Connections
 from .discovery import Discovery
 from .events import Events, Outcome
 from .hasher import Hasher
+from .importing import FirstImport
 from .local import LocalChanges
 from .moving import IdMove
 from .node import DaemonNode
@@ -87,8 +88,8 @@ class Daemon:
         """Ready as soon as the transport is bound and the index loaded; in `run` mode the
         folder is compared with the database in the background (stat first, reading only
         what changed), so a 10,000-file vault starts as fast as an empty one. A large first
-        import is the exception: it runs in a process of its own, and this daemon is ready
-        once it has ended (sync/firstimport.py)."""
+        import runs in a process of its own (sync/firstimport.py): this daemon is ready, its
+        API answering, meanwhile, and builds its engine once it has ended (daemon/importing.py)."""
         t0 = time.perf_counter()
         if not self.hosted:
             tune_malloc()
@@ -101,10 +102,18 @@ class Daemon:
                 child.stop()
             raise
         self.metrics.phase("transport_init", t0)
+        if not self.hosted:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, self.stopping.set)
+        importing = FirstImport(self, child, time.time) if child is not None else None
         try:
-            if child is not None:
-                await self._after_child(child)
+            if importing is not None and not await importing.serve():
+                return self.outcome  # stopped while the first import ran: nothing was built
             self._build()
+            if importing is not None:
+                importing.handed_over()
             if self.mode != "run":
                 self.local.initial_scan()  # one-shot modes: the peer must get everything in the handshake
             self.engine.addrs = netep.direct_addrs(self.ep)
@@ -113,11 +122,6 @@ class Daemon:
         except BaseException:  # e.g. the API's port is taken: release what was started, then say why
             await self._abandon()
             raise
-        if not self.hosted:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.add_signal_handler(sig, self.stopping.set)
         if self.router is None:  # else the router hands this vault its connections
             self._start(self.conns.accept_loop())
         if self.mode == "run":
@@ -140,7 +144,8 @@ class Daemon:
                 len(removed["peers"]),
                 self.conns.rejoin_hint(),
             )
-        self.metrics.startup_done()
+        if importing is None:  # else it was ready before its engine
+            self.metrics.startup_done()
         self.timers.write_status()
         if self.on_ready is not None:
             self.on_ready()
@@ -164,16 +169,6 @@ class Daemon:
         if self.failed is not None:
             raise self.failed
         return self.outcome
-
-    async def _after_child(self, child: firstimport.ChildImport) -> None:
-        """The database as the first import's process left it; the start-up pass (warm, or
-        completing what the child did not) follows as after any start."""
-        t = time.perf_counter()
-        await child.finished(self.stopping)
-        self.state.store.written_elsewhere()
-        if self.router is None:
-            remember_port(self.state, self.ep)
-        self.metrics.phase("first_import_process", t)
 
     def _start(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro, name=getattr(coro, "__qualname__", None))
@@ -204,10 +199,15 @@ class Daemon:
             self.engine.hash_in_background(self.hasher.notify)
         self.metrics.phase("index_load", t1)
         self.node = DaemonNode(self)
-        self.service = VaultService(self.state, self.cfg, time.time, engine=self.engine, node=self.node)
+        api: ControlServer | None = getattr(self, "api", None)  # serving since a first import began
+        events = api.service.events if api is not None else None  # its clients' event ring goes on
+        self.service = VaultService(self.state, self.cfg, time.time, engine=self.engine, node=self.node, events=events)
         self.service.live = LiveNotes(self.engine, self.node, self.service.events, time.time, self.state.device_id)
         self._compose()
         self.events.live = self.service.live
+        if api is not None:
+            api.serve(self.service)
+            return
         self.api = ControlServer(self.state.dir, self.service, self.cfg.api_port, self.cfg.api_host, self.cfg.api_origins)
         self.api.start()
 

@@ -105,6 +105,7 @@ class Status:
             "held_deletions": len(self.engine.held),
             "traffic": self.traffic(),
             "scan_done": self.scan_done or self.mode != "run",
+            "first_import": None,  # {files_done, files_total} while a first import's process runs (daemon/importing.py)
             "lan": self.lan() if self.lan is not None else {"enabled": False},
             "metrics": {**self.metrics.snapshot(self.engine), "profile": self.cfg.profile},
             "updated_at": time.time(),

@@ -47,7 +47,7 @@ export function watchEvents(onEvent, onState) {
   source.addEventListener("missed", () => onState("missed"));
   source.onmessage = null;
   const kinds = ["local_change", "remote_change", "merge", "peer_connected", "peer_lost",
-    "held_deletions", "error", "paused", "resumed", "live_update"];
+    "held_deletions", "error", "paused", "resumed", "live_update", "first_import"];
   for (const kind of kinds) {
     // "error" is also the EventSource's own event for a lost connection, which has no data
     source.addEventListener(kind, (message) => message.data && onEvent(JSON.parse(message.data)));

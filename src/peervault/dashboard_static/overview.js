@@ -56,12 +56,16 @@ function render(vaults, status) {
     ? table("Each paired device: bytes since this daemon started", ["Device", "Connection", "Last seen", "Addresses", "#Sent", "#Received"], peers)
     : el("p", { text: "No paired device yet: pair one with `peervault invite` and `peervault join`." });
   const name = vaults.find((v) => v.id === ctx.vault())?.name ?? status.vault;
+  const importing = status.daemon.first_import;  // a new vault's first import, in a process of its own
+  const progress = importing && el("p", { id: "first-import", role: "status", text: importing.files_total
+    ? `First import: ${importing.files_done} of ${importing.files_total} files. History and sync start once it has ended.`
+    : "First import: looking at the folder. History and sync start once it has ended." });
   const body = el("div", { class: "page-body", "data-ready": true },
     el("h3", { text: "Vaults" }), vaultsTable(vaults),
     el("h3", { id: "chosen-vault", text: `Vault ${name}` }),
     el("p", { class: "muted" }, "This device ", el("code", { title: status.device_id, text: shortId(status.device_id) }),
       ` · vault ${status.vault_id.slice(0, 8)} · daemon pid ${status.daemon.pid ?? "–"}`),
-    figures, el("h3", { text: "Devices" }), devices);
+    ...(progress ? [progress] : []), figures, el("h3", { text: "Devices" }), devices);
   section.querySelector(".page-body")?.remove();
   section.append(body);
 }

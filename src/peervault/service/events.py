@@ -25,6 +25,7 @@ KINDS = (
     "resumed",
     "live_update",  # a note open in an editor changed elsewhere: a Loro update (service/live.py)
     "presence",  # an editor's cursor in an open note: EphemeralStore bytes
+    "first_import",  # a first import's progress in its own process: files_done, files_total, done
 )
 
 

@@ -57,9 +57,40 @@ def collect(state: Any, runtime: dict[str, Any], entries: Mapping[str, Entry] | 
         entries = savedindex.read_entries(store)
     files = store.files()
     live_ids = {fid for fid, e in entries.items() if not e.deleted}
-    held = store.held_deletions()
-    peer_wipe = store.get_meta("peer_mass_deletion")
     unsynced = store.unsynced()
+    counts = {
+        "tracked": len(files),
+        "in_index": len(live_ids),
+        "deleted": len(entries) - len(live_ids),
+        "not_yet_published": sum(1 for f in files if f.startswith("u")),
+        "ignored": runtime["ignored"] if "ignored" in runtime else scan(state.root, IgnoreRules.load(state.root))[1],
+        "ignored_here": sum(1 for r in unsynced.values() if r == IGNORED_HERE),  # peers' notes, by .peervault/ignore
+    }
+    return document(state, runtime, counts, unsynced, store.held_deletions(), storage(state, files))
+
+
+def while_importing(state: Any, runtime: dict[str, Any]) -> dict[str, Any]:
+    """The same document while the first import runs in its own process (daemon/importing.py):
+    nothing it is writing is read (files, index, blob store), so this costs the daemon no
+    memory; the files count is the import's progress."""
+    done = runtime["first_import"]["files_done"]
+    counts = {"tracked": done, "in_index": done, "deleted": 0, "not_yet_published": 0, "ignored": 0, "ignored_here": 0}
+    return document(state, runtime, counts, {}, {}, dict.fromkeys(STORAGE_KEYS, 0))
+
+
+STORAGE_KEYS = ("binary_files", "binary_bytes", "blob_store_files", "blob_store_bytes")
+
+
+def document(
+    state: Any,
+    runtime: dict[str, Any],
+    counts: dict[str, int],
+    unsynced: dict[str, str],
+    held: dict[str, tuple[str, float, str]],
+    disk: dict[str, int],
+) -> dict[str, Any]:
+    store = state.store
+    peer_wipe = store.get_meta("peer_mass_deletion")
     return {
         "vault": str(state.root),
         "device_id": state.device_id,
@@ -69,22 +100,19 @@ def collect(state: Any, runtime: dict[str, Any], entries: Mapping[str, Entry] | 
             "pid": runtime.get("pid"),
             "addrs": runtime.get("addrs", []),
             "paused": bool(store.get_meta("paused")),
+            # the start-up comparison of folder and database (a first import included) has ended
+            "scan_done": bool(runtime.get("scan_done")),
+            # {files_done, files_total} while a first import runs in its own process, else null
+            "first_import": runtime.get("first_import"),
         },
         "peers": peer_rows(state, runtime),
         # LAN discovery (mDNS): what this device announces, and what it heard (daemon/discovery.py)
         "lan": runtime.get("lan", {"enabled": False}),
         "removed": removal.load(store),
-        "files": {
-            "tracked": len(files),
-            "in_index": len(live_ids),
-            "deleted": len(entries) - len(live_ids),
-            "not_yet_published": sum(1 for f in files if f.startswith("u")),
-            "ignored": runtime["ignored"] if "ignored" in runtime else scan(state.root, IgnoreRules.load(state.root))[1],
-            "ignored_here": sum(1 for r in unsynced.values() if r == IGNORED_HERE),  # peers' notes, by .peervault/ignore
-        },
+        "files": counts,
         "pending_changes": runtime.get("pending", 0),
         "binary_transfers": runtime.get("blobs", {"wanted": 0, "fetching": 0, "bytes_received": 0}),
-        "storage": storage(state, files),
+        "storage": disk,
         "not_synced": [{"path": p, "reason": r} for p, r in unsynced.items()],
         "held_deletions": {
             "count": len(held),

@@ -71,6 +71,7 @@ class VaultService:
         engine: Any = None,
         node: Node | None = None,
         open_engine: Callable[[], Any] | None = None,
+        events: EventBus | None = None,
     ) -> None:
         self.state = state
         self.cfg = cfg
@@ -78,7 +79,7 @@ class VaultService:
         self._engine = engine
         self._open_engine = open_engine
         self.node = node
-        self.events = EventBus()
+        self.events = events if events is not None else EventBus()  # a daemon's since its start (daemon/importing.py)
         self.live: Any = None  # service/live.py's LiveNotes, set by the daemon
         self.debounce_ms = cfg.debounce_ms  # changed live by set_settings
 

@@ -141,9 +141,11 @@ class Engine:
         """Full pass over the folder: cheap (size+mtime) unless something changed. Returns changes."""
         return ingest.reconcile(self._at(now))
 
-    def reconcile_steps(self, now: float, chunk: int | None = ingest.IMPORT_CHUNK) -> Iterator[int]:
+    def reconcile_steps(
+        self, now: float, chunk: int | None = ingest.IMPORT_CHUNK, planned: Callable[[int], None] | None = None
+    ) -> Iterator[int]:
         """`reconcile` in steps of `chunk` changed files (see ingest.reconcile_steps)."""
-        return ingest.reconcile_steps(self._at(now), chunk)
+        return ingest.reconcile_steps(self._at(now), chunk, planned)
 
     def local_paths(self, rels: set[str], now: float, moves: Sequence[tuple[str, str]] = (), write_into: bool = True) -> int:
         """Look again at these paths (files or folders, present or gone). Returns changes.

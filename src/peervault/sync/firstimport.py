@@ -21,6 +21,11 @@ opens the vault while it writes, even if the daemon died first; and it exits as 
 stdin ends, which is when the daemon dies. The daemon writes nothing to the database until
 the child has exited (daemon/root.py: the port is remembered after).
 
+The daemon is ready meanwhile (daemon/importing.py): its control API answers the vault's
+status, with the import's progress, which the child writes on its stdout as lines
+`DONE TOTAL` (files looked at so far, files the pass looks at); a line the daemon has not
+read yet when the pipe is full is dropped, never waited for.
+
 The child is started with `subprocess`, not `multiprocessing`, for the reasons
 sync/notemaker.py gives. It reads the daemon's `Config` as one pickle on stdin.
 """
@@ -31,6 +36,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -47,8 +53,8 @@ from ..vault.ignore import UNWATCHED_DIRS
 log = logging.getLogger(__name__)
 
 # Files in the folder below which the import stays in the daemon: a process's start is not
-# worth it, and a new vault's daemon answers only once the child ends (1,000 files: ready in
-# ~390 ms instead of ~200, and the quick gate's cold start measures exactly that)
+# worth it. (Chosen when a new vault's daemon answered only once the child ended: 1,000
+# files ready in ~390 ms instead of ~200. It is ready at once now, daemon/importing.py.)
 MIN_FILES = 2000
 _started: dict[Path, ChildImport] = {}  # by vault root, until its daemon takes it (`take`)
 
@@ -83,15 +89,20 @@ def wanted(root: Path) -> bool:
 
 
 class ChildImport:
-    """The child process, started at once; `finished` waits for it on the event loop."""
+    """The child process, started at once; `finished` waits for it on the event loop, and
+    `progress` is what it last said it had done: (files looked at, files to look at)."""
 
     def __init__(self, root: Path, cfg: Config, lock_fd: int) -> None:
         import pickle  # (here: an idle daemon never loads it)
 
         self.lock_fd = lock_fd
+        self.progress = (0, 0)
+        self.on_progress: Callable[[], None] | None = None  # told after each line the child writes
+        self._partial = b""
         self.proc = subprocess.Popen(
             [*child_command(__name__), os.fspath(root)],
             stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             pass_fds=(lock_fd,),
         )
         assert self.proc.stdin is not None
@@ -105,6 +116,10 @@ class ChildImport:
         """True if the child imported everything; False if it failed (the daemon's own pass
         completes the import). A stop asked for meanwhile ends the child (a crash, for the
         database: safe) rather than wait for it."""
+        loop = asyncio.get_running_loop()
+        assert self.proc.stdout is not None
+        out = self.proc.stdout.fileno()
+        loop.add_reader(out, self._read, out)
         done = asyncio.ensure_future(asyncio.to_thread(self.proc.wait))
         stop = asyncio.ensure_future(stopping.wait())
         try:
@@ -114,7 +129,8 @@ class ChildImport:
             if not done.done():
                 self.proc.kill()
             await done
-            self._close_stdin()
+            loop.remove_reader(out)
+            self._close_pipes()
         if self.proc.returncode:
             log.warning("the first import's process exited with %s: importing in the daemon", self.proc.returncode)
         return self.proc.returncode == 0
@@ -123,12 +139,41 @@ class ChildImport:
         """The daemon gives up starting: end the child (a crash, for the database)."""
         self.proc.kill()
         self.proc.wait()
-        self._close_stdin()
+        self._close_pipes()
 
-    def _close_stdin(self) -> None:
-        with contextlib.suppress(OSError):
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
+    def _read(self, fd: int) -> None:
+        """The child's progress lines that arrived: the last whole one is its progress."""
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:  # it exited: `finished` is told by its wait
+            asyncio.get_running_loop().remove_reader(fd)
+            return
+        progress, self._partial = last_progress(self._partial + data)
+        if progress is not None and progress != self.progress:
+            self.progress = progress
+            if self.on_progress is not None:
+                self.on_progress()
+
+    def _close_pipes(self) -> None:
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                if pipe is not None:
+                    pipe.close()
+
+
+def last_progress(data: bytes) -> tuple[tuple[int, int] | None, bytes]:
+    """The last whole `DONE TOTAL` line in what the child wrote (None if none), and the
+    part of a line that follows it (its end comes with the next read)."""
+    *lines, rest = data.split(b"\n")
+    for line in reversed(lines):
+        done, _, total = line.partition(b" ")
+        if done.isdigit() and total.isdigit():
+            return (int(done), int(total)), rest
+    return None, rest
 
 
 def start_early(root: Path, cfg: Callable[[], Config]) -> None:
@@ -162,15 +207,46 @@ def take(root: Path) -> ChildImport | None:
     return _started.pop(root, None)
 
 
-def import_all(root: Path, store: Store, cfg: Config, clock: Callable[[], float]) -> int:
+def import_all(
+    root: Path, store: Store, cfg: Config, clock: Callable[[], float], progress: Callable[[int, int], None] = lambda d, t: None
+) -> int:
     """What the daemon's start-up pass does to an empty database, then the fold after the
-    burst; returns the changes recorded. Binary files are hashed here as they are met."""
+    burst; returns the changes recorded. Binary files are hashed here as they are met.
+    `progress(done, total)`: after each step, files looked at (a first import records one
+    change per file) of those the pass looks at."""
     from .engine import Engine  # (the daemon's side of this module does not need it)
 
     engine = Engine(root, store, cfg, clock)
-    changes = sum(engine.reconcile_steps(clock()))
+    total = [0]
+
+    def planned(n: int) -> None:
+        total[0] = n
+        progress(0, n)
+
+    changes = 0
+    for step in engine.reconcile_steps(clock(), planned=planned):
+        changes += step
+        progress(min(changes, total[0]), total[0])
     engine.shed_memory()
+    progress(total[0], total[0])
     return changes
+
+
+def _progress_lines() -> Callable[[int, int], None]:
+    """`DONE TOTAL` lines on stdout, the daemon's pipe, without ever waiting for it: a line
+    that does not fit (the daemon has not read the last ones) is dropped, as is any after
+    the daemon is gone. Nothing when stdout is not a pipe (run by hand: a terminal shared
+    with a shell must not be made non-blocking)."""
+    fd = sys.stdout.fileno()
+    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+        return lambda done, total: None
+    os.set_blocking(fd, False)
+
+    def report(done: int, total: int) -> None:
+        with contextlib.suppress(OSError):  # full (BlockingIOError) or closed (BrokenPipeError)
+            os.write(fd, b"%d %d\n" % (done, total))  # one write under PIPE_BUF: whole or not at all
+
+    return report
 
 
 def _end_with_parent() -> None:
@@ -191,7 +267,7 @@ def main() -> int:
     store = Store(root / STATE_DIR / "state.db")
     try:
         t = time.perf_counter()
-        changes = import_all(root, store, cfg, time.time)
+        changes = import_all(root, store, cfg, time.time, _progress_lines())
         log.info("first import: %d change(s) in %.2f s", changes, time.perf_counter() - t)
     finally:
         store.close()

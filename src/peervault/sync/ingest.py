@@ -10,7 +10,7 @@ what is still missing is then deleted (or held, see deletions.py).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from ..crdt.index import file_id_for
@@ -49,11 +49,14 @@ def reconcile(s: EngineState) -> int:
     return sum(reconcile_steps(s, chunk=None))
 
 
-def reconcile_steps(s: EngineState, chunk: int | None = IMPORT_CHUNK) -> Iterator[int]:
+def reconcile_steps(
+    s: EngineState, chunk: int | None = IMPORT_CHUNK, planned: Callable[[int], None] | None = None
+) -> Iterator[int]:
     """`reconcile` cut into steps of `chunk` changed files (changes per step), so a daemon
     starting on a large vault is ready at once and imports in the background without
     stalling its peers. Deletions wait for the last step: a file missing from its old
-    path may turn up in a later step under a new one (a rename)."""
+    path may turn up in a later step under a new one (a rename). `planned` is told how
+    many files the pass looks at, once the walk has found them (a first import's progress)."""
     check_vault(s)
     finish_moves(s)  # a crash's half-kept binary versions first: undoing one touches its vault file
     refresh_rules(s)
@@ -71,6 +74,8 @@ def reconcile_steps(s: EngineState, chunk: int | None = IMPORT_CHUNK) -> Iterato
         found[rel] = st
     changed = sorted(found, key=lambda rel: _id_order(s, rel))
     gone = {fid for fid in s.files if fid not in seen}  # (none ignored here: see ignorehere.apply)
+    if planned is not None:
+        planned(len(changed))
     # Renames are paired over the whole pass, not per step (a content shared by two new
     # files in different steps is ambiguous, whichever step sees one of them first), and
     # carried out first: a path a note left may hold a new file, read in some step.
