@@ -127,6 +127,19 @@ class Store(VersionHistory, PeerTables):
         cache is only RSS at its peak; pages not cached are read from the file system's."""
         self.db.execute(f"PRAGMA cache_size=-{int(kib)}")
 
+    @contextlib.contextmanager
+    def small_cache(self, kib: int) -> Iterator[None]:
+        """At most `kib` of SQLite's page cache inside the block (what was cached beyond it is
+        freed at once), then the limit as it was: rows a peer is sent (a join's catch-up, its
+        index) are read once, so caching them is only RSS while serving (up to 2 MB). Put
+        back on any exit; never held across a yield, so a peer that leaves cannot keep it."""
+        (before,) = self.db.execute("PRAGMA cache_size").fetchone()
+        self.db.execute(f"PRAGMA cache_size=-{int(kib)}")
+        try:
+            yield
+        finally:
+            self.db.execute(f"PRAGMA cache_size={int(before)}")
+
     def _free_pages(self) -> None:
         """After a commit that freed many pages: hand them back (`executescript`, as
         sqlite3's `execute` steps this pragma once, a page at a time)."""
