@@ -84,6 +84,9 @@ def trim_heap() -> None:
 # second 17-19 MB of it was resident for at most 12 MB in use, at ten 15-16 MB (A in that
 # phase 80 -> 77 MB); a trim takes about 0.6 ms (docs/PERFORMANCE.md, "A serving a join").
 SERVING_EVERY = 0.1
+# ... and SQLite's page cache kept this small while the rows a peer is sent are read (each
+# read once: a catch-up's notes, the index's entries), instead of filling its 2 MB
+SERVING_CACHE_KIB = 256
 
 
 class BurstTrimmer:

@@ -174,3 +174,28 @@ def test_a_catch_up_served_trims_the_heap_after_each_batch_a_tenth_of_a_second_a
     batches = list(a.doc_batches(ALL_BUCKETS, {}))
     assert len(batches) == len(NOTES)
     assert len(trims) == len(NOTES)  # at the old once a second: 2
+
+
+def _cache_size(pair: Pair) -> int:
+    return int(pair.state_a.store.db.execute("PRAGMA cache_size").fetchone()[0])
+
+
+def test_a_catch_up_reads_its_notes_with_a_small_page_cache_held_only_while_reading(
+    a_with_notes: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notes are read once: cached, they were up to 2 MB of A's peak. The limit is the
+    connection's (the daemon's only one), so it is back as it was between batches, and after
+    a peer that left mid-catch-up (the generator closed at a yield)."""
+    a = a_with_notes.a
+    before = _cache_size(a_with_notes)
+    seen: list[int] = []
+    load = a.state.store.load_doc
+    monkeypatch.setattr(a.state.store, "load_doc", lambda fid: seen.append(_cache_size(a_with_notes)) or load(fid))
+    monkeypatch.setattr(catchup, "BATCH_DOCS", 2)
+    batches = a.doc_batches(ALL_BUCKETS, {})
+    next(batches)
+    assert seen and set(seen) == {-memory.SERVING_CACHE_KIB}
+    assert _cache_size(a_with_notes) == before  # between batches (across the yield)
+    batches.close()  # the peer left
+    assert _cache_size(a_with_notes) == before
+    assert len(list(a.doc_batches(ALL_BUCKETS, {}))) == 4 and _cache_size(a_with_notes) == before

@@ -234,17 +234,33 @@ def test_catch_up_batches_stay_within_the_window() -> None:
     sender = Session(rd, peer="p", dialer=False, paired=True, now=0.0, window=3)
     sender.receive(0.0, m.Hello(m.PROTOCOL_VERSION, VAULT, (), b"", bytes(m.BUCKETS * 8)))
     out, _ = sender.receive(0.0, m.DocVersions(bytes([7]), ()))
-    assert kinds(out) == ["DocBatch"] * 3 and sender.inflight == 3
-    assert rd.calls.count("batch") == 3  # produced lazily: nothing computed beyond the window
+    # one at first (INDEX_SNAPSHOT may still be on its way), then the window opens per ack
+    assert kinds(out) == ["DocBatch"] and sender.inflight == 1
+    assert rd.calls.count("batch") == 1  # produced lazily: nothing computed beyond the window
     out, _ = sender.receive(0.0, m.BatchAck(1))
-    assert kinds(out) == ["DocBatch"] and [x.seq for x in out] == [4]  # type: ignore[union-attr]
+    assert [x.seq for x in out] == [2, 3] and sender.inflight == 2  # type: ignore[union-attr]
     out, _ = sender.receive(0.0, m.BatchAck(2))
-    assert kinds(out) == ["DocBatch"]
+    assert [x.seq for x in out] == [4, 5] and sender.inflight == 3  # type: ignore[union-attr]
+    assert rd.calls.count("batch") == 5
     for seq in (3, 4):
         out, _ = sender.receive(0.0, m.BatchAck(seq))
         assert out == []  # the last batch is still unacknowledged: no DONE yet
     out, _ = sender.receive(0.0, m.BatchAck(5))
     assert kinds(out) == ["Done"]
+
+
+def test_catch_up_window_never_exceeds_its_size() -> None:
+    rd = FakeReplica(docs={doc_id(7, n): {f"op{n}"} for n in range(40)})  # 20 batches of 2
+    sender = Session(rd, peer="p", dialer=False, paired=True, now=0.0, window=3)
+    sender.receive(0.0, m.Hello(m.PROTOCOL_VERSION, VAULT, (), b"", bytes(m.BUCKETS * 8)))
+    out, _ = sender.receive(0.0, m.DocVersions(bytes([7]), ()))
+    sent, acked, most = len(out), 0, sender.inflight
+    while acked < sent:
+        acked += 1
+        out, _ = sender.receive(0.0, m.BatchAck(acked))
+        sent += sum(isinstance(x, m.DocBatch) for x in out)
+        most = max(most, sender.inflight)
+    assert sent == 20 and most == 3 and kinds(out) == ["Done"]
 
 
 def test_ack_for_a_batch_never_sent_is_a_protocol_error() -> None:

@@ -95,3 +95,34 @@ def test_a_database_of_a_newer_version_is_refused_and_left_as_it_is(tmp_path: Pa
     with pytest.raises(StoreTooNew, match="newer PeerVault.*upgrade"):
         VaultState.open(tmp_path / "v")
     assert sorted(p.name for p in db.parent.iterdir()) == before
+
+
+def test_the_stored_index_is_sent_as_saved_and_only_in_a_sendable_form(tmp_path: Path) -> None:
+    """Read by blob I/O (no copy of SQLite's): the bytes saved, zstd's or Loro's own; a deflated
+    (`pvz1`) row, an integer or nothing at all is not sent as it is."""
+    store = Store(tmp_path / "state.db")
+    assert store.stored_index() is None
+    packed = PACKED_ZSTD + bytes(range(256)) * 4000
+    store.set_meta("index_snapshot", packed)
+    assert store.stored_index() == packed
+    store.set_meta("index_snapshot", b"loro" + b"x" * 10)
+    assert store.stored_index() == b"loro" + b"x" * 10
+    for unsendable in (PACKED + zlib.compress(b"x" * 1000), b"lo", 7):
+        store.set_meta("index_snapshot", unsendable)
+        assert store.stored_index() is None
+
+
+def test_a_small_cache_holds_inside_its_block_and_is_put_back_even_on_an_error(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    store.limit_cache(1500)  # a limit set before (a join's) is the one put back
+
+    def size() -> int:
+        return int(store.db.execute("PRAGMA cache_size").fetchone()[0])
+
+    with store.small_cache(256):
+        assert size() == -256
+    assert size() == -1500
+    with pytest.raises(RuntimeError), store.small_cache(64):
+        assert size() == -64
+        raise RuntimeError("the peer left")
+    assert size() == -1500

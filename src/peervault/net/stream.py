@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 
 from iroh import Connection, IrohError, RecvStream, SendStream
 
@@ -17,6 +18,12 @@ from ..protocol.frames import COMPRESS_THRESHOLD, FrameDecoder, encode_frame, ra
 from .endpoint import describe, peer_words
 
 READ_CHUNK = 256 * 1024
+# Larger writes are handed to Iroh in pieces of this size: its bindings copy what one call is
+# given, whole, into a buffer of their own and then into a Vec (twice the size, in Rust's
+# heap, until the call returns), so the `real` tier's INDEX_SNAPSHOT (2.9 MB, its stored
+# snapshot one part of 2.3 MB) cost 4-6 MB more for the time of its send, on top of a join's
+# first catch-up batches (docs/PERFORMANCE.md, "A's peak while it serves a join").
+WRITE_PIECE = 256 * 1024
 
 
 class MessageStream:
@@ -49,7 +56,8 @@ class MessageStream:
         async with self._lock:
             try:
                 for data in chunks:
-                    await self._send.write_all(data)
+                    for piece in _pieces(data):
+                        await self._send.write_all(piece)
             except IrohError as exc:
                 raise ConnectionError(describe(exc)) from None
         self.bytes_sent += sum(map(len, chunks))
@@ -102,6 +110,15 @@ def _decode_each(bodies: list[bytes]) -> list[m.Message]:
     while bodies:
         out.append(m.decode(bodies.pop()))
     return out
+
+
+def _pieces(data: bytes) -> Iterator[bytes]:
+    """`data` as writes of at most WRITE_PIECE bytes, each sliced when its turn comes."""
+    if len(data) <= WRITE_PIECE:
+        yield data
+        return
+    for i in range(0, len(data), WRITE_PIECE):
+        yield data[i : i + WRITE_PIECE]
 
 
 def _chunks(msgs: list[m.Message], threshold: int) -> list[bytes]:

@@ -26,8 +26,9 @@ ROW_INT_MAX = 2**63 - 1  # SQLite's INTEGER: a larger one could not have been sa
 Row = tuple[str, str, str, int, bytes, str, int, int, int]
 
 
-def encode_rows(rows: Iterable[tuple[Any, ...]]) -> bytes:
-    """The rows (`entry_row`'s shape) as INDEX_SNAPSHOT carries them."""
+def encode_rows(rows: Iterable[tuple[Any, ...]]) -> bytearray:
+    """The rows (`entry_row`'s shape) as INDEX_SNAPSHOT carries them; the buffer they were
+    written into, not a copy (the sender compresses it: 1.8 MB for the `real` tier)."""
     out = bytearray(_LEN.size)  # the count, filled in at the end
     n = 0
     for fid, path, kind, deleted, dvv, blob, size, mtime_ms, stamp in rows:
@@ -44,7 +45,7 @@ def encode_rows(rows: Iterable[tuple[Any, ...]]) -> bytes:
         out += _INTS.pack(size, mtime_ms, stamp)
         n += 1
     _LEN.pack_into(out, 0, n)
-    return bytes(out)
+    return out
 
 
 def iter_rows(data: bytes) -> Iterator[Row]:

@@ -10,8 +10,9 @@ production, an in-memory fake in tests).
     on HELLO            INDEX_UPDATES (if peer lacks index ops; INDEX_SNAPSHOT instead to a
                         version-4 peer with no index, when the index is saved whole),
                         DOC_VERSIONS (differing buckets)
-    on DOC_VERSIONS     DOC_BATCH (what the peer lacks, newest notes first), at most `window`
-                        unacknowledged; each BATCH_ACK lets one more go; DONE after the last ack
+    on DOC_VERSIONS     DOC_BATCH (what the peer lacks, newest notes first), one at first, then
+                        each BATCH_ACK lets one more go, and another until `window` are
+                        unacknowledged; DONE after the last ack
     on DONE             DONE_ACK            both DONE and DONE_ACK seen ──► Synced event
     live                INDEX_UPDATES / DOC_UPDATES pushed as changes happen
     always              PING when quiet for heartbeat_interval (an acceptor: only when the dialer's
@@ -157,6 +158,10 @@ class Session:
         self._done_acked = False
         self._hello_sent = False
         self.window = window  # DOC_BATCHes in flight (the spec's "max concurrent syncs")
+        # ... opened one at a time: the first batches go out with INDEX_SNAPSHOT still being
+        # sent, and a window's worth of notes read at once came on top of it (the `real`
+        # tier's A: +3 MB at its peak; docs/PERFORMANCE.md, "A's peak while it serves a join")
+        self._room = 1
         self.inflight = 0
         self._outbox: Iterator[list[tuple[bytes, bytes]]] | None = None
         self._seq = 0
@@ -295,6 +300,7 @@ class Session:
             if not 0 < msg.seq <= self._seq or self.inflight == 0:
                 raise ProtocolError(f"BATCH_ACK {msg.seq} for a batch never sent")
             self.inflight -= 1
+            self._room = min(self._room + 1, self.window)
             return self._fill(), []
         if isinstance(msg, m.DocBatch):
             return [m.BatchAck(msg.seq)], [Received(m.DocUpdates(msg.entries))]
@@ -334,7 +340,7 @@ class Session:
     def _fill(self) -> list[m.Message]:
         """Send batches while the window has room; DONE once the last one is acknowledged."""
         out: list[m.Message] = []
-        while self._outbox is not None and self.inflight < self.window:
+        while self._outbox is not None and self.inflight < min(self._room, self.window):
             batch = next(self._outbox, None)
             if batch is None:
                 self._outbox = None

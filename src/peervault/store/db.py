@@ -20,7 +20,7 @@ from . import indexentries
 from .filetable import FileRow, FileTable
 from .history import VersionHistory
 from .indexentries import CachedIndex
-from .packing import pack_note, pack_snapshot, sendable, unpack_snapshot
+from .packing import LORO, pack_note, pack_snapshot, sendable, unpack_snapshot
 from .peers import PeerTables
 
 INDEX_SNAPSHOT = "index_snapshot"  # meta key of the vault index's snapshot (see load_index)
@@ -127,6 +127,19 @@ class Store(VersionHistory, PeerTables):
         cache is only RSS at its peak; pages not cached are read from the file system's."""
         self.db.execute(f"PRAGMA cache_size=-{int(kib)}")
 
+    @contextlib.contextmanager
+    def small_cache(self, kib: int) -> Iterator[None]:
+        """At most `kib` of SQLite's page cache inside the block (what was cached beyond it is
+        freed at once), then the limit as it was: rows a peer is sent (a join's catch-up, its
+        index) are read once, so caching them is only RSS while serving (up to 2 MB). Put
+        back on any exit; never held across a yield, so a peer that leaves cannot keep it."""
+        (before,) = self.db.execute("PRAGMA cache_size").fetchone()
+        self.db.execute(f"PRAGMA cache_size=-{int(kib)}")
+        try:
+            yield
+        finally:
+            self.db.execute(f"PRAGMA cache_size={int(before)}")
+
     def _free_pages(self) -> None:
         """After a commit that freed many pages: hand them back (`executescript`, as
         sqlite3's `execute` steps this pragma once, a page at a time)."""
@@ -214,9 +227,17 @@ class Store(VersionHistory, PeerTables):
 
     def stored_index(self) -> bytes | None:
         """The index's snapshot as stored, not inflated, if it is in a form a peer may be sent
-        as it is (`packing.sendable`); call inside `reading()` with `cached_index`."""
-        snap = self.get_meta(INDEX_SNAPSHOT)
-        return snap if isinstance(snap, bytes) and sendable(snap) else None
+        as it is (`packing.sendable`); call inside `reading()` with `cached_index`. Read with
+        SQLite's incremental blob I/O, straight into the bytes returned: a SELECT copies the
+        value (the `real` tier's: 2.3 MB) into a buffer of SQLite's, then into Python's."""
+        row = self.db.execute("SELECT rowid, typeof(value) FROM meta WHERE key=?", (INDEX_SNAPSHOT,)).fetchone()
+        if row is None or row[1] != "blob":
+            return None
+        with self.db.blobopen("meta", "value", row[0], readonly=True) as blob:
+            if not sendable(blob.read(len(LORO))):
+                return None
+            blob.seek(0)
+            return blob.read()
 
     def index_snapshot_vv(self) -> bytes | None:
         """The version of the snapshot `load_index` reads, saved with it."""

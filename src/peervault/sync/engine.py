@@ -28,7 +28,7 @@ from ..config import Config
 from ..crdt.entries import Entry, EntryTable
 from ..crdt.index import VaultIndex
 from ..errors import StoreUnavailable
-from ..memory import SERVING_EVERY, BurstTrimmer
+from ..memory import SERVING_CACHE_KIB, SERVING_EVERY, BurstTrimmer
 from ..protocol import messages as m
 from ..store.db import Store
 from ..store.filetable import FileTable
@@ -367,7 +367,12 @@ class Engine:
 
     def doc_batches(self, buckets: bytes, peer_versions: dict[bytes, bytes]) -> Iterator[list[tuple[bytes, bytes]]]:
         """What the peer lacks, recent notes first, one batch per acknowledgement (catchup.py)."""
-        for batch in catchup.doc_batches(self.state, buckets, peer_versions, int(self.state.clock() * 10**9)):
+        batches = catchup.doc_batches(self.state, buckets, peer_versions, int(self.state.clock() * 10**9))
+        while True:
+            with self.state.store.small_cache(SERVING_CACHE_KIB):  # not across the yield
+                batch = next(batches, None)
+            if batch is None:
+                return
             yield batch
             self._trimmer.after_work(self.state.clock())  # the batch was sent: its buffers are freed
 

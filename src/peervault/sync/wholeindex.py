@@ -21,7 +21,7 @@ from ..crdt import CrdtError
 from ..crdt.entries import EntryTable, entry_row, row_entry, row_ok
 from ..crdt.indexversions import same_version, snapshot_version, vv_is_empty
 from ..errors import ProtocolError
-from ..memory import trim_heap
+from ..memory import SERVING_CACHE_KIB, trim_heap
 from ..protocol import messages as m
 from ..protocol.entryrows import encode_rows, iter_rows
 from ..protocol.frames import MAX_BODY
@@ -45,16 +45,17 @@ def serve(s: EngineState, peer_vv: bytes) -> m.IndexSnapshot | None:
     Entries this device itself took from a peer and has not compared yet are not passed on."""
     if not vv_is_empty(peer_vv) or s.batch_depth or s.store.in_transaction or s.index_unsaved:
         return None
-    with s.store.reading():
+    # Read once, so not cached (SERVING_CACHE_KIB); the rows compressed before the snapshot
+    # is read, so their 1.8 MB (the `real` tier's) is gone by then.
+    with s.store.reading(), s.store.small_cache(SERVING_CACHE_KIB):
         cached = s.store.cached_index()
         if cached is None or cached.adopted or not same_version(cached.vv, s.index.vv()):
             return None
+        rows = pack_rows(encode_rows(cached.rows))
         stored = s.store.stored_index()
         if stored is None:
             return None
-        rows = pack_rows(encode_rows(cached.rows))
-    s.store.release_memory()  # the snapshot and the rows came through SQLite's page cache
-    trim_heap()  # and the rows through the heap, before the send's buffers (once per join)
+    trim_heap()  # the rows' encoding went through the heap: back before the send's buffers (once per join)
     return m.IndexSnapshot(cached.vv, stored, cached.snapshot_size, tuple(sorted(cached.forgotten)), rows)
 
 
