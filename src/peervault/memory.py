@@ -87,6 +87,11 @@ SERVING_EVERY = 0.1
 # ... and SQLite's page cache kept this small while the rows a peer is sent are read (each
 # read once: a catch-up's notes, the index's entries), instead of filling its 2 MB
 SERVING_CACHE_KIB = 256
+# ... and the blobs of a join received (each batch of arrivals written), as often: the
+# `real` tier's joining device, 6 alternated pairs of plain joins, B's peak 68.15 MB against
+# 68.8 at once a second (docs/PERFORMANCE.md, "The joining device's blob phase: what
+# Python's arenas keep"); a trim of its 13 MB heap is about 1 ms.
+FETCHING_EVERY = 0.1
 
 
 class BurstTrimmer:

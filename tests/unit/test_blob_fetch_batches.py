@@ -8,6 +8,9 @@ import time
 from collections.abc import Container
 from typing import Any, cast
 
+import pytest
+
+from peervault import memory
 from peervault.protocol import messages as m
 from peervault.protocol.frames import FrameDecoder, encode_frame
 from peervault.protocol.session import State
@@ -259,3 +262,23 @@ def test_a_peer_that_holds_its_answer_stalls_only_its_own_blob_gets() -> None:
     assert held and answered
     # all but the blobs the mute peer was asked for came from the other one
     assert {h for b in engine.arrived for h in b} >= set(sizes) - held_blobs
+
+
+def test_batches_of_arrivals_written_a_tenth_of_a_second_apart_each_trim_the_heap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At once a second, the freed buffers of ten batches of a join's blobs stayed resident
+    between two trims (the joining device's peak)."""
+    trims: list[None] = []
+    monkeypatch.setattr(memory, "trim_heap", lambda: trims.append(None))
+
+    async def run() -> None:
+        engine = FakeEngine({f"h{i}": 1 for i in range(8)})
+        t = transfers(engine, FakeStore(delay=0.0))
+        ticks = iter(1000.0 + 0.125 * n for n in range(100))  # 0.125 s apart: exact in binary
+        t.clock = lambda: next(ticks)
+        for i in range(8):
+            t._arrival(f"h{i}")
+            t.write_arrived()
+            await t.finish()
+
+    asyncio.run(run())
+    assert len(trims) == 8  # at once a second: 1

@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable, Container
 from typing import Any
 
-from ..memory import BurstTrimmer
+from ..memory import FETCHING_EVERY, BurstTrimmer
 from ..net.endpoint import describe, round_trip_ms
 from ..protocol import messages as m
 from ..protocol.blobanswers import answer_limit, split_answers
@@ -109,7 +109,7 @@ class BlobTransfers:
         self._writing: set[str] = set()  # ... being made durable and written
         self._writes: set[asyncio.Task[None]] = set()
         self.received_bytes = 0
-        self._trimmer = BurstTrimmer()  # thousands of blobs written in a row
+        self._trimmer = BurstTrimmer(FETCHING_EVERY)  # thousands of blobs written in a row
         self.server = BlobServer(engine, clock)  # the other side: blobs this device holds, to peers
 
     # ------------------------------------------------------------------ fetching
