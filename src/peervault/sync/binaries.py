@@ -76,7 +76,7 @@ def ingest_blob(
         # or copied in by hand): recorded as it is, not a new edit.
         record(s, shown, rel, st, hb, b"")
         s.store.add_blob_version(shown, h, size, rel, "peer", s.now)
-        s.awaiting.discard(h, shown)
+        s.awaiting.get(h, set()).discard(shown)
         return 0
     file_id = row.file_id if row is not None and not row.file_id.startswith("u") else alloc_id(s, rel)
     if row is not None and row.file_id != file_id:

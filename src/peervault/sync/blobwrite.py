@@ -54,7 +54,7 @@ def write_blob(s: EngineState, file_id: str, target: str, row: FileRow | None) -
         return
     src = locate(s, h)
     if src is None:
-        s.awaiting.add(h, file_id)  # the daemon fetches it from a peer
+        s.awaiting.setdefault(h, set()).add(file_id)  # the daemon fetches it from a peer
         return
     # Checked where it is written, not before: a joining device meets each of its thousands
     # of attachments twice, first with no bytes to write (nothing touches the disk then).
@@ -102,7 +102,7 @@ def _done(s: EngineState, file_id: str, target: str, st: Stat, size: int, row: F
     record(s, file_id, target, st, bytes.fromhex(entry.blob), b"")
     s.store.add_blob_version(file_id, entry.blob, size, target, "peer", s.now)
     s.store.set_unsynced(target, None)
-    s.awaiting.discard(entry.blob, file_id)
+    s.awaiting.get(entry.blob, set()).discard(file_id)
 
 
 def _rename(s: EngineState, row: FileRow, target: str, dst: Path) -> bool:

@@ -156,5 +156,5 @@ def restore_held(s: EngineState) -> int:
             if fid in s.files and stat_of(abs_path(s, s.files[fid].path)) is None:
                 forget(s, fid)  # no file here now: written afresh where the note belongs
     writeback.write_out(s, file_ids)
-    coming = s.awaiting.files()
+    coming = set().union(*s.awaiting.values()) if s.awaiting else set()
     return sum(1 for f in file_ids if f in s.files or f in coming)

@@ -268,7 +268,7 @@ class Engine:
         one batch (one transaction, one layout pass, one sync of the disk for them all)."""
         fids: set[str] = set()
         for h in hashes:
-            fids |= self.state.awaiting.pop(h)
+            fids |= self.state.awaiting.pop(h, set())
         if fids:
             writeback.write_out(self._at(now), fids)
 

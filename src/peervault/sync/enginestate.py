@@ -24,7 +24,6 @@ from ..vault.blobstore import BlobStore
 from ..vault.fsops import Stat, WriteBatch
 from ..vault.ignore import IgnoreRules
 from . import savedindex
-from .awaiting import Awaiting
 from .deleteguard import DeleteGuard, Published
 from .doccache import DocCache
 from .documents import open_cache
@@ -100,7 +99,7 @@ class EngineState:
         self.index_keys: set[str] = set()
         self.addrs: list[str] = []
         self.blobs = BlobStore(root / STATE_DIR)
-        self.awaiting = Awaiting()  # blob hash -> the files waiting for it to arrive
+        self.awaiting: dict[str, set[str]] = {}  # blob hash -> notes waiting for it to arrive
         # The daemon's hashing workers (sync/binaries.py): when set, a binary file is queued
         # in `to_hash` (path -> stat seen) and this is called, instead of hashing it here.
         self.hash_later: Callable[[], None] | None = None

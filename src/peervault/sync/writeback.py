@@ -45,7 +45,7 @@ def write_out(s: EngineState, file_ids: set[str]) -> None:
         finally:
             s.write_batch = None
             wb.commit()  # durable before the commit that says the files are written
-        awaiting = s.awaiting.files()
+        awaiting = set().union(*s.awaiting.values()) if s.awaiting else set()
         done = file_ids - s.deferred - awaiting - s.failed_writes
         s.store.clear_pending_writes(done)
     if any(s.files[f].path == IGNORE_FILE for f in file_ids if f in s.files) and ignorehere.refresh_rules(s):
