@@ -373,22 +373,3 @@ def test_a_join_s_index_with_no_other_link_is_not_inflated(
     monkeypatch.setattr(Engine, "index_snapshot_updates", lambda *_: pytest.fail("inflated for nobody"))
     assert routing.receive(b, msg, "a" * 64, "link-a", ["link-a"], time.time()) == []
     assert dict(b.entries) == dict(a.entries)
-
-
-def test_a_joined_note_s_id_is_one_string_with_its_entry_s(vault: VaultState, joiner: VaultState) -> None:
-    """The notes that arrive after the index name their file by the entries' own string,
-    not a second copy in the file table and the version summary (a join of 11,004 files:
-    17,808 id strings held, 0.55 MB of Python's arenas)."""
-    a = _source(vault)
-    b = _engine(joiner)
-    assert b.adopt_index(_offer(a, b), time.time())
-    for docs in a.doc_batches(ALL, {}):
-        b.apply_docs(tuple(docs), time.time())
-    s = b.state
-    same = {id(fid) for fid in s.entries._rows}
-    notes = [fid for fid in s.versions.vvs if not fid.startswith("u")]
-    assert len(notes) == 12 and len(set(notes) & set(s.files)) == 11  # n0-n11, n1 deleted
-    assert all(id(fid) in same for fid in notes), "a note's id held twice"
-    assert all(id(fid) in same for fid in s.files)
-    notes_at = sorted(p.relative_to(vault.root) for p in vault.root.rglob("*.md"))
-    assert [(joiner.root / p).read_bytes() for p in notes_at] == [(vault.root / p).read_bytes() for p in notes_at]

@@ -9,7 +9,6 @@ triangle of links an update would otherwise circle for ever).
 from __future__ import annotations
 
 import logging
-import sys
 from typing import TYPE_CHECKING
 
 from ..crdt import CrdtError, notes
@@ -106,7 +105,7 @@ def _apply_part(
     s.pinned = pinned
     with batch(s), saves_from(s, origin):
         for raw_id, blob in entries:
-            fid = sys.intern(raw_id.hex())  # the entries' own string, not a second copy kept
+            fid = raw_id.hex()
             d = doc(s, fid) or notes.empty_note(s.session_peer)
             vv_before = notes.vv_bytes(d)
             try:

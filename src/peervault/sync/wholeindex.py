@@ -15,7 +15,6 @@ loaded (`savedindex.check_adopted`).
 from __future__ import annotations
 
 import logging
-import sys
 from typing import TYPE_CHECKING
 
 from ..crdt import CrdtError
@@ -97,7 +96,7 @@ def checked(msg: m.IndexSnapshot) -> EntryTable:
             raise ProtocolError(f"INDEX_SNAPSHOT: the entry row of {row[0]!r} is malformed")
         if row[0] in entries:
             raise ProtocolError(f"INDEX_SNAPSHOT: {row[0]!r} has two entry rows")
-        entries[sys.intern(row[0])] = row_entry(row)  # one string per id: see remote._apply_part
+        entries[row[0]] = row_entry(row)
     return entries
 
 
