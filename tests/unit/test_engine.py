@@ -1021,6 +1021,12 @@ def _pump(d: Session, a: Session, ed: Engine, ea: Engine) -> list[str]:
     return events
 
 
+def _join_through_sessions(eb: Engine, ea: Engine) -> list[str]:
+    """B (joining, the dialer) and A (its peer) run their sessions until quiet."""
+    d = Session(eb, peer="A", dialer=True, paired=True, now=0.0)
+    return _pump(d, Session(ea, peer="B", dialer=False, paired=True, now=0.0), eb, ea)
+
+
 def test_joining_device_with_its_own_notes_converges_through_sessions(tmp_path: Path) -> None:
     sa, _ = VaultState.init(tmp_path / "A")
     sb, _ = VaultState.init(tmp_path / "B")
@@ -1042,9 +1048,7 @@ def test_joining_device_with_its_own_notes_converges_through_sessions(tmp_path: 
         assert not eb.published
         assert eb.bucket_digests() == bytes(m.BUCKETS * 8)  # nothing announced before the first sync
 
-        d = Session(eb, peer="A", dialer=True, paired=True, now=0.0)
-        acc = Session(ea, peer="B", dialer=False, paired=True, now=0.0)
-        events = _pump(d, acc, eb, ea)
+        events = _join_through_sessions(eb, ea)
         assert "dialer:Synced" in events and "acceptor:Synced" in events
         assert eb.published and sb.store.get_meta("published") == 1
 
@@ -1081,12 +1085,7 @@ def test_a_joining_devices_stale_copy_of_a_note_deleted_elsewhere_is_dropped(tmp
         eb0.reconcile(time.time())
         sb.store.reset_for_join(sa.vault_id)
         eb = engine(sb)
-        events = _pump(
-            Session(eb, peer="A", dialer=True, paired=True, now=0.0),
-            Session(ea, peer="B", dialer=False, paired=True, now=0.0),
-            eb,
-            ea,
-        )
+        events = _join_through_sessions(eb, ea)
         assert "dialer:Synced" in events and eb.published
         assert tree(sb.root) == tree(sa.root) == {"kept.md": "kept on A\n", "mine.md": "B's own\n"}
         assert not any(f.startswith("u") for f in eb.files)
@@ -1130,12 +1129,7 @@ def test_the_first_publish_reads_only_the_provisional_rows(tmp_path: Path, monke
                 monkeypatch.undo()
 
         monkeypatch.setattr(eb, "publish_pending", publish)
-        events = _pump(
-            Session(eb, peer="A", dialer=True, paired=True, now=0.0),
-            Session(ea, peer="B", dialer=False, paired=True, now=0.0),
-            eb,
-            ea,
-        )
+        events = _join_through_sessions(eb, ea)
         assert "dialer:Synced" in events and eb.published
         assert len(eb.files) == 21 and not any(f.startswith("u") for f in eb.files)
         assert read and all(f.startswith("u") for f in read), read  # B's own note only
