@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from peervault import memory
+from peervault.net.stream import WRITE_PIECE
 from peervault.protocol.blobanswers import split_answers
-from peervault.sync.blobserve import SERVE_WRITE, BlobServer
+from peervault.sync.blobserve import BlobServer
 from peervault.vault.blobio import CHUNK
 
 
@@ -60,8 +61,8 @@ def test_a_blob_gets_answer_goes_in_pieces_of_at_least_the_mmap_threshold(tmp_pa
     answer = b"".join(send.writes)
     got = split_answers(answer, [len(c) if c is not None else 0 for c in contents])
     assert [None if g is None else bytes(g) for g in got] == contents
-    assert SERVE_WRITE >= memory._MMAP_THRESHOLD
+    assert WRITE_PIECE >= memory._MMAP_THRESHOLD
     assert len(send.writes) > 1
     for w in send.writes[:-1]:
-        assert len(w) >= SERVE_WRITE
-        assert len(w) < SERVE_WRITE + CHUNK + 64  # one piece at most past the size (and a header)
+        assert len(w) >= WRITE_PIECE
+        assert len(w) < WRITE_PIECE + CHUNK + 64  # one piece at most past the size (and a header)

@@ -18,11 +18,14 @@ from ..protocol.frames import COMPRESS_THRESHOLD, FrameDecoder, encode_frame, ra
 from .endpoint import describe, peer_words
 
 READ_CHUNK = 256 * 1024
-# Larger writes are handed to Iroh in pieces of this size: its bindings copy what one call is
-# given, whole, into a buffer of their own and then into a Vec (twice the size, in Rust's
-# heap, until the call returns), so the `real` tier's INDEX_SNAPSHOT (2.9 MB, its stored
-# snapshot one part of 2.3 MB) cost 4-6 MB more for the time of its send, on top of a join's
-# first catch-up batches (docs/PERFORMANCE.md, "A's peak while it serves a join").
+# The size of one write handed to Iroh. Larger writes go in pieces of this size: its bindings
+# copy what one call is given, whole, into a buffer of their own and then into a Vec (twice
+# the size, in Rust's heap, until the call returns), so the `real` tier's INDEX_SNAPSHOT
+# (2.9 MB, its stored snapshot one part of 2.3 MB) cost 4-6 MB more for the time of its send
+# (docs/PERFORMANCE.md, "A's peak while it serves a join"). Small ones are joined up to it
+# (sync/blobserve.py): at least glibc's mmap threshold (memory.py), each piece and Iroh's
+# copies are mapped on their own and handed back when sent, where pieces of 64 KB came from
+# the heap and left it fragmented.
 WRITE_PIECE = 256 * 1024
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..memory import SERVING_EVERY, BurstTrimmer
 from ..net.endpoint import describe
+from ..net.stream import WRITE_PIECE
 from ..protocol import messages as m
 from ..protocol.codes import StreamCode
 from ..protocol.frames import FrameDecoder, encode_frame
@@ -29,10 +30,6 @@ from .links import Link
 log = logging.getLogger(__name__)
 
 MAX_REQUEST = 4096  # a blob stream's first frame: BLOB_GETS of MAX_BLOB_GETS digests is 2,058 bytes
-# A BLOB_GETS answer is written in pieces of about this size: at least glibc's mmap threshold
-# (memory.py), so each piece and Iroh's copies of it are mapped on their own and handed back
-# when sent; pieces of 64 KB came from the heap and left it fragmented (2026-12-07).
-SERVE_WRITE = 256 * 1024
 
 
 class BlobServer:
@@ -121,7 +118,7 @@ class BlobServer:
 
     async def _serve_many(self, send: Any, blobs: tuple[bytes, ...]) -> None:
         """Answer a BLOB_GETS: each blob whole, in order, as BLOB_GET from offset 0 is answered;
-        written in pieces of about SERVE_WRITE bytes (a small attachment is no call of its own)."""
+        written in pieces of about WRITE_PIECE bytes (a small attachment is no call of its own)."""
         out: list[bytes] = []
         pending = 0
         for raw in blobs:
@@ -135,7 +132,7 @@ class BlobServer:
                 for chunk in reader.pieces(0):
                     out.append(chunk)
                     pending += len(chunk)
-                    if pending >= SERVE_WRITE:
+                    if pending >= WRITE_PIECE:
                         await send.write_all(b"".join(out))
                         out, pending = [], 0
             finally:
