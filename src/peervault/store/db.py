@@ -133,8 +133,8 @@ class Store(VersionHistory, PeerTables):
         freed at once), then the limit as it was: rows a peer is sent (a join's catch-up, its
         index) are read once, so caching them is only RSS while serving (up to 2 MB). Put
         back on any exit; never held across a yield, so a peer that leaves cannot keep it."""
-        (before,) = self.db.execute("PRAGMA cache_size").fetchone()
-        self.db.execute(f"PRAGMA cache_size=-{int(kib)}")
+        (before,) = self.db.execute("PRAGMA cache_size").fetchone()  # KiB if negative, else pages
+        self.limit_cache(kib)
         try:
             yield
         finally:
