@@ -27,6 +27,7 @@ from ..service.events import EventBus
 from ..service.importing import ImportingVault
 from ..sync.firstimport import ChildImport
 from .binding import remember_port
+from .status import write_runtime
 
 if TYPE_CHECKING:
     from .root import Daemon
@@ -115,7 +116,4 @@ class FirstImport:
         self._write()
 
     def _write(self, running: bool = True) -> None:
-        try:
-            self.d.state.write_runtime(self.runtime(running))
-        except OSError as exc:  # a full disk: status is stale until space returns
-            log.warning("could not write %s/daemon.json: %s", self.d.state.dir, exc)
+        write_runtime(self.d.state, self.runtime(running))

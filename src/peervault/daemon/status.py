@@ -112,8 +112,12 @@ class Status:
         }
 
     def write(self, running: bool = True) -> None:
-        doc = self.document(running)
-        try:
-            self.state.write_runtime(doc)
-        except OSError as exc:  # a full disk: status is stale until space returns
-            log.warning("could not write %s/daemon.json: %s", self.state.dir, exc)
+        write_runtime(self.state, self.document(running))
+
+
+def write_runtime(state: VaultState, doc: dict[str, Any]) -> None:
+    """daemon.json, or a warning: a full disk leaves the status stale until space returns."""
+    try:
+        state.write_runtime(doc)
+    except OSError as exc:
+        log.warning("could not write %s/daemon.json: %s", state.dir, exc)
