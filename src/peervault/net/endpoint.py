@@ -59,8 +59,18 @@ def describe(exc: BaseException) -> str:
     other side closed the connection with a reason, that reason alone."""
     if isinstance(exc, IrohError):
         with contextlib.suppress(Exception):
-            return peer_words(f"{exc.kind().name}: {exc.message()}")
+            return peer_words(without_source_places(f"{exc.kind().name}: {exc.message()}"))
     return str(exc) or type(exc).__name__
+
+
+# where in Rust's sources an error was made, which iroh's messages add when RUST_BACKTRACE
+# is set: " (/github/home/.cargo/registry/src/.../iroh-1.4.1/src/endpoint.rs:1076:20)"
+_SOURCE_PLACE = re.compile(r" \([^()\n]*\.rs:\d+:\d+\)")
+
+
+def without_source_places(text: str) -> str:
+    """The message as a user reads it, without the Rust source files and lines in it."""
+    return _SOURCE_PLACE.sub("", text)
 
 
 # how iroh prints a connection the other side closed on purpose (Rust's Debug of quinn's
