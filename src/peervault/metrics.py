@@ -48,6 +48,14 @@ def rss_mb() -> float:
         return float(psutil.Process().memory_info().rss) / 2**20
 
 
+def children_peak_mb() -> float:
+    """The highest RSS of the child processes this one has waited for (their own children
+    included): the first import's process and its note workers, for the daemon."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KB on Linux
+
+
 SAMPLE_STEP_S = 10  # one point per 10 s ...
 SAMPLE_KEEP_S = 3600  # ... for the last hour: 360 points, a few KB
 LATENCIES_PER_STEP = 256  # latencies kept per point for its median; the max counts them all
@@ -131,6 +139,7 @@ class Metrics:
         self.bytes_sent = 0
         self.bytes_received = 0
         self.active_connections = 0
+        self.first_import_peak_mb: float | None = None  # its process's, when it had one
         self.samples = Samples()
 
     def phase(self, name: str, started: float) -> None:
@@ -160,6 +169,7 @@ class Metrics:
             "last_local_change_ms": self.last_local_ms,
             "sync_error_count": engine.stats.get("sync_errors", 0),
             "memory_mb": round(rss_mb(), 1),  # whole process (RSS)
+            "first_import_peak_mb": self.first_import_peak_mb,
             **engine.cache_stats(),
             "bytes_sent": self.bytes_sent,
             "bytes_received": self.bytes_received,

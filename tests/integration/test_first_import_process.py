@@ -100,12 +100,16 @@ def test_a_large_first_import_runs_in_a_process_and_the_daemon_starts_warm(make_
     texts = _notes(a.root)
     a.start()
     wait_until(lambda: _scanned(a), timeout=120, what="the first import")
-    assert "first_import_process" in a.runtime()["metrics"]["phases_ms"]
+    metrics = a.runtime()["metrics"]
+    assert "first_import_process" in metrics["phases_ms"]
+    # the import process's own peak (the daemon's RSS leaves it out): a Python with the engine loaded
+    assert metrics["first_import_peak_mb"] > 25, metrics
     assert a.stop() == 0
     _all_imported(a.root, texts)
     a.start()  # a warm start: no process this time
     wait_until(lambda: _scanned(a), what="the warm start")
     assert "first_import_process" not in a.runtime()["metrics"]["phases_ms"]
+    assert a.runtime()["metrics"]["first_import_peak_mb"] is None
     a.stop()
 
 
@@ -157,6 +161,7 @@ def test_first_import_process_false_imports_in_the_daemon(make_device) -> None: 
     a.start()
     wait_until(lambda: _scanned(a), timeout=120, what="the first import")
     assert "first_import_process" not in a.runtime()["metrics"]["phases_ms"]
+    assert a.runtime()["metrics"]["first_import_peak_mb"] is None
     assert a.stop() == 0
     _all_imported(a.root, texts)
 

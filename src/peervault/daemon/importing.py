@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..api.server import ControlServer
-from ..metrics import rss_mb
+from ..metrics import children_peak_mb, rss_mb
 from ..net import endpoint as netep
 from ..service.events import EventBus
 from ..service.importing import ImportingVault
@@ -65,6 +65,7 @@ class FirstImport:
         self.child.on_progress = self._progressed
         await self.child.finished(d.stopping)
         d.metrics.phase("first_import_process", t)
+        d.metrics.first_import_peak_mb = round(children_peak_mb(), 1)
         if d.stopping.is_set():
             await d._abandon()
             self._write(running=False)
