@@ -1,5 +1,5 @@
 """A failed incoming handshake must not cost the daemon the symbols of iroh's library (two real
-endpoints on loopback, in a fresh process each).
+endpoints on loopback).
 
 With `RUST_BACKTRACE=1` in the environment, iroh's bindings resolve a captured backtrace
 when they make an IrohError of a failed `Accepting.connect()` (a peer that closed the
