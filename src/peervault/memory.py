@@ -8,6 +8,7 @@ floor of an idle daemon".
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -33,6 +34,19 @@ def without_openssl() -> None:
         return
     for name in _OPENSSL_MODULES:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "not importable"
+
+
+def without_rust_lib_backtraces() -> None:
+    """`RUST_LIB_BACKTRACE=0` unless the environment says otherwise, before any Rust code of
+    ours runs (and so for every child process too). With `RUST_BACKTRACE=1` (a developer's
+    shell, some CI images) Rust's errors capture a backtrace, and iroh's bindings resolve it
+    when they turn one into an IrohError: the first such error (a peer closing a connection
+    during its handshake, as two devices dialling each other at once do) loads the symbols
+    of iroh's 18 MB library and keeps them, +52 MB of RSS for the daemon's whole life
+    (docs/PERFORMANCE.md, "A failed handshake and `RUST_BACKTRACE`"). Each Rust library
+    reads the variable once, at its first capture; a panic's backtrace still follows
+    `RUST_BACKTRACE`. Called by the CLI first thing."""
+    os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
 
 
 def child_command(module: str) -> list[str]:

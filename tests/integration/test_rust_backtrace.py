@@ -4,8 +4,8 @@ endpoints on loopback).
 With `RUST_BACKTRACE=1` in the environment, iroh's bindings resolve a captured backtrace
 when they make an IrohError of a failed `Accepting.connect()` (a peer that closed the
 connection during its handshake: two devices dialling each other at once). Resolving
-loads the symbols of the 18 MB library and keeps them: +52 MB of RSS, measured. Importing
-`peervault.net` sets `RUST_LIB_BACKTRACE=0` first (see its docstring). Each case runs in
+loads the symbols of the 18 MB library and keeps them: +52 MB of RSS, measured. The CLI
+sets `RUST_LIB_BACKTRACE=0` first (`memory.without_rust_lib_backtraces`). Each case runs in
 a fresh process: Rust reads the variable once, at the first capture.
 """
 
@@ -21,6 +21,7 @@ import sys
 # the cost is not paid per error either).
 _PROBE = r"""
 import asyncio, json, os
+import peervault.cli.main  # as a `peervault` process starts
 from peervault.net import endpoint
 from peervault.config import ALPN
 

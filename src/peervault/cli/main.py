@@ -6,9 +6,10 @@ from ..metrics import mark_process_start
 
 mark_process_start()
 
-from ..memory import without_openssl  # noqa: E402
+from ..memory import without_openssl, without_rust_lib_backtraces  # noqa: E402
 
 without_openssl()  # before asyncio: 4.7 MB of OpenSSL no `peervault` process needs
+without_rust_lib_backtraces()  # before any Rust code: 52 MB at iroh's first failed handshake
 
 import asyncio  # noqa: E402
 import logging  # noqa: E402
