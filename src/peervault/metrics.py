@@ -6,6 +6,7 @@ hour's samples (`Samples`, for the dashboard's plot) through GET /samples."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections import deque
 from typing import Any, Protocol
@@ -48,12 +49,16 @@ def rss_mb() -> float:
         return float(psutil.Process().memory_info().rss) / 2**20
 
 
-def children_peak_mb() -> float:
+def children_peak_mb() -> float | None:
     """The highest RSS of the child processes this one has waited for (their own children
-    included): the first import's process and its note workers, for the daemon."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KB on Linux
+    included): the first import's process and its note workers, for the daemon. None
+    where the system does not say (Windows has no `resource`)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KB elsewhere
 
 
 SAMPLE_STEP_S = 10  # one point per 10 s ...

@@ -65,7 +65,8 @@ class FirstImport:
         self.child.on_progress = self._progressed
         await self.child.finished(d.stopping)
         d.metrics.phase("first_import_process", t)
-        d.metrics.first_import_peak_mb = round(children_peak_mb(), 1)
+        peak = children_peak_mb()
+        d.metrics.first_import_peak_mb = None if peak is None else round(peak, 1)
         if d.stopping.is_set():
             await d._abandon()
             self._write(running=False)
