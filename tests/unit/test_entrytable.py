@@ -114,3 +114,22 @@ def test_taking_and_comparing_as_held_is_as_with_entries(old: list[Entry], new: 
     table = EntryTable(dict(before))
     table.take(after, touched)
     assert dict(table) == dict(after)
+
+
+@pytest.mark.parametrize("h", [DIGEST, DIGEST.upper(), "00" * 32, DIGEST[:-2]])
+def test_names_blob_says_what_the_entry_says(h: str) -> None:
+    """The status's count of awaited blobs reads the packed form (`names_blob`): for every
+    kind of entry it answers as the entry itself does, or None for an entry held as an
+    object (one with a deletion's version vector, say: then the caller reads it)."""
+    table = EntryTable({e.file_id: e for e in ENTRIES})
+    with_dvv = Entry("b7", "img/g.png", "blob", True, b"\x01", DIGEST, 1, 2, 3)
+    table[with_dvv.file_id] = with_dvv
+    assert table.names_blob("b1", bytes.fromhex(DIGEST)) is True and table.names_blob("b7", b"") is None
+    digest = bytes.fromhex(h) if bytes.fromhex(h).hex() == h else b""  # as binaries.awaited asks
+    for e in [*ENTRIES, with_dvv]:
+        answer = table.names_blob(e.file_id, digest)
+        if table._rows[e.file_id] is e:
+            assert answer is None
+        else:
+            assert answer == (e.kind == "blob" and e.blob == h and not e.deleted), e.file_id
+    assert table.names_blob("missing", digest) is False

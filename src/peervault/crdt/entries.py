@@ -145,6 +145,17 @@ class EntryTable(PackedMap[Entry]):
             else:
                 self._rows[fid] = value
 
+    def names_blob(self, file_id: str, digest: bytes) -> bool | None:
+        """Whether `file_id`'s entry is a binary file of this digest, not deleted, read from
+        its packed form without making an `Entry` (a joining device's status counts 4,000
+        awaited blobs each second). None for an entry held as an `Entry` (one with a
+        deletion's version vector, say, which `documents.is_live` decides): read it."""
+        value = self._rows.get(file_id)
+        if isinstance(value, tuple):
+            packed = value[1]
+            return packed[-32:] == digest and not packed[0]  # _BLOB: deleted first, digest last
+        return None if isinstance(value, Entry) else False
+
     def differing(self, other: EntryTable) -> set[str]:
         """The file ids whose entry here is not the one `other` holds (or that it lacks).
         Compared as held: an entry is packed (or not) from its own fields alone, so equal

@@ -173,11 +173,24 @@ def awaited(s: EngineState) -> int:
     each: `wanted_blobs` stats every awaited blob's possible places, which on a joining
     device waiting for 4,000 attachments cost ~0.1 s per status write. A blob that arrived
     counts until its files are written (a tenth of a second, see sync/blobs.py)."""
-    return sum(
-        1
-        for h, fids in s.awaiting.items()
-        if any((e := s.entries.get(f)) is not None and e.kind == "blob" and e.blob == h and is_live(s, e) for f in fids)
-    )
+    return sum(1 for h, fids in s.awaiting.items() if _waits_for(s, h, fids))
+
+
+def _waits_for(s: EngineState, h: str, file_ids: set[str]) -> bool:
+    """One of these files is live here as blob `h` (their entries may have changed since)."""
+    try:
+        digest = bytes.fromhex(h)
+    except ValueError:
+        digest = b""
+    if digest.hex() != h:
+        digest = b""  # a packed entry's blob is its digest in lowercase hex: none names this one
+    for f in file_ids:
+        named = s.entries.names_blob(f, digest)
+        if named is None:
+            named = (e := s.entries.get(f)) is not None and e.kind == "blob" and e.blob == h and is_live(s, e)
+        if named:
+            return True
+    return False
 
 
 def restore_blob(s: EngineState, file_id: str, rel: str, h: str, size: int) -> tuple[str, bool]:
