@@ -149,3 +149,30 @@ def test_apply_after_a_slow_wipe_deletes_them_all_everywhere(make_device):
     rest = {k: v for k, v in files.items() if k not in gone}
     wait_until(lambda: b.files() == rest, what="B applies every deletion")
     assert a.files() == rest
+
+
+def test_a_take_back_leaves_a_delete_made_on_the_other_device(make_device):
+    """B, offline, deletes a note that A's slow wipe deletes too; A's guard takes its own
+    deletes back: once B is back, that note stays deleted on both (B meant it), the rest
+    stay on B, and A's restore brings back only A's own."""
+    a, b, files = _slow_pair(make_device)
+    gone = ["img/a.png", *sorted(f for f in files if f.endswith(".md"))[: 2 * LIMIT]]
+    mine = gone[5]  # among the deletions A published before its guard tripped
+    b.stop()
+    (b.root / mine).unlink()
+    for rel in gone:
+        (a.root / rel).unlink()
+        time.sleep(0.4)
+    wait_until(lambda: a.status()["held_deletions"]["count"] == len(gone), what="every deletion held on A")
+    b.start()
+    wanted = {k: v for k, v in files.items() if k != mine}
+    wait_until(lambda: b.files() == wanted, what="B writes A's deletions back, not its own")
+    time.sleep(3)  # longer than the settle period: nothing more changes
+    assert b.files() == wanted and not a.exists(mine)
+    wait_until(lambda: a.status()["held_deletions"]["count"] == len(gone) - 1, what="A no longer holds B's")
+    assert mine not in a.status()["held_deletions"]["paths"]
+    res = a.cli("deletions", "restore", str(a.root), "--json")
+    assert f'"done": {len(gone) - 1}' in res.stdout
+    wait_until(lambda: a.files() == wanted, what="A's own deletions restored")
+    time.sleep(2)
+    assert b.files() == wanted and a.files() == wanted

@@ -11,6 +11,7 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from peervault.crdt import afterimport
 from peervault.crdt.entries import Entry
 from peervault.crdt.index import VaultIndex
 
@@ -47,7 +48,7 @@ class Device:
         assert touched is not None, "an import whose events could not be read"
         before = {f: e for f in touched if (e := self.entries.get(f)) is not None}
         after = {f: e for f in touched if (e := self.index.entry(f)) is not None}
-        self.index.keep_later_blobs(before, after)
+        afterimport.keep_later_blobs(self.index, before, after)
         for f in touched:
             if f in after:
                 self.entries[f] = after[f]

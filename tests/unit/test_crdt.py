@@ -10,7 +10,7 @@ import zlib
 import pytest
 from loro import ExportMode, LoroDoc
 
-from peervault.crdt import CrdtError, genesis_peer, guard, notes
+from peervault.crdt import CrdtError, afterimport, genesis_peer, guard, notes
 from peervault.crdt.entries import Entry
 from peervault.crdt.index import VaultIndex, file_id_for
 
@@ -405,7 +405,7 @@ def _receive(dst: VaultIndex, src: VaultIndex) -> bool:
         return False
     before = dst.entries()
     dst.apply(blob)
-    dst.keep_later_blobs(before, dst.entries())
+    afterimport.keep_later_blobs(dst, before, dst.entries())
     return True
 
 

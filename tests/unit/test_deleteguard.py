@@ -297,3 +297,31 @@ def test_a_note_edited_since_its_delete_is_left_as_it_is(pair: Pair) -> None:
     slow_wipe(pair, gone[1:], t)
     assert set(pair.a.held.values()) == set(gone[1:])
     assert (pair.a.root / gone[0]).exists() and (pair.b.root / gone[0]).exists()
+
+
+@pytest.mark.parametrize("first", [0, 1], ids=["picture", "note"])
+def test_a_take_back_leaves_a_delete_made_elsewhere_meanwhile(pair: Pair, first: int) -> None:
+    """B deletes a file and A, not having heard of it, deletes the same file among a wipe
+    its guard then takes back: the take-back undoes A's delete, never B's."""
+    files = synced(pair)
+    guarded(pair, 5)
+    gone = victims(files)
+    gone.insert(0, gone.pop(first))
+    t = time.time()
+    (pair.b.root / gone[0]).unlink()
+    pair.b.reconcile(t)  # B's delete is published on B, not yet heard of on A
+    slow_wipe(pair, gone, t)  # A deletes it too, and the guard takes A's deletes back
+    assert set(pair.a.held.values()) == set(gone)
+    deliver(pair.b, pair.a)
+    deliver(pair.a, pair.b)
+    deliver(pair.b, pair.a)
+    for h, size in pair.b.wanted_blobs().items():
+        assert fetch_blob(pair.a, pair.b, h, size)
+    assert disk(pair.b.root) == {k: v for k, v in files.items() if k != gone[0]}  # the rest written again
+    fid = next(f for f, e in pair.a.entries.items() if e.path == gone[0])
+    assert not pair.a.is_live(pair.a.entries[fid]) and not pair.b.is_live(pair.b.entries[fid])
+    assert set(pair.a.held.values()) == set(gone[1:])  # B's delete is not A's to hold any more
+    run_deletions_action(pair.a, "restore", time.time())  # A's own deletes come back on A; B's stays
+    for h, size in pair.a.wanted_blobs().items():
+        assert fetch_blob(pair.b, pair.a, h, size)
+    assert disk(pair.a.root) == {k: v for k, v in files.items() if k != gone[0]}

@@ -13,18 +13,18 @@ delete compete like two edits: the one with the later stamp (wall-clock ms, neve
 below the stamp of the value its writer saw, so a change made after seeing another
 is always later) wins. Loro's map orders concurrent values by lamport, not time, so
 a device whose value lost to an earlier concurrent one writes its own again after
-the import (`keep_later_blobs`): every device ends with the latest.
+the import (`afterimport.keep_later_blobs`): every device ends with the latest.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from loro import Diff, DiffEvent, EncodedBlobMode, ExportMode, Index, LoroDoc, LoroMap, ValueOrContainer, VersionVector
 
-from . import CrdtError, guard
+from . import CrdtError, afterimport, guard
 from .entries import Entry, blob_value, entry_of
 from .indexversions import containers_changed_by_others, same_version
 
@@ -169,7 +169,8 @@ class VaultIndex:
         return entry_of(file_id, v.container.get_deep_value())
 
     def put(self, file_id: str, path: str, kind: str = "text") -> None:
-        entry = self._files.ensure_mergeable_map(file_id)
+        entry = self.entry_map(file_id)
+        afterimport.mark(entry, b"")
         entry.insert("path", path)
         entry.insert("kind", kind)
         entry.insert("deleted", False)
@@ -181,14 +182,15 @@ class VaultIndex:
         are ONE value: as separate keys, two concurrent versions could merge into one's
         digest with the other's size (and Loro records no op for a key set to the value it
         already holds, so equal sizes, or `deleted` False against False, would not even compete)."""
-        entry = self._files.ensure_mergeable_map(file_id)
-        stamp = self._next_stamp(file_id, at_ms)
+        entry = self.entry_map(file_id)
+        afterimport.mark(entry, b"")
+        stamp = self.next_stamp(file_id, at_ms)
         entry.insert("path", path)
         entry.insert("kind", "blob")
         entry.insert("content", blob_value(blob, size, mtime_ms, stamp, False))
         self.doc.commit()
 
-    def _next_stamp(self, file_id: str, at_ms: int | None) -> int:
+    def next_stamp(self, file_id: str, at_ms: int | None) -> int:
         """A blob change's stamp: its time, but always after the value this device holds (a
         change made after seeing another wins over it even if this device's clock is behind)."""
         now = time.time_ns() // 1_000_000
@@ -202,51 +204,45 @@ class VaultIndex:
         held = self.entry(file_id)
         if held is None or held.kind != "blob":
             return False
-        stamp = self._next_stamp(file_id, at_ms)
+        stamp = self.next_stamp(file_id, at_ms)
         value = blob_value(held.blob, held.size, held.mtime_ms, stamp, deleted)
-        self._files.ensure_mergeable_map(file_id).insert("content", value)
+        self.entry_map(file_id).insert("content", value)
         self.doc.commit()
         return True
 
-    def keep_later_blobs(self, before: Mapping[str, Entry], after: MutableMapping[str, Entry]) -> bytes | None:
-        """After an import (`before`: the entries held until then, `after`: now): a binary
-        file whose value lost Loro's lamport order to a concurrent one with an earlier stamp
-        gets its later value written again, so the later edit or delete wins on every device.
-        `after` is updated; returns the index version before these writes, None if none."""
-        vv: bytes | None = None
-        for fid, now in after.items():
-            held = before.get(fid)
-            if now.kind != "blob" or held is None or held.kind != "blob" or held.stamp <= now.stamp:
-                continue
-            if vv is None:
-                vv = self.vv()
-            value = blob_value(held.blob, held.size, held.mtime_ms, held.stamp, held.deleted)
-            self._files.ensure_mergeable_map(fid).insert("content", value)
-            if (entry := self.entry(fid)) is not None:
-                after[fid] = entry
-        if vv is not None:
-            self.doc.commit()
-        return vv
+    def entry_map(self, file_id: str) -> LoroMap:
+        """The entry's map, to write (made if there is none)."""
+        return self._files.ensure_mergeable_map(file_id)
+
+    @property
+    def peer(self) -> int:
+        """The peer id this index writes as (a fresh one each session)."""
+        return self._peer
 
     def set_path(self, file_id: str, path: str) -> None:
-        self._files.ensure_mergeable_map(file_id).insert("path", path)
+        self.entry_map(file_id).insert("path", path)
         self.doc.commit()
 
     def mark_deleted(self, file_id: str, content_vv: bytes, at_ms: int | None = None) -> None:
         """A text note's delete is a tombstone covering `content_vv`; a binary file's is its
         content value marked deleted at `at_ms` (default now), competing with its versions."""
+        entry = self.entry_map(file_id)
+        afterimport.mark(entry, b"")
         if self._blob_delete(file_id, True, at_ms):
             return
-        entry = self._files.ensure_mergeable_map(file_id)
         entry.insert("deleted", True)
         entry.insert("dvv", content_vv)
         self.doc.commit()
 
-    def undelete(self, file_id: str, at_ms: int | None = None) -> None:
-        """The file is live again (a binary file's: its content value, stamped `at_ms`)."""
+    def undelete(self, file_id: str, at_ms: int | None = None, taken_back: bytes = b"") -> None:
+        """The file is live again (a binary file's: its content value, stamped `at_ms`).
+        `taken_back`: the mass-deletion guard undoes this device's own delete, at this index
+        version (crdt/afterimport.py: a delete made elsewhere meanwhile stays)."""
+        entry = self.entry_map(file_id)
+        afterimport.mark(entry, taken_back)
         if self._blob_delete(file_id, False, at_ms):
             return
-        self._files.ensure_mergeable_map(file_id).insert("deleted", False)
+        entry.insert("deleted", False)
         self.doc.commit()
 
     def changed_by_others(self, file_ids: Iterable[str], since: bytes) -> set[str]:

@@ -97,8 +97,9 @@ def _pull_back(s: EngineState, now: float, reason: str) -> dict[str, str]:
             continue
         before = s.index.vv()
         # a binary file's undo is stamped just after our delete, no later: a version or a
-        # delete another device made after it, not seen here yet, still wins over it
-        s.index.undelete(fid, 0 if p.entry.kind == "blob" else None)
+        # delete another device made after it, not seen here yet, still wins over it; a
+        # device that deleted the file meanwhile keeps its delete (crdt/afterimport.py)
+        s.index.undelete(fid, 0 if p.entry.kind == "blob" else None, taken_back=before)
         index_changed(s, fid, before)
         record(s, fid, rel, recorded_stat(p.row), p.row.hash, p.row.base)
         back[fid] = rel
@@ -114,6 +115,7 @@ def note_peer_deletions(
     deleted = [f for f in changed if (old := before.get(f)) is not None and not old.deleted and s.entries[f].deleted]
     if not deleted:
         return
+    release_held(s, set(deleted))  # a held deletion another device made too: nothing left to hold
     # the live files before the import: those now, with the touched ones as they were
     live_now = sum(1 for e in s.entries.values() if not e.deleted)
     live_before = live_now - sum(1 for e in after.values() if not e.deleted) + sum(1 for e in before.values() if not e.deleted)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ..crdt import CrdtError, notes
+from ..crdt import CrdtError, afterimport, notes
 from ..crdt.entries import EntryTable
 from ..crdt.index import is_snapshot
 from ..crdt.notes import Note
@@ -58,8 +58,10 @@ def apply_index(s: EngineState, blob: bytes, origin: str) -> bool:
         for fid in touched:
             if (e := s.index.entry(fid)) is not None:
                 after[fid] = e
-        if (repaired := s.index.keep_later_blobs(before, after)) is not None:
+        if (repaired := afterimport.keep_later_blobs(s.index, before, after)) is not None:
             s.pending.setdefault(INDEX, repaired)  # a later blob value lost to an earlier one
+        if (repaired := afterimport.keep_own_deletes(s.index, before, after)) is not None:
+            s.pending.setdefault(INDEX, repaired)  # a take-back elsewhere undid a delete of ours too
         s.entries.take(after, touched)
         if whole and s.index.vv() == whole_vv:
             # the index is that snapshot now: saved as it came, with the entries just read
