@@ -70,9 +70,9 @@ def keep_own_deletes(index: VaultIndex, before: Mapping[str, Entry], after: Muta
     the take-back had not seen, is deleted again as it was. `after` is updated; returns
     the index version before these writes, None if none."""
     by_version: dict[bytes, set[str]] = {}
-    for fid, now in after.items():
-        held = before.get(fid)
-        if held is not None and held.deleted and not now.deleted and held.kind == now.kind:
+    for fid, held in before.items():  # (the touched entries there were: none in a join)
+        now = after.get(fid) if held.deleted else None
+        if now is not None and not now.deleted and held.kind == now.kind:
             version = _taken_back_at(index, fid, now.kind)
             if version is not None:
                 by_version.setdefault(version, set()).add(fid)
