@@ -12,7 +12,7 @@ import pytest
 
 from peervault.errors import VaultGone
 from peervault.sync.deleteguard import MIN_FOR_SHARE, WINDOW_S, DeleteGuard, run_deletions_action
-from twin_engines import Pair, deliver, engine, engine_pair, fetch_blob
+from twin_engines import Pair, deliver, engine, engine_pair, fetch_blob, hello_sync
 
 
 def test_count_limit() -> None:
@@ -325,3 +325,26 @@ def test_a_take_back_leaves_a_delete_made_elsewhere_meanwhile(pair: Pair, first:
     for h, size in pair.a.wanted_blobs().items():
         assert fetch_blob(pair.b, pair.a, h, size)
     assert disk(pair.a.root) == {k: v for k, v in files.items() if k != gone[0]}
+
+
+def test_a_take_back_leaves_a_delete_made_before_a_restart(pair: Pair) -> None:
+    """As above, B's delete made in an earlier session of its engine (its index wrote as
+    another Loro peer then: documents.OWN_PEERS keeps them all)."""
+    files = synced(pair)
+    guarded(pair, 5)
+    gone = victims(files)
+    mine = gone[1]  # a note, among the deletions A publishes before its guard trips
+    t = time.time()
+    (pair.b.root / mine).unlink()
+    pair.b.reconcile(t)
+    pair.b.take_pending()  # B stops before sending it
+    pair.b = engine(pair.state_b)  # ... and starts again: a new session peer
+    assert len(pair.b.state.own_peers) == 1 and pair.b.state.session_peer not in pair.b.state.own_peers
+    slow_wipe(pair, gone, t)  # each of A's reconciles reaches B: the take-back too
+    hello_sync(pair.b, pair.a, time.time())  # B's delete reaches A
+    deliver(pair.a, pair.b)
+    for h, size in pair.b.wanted_blobs().items():
+        assert fetch_blob(pair.a, pair.b, h, size)
+    assert disk(pair.b.root) == {k: v for k, v in files.items() if k != mine}
+    fid = next(f for f, e in pair.a.entries.items() if e.path == mine)
+    assert not pair.a.is_live(pair.a.entries[fid]) and not pair.b.is_live(pair.b.entries[fid])

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import TYPE_CHECKING
 
 from loro import ID, LoroMap, ValueOrContainer, VersionVector
@@ -65,10 +65,14 @@ def keep_later_blobs(index: VaultIndex, before: Mapping[str, Entry], after: Muta
     return vv
 
 
-def keep_own_deletes(index: VaultIndex, before: Mapping[str, Entry], after: MutableMapping[str, Entry]) -> bytes | None:
+def keep_own_deletes(
+    index: VaultIndex, before: Mapping[str, Entry], after: MutableMapping[str, Entry], earlier_peers: Iterable[int] = ()
+) -> bytes | None:
     """An entry deleted here that a take-back made live, where this device deleted it in ops
-    the take-back had not seen, is deleted again as it was. `after` is updated; returns
-    the index version before these writes, None if none."""
+    the take-back had not seen, is deleted again as it was. This device's ops are those of
+    the peer its index writes as and of `earlier_peers` (its earlier sessions'). `after` is
+    updated; returns the index version before these writes, None if none."""
+    peers = {index.peer, *earlier_peers}
     by_version: dict[bytes, set[str]] = {}
     for fid, held in before.items():  # (the touched entries there were: none in a join)
         now = after.get(fid) if held.deleted else None
@@ -76,7 +80,7 @@ def keep_own_deletes(index: VaultIndex, before: Mapping[str, Entry], after: Muta
             version = _taken_back_at(index, fid, now.kind)
             if version is not None:
                 by_version.setdefault(version, set()).add(fid)
-    ours = set().union(*(deleted_by(index, version, fids) for version, fids in by_version.items()))
+    ours = set().union(*(deleted_by(index, peers, version, fids) for version, fids in by_version.items()))
     vv: bytes | None = None
     for fid in sorted(ours):
         held = before[fid]
@@ -97,23 +101,24 @@ def keep_own_deletes(index: VaultIndex, before: Mapping[str, Entry], after: Muta
     return vv
 
 
-def deleted_by(index: VaultIndex, version: bytes, file_ids: set[str]) -> set[str]:
-    """Which of `file_ids` this device's own ops missing from `version` deleted, read from
-    its history (none, if it cannot be read: the take-back then stands, as before)."""
+def deleted_by(index: VaultIndex, peers: set[int], version: bytes, file_ids: set[str]) -> set[str]:
+    """Which of `file_ids` the ops of `peers` (this device's) missing from `version` deleted,
+    read from the history (none, if it cannot be read: the take-back then stands, as before)."""
     try:
-        return guard("read the index's history", lambda: _deleted_by(index, version, file_ids))
+        return guard("read the index's history", lambda: _deleted_by(index, peers, version, file_ids))
     except (CrdtError, ValueError, KeyError, TypeError):
         return set()
 
 
-def _deleted_by(index: VaultIndex, version: bytes, file_ids: set[str]) -> set[str]:
-    doc, peer = index.doc, index.peer
-    last = doc.oplog_vv.get_last(peer)
-    start = VersionVector.decode(version)
-    if last is None or start.includes_id(ID(peer, last)):
+def _deleted_by(index: VaultIndex, peers: set[int], version: bytes, file_ids: set[str]) -> set[str]:
+    doc = index.doc
+    start, end = VersionVector.decode(version), VersionVector.decode(version)
+    for peer in peers:
+        last = doc.oplog_vv.get_last(peer)
+        if last is not None and not start.includes_id(ID(peer, last)):
+            end.set_last(ID(peer, last))  # its version and our own ops since: nobody else's
+    if start.includes_vv(end):
         return set()  # the take-back had seen every op of ours
-    end = VersionVector.decode(version)
-    end.set_last(ID(peer, last))  # its version and our own ops since: nobody else's
     out = set()
     for change in json.loads(doc.export_json_updates(start, end))["changes"]:
         for op in change["ops"]:

@@ -197,12 +197,29 @@ def _rolled_back(s: EngineState) -> None:
     s.new_versions = []
 
 
+OWN_PEERS = "index_peers"  # meta: the Loro peers this device's index has written as, one per session
+
+
+def own_peers(store: Store) -> set[int]:
+    """Every peer id this device's index has written as: its own ops, whatever the session
+    (a take-back elsewhere is checked against this device's deletes: crdt/afterimport.py)."""
+    return {int(p) for p in str(store.get_meta(OWN_PEERS) or "").split()}
+
+
+def _note_own_peer(s: EngineState) -> None:
+    peer = s.index.peer
+    if peer not in s.own_peers and s.index.doc.oplog_vv.get_last(peer) is not None:
+        s.own_peers.add(peer)
+        s.store.set_meta(OWN_PEERS, " ".join(str(p) for p in sorted(s.own_peers)))
+
+
 def save_index(s: EngineState) -> None:
     """Save the index's changes: appended to its log (the cost of the change), or, once the
     log adds up to the snapshot's size, as a new snapshot (the cost of the vault), so a
     first import or a busy day costs a few snapshots, not one per batch. A transaction
     rolled back since the last save may have taken logged updates with it: then the
     snapshot is written, whole."""
+    _note_own_peer(s)  # (in the same transaction as what it wrote)
     if s.store.rollbacks != s.index_rollbacks:
         fold_index(s)
         return

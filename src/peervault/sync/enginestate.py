@@ -26,7 +26,7 @@ from ..vault.ignore import IgnoreRules
 from . import savedindex
 from .deleteguard import DeleteGuard, Published
 from .doccache import DocCache
-from .documents import open_cache
+from .documents import open_cache, own_peers
 from .versions import VersionSummary
 
 
@@ -53,6 +53,7 @@ class EngineState:
         self.published = bool(store.get_meta("published", 1))
         # A fresh Loro peer id per process: reusing one after state loss silently drops ops.
         self.session_peer = secrets.randbits(63)
+        self.own_peers = own_peers(store)  # ... and the ones before it (documents.OWN_PEERS)
         # The index, and what the database holds of it (documents.save_index): the version
         # saved, the sizes of its snapshot and log, the store's rollbacks at that time, and
         # whether entries matching it are saved beside it (savedindex.py)

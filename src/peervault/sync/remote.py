@@ -60,7 +60,7 @@ def apply_index(s: EngineState, blob: bytes, origin: str) -> bool:
                 after[fid] = e
         if (repaired := afterimport.keep_later_blobs(s.index, before, after)) is not None:
             s.pending.setdefault(INDEX, repaired)  # a later blob value lost to an earlier one
-        if (repaired := afterimport.keep_own_deletes(s.index, before, after)) is not None:
+        if (repaired := afterimport.keep_own_deletes(s.index, before, after, s.own_peers)) is not None:
             s.pending.setdefault(INDEX, repaired)  # a take-back elsewhere undid a delete of ours too
         s.entries.take(after, touched)
         if whole and s.index.vv() == whole_vv:
