@@ -208,7 +208,9 @@ def own_peers(store: Store) -> set[int]:
 
 def _note_own_peer(s: EngineState) -> None:
     peer = s.index.peer
-    if peer not in s.own_peers and s.index.doc.oplog_vv.get_last(peer) is not None:
+    if not s.index.loaded or peer in s.own_peers:
+        return  # (an index not decoded has no write of this session unsaved: a join's adopted one)
+    if s.index.doc.oplog_vv.get_last(peer) is not None:
         s.own_peers.add(peer)
         s.store.set_meta(OWN_PEERS, " ".join(str(p) for p in sorted(s.own_peers)))
 
