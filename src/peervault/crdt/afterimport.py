@@ -87,7 +87,7 @@ def keep_own_deletes(
         if vv is None:
             vv = index.vv()
         entry = index.entry_map(fid)
-        entry.insert(TAKEN_BACK, b"")
+        mark(entry, b"")
         if held.kind == "blob":
             stamp = index.next_stamp(fid, None)  # after the take-back's, which it must win over
             entry.insert("content", blob_value(held.blob, held.size, held.mtime_ms, stamp, True))
