@@ -211,7 +211,8 @@ class VaultIndex:
         return True
 
     def entry_map(self, file_id: str) -> LoroMap:
-        """The entry's map, to write (made if there is none)."""
+        """The entry's map (made if there is none: for an entry that exists, as an entry read
+        from the index does, nothing is written)."""
         return self._files.ensure_mergeable_map(file_id)
 
     @property
