@@ -195,3 +195,20 @@ def test_the_cpu_rows_say_how_cpu_was_counted() -> None:
     rows = {r.key: r for r in figures("real_", CORPUS, m, 300.0)}
     assert rows["real_cpu_after_a_pct"].method == rows["real_cpu_after_b_pct"].method == "cpuclock"
     assert rows["real_edit_3kb_ms"].method == ""
+
+
+def test_a_run_folder_is_put_aside_not_deleted_until_the_end(tmp_path: Path) -> None:
+    """A join timed right after 22,000 files were deleted creates its files far slower on this
+    machine's ext4 (see Plan.discard): the bench keeps earlier runs' folders until it ends."""
+    p = plan(tmp_path)
+    first = p.fresh("real-B")
+    (first / "n.md").parent.mkdir(parents=True)
+    (first / "n.md").write_text("one")
+    again = p.fresh("real-B")  # a second run under the same name starts from nothing
+    assert again == first and not again.exists()
+    kept = list((tmp_path / ".discarded").iterdir())
+    assert [(k / "n.md").read_text() for k in kept] == ["one"]
+    again.mkdir()
+    p.discard(again)
+    p.discard(tmp_path / "never-made")  # nothing to put aside
+    assert len(list((tmp_path / ".discarded").iterdir())) == 2 and not again.exists()

@@ -19,7 +19,6 @@ the ratio (ours / Syncthing's: above 1, we are slower or bigger).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import threading
 import time
@@ -237,8 +236,8 @@ def run_peervault(plan: Plan, tag: str, prepare: Callable[[Path], Corpus]) -> tu
         log.close()
         a.stop()
         b.stop()
-        shutil.rmtree(a.root, ignore_errors=True)
-        shutil.rmtree(b.root, ignore_errors=True)
+        plan.discard(a.root)
+        plan.discard(b.root)
     return corpus, m
 
 
@@ -276,5 +275,5 @@ def run_syncthing(plan: Plan, tag: str, prepare: Callable[[Path], Corpus], exe: 
     finally:
         a.stop()
         b.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        plan.discard(base)
     return corpus, m

@@ -11,7 +11,6 @@ The gate scales the baseline by the run's reference (report.compare), like every
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import time
 from typing import TYPE_CHECKING
@@ -45,7 +44,7 @@ def bench_warm_start_2000(plan: Plan) -> list[Result | Skipped]:
             dev.stop()
     finally:
         dev.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        plan.discard(root)
     return [
         Result(
             f"warm_start_{FILES}_ms",
