@@ -19,6 +19,7 @@ the ratio (ours / Syncthing's: above 1, we are slower or bigger).
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import threading
 import time
@@ -44,7 +45,12 @@ TIMEOUT_S = 1800.0
 # or where it was not measured in this run, its figure in ../shared/anchors (10,000 notes).
 GOALS = {"first_import_s": 2.0, "join_identical_s": 6.0, "rss": 60.0, "edit_3kb_ms": 30.0, "disk": 10.0}
 ANCHOR_IDLE_CPU_PCT = 0.08
-_EXTRA_ROW = {"join_exit_s": "join_identical_s", "rss_with_monitor_a_mb": "rss_after_a_mb"}
+_EXTRA_ROW = {
+    "join_exit_s": "join_identical_s",
+    "join_cpu_a_s": "join_identical_s",
+    "join_cpu_b_s": "join_identical_s",
+    "rss_with_monitor_a_mb": "rss_after_a_mb",
+}
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,10 @@ def run_peervault(plan: Plan, tag: str, prepare: Callable[[Path], Corpus]) -> tu
         arrival = Arrival(b.root, corpus.expected)
         with PeakRss() as peak:
             peak.add("A", a.process().pid)
+            # CPU over the join: A's from its clock, B's from the children reaped (the join
+            # alone is, by its exit): whether the join waits on a busy core or on something else
+            source, children = cpu_source(), resource.getrusage(resource.RUSAGE_CHILDREN)
+            a_cpu = cpu_ns([a.process().pid], source)
             t0 = time.monotonic()
             cmd = [*PV, "join", str(b.root), ticket, "--bind", b.bind, "--timeout", str(TIMEOUT_S)]
             join = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=log)
@@ -220,6 +230,10 @@ def run_peervault(plan: Plan, tag: str, prepare: Callable[[Path], Corpus]) -> tu
                 failed()
             exited.join(TIMEOUT_S)
             m.extra["join_exit_s"] = round(exited.at - t0, 3)
+            ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+            m.extra["join_cpu_b_s"] = round(ru.ru_utime + ru.ru_stime - children.ru_utime - children.ru_stime, 2)
+            a_after = cpu_ns(list(a_cpu), source)
+            m.extra["join_cpu_a_s"] = round(sum(a_after.values()) / 1e9 - sum(a_cpu.values()) / 1e9, 2)
         m.peak_mb = (round(peak.peak["A"], 1), round(peak.peak["B"], 1))
         _verify(arrival, "PeerVault")
         b.start(TIMEOUT_S)
