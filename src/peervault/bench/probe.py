@@ -125,12 +125,16 @@ def cpu_ns(pids: list[int], source: str) -> dict[int, int]:
     return out
 
 
+def cpu_seconds(before: dict[int, int], after: dict[int, int]) -> float:
+    """CPU seconds the processes used between two `cpu_ns` readings: each process counts from
+    its first reading (one that started since, from its start); one that went away counts
+    nothing, so the figure is never negative."""
+    return sum(max(ns - before.get(pid, 0), 0) for pid, ns in after.items()) / 1e9
+
+
 def cpu_share(before: dict[int, int], after: dict[int, int], seconds: float) -> float:
-    """% of one core the processes used between two `cpu_ns` readings `seconds` apart: each
-    process counts from its first reading (one that started since, from its start); one that
-    went away counts nothing, so the figure is never negative."""
-    used = sum(max(ns - before.get(pid, 0), 0) for pid, ns in after.items())
-    return used / 1e9 / max(seconds, 1e-9) * 100
+    """% of one core the processes used between two `cpu_ns` readings `seconds` apart."""
+    return cpu_seconds(before, after) / max(seconds, 1e-9) * 100
 
 
 def rss_mb(pid: int) -> float:

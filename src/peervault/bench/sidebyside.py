@@ -30,7 +30,19 @@ from typing import TYPE_CHECKING
 
 from . import vaultgen
 from .harness import ENV, PV, BenchError, Device, cli, read, wait_for
-from .probe import NOT_VAULT, Arrival, PeakRss, cpu_ns, cpu_share, cpu_source, disk_bytes, hwm_mb, rss_mb, wait_arrival
+from .probe import (
+    NOT_VAULT,
+    Arrival,
+    PeakRss,
+    cpu_ns,
+    cpu_seconds,
+    cpu_share,
+    cpu_source,
+    disk_bytes,
+    hwm_mb,
+    rss_mb,
+    wait_arrival,
+)
 from .report import Result
 from .syncthing import Syncthing
 
@@ -208,8 +220,8 @@ def run_peervault(plan: Plan, tag: str, prepare: Callable[[Path], Corpus]) -> tu
         arrival = Arrival(b.root, corpus.expected)
         with PeakRss() as peak:
             peak.add("A", a.process().pid)
-            # CPU over the join: A's from its clock, B's from the children reaped (the join
-            # alone is, by its exit): whether the join waits on a busy core or on something else
+            # CPU over the join, to tell a join held back by a busy core: A's from its CPU clock,
+            # B's from the rusage of the children reaped meanwhile (the join alone)
             source, children = cpu_source(), resource.getrusage(resource.RUSAGE_CHILDREN)
             a_cpu = cpu_ns([a.process().pid], source)
             t0 = time.monotonic()
@@ -232,8 +244,7 @@ def run_peervault(plan: Plan, tag: str, prepare: Callable[[Path], Corpus]) -> tu
             m.extra["join_exit_s"] = round(exited.at - t0, 3)
             ru = resource.getrusage(resource.RUSAGE_CHILDREN)
             m.extra["join_cpu_b_s"] = round(ru.ru_utime + ru.ru_stime - children.ru_utime - children.ru_stime, 2)
-            a_after = cpu_ns(list(a_cpu), source)
-            m.extra["join_cpu_a_s"] = round(sum(a_after.values()) / 1e9 - sum(a_cpu.values()) / 1e9, 2)
+            m.extra["join_cpu_a_s"] = round(cpu_seconds(a_cpu, cpu_ns(list(a_cpu), source)), 2)
         m.peak_mb = (round(peak.peak["A"], 1), round(peak.peak["B"], 1))
         _verify(arrival, "PeerVault")
         b.start(TIMEOUT_S)
