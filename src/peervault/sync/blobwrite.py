@@ -11,7 +11,6 @@ a peer deleted, or left behind by a peer's move, goes into the store by rename.
 from __future__ import annotations
 
 import logging
-import os
 from typing import TYPE_CHECKING
 
 from ..config import STATE_DIR
@@ -19,7 +18,7 @@ from ..crdt.index import file_id_for
 from ..store.filetable import FileRow
 from ..vault import blobswap
 from ..vault.blobio import hash_stable
-from ..vault.fsops import Stat, prune_empty_dirs, stat_of
+from ..vault.fsops import Stat, prune_empty_dirs, rename_new, stat_of
 from ..vault.paths import safe_target
 from .binaries import absorb_local_blob
 from .blobsource import locate
@@ -76,8 +75,18 @@ def write_blob(s: EngineState, file_id: str, target: str, row: FileRow | None) -
     mtime_ns = entry.mtime_ms * 1_000_000 if entry.mtime_ms else None  # the time it was made (photos)
     tmp = s.root / STATE_DIR / "tmp"
     later = None if s.write_batch is None else s.write_batch.dirs
+    # absent: a file made there since (the user's) is not written over; this write is retried
     st, kept = blobswap.replace(
-        s.blobs, src.path, dst, tmp, move=src.move, keep=keep, mtime_ns=mtime_ns, expect=src.expect, later=later
+        s.blobs,
+        src.path,
+        dst,
+        tmp,
+        move=src.move,
+        keep=keep,
+        mtime_ns=mtime_ns,
+        expect=src.expect,
+        later=later,
+        absent=occupant is None,
     )
     if kept is not None and kept.changed:
         s.store.add_blob_version(file_id, kept.digest, kept.size, target, "local", s.now)
@@ -112,7 +121,7 @@ def _rename(s: EngineState, row: FileRow, target: str, dst: Path) -> bool:
     if st is None or st.key != row.stat or stat_of(dst) is not None:
         return False
     dst.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(src, dst)
+    rename_new(src, dst)  # a file made there since is kept: this write fails and is retried
     prune_empty_dirs(s.root, src.parent)
     moved = stat_of(dst)
     if moved is None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +18,7 @@ from ..crdt import notes
 from ..crdt.notes import Note
 from ..errors import UnsafePath
 from ..store.filetable import FileRow
-from ..vault.fsops import WriteBatch, atomic_write, content_hash, prune_empty_dirs, stat_of
+from ..vault.fsops import WriteBatch, atomic_write, content_hash, prune_empty_dirs, rename_new, stat_of
 from ..vault.ignore import IGNORE_FILE
 from ..vault.paths import printable_path, safe_target
 from . import ignorehere, ingest, localedits
@@ -196,7 +195,7 @@ def _write_local(s: EngineState, file_id: str, target: str, row: FileRow | None)
         src = s.root.joinpath(*row.path.split("/"))
         if src.exists() and not dst.exists():
             dst.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(src, dst)
+            rename_new(src, dst)
             prune_empty_dirs(s.root, src.parent)
             st = stat_of(dst)
             if st is not None:
@@ -212,7 +211,9 @@ def _write_local(s: EngineState, file_id: str, target: str, row: FileRow | None)
     if row is not None and row.path == target and row.hash == h and stat_of(dst) is not None:
         record(s, file_id, target, stat_of(dst), h, notes.frontiers(d))  # type: ignore[arg-type]
         return
-    st = atomic_write(s.root, dst, data, s.write_batch)
+    # nothing was there: a file made there since (the user's) is never written over, and
+    # this write fails and is retried, merging it in as an occupant
+    st = atomic_write(s.root, dst, data, s.write_batch, absent=occupant is None)
     s.stats["files_written"] += 1
     if len(s.written) < 1000:  # drained by the daemon after each update; bounded in case nothing does
         s.written.append((target, merged))
@@ -267,7 +268,7 @@ def _vacate(s: EngineState, file_id: str, target: str) -> bool:
     dst = safe_target(s.root, place)  # refuse before touching anything
     if stat_of(dst) is None:
         dst.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(src, dst)
+        rename_new(src, dst)
         st = stat_of(dst)
         if st is not None:
             record(s, other, place, st, orow.hash, orow.base)

@@ -42,7 +42,7 @@ from .blobio import (
     read_from,
     write_all,
 )
-from .fsops import Stat, WriteBatch, sync_dirs
+from .fsops import Stat, WriteBatch, rename_new, sync_dirs
 
 __all__ = ["CHUNK", "BlobChanged", "BlobStore", "copy_file", "hash_file"]
 
@@ -296,12 +296,15 @@ class BlobStore:
             return
 
 
-def copy_file(src: Path, target: Path, tmp_dir: Path, expect: Stat | None = None, mtime_ns: int | None = None) -> Stat:
+def copy_file(
+    src: Path, target: Path, tmp_dir: Path, expect: Stat | None = None, mtime_ns: int | None = None, absent: bool = False
+) -> Stat:
     """Copy `src` to `target` atomically: temp file in `tmp_dir` (same file system as
-    `target`), fsync, rename over `target`, fsync its folder; `target` is either untouched
-    or complete. With `expect`, the source must still show that stat (size, mtime, inode)
-    before and after the copy, or BlobChanged is raised and nothing is written: a vault
-    file copied as the blob it was recorded as must still be that blob."""
+    `target`), fsync, rename over `target` (onto it only if nothing is there, if `absent`:
+    fsops.rename_new), fsync its folder; `target` is either untouched or complete. With
+    `expect`, the source must still show that stat (size, mtime, inode) before and after
+    the copy, or BlobChanged is raised and nothing is written: a vault file copied as the
+    blob it was recorded as must still be that blob."""
     fd = open_regular(src)
     tmp: Path | None = None
     out = -1
@@ -318,7 +321,7 @@ def copy_file(src: Path, target: Path, tmp_dir: Path, expect: Stat | None = None
         os.fsync(out)
         os.close(out)
         out = -1
-        os.replace(tmp, target)
+        (rename_new if absent else os.replace)(tmp, target)
         tmp = None
         sync_dirs({target.parent})
         st = os.stat(target)

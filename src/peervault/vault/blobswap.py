@@ -35,7 +35,7 @@ from pathlib import Path
 from .blobio import hash_stable
 from .blobstore import BlobStore, copy_file
 from .faults import crash_point
-from .fsops import Stat, stat_of, sync_dirs
+from .fsops import Stat, rename_new, stat_of, sync_dirs
 
 # A link or rename that cannot be made here (another file system, no hard links on
 # FAT/exFAT, a link count at its limit): the old version is copied into the store instead.
@@ -62,6 +62,7 @@ def replace(
     mtime_ns: int | None = None,
     expect: Stat | None = None,
     later: set[Path] | None = None,
+    absent: bool = False,
 ) -> tuple[Stat, Kept | None]:
     """Put the bytes of `src` at `target`: moved (a verified download in ready/) or copied
     (a kept blob, or another vault file that must still show `expect`). `keep`: the digest
@@ -69,7 +70,9 @@ def replace(
     file's Stat and what was kept. `later`: the folders of a write batch, synced when it
     commits (before the database says the file is written); a move that keeps nothing
     leaves its folder there instead of syncing it at once (until then a crash can only
-    leave the download in ready/, and the pending write moves it again)."""
+    leave the download in ready/, and the pending write moves it again). `absent`: the
+    caller found nothing at `target`; a file that appeared there since is not overwritten
+    (FileExistsError, see fsops.rename_new)."""
     token = None
     kept = None
     if keep is not None:
@@ -82,9 +85,9 @@ def replace(
     try:
         crash_point("swap:staged")
         if move:
-            _move(src, target, tmp_dir, mtime_ns, later if token is None else None)
+            _move(src, target, tmp_dir, mtime_ns, later if token is None else None, absent)
         else:
-            copy_file(src, target, tmp_dir, expect, mtime_ns)
+            copy_file(src, target, tmp_dir, expect, mtime_ns, absent)
     except BaseException:
         if token is not None:
             _undo(store, token)
@@ -225,17 +228,20 @@ def _copy_in(store: BlobStore, target: Path, digest: str) -> Kept:
     return Kept(h, size, changed=h != digest)
 
 
-def _move(src: Path, target: Path, tmp_dir: Path, mtime_ns: int | None, later: set[Path] | None = None) -> None:
-    """Rename a verified download over `target` (after giving it the version's time)."""
+def _move(
+    src: Path, target: Path, tmp_dir: Path, mtime_ns: int | None, later: set[Path] | None = None, absent: bool = False
+) -> None:
+    """Rename a verified download over `target` (after giving it the version's time); onto it
+    only if nothing is there, if `absent`."""
     if mtime_ns is not None:
         os.utime(src, ns=(mtime_ns, mtime_ns))
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.replace(src, target)
+        (rename_new if absent else os.replace)(src, target)
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-        copy_file(src, target, tmp_dir, mtime_ns=mtime_ns)  # the folder is another file system
+        copy_file(src, target, tmp_dir, mtime_ns=mtime_ns, absent=absent)  # the folder is another file system
         src.unlink()
         return
     if later is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import fcntl
 import hashlib
 import os
@@ -99,9 +100,11 @@ class WriteBatch:
         self.dirs.clear()
 
 
-def atomic_write(root: Path, target: Path, data: bytes, batch: WriteBatch | None = None) -> Stat:
+def atomic_write(root: Path, target: Path, data: bytes, batch: WriteBatch | None = None, *, absent: bool = False) -> Stat:
     """Write via a temp file in .peervault/tmp (the watcher ignores it), then rename into place;
-    durable at once, or when `batch` commits (see WriteBatch)."""
+    durable at once, or when `batch` commits (see WriteBatch). `absent`: the caller found
+    nothing at `target`, so nothing is overwritten there (`rename_new`: FileExistsError if a
+    file appeared meanwhile, which is left as it is)."""
     tmp_dir = root / STATE_DIR / "tmp"
     if not os.path.isdir(tmp_dir):  # one stat where it exists (as it mostly does), not a failed mkdir
         tmp_dir.mkdir(exist_ok=True)
@@ -114,7 +117,14 @@ def atomic_write(root: Path, target: Path, data: bytes, batch: WriteBatch | None
         f.flush()
         if not new:
             os.fsync(f.fileno())
-    os.replace(tmp, target)
+    if absent:
+        try:
+            rename_new(tmp, target)
+        except FileExistsError:
+            tmp.unlink(missing_ok=True)
+            raise
+    else:
+        os.replace(tmp, target)
     if batch is None:
         sync_dirs({target.parent})
     else:
@@ -152,6 +162,36 @@ def _syncfs(path: Path) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+_RENAME_NOREPLACE, _AT_FDCWD = 1, -100  # linux/fs.h, linux/fcntl.h
+_renameat2 = getattr(_libc, "renameat2", None)  # glibc 2.28 and later
+if _renameat2 is not None:
+    _renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+
+
+def rename_new(src: Path, dst: Path) -> None:
+    """Rename `src` to `dst` only if nothing is at `dst`; FileExistsError otherwise (both stay).
+    A file made at a path an instant after this device found it free (by the user, by another
+    program) is never overwritten. Linux's renameat2(RENAME_NOREPLACE); where it is missing
+    or the file system refuses it, a hard link and an unlink, as exact; where hard links are
+    refused too (FAT), a last look before the rename."""
+    if _renameat2 is not None:
+        if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), str(dst))
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        if isinstance(exc, FileExistsError) or exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
+            raise
+        if os.path.lexists(dst):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst)) from None
+        os.rename(src, dst)
+        return
+    os.unlink(src)
 
 
 def prune_empty_dirs(root: Path, start: Path) -> None:
