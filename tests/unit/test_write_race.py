@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from peervault.crdt.index import file_id_for
+from peervault.errors import Conflict
+from peervault.service import history
 from peervault.sync import blobwrite, writeback
 from peervault.vault import fsops
 from peervault.vault.blobio import hasher
@@ -74,6 +76,20 @@ def test_an_attachment_made_as_the_peers_is_placed_is_kept(pair: Pair, monkeypat
     digest = hasher()
     digest.update(mine)
     assert pair.b.blobs.has(digest.hexdigest())
+
+
+def test_a_restore_of_a_deleted_note_does_not_write_over_a_file_made_meanwhile(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = pair.state_a.root
+    write(root / "gone.md", "keep me\n")
+    pair.a.reconcile(time.time())
+    (root / "gone.md").unlink()
+    pair.a.reconcile(time.time())
+    monkeypatch.setattr(history, "atomic_write", _appearing_first(history.atomic_write, 1, b"new here\n"))
+    with pytest.raises(Conflict, match="created while restoring"):
+        history.restore(pair.state_a, "gone.md", None)
+    assert (root / "gone.md").read_text() == "new here\n"
 
 
 @pytest.mark.parametrize("how", ["renameat2", "link", "last look"])

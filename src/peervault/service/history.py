@@ -153,7 +153,12 @@ def restore(state: Any, path: str, at: int | None, engine: Any = None, now: floa
         blobs.copy_to(chosen.blob, target, state.root / STATE_DIR / "tmp")
     else:
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(state.root, target, (chosen.text or "").encode("utf-8"))
+        try:  # a file made there since the look above is the user's: not written over
+            atomic_write(state.root, target, (chosen.text or "").encode("utf-8"), absent=shown is None)
+        except FileExistsError:
+            raise Conflict(
+                f"{path} was created while restoring it; nothing was changed: look at it, then restore again"
+            ) from None
     return chosen
 
 
