@@ -180,18 +180,26 @@ def rename_new(src: Path, dst: Path) -> None:
         if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
             return
         err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            raise _appeared(dst)
         if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
             raise OSError(err, os.strerror(err), str(dst))
     try:
         os.link(src, dst)
+    except FileExistsError:
+        raise _appeared(dst) from None
     except OSError as exc:
-        if isinstance(exc, FileExistsError) or exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
             raise
         if os.path.lexists(dst):
-            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst)) from None
+            raise _appeared(dst) from None
         os.rename(src, dst)
         return
     os.unlink(src)
+
+
+def _appeared(dst: Path) -> FileExistsError:
+    return FileExistsError(errno.EEXIST, "a file appeared there as this one was written; it is kept", str(dst))
 
 
 def prune_empty_dirs(root: Path, start: Path) -> None:
