@@ -11,7 +11,10 @@ listens on `control.sock` in the per-user runtime folder, `runtime_dir()`:
 
     $PEERVAULT_RUNTIME_DIR                     if set (tests)
     $XDG_RUNTIME_DIR/peervault                 else, on Linux normally /run/user/UID/peervault
-    the config file's folder                   else (macOS, or no XDG_RUNTIME_DIR)
+    /run/user/UID/peervault                    else, if that folder is the user's own (a `su` or
+                                               SSH login without XDG_RUNTIME_DIR finds the
+                                               service's socket there too)
+    the config file's folder                   else (macOS, or no runtime folder)
 
 The file is TOML: `vaults = ["/abs/path", ...]`. It is rewritten whole (atomically) by
 `vaults add|remove`; a key PeerVault does not know is refused rather than dropped.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import tomllib
 from collections.abc import Mapping
@@ -52,14 +56,26 @@ def config_path(env: Mapping[str, str] | None = None, platform: str | None = Non
     return user_folder(env, platform, "XDG_CONFIG_HOME", ".config") / "config.toml"
 
 
-def runtime_dir(env: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
-    """Where the process-wide API's socket, lock and token live (made 0700 by the daemon)."""
+def runtime_dir(env: Mapping[str, str] | None = None, platform: str | None = None, run_user: Path = Path("/run/user")) -> Path:
+    """Where the process-wide API's socket, lock and token live (made 0700 by the daemon).
+    `run_user`: where systemd makes each user's runtime folder (tests pass their own)."""
     env = os.environ if env is None else env
     if env.get(RUNTIME_ENV):
         return Path(env[RUNTIME_ENV]).expanduser().absolute()
     if env.get("XDG_RUNTIME_DIR", "").startswith("/"):
         return Path(env["XDG_RUNTIME_DIR"]) / "peervault"
+    if (platform or sys.platform).startswith("linux") and _own_private(mine := run_user / str(os.getuid())):
+        return mine / "peervault"  # a login without XDG_RUNTIME_DIR: where the service's socket is
     return config_path({k: v for k, v in env.items() if k != ENV}, platform).parent
+
+
+def _own_private(folder: Path) -> bool:
+    """`folder` is a directory of this user's that no one else may enter (as systemd makes it)."""
+    try:
+        st = folder.stat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
 
 
 def load_vaults(path: Path) -> list[Path]:

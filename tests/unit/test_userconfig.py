@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -55,11 +56,28 @@ def test_a_bad_file_is_one_clear_line(tmp_path: Path, text: str, says: str):
     assert cfg.read_text() == text
 
 
-def test_where_the_api_of_every_vault_listens():
-    home = {"HOME": "/home/me"}
+def test_where_the_api_of_every_vault_listens(tmp_path: Path):
+    home, none = {"HOME": "/home/me"}, tmp_path / "no-run-user"
     assert userconfig.runtime_dir({**home, "XDG_RUNTIME_DIR": "/run/user/1000"}, "linux") == Path("/run/user/1000/peervault")
-    assert userconfig.runtime_dir(home, "linux") == Path("/home/me/.config/peervault")  # no runtime folder: beside the list
-    assert userconfig.runtime_dir(home, "darwin") == Path("/home/me/Library/Application Support/peervault")
+    # no runtime folder: beside the list
+    assert userconfig.runtime_dir(home, "linux", none) == Path("/home/me/.config/peervault")
+    assert userconfig.runtime_dir(home, "darwin", none) == Path("/home/me/Library/Application Support/peervault")
     assert userconfig.runtime_dir({**home, "PEERVAULT_RUNTIME_DIR": "/tmp/x", "XDG_RUNTIME_DIR": "/run/u"}) == Path("/tmp/x")
     # the service names its vault list with PEERVAULT_CONFIG; the socket stays where `peervault dashboard` looks
-    assert userconfig.runtime_dir({**home, "PEERVAULT_CONFIG": "/etc/pv.toml"}, "linux") == Path("/home/me/.config/peervault")
+    assert userconfig.runtime_dir({**home, "PEERVAULT_CONFIG": "/etc/pv.toml"}, "linux", none) == Path(
+        "/home/me/.config/peervault"
+    )
+
+
+def test_a_login_without_xdg_runtime_dir_finds_the_users_runtime_folder(tmp_path: Path):
+    """A `su` or SSH shell without XDG_RUNTIME_DIR looks where the service (which has it) listens."""
+    home, run_user = {"HOME": "/home/me"}, tmp_path / "run-user"
+    mine = run_user / str(os.getuid())
+    mine.mkdir(parents=True)
+    mine.chmod(0o700)
+    assert userconfig.runtime_dir(home, "linux", run_user) == mine / "peervault"
+    assert userconfig.runtime_dir({**home, "XDG_RUNTIME_DIR": str(mine)}, "linux", run_user) == mine / "peervault"
+    mine.chmod(0o755)  # not private: not the folder systemd makes, not used
+    assert userconfig.runtime_dir(home, "linux", run_user) == Path("/home/me/.config/peervault")
+    mine.chmod(0o700)
+    assert userconfig.runtime_dir(home, "darwin", run_user) == Path("/home/me/Library/Application Support/peervault")
