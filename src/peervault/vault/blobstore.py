@@ -42,7 +42,7 @@ from .blobio import (
     read_from,
     write_all,
 )
-from .fsops import Stat, WriteBatch, rename_new, sync_dirs
+from .fsops import Stat, WriteBatch, put_in_place, sync_dirs
 
 __all__ = ["CHUNK", "BlobChanged", "BlobStore", "copy_file", "hash_file"]
 
@@ -321,7 +321,7 @@ def copy_file(
         os.fsync(out)
         os.close(out)
         out = -1
-        (rename_new if absent else os.replace)(tmp, target)
+        put_in_place(tmp, target, absent=absent)
         tmp = None
         sync_dirs({target.parent})
         st = os.stat(target)

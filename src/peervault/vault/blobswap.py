@@ -35,7 +35,7 @@ from pathlib import Path
 from .blobio import hash_stable
 from .blobstore import BlobStore, copy_file
 from .faults import crash_point
-from .fsops import Stat, rename_new, stat_of, sync_dirs
+from .fsops import Stat, put_in_place, stat_of, sync_dirs
 
 # A link or rename that cannot be made here (another file system, no hard links on
 # FAT/exFAT, a link count at its limit): the old version is copied into the store instead.
@@ -237,7 +237,7 @@ def _move(
         os.utime(src, ns=(mtime_ns, mtime_ns))
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        (rename_new if absent else os.replace)(src, target)
+        put_in_place(src, target, absent=absent)
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise

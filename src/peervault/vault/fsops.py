@@ -117,14 +117,11 @@ def atomic_write(root: Path, target: Path, data: bytes, batch: WriteBatch | None
         f.flush()
         if not new:
             os.fsync(f.fileno())
-    if absent:
-        try:
-            rename_new(tmp, target)
-        except FileExistsError:
-            tmp.unlink(missing_ok=True)
-            raise
-    else:
-        os.replace(tmp, target)
+    try:
+        put_in_place(tmp, target, absent=absent)
+    except FileExistsError:
+        tmp.unlink(missing_ok=True)
+        raise
     if batch is None:
         sync_dirs({target.parent})
     else:
@@ -196,6 +193,15 @@ def rename_new(src: Path, dst: Path) -> None:
         os.rename(src, dst)
         return
     os.unlink(src)
+
+
+def put_in_place(src: Path, dst: Path, *, absent: bool) -> None:
+    """Rename `src` to `dst`: over whatever is there, or, if the caller found `dst` free
+    (`absent`), onto it only while it still is (`rename_new`)."""
+    if absent:
+        rename_new(src, dst)
+    else:
+        os.replace(src, dst)
 
 
 def _appeared(dst: Path) -> FileExistsError:
